@@ -1,0 +1,90 @@
+//! The edge: command-line parsing, dispatch, exit codes, and the one place errors are rendered.
+//!
+//! Commands return an [`ExitStatus`] or an `anyhow` error; the error chain is rendered here, once,
+//! as `error: …` followed by `caused by: …` lines. Exit codes are documented in
+//! `docs/exit-codes.md`: 0 success, 1 invalid input or failed experiment, 2 usage or
+//! infrastructure error, 130 interrupted.
+
+mod printer;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use printer::Printer;
+
+use crate::commands;
+
+/// How `red` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Everything succeeded.
+    Success,
+    /// The input was invalid or the experiment failed.
+    Failure,
+    /// Usage error, or `red` or its infrastructure failed.
+    Error,
+    /// Interrupted by a signal, after cleanup.
+    Interrupted,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> Self {
+        ExitCode::from(match status {
+            ExitStatus::Success => 0,
+            ExitStatus::Failure => 1,
+            ExitStatus::Error => 2,
+            ExitStatus::Interrupted => 130,
+        })
+    }
+}
+
+/// Validate, convert, fill, plan and run Reproducible Experiment Descriptions (RED files).
+#[derive(Debug, Parser)]
+#[command(name = "red", version, about, long_about = None, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// When to use colours on standard error.
+    #[arg(long, global = true, value_enum, default_value_t = printer::ColorChoice::Auto)]
+    pub color: printer::ColorChoice,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check RED files against the RED 9 rules and report every problem.
+    Validate(commands::validate::ValidateArgs),
+    /// List or show the embedded RED 9 JSON Schemas.
+    #[command(subcommand)]
+    Schema(commands::schema::SchemaCommand),
+}
+
+/// Run `red` with these arguments and return the process exit code.
+pub fn main<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let printer = Printer::new(cli.color);
+    let result = match cli.command {
+        Command::Validate(args) => commands::validate::run(&args, &printer),
+        Command::Schema(command) => commands::schema::run(&command, &printer),
+    };
+    match result {
+        Ok(status) => status.into(),
+        Err(error) => {
+            printer.error_chain(&error);
+            ExitStatus::Error.into()
+        }
+    }
+}

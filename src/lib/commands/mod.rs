@@ -1,0 +1,4 @@
+//! One thin module per subcommand: read arguments, call the library, print, return a status.
+
+pub mod schema;
+pub mod validate;

@@ -1,0 +1,91 @@
+//! `red schema list` and `red schema show NAME`.
+
+use anyhow::bail;
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::cli::{ExitStatus, Printer};
+use crate::schemas;
+
+/// `red schema …`
+#[derive(Debug, Subcommand)]
+pub enum SchemaCommand {
+    /// List the embedded schemas.
+    List(ListArgs),
+    /// Print one schema.
+    Show(ShowArgs),
+}
+
+/// Arguments of `red schema list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Human)]
+    pub format: ListFormat,
+}
+
+/// Output formats of `red schema list`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ListFormat {
+    /// One schema per line with what it describes.
+    Human,
+    /// `{"schemas": [...]}`.
+    Json,
+}
+
+/// Arguments of `red schema show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The schema's name, as `red schema list` prints it.
+    pub name: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ShowFormat::Json)]
+    pub format: ShowFormat,
+}
+
+/// Output formats of `red schema show`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ShowFormat {
+    /// The schema as the reference publishes it.
+    Json,
+    /// The same schema as YAML.
+    Yaml,
+}
+
+/// Run `red schema …`.
+pub fn run(command: &SchemaCommand, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    match command {
+        SchemaCommand::List(args) => {
+            match args.format {
+                ListFormat::Human => {
+                    let width = schemas::ALL.iter().map(|s| s.name.len()).max().unwrap_or(0);
+                    for schema in schemas::ALL {
+                        printer.out(&format!("{:width$}  {}\n", schema.name, schema.describes));
+                    }
+                }
+                ListFormat::Json => {
+                    let names: Vec<_> = schemas::ALL.iter().map(|s| s.name).collect();
+                    printer.out(&format!("{}\n", serde_json::json!({ "schemas": names })));
+                }
+            }
+            Ok(ExitStatus::Success)
+        }
+        SchemaCommand::Show(args) => {
+            let Some(schema) = schemas::find(&args.name) else {
+                let names: Vec<_> = schemas::ALL.iter().map(|s| s.name).collect();
+                bail!(
+                    "no schema named `{}`; the schemas are: {}",
+                    args.name,
+                    names.join(", ")
+                );
+            };
+            match args.format {
+                ShowFormat::Json => printer.out(&format!("{}\n", schema.text.trim_end())),
+                ShowFormat::Yaml => {
+                    let parsed = crate::parse::tree(schema.text)?;
+                    printer.out(&crate::convert::to_yaml(&parsed));
+                }
+            }
+            Ok(ExitStatus::Success)
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! Literal redaction of secrets in anything `red` prints.
+//!
+//! The reference joined secrets into one unescaped regular expression, so a password with a `(`
+//! crashed its error printer and a `.` masked every character. Here secrets are matched as plain
+//! text with Aho-Corasick, leftmost-longest, so a secret that is a prefix of another is replaced
+//! whole and no input can make redaction fail.
+
+use std::borrow::Cow;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
+/// What a redacted secret is replaced with.
+pub const MASK: &str = "********";
+
+/// Replaces every known secret with [`MASK`].
+#[derive(Debug, Clone, Default)]
+pub struct Redactor {
+    matcher: Option<AhoCorasick>,
+    /// The secrets as they appear inside JSON strings (escaped), for JSON output.
+    json_matcher: Option<AhoCorasick>,
+}
+
+impl Redactor {
+    /// A redactor that changes nothing.
+    #[must_use]
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// A redactor for these secrets. Empty and whitespace-only values are ignored: masking them
+    /// would mangle every message without protecting anything.
+    #[must_use]
+    pub fn new<I, S>(secrets: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut plain: Vec<String> = secrets
+            .into_iter()
+            .map(|s| s.as_ref().to_owned())
+            .filter(|s| !s.trim().is_empty())
+            .collect();
+        plain.sort();
+        plain.dedup();
+        if plain.is_empty() {
+            return Self::default();
+        }
+        let escaped: Vec<String> = plain
+            .iter()
+            .map(|s| {
+                let quoted = serde_json::to_string(s).unwrap_or_default();
+                quoted[1..quoted.len().saturating_sub(1).max(1)].to_owned()
+            })
+            .collect();
+        let build = |patterns: &[String]| {
+            AhoCorasickBuilder::new()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(patterns)
+                .ok()
+        };
+        Self {
+            matcher: build(&plain),
+            json_matcher: build(&escaped),
+        }
+    }
+
+    /// Whether any secret is known.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.matcher.is_none()
+    }
+
+    /// The text with every secret replaced.
+    #[must_use]
+    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        Self::apply(self.matcher.as_ref(), text)
+    }
+
+    /// JSON text with every secret replaced, whether it appears raw or escaped.
+    #[must_use]
+    pub fn redact_json(&self, text: &str) -> String {
+        let once = Self::apply(self.json_matcher.as_ref(), text);
+        Self::apply(self.matcher.as_ref(), &once).into_owned()
+    }
+
+    fn apply<'a>(matcher: Option<&AhoCorasick>, text: &'a str) -> Cow<'a, str> {
+        match matcher {
+            Some(m) if m.is_match(text) => {
+                Cow::Owned(m.replace_all(text, &vec![MASK; m.patterns_len()]))
+            }
+            _ => Cow::Borrowed(text),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_longest_first() {
+        let redactor = Redactor::new(["pa(ss", "pa(ss.word*", ".", "  "]);
+        assert_eq!(
+            redactor.redact("x pa(ss.word* y pa(ss z."),
+            "x ******** y ******** z********"
+        );
+        assert_eq!(redactor.redact("nothing here"), "nothing here");
+    }
+
+    #[test]
+    fn json_escaped_secrets() {
+        let redactor = Redactor::new(["a\"b\\c"]);
+        let json = serde_json::to_string(&serde_json::json!({"m": "x a\"b\\c y"})).unwrap();
+        assert!(!redactor.redact_json(&json).contains("b\\\\c"));
+    }
+}

@@ -1,0 +1,1 @@
+//! Converting RED 5–8 files to RED 9.

