@@ -1,0 +1,104 @@
+//! The command line itself: help, version, usage errors, exit codes, and the test layout.
+
+use crate::support::{Red, root};
+
+#[test]
+fn version_is_printed() {
+    let run = Red::new().args(["--version"]).run();
+    assert_eq!(run.code, 0);
+    assert_eq!(run.stdout.trim(), format!("red {}", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn no_arguments_is_a_usage_error() {
+    let run = Red::new().run();
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("Usage: red"), "{}", run.stderr);
+}
+
+#[test]
+fn unknown_option_is_a_usage_error() {
+    let run = Red::new().args(["validate", "--no-such-flag", "x.yml"]).run();
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("--no-such-flag"), "{}", run.stderr);
+}
+
+/// Every subcommand has complete help that exits 0 (snapshots keep the texts reviewed).
+#[test]
+fn every_command_has_help() {
+    let top = Red::new().args(["--help"]).run();
+    assert_eq!(top.code, 0);
+    let commands: Vec<String> = top
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .filter(|c| c != "help")
+        .collect();
+    assert!(commands.contains(&"validate".to_owned()), "{}", top.stdout);
+    insta::assert_snapshot!("help", top.stdout);
+    for command in commands {
+        let run = Red::new().args([command.as_str(), "--help"]).run();
+        assert_eq!(run.code, 0, "{command}: {}", run.stderr);
+        assert!(run.stdout.contains("Usage: red"), "{command}");
+        insta::assert_snapshot!(format!("help-{command}"), run.stdout);
+    }
+}
+
+#[test]
+fn missing_file_is_an_io_error() {
+    let run = Red::new().args(["validate", "does-not-exist.yml"]).run();
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("does-not-exist.yml"), "{}", run.stderr);
+}
+
+#[test]
+fn examples_are_valid() {
+    let mut files: Vec<String> = std::fs::read_dir(root().join("examples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains(".red."))
+        .map(|p| p.display().to_string())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 4, "{files:?}");
+    let run = Red::new().args(["validate"]).args(&files).run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+/// Every `tests/it/*.rs` file is declared in `main.rs`, so no test file is silently skipped.
+#[test]
+fn no_forgotten_test_files() {
+    let main = std::fs::read_to_string(root().join("tests/it/main.rs")).unwrap();
+    for entry in std::fs::read_dir(root().join("tests/it")).unwrap() {
+        let path = entry.unwrap().path();
+        let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else { continue };
+        if path.extension().is_some_and(|e| e == "rs") && stem != "main" {
+            assert!(main.contains(&format!("mod {stem};")), "tests/it/{stem}.rs is not declared in main.rs");
+        }
+    }
+}
+
+/// The pure stages must not reach for the async runtime, the CLI or terminal widgets.
+#[test]
+fn pure_stages_stay_pure() {
+    let pure = ["parse", "validate", "tree.rs", "source.rs", "diagnostic.rs", "redact.rs", "convert", "upgrade", "template.rs", "fill", "plan"];
+    for name in pure {
+        let path = root().join("src/lib").join(name);
+        let files: Vec<std::path::PathBuf> = if path.is_dir() {
+            std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()).collect()
+        } else if path.exists() {
+            vec![path]
+        } else {
+            continue;
+        };
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            for forbidden in ["tokio::", "clap::", "indicatif::", "anyhow::"] {
+                assert!(!text.contains(forbidden), "{} uses {forbidden}", file.display());
+            }
+        }
+    }
+}
