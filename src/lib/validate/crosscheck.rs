@@ -57,6 +57,16 @@ impl Rejected {
     }
 }
 
+/// Whether a key matches the RED key pattern `^[a-zA-Z0-9_-]+$` (Python `$`: a final `\n` is
+/// allowed).
+fn pattern(key: &str) -> bool {
+    let body = key.strip_suffix('\n').unwrap_or(key);
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 /// A parsed cli input type: `T`, `T[]`, `T?`, `T[]?`.
 #[derive(Debug, Clone, Copy)]
 struct InputType<'a> {
@@ -136,13 +146,6 @@ pub(crate) fn check(tree: &Tree, rejected: &Rejected, warnings: bool) -> Vec<Dia
     let root = tree.root();
     let Some(cli) = root.get("cli").filter(|c| c.is_map()) else {
         return out;
-    };
-    let pattern = |k: &str| {
-        let body = k.strip_suffix('\n').unwrap_or(k);
-        !body.is_empty()
-            && body
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
     };
     let jobs = jobs(root);
     let cli_inputs = cli.get("inputs").filter(|n| n.is_map());
@@ -293,8 +296,8 @@ fn check_job_inputs<'t>(
     let base = at(&job.prefix, &[Seg::Key("inputs")]);
     for (key, _) in inputs.entries() {
         let Some(name) = key.as_str() else { continue };
-        if cli_inputs.get(name).is_none() {
-            let segs = at(&base, &[Seg::Key(name)]);
+        let segs = at(&base, &[Seg::Key(name)]);
+        if cli_inputs.get(name).is_none() && !rejected.touches(&segs) {
             let hint = match path::did_you_mean(name, declared) {
                 Some(close) => {
                     format!("did you mean `{close}`? declare it in `cli.inputs` otherwise")
@@ -315,7 +318,9 @@ fn check_job_inputs<'t>(
         }
     }
     for (key, desc) in cli_inputs.entries() {
-        let Some(name) = key.as_str() else { continue };
+        let Some(name) = key.as_str().filter(|k| pattern(k)) else {
+            continue;
+        };
         let Some(ty) = desc
             .get("type")
             .and_then(NodeRef::as_str)
@@ -487,6 +492,9 @@ fn check_job_outputs<'t>(
         let Some(name) = key.as_str() else { continue };
         let segs = at(&base, &[Seg::Key(name)]);
         let Some(desc) = cli_outputs.get(name) else {
+            if rejected.touches(&segs) {
+                continue;
+            }
             let hint = match path::did_you_mean(name, declared) {
                 Some(close) => {
                     format!("did you mean `{close}`? declare it in `cli.outputs` otherwise")

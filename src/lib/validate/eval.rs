@@ -465,8 +465,21 @@ impl<'t> Eval<'t> {
                     Seg::Key(second),
                     FailKind::Exclusive(first, second),
                 );
+                // Keys only the other form allows are not news either.
+                let mut quiet = all_exclusive.clone();
+                if let (Some(&other), Some(&chosen)) = (branches.get(*a), branches.get(*b)) {
+                    let chosen_node = schema.resolve(chosen);
+                    quiet.extend(
+                        schema
+                            .resolve(other)
+                            .properties
+                            .iter()
+                            .map(|(k, _)| k.as_str())
+                            .filter(|k| chosen_node.property(k).is_none()),
+                    );
+                }
                 if let Some(&branch) = branches.get(*b) {
-                    self.check_filtered(branch, node, depth, &all_exclusive);
+                    self.check_filtered(branch, node, depth, &quiet);
                 }
             }
         }

@@ -94,7 +94,11 @@ pub(crate) fn diagnostic(failure: &Failure<'_>) -> Diagnostic {
             if let Some(close) = path::did_you_mean(key, allowed) {
                 hint.push_str(&format!("did you mean `{close}`? "));
             }
-            hint.push_str(&format!("allowed keys: {}", listed(allowed)));
+            if allowed.is_empty() {
+                hint.push_str("no keys are allowed here: write `{}`");
+            } else {
+                hint.push_str(&format!("allowed keys: {}", listed(allowed)));
+            }
             (
                 format!("unknown key {} {place}", path::quote(key)),
                 Some(hint),
@@ -226,15 +230,21 @@ fn enum_message(
         format!("{subject} must be `{}`, not {found}", allowed_refs.join(""))
     } else if allowed.len() <= 6 {
         let names: Vec<String> = allowed.iter().map(|a| format!("`{a}`")).collect();
-        format!(
-            "{subject} must be one of {}, not {found}",
-            alternatives(&names)
-        )
+        format!("{subject} must be {}, not {found}", alternatives(&names))
     } else {
         format!("{subject} {found} is not one of the allowed values")
     };
     let mut hint = None;
-    if node.kind() != Kind::Str && allowed_refs.contains(&node.text()) {
+    let text = node.text();
+    if node.kind() == Kind::Str && text.ends_with("?[]") {
+        let base = text.trim_end_matches("?[]");
+        hint = Some(format!("write `{base}[]?`: the `?` comes last"));
+    } else if node.kind() != Kind::Str && allowed_refs.len() == 1 {
+        hint = Some(format!(
+            "write it as a string: `\"{}\"`",
+            allowed_refs.join("").escape_debug()
+        ));
+    } else if node.kind() != Kind::Str && allowed_refs.contains(&text) {
         hint = Some(format!(
             "write it as a string: `\"{}\"`",
             node.text().escape_debug()
