@@ -433,9 +433,12 @@ fn check_value(
             out.push(d);
             continue;
         }
-        if matches!(ty.base, "File" | "Directory") {
-            if let Some((_, class)) = item.get_entry("class") {
-                if class.as_str() != Some(ty.base) {
+        if matches!(ty.base, "File" | "Directory")
+            && let Some((_, class)) = item.get_entry("class")
+            && class.as_str() != Some(ty.base)
+        {
+            {
+                {
                     let class_segs = at(&item_segs, &[Seg::Key("class")]);
                     out.push(
                         error(
@@ -525,8 +528,10 @@ fn check_job_outputs<'t>(
         else {
             continue;
         };
-        if let Some((_, class)) = value.get_entry("class") {
-            if class.as_str() != Some(base_type) {
+        if let Some((_, class)) = value.get_entry("class")
+            && class.as_str() != Some(base_type)
+        {
+            {
                 let class_segs = at(&segs, &[Seg::Key("class")]);
                 out.push(
                     error(

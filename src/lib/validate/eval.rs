@@ -127,10 +127,10 @@ impl<'t> Eval<'t> {
             return false;
         }
         let s = self.schema.node(id);
-        if let Some(r) = s.reference {
-            if !self.valid(r, node, depth) {
-                return false;
-            }
+        if let Some(r) = s.reference
+            && !self.valid(r, node, depth)
+        {
+            return false;
         }
         if !s.types.is_empty() && !s.types.iter().any(|&t| matches_type(t, node)) {
             return false;
@@ -178,10 +178,10 @@ impl<'t> Eval<'t> {
                 }
             }
         }
-        if let (Some(items), Kind::Seq) = (s.items, node.kind()) {
-            if !node.items().all(|item| self.valid(items, item, depth + 1)) {
-                return false;
-            }
+        if let (Some(items), Kind::Seq) = (s.items, node.kind())
+            && !node.items().all(|item| self.valid(items, item, depth + 1))
+        {
+            return false;
         }
         if !s.any_of.is_empty() && !s.any_of.iter().any(|&b| self.valid(b, node, depth)) {
             return false;
@@ -213,15 +213,15 @@ impl<'t> Eval<'t> {
             self.fail(node, FailKind::Type(s.types.clone()));
             return;
         }
-        if let Some(values) = &s.enumeration {
-            if !enum_contains(values, node) {
-                self.fail(node, FailKind::Enum(values.iter().collect()));
-            }
+        if let Some(values) = &s.enumeration
+            && !enum_contains(values, node)
+        {
+            self.fail(node, FailKind::Enum(values.iter().collect()));
         }
-        if let Some(m) = s.minimum {
-            if below_minimum(m, node) {
-                self.fail(node, FailKind::Minimum(m));
-            }
+        if let Some(m) = s.minimum
+            && below_minimum(m, node)
+        {
+            self.fail(node, FailKind::Minimum(m));
         }
         if node.kind() == Kind::Map {
             self.check_map(s, node, depth);

@@ -81,6 +81,8 @@ pub struct Invalid {
 }
 
 /// Validate a parsed document.
+// The error hands the parsed document back, so callers can still render its source lines.
+#[allow(clippy::result_large_err)]
 pub fn document(parsed: Parsed, options: &Options) -> Result<Validated, Invalid> {
     let mut diagnostics = check(&parsed.tree, options);
     diagnostics.sort_by_key(Diagnostic::order_key);

@@ -197,10 +197,11 @@ fn type_message(
         alternatives(&expected),
         found_phrase(node)
     );
-    if types.contains(&JType::Integer) && node.kind() == Kind::Float {
-        if let Some(value) = shown_value(node, segments) {
-            message.push_str(&format!(" ({value})"));
-        }
+    if types.contains(&JType::Integer)
+        && node.kind() == Kind::Float
+        && let Some(value) = shown_value(node, segments)
+    {
+        message.push_str(&format!(" ({value})"));
     }
     let hint = match (types, node.kind()) {
         ([JType::Object], Kind::Null) => Some("write `{}` for an empty mapping".to_owned()),
