@@ -18,6 +18,7 @@ pub struct LoadError {
 }
 
 /// Read `path` (`-` for standard input) and parse it.
+#[allow(clippy::result_large_err)] // the error keeps the source text for rendering
 pub fn file(path: &Path) -> Result<Parsed, LoadError> {
     let source = SourceFile::read(path).map_err(|error| match error {
         source::Error::Read { source, .. } => LoadError {
@@ -41,6 +42,7 @@ pub fn file(path: &Path) -> Result<Parsed, LoadError> {
 }
 
 /// Parse text that is already in memory.
+#[allow(clippy::result_large_err)] // the error keeps the source text for rendering
 pub fn text(source: SourceFile) -> Result<Parsed, LoadError> {
     match parse::tree(source.text()) {
         Ok(tree) => Ok(Parsed::new(source, tree)),

@@ -251,7 +251,7 @@ impl<'t> NodeRef<'t> {
     }
 
     /// The items of a sequence (empty for anything else).
-    pub fn items(self) -> impl ExactSizeIterator<Item = NodeRef<'t>> + 't {
+    pub fn items(self) -> impl ExactSizeIterator<Item = NodeRef<'t>> + DoubleEndedIterator + 't {
         let tree = self.tree;
         let ids = if self.kind() == Kind::Seq {
             self.child_ids()
@@ -262,7 +262,9 @@ impl<'t> NodeRef<'t> {
     }
 
     /// The (key, value) entries of a mapping in document order (empty for anything else).
-    pub fn entries(self) -> impl ExactSizeIterator<Item = (NodeRef<'t>, NodeRef<'t>)> + 't {
+    pub fn entries(
+        self,
+    ) -> impl ExactSizeIterator<Item = (NodeRef<'t>, NodeRef<'t>)> + DoubleEndedIterator + 't {
         let tree = self.tree;
         let ids = if self.kind() == Kind::Map {
             self.child_ids()

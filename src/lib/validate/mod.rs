@@ -6,6 +6,17 @@
 //! reference, which stops at the first problem and often blames the whole document, every
 //! problem is reported, in document order, at its line and column.
 
+mod crosscheck;
+mod engines;
+mod eval;
+mod keys;
+mod path;
+mod report;
+mod schema;
+mod version;
+
+pub use schema::CompileError;
+
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::parse::Parsed;
 use crate::tree::{Kind, Tree};
@@ -70,6 +81,8 @@ pub struct Invalid {
 }
 
 /// Validate a parsed document.
+// The error hands the parsed document back, so callers can still render its source lines.
+#[allow(clippy::result_large_err)]
 pub fn document(parsed: Parsed, options: &Options) -> Result<Validated, Invalid> {
     let mut diagnostics = check(&parsed.tree, options);
     diagnostics.sort_by_key(Diagnostic::order_key);
@@ -86,9 +99,9 @@ pub fn document(parsed: Parsed, options: &Options) -> Result<Validated, Invalid>
     }
 }
 
-/// All diagnostics for a tree.
+/// All diagnostics for a tree, in document order.
 #[must_use]
-pub fn check(tree: &Tree, _options: &Options) -> Vec<Diagnostic> {
+pub fn check(tree: &Tree, options: &Options) -> Vec<Diagnostic> {
     let root = tree.root();
     if root.kind() != Kind::Map {
         return vec![
@@ -103,7 +116,50 @@ pub fn check(tree: &Tree, _options: &Options) -> Vec<Diagnostic> {
             .hint("start the file with `redVersion: \"9\"` and the other top-level keys"),
         ];
     }
-    Vec::new()
+    if let Some(old) = version::old_version(tree) {
+        return vec![old];
+    }
+    let schemas = match schema::schemas() {
+        Ok(schemas) => schemas,
+        Err(error) => {
+            return vec![Diagnostic::error(
+                "internal",
+                format!("cannot validate: {error}"),
+            )];
+        }
+    };
+    let mut diagnostics = keys::check(tree);
+    let mut eval = eval::Eval::new(&schemas.red, Vec::new());
+    eval.run(root);
+    let rejected = crosscheck::Rejected::new(
+        eval.failures
+            .iter()
+            .map(|f| path::pointer(&f.path))
+            .collect(),
+    );
+    diagnostics.extend(eval.failures.iter().map(report::diagnostic));
+    diagnostics.extend(crosscheck::check(
+        tree,
+        &rejected,
+        options.level == Level::Full,
+    ));
+    if options.level == Level::Full {
+        diagnostics.extend(full_checks(tree, schemas, &rejected));
+    }
+    diagnostics.sort_by_key(Diagnostic::order_key);
+    diagnostics.dedup();
+    diagnostics
+}
+
+/// The checks beyond red-val that running a file needs: engine settings, and (wired in later)
+/// where template variables and protected keys may stand.
+fn full_checks(
+    tree: &Tree,
+    schemas: &'static schema::Schemas,
+    rejected: &crosscheck::Rejected,
+) -> Vec<Diagnostic> {
+    // Template placement (`crate::template`) plugs in here.
+    engines::check(tree, schemas, rejected)
 }
 
 /// The document's `redVersion` as text, if it is a string or a number.

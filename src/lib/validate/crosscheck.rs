@@ -1,0 +1,553 @@
+//! Step 3 and 6 of red-val: job values against the `cli` description, and output globs.
+//!
+//! Every job (each batch, or the single `inputs`/`outputs` pair) is checked on its own: job keys
+//! must be declared in `cli`, every non-optional input must be given in every job, lists must be
+//! given where `[]` is declared and only there, primitive values must have the declared type
+//! (`int`/`long` take integers only, `float`/`double` take integers or floats), and File and
+//! Directory objects must have the declared `class`. Values the schema already rejected are
+//! skipped here, so one mistake gives one diagnostic. cli keys outside the key pattern escape
+//! the schema; the reference then crashes or accepts them depending on their shape, and the
+//! same verdicts are given here with a proper message.
+
+use super::path::{self, Seg};
+use super::report::found_phrase;
+use crate::diagnostic::Diagnostic;
+use crate::tree::{Kind, NodeRef, Tree};
+
+const CODE: &str = "cross-check";
+const BASES: [&str; 8] = [
+    "File",
+    "Directory",
+    "string",
+    "int",
+    "long",
+    "float",
+    "double",
+    "boolean",
+];
+const NAME_HINT: &str = "names may only contain ASCII letters, digits, `_` and `-`";
+
+/// The pointers of values the schema rejected: the cross-check leaves them alone.
+pub(crate) struct Rejected {
+    pointers: Vec<String>,
+}
+
+impl Rejected {
+    pub(crate) fn new(mut pointers: Vec<String>) -> Self {
+        pointers.sort();
+        pointers.dedup();
+        Self { pointers }
+    }
+
+    /// Whether the schema rejected this value, something inside it, or something around it.
+    pub(crate) fn touches(&self, segments: &[Seg<'_>]) -> bool {
+        if self.pointers.is_empty() {
+            return false;
+        }
+        let here = path::pointer(segments);
+        self.pointers.iter().any(|p| {
+            let (long, short) = if p.len() >= here.len() {
+                (p.as_str(), here.as_str())
+            } else {
+                (here.as_str(), p.as_str())
+            };
+            long.starts_with(short)
+                && (long.len() == short.len() || long[short.len()..].starts_with('/'))
+        })
+    }
+}
+
+/// Whether a key matches the RED key pattern `^[a-zA-Z0-9_-]+$` (Python `$`: a final `\n` is
+/// allowed).
+fn pattern(key: &str) -> bool {
+    let body = key.strip_suffix('\n').unwrap_or(key);
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// A parsed cli input type: `T`, `T[]`, `T?`, `T[]?`.
+#[derive(Debug, Clone, Copy)]
+struct InputType<'a> {
+    base: &'a str,
+    array: bool,
+    optional: bool,
+}
+
+fn parse_input_type(text: &str) -> Option<InputType<'_>> {
+    let (rest, optional) = match text.strip_suffix('?') {
+        Some(rest) => (rest, true),
+        None => (text, false),
+    };
+    let (base, array) = match rest.strip_suffix("[]") {
+        Some(base) => (base, true),
+        None => (rest, false),
+    };
+    BASES.contains(&base).then_some(InputType {
+        base,
+        array,
+        optional,
+    })
+}
+
+fn parse_output_type(text: &str) -> Option<&str> {
+    match text.strip_suffix('?') {
+        Some("stdout" | "stderr") => None,
+        Some(base) => ["File", "Directory"].contains(&base).then_some(base),
+        None => ["File", "Directory", "stdout", "stderr"]
+            .contains(&text)
+            .then_some(text),
+    }
+}
+
+struct Job<'t> {
+    prefix: Vec<Seg<'t>>,
+    inputs: Option<NodeRef<'t>>,
+    outputs: Option<NodeRef<'t>>,
+}
+
+fn jobs(root: NodeRef<'_>) -> Vec<Job<'_>> {
+    match root.get("batches") {
+        Some(batches) => batches
+            .items()
+            .enumerate()
+            .filter(|(_, b)| b.is_map())
+            .map(|(i, b)| Job {
+                prefix: vec![Seg::Key("batches"), Seg::Index(i)],
+                inputs: b.get("inputs"),
+                outputs: b.get("outputs"),
+            })
+            .collect(),
+        None => vec![Job {
+            prefix: Vec::new(),
+            inputs: root.get("inputs"),
+            outputs: root.get("outputs"),
+        }],
+    }
+}
+
+fn at<'t>(segments: &[Seg<'t>], more: &[Seg<'t>]) -> Vec<Seg<'t>> {
+    let mut v = segments.to_vec();
+    v.extend_from_slice(more);
+    v
+}
+
+fn error(message: String, node: NodeRef<'_>, segments: &[Seg<'_>]) -> Diagnostic {
+    Diagnostic::error(CODE, message)
+        .at(node.span().start)
+        .pointer(path::pointer(segments))
+        .batch(path::batch(segments))
+}
+
+/// Check every job against `cli`; `rejected` holds what the schema already reported.
+pub(crate) fn check(tree: &Tree, rejected: &Rejected, warnings: bool) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let root = tree.root();
+    let Some(cli) = root.get("cli").filter(|c| c.is_map()) else {
+        return out;
+    };
+    let jobs = jobs(root);
+    let cli_inputs = cli.get("inputs").filter(|n| n.is_map());
+    let cli_outputs = cli.get("outputs").filter(|n| n.is_map());
+    if let Some(cli_inputs) = cli_inputs {
+        let declared: Vec<&str> = cli_inputs
+            .entries()
+            .filter_map(|(k, _)| k.as_str())
+            .collect();
+        for job in &jobs {
+            check_job_inputs(job, cli_inputs, &declared, rejected, &mut out);
+        }
+        for (key, desc) in cli_inputs.entries() {
+            let Some(name) = key.as_str().filter(|k| !pattern(k)) else {
+                continue;
+            };
+            let accepted = desc
+                .get("type")
+                .and_then(NodeRef::as_str)
+                .and_then(parse_input_type)
+                .is_some_and(|t| t.optional);
+            let segs = [Seg::Key("cli"), Seg::Key("inputs"), Seg::Key(name)];
+            if !accepted && !jobs.is_empty() {
+                out.push(
+                    error(
+                        format!("cli input {} is not a valid input name", path::quote(name)),
+                        key,
+                        &segs,
+                    )
+                    .hint(NAME_HINT),
+                );
+            } else if warnings {
+                out.push(
+                    Diagnostic::warning(
+                        CODE,
+                        format!(
+                            "cli input {} can never be given a value: it is not a valid input name",
+                            path::quote(name)
+                        ),
+                    )
+                    .at(key.span().start)
+                    .pointer(path::pointer(&segs))
+                    .hint(NAME_HINT),
+                );
+            }
+        }
+    }
+    if let Some(cli_outputs) = cli_outputs {
+        let declared: Vec<&str> = cli_outputs
+            .entries()
+            .filter_map(|(k, _)| k.as_str())
+            .collect();
+        for job in &jobs {
+            check_job_outputs(job, cli_outputs, &declared, rejected, &mut out);
+        }
+        let any_outputs = jobs.iter().any(|j| j.outputs.is_some());
+        for (key, desc) in cli_outputs.entries() {
+            let Some(name) = key.as_str() else { continue };
+            let segs = [Seg::Key("cli"), Seg::Key("outputs"), Seg::Key(name)];
+            if pattern(name) {
+                if !rejected.touches(&segs) {
+                    check_glob(name, desc, &segs, &mut out);
+                }
+                continue;
+            }
+            let ty = desc.get("type");
+            let stream = ty
+                .and_then(NodeRef::as_str)
+                .is_some_and(|t| t == "stdout" || t == "stderr");
+            let glob = desc.get("outputBinding").and_then(|b| b.get("glob"));
+            let glob_ok = stream
+                || glob
+                    .and_then(NodeRef::as_str)
+                    .is_some_and(|g| !g.starts_with('/'));
+            let type_ok = !any_outputs
+                || ty
+                    .and_then(NodeRef::as_str)
+                    .and_then(parse_output_type)
+                    .is_some();
+            if desc.is_map() && ty.is_some() && glob_ok && type_ok {
+                if warnings {
+                    out.push(
+                        Diagnostic::warning(
+                            CODE,
+                            format!(
+                                "cli output {} is not a valid output name",
+                                path::quote(name)
+                            ),
+                        )
+                        .at(key.span().start)
+                        .pointer(path::pointer(&segs))
+                        .hint(NAME_HINT),
+                    );
+                }
+            } else {
+                out.push(
+                    error(
+                        format!(
+                            "cli output {} is not a valid output name",
+                            path::quote(name)
+                        ),
+                        key,
+                        &segs,
+                    )
+                    .hint(NAME_HINT),
+                );
+            }
+        }
+    }
+    out
+}
+
+fn check_glob(name: &str, desc: NodeRef<'_>, segs: &[Seg<'_>], out: &mut Vec<Diagnostic>) {
+    let stream = desc
+        .get("type")
+        .and_then(NodeRef::as_str)
+        .is_some_and(|t| t == "stdout" || t == "stderr");
+    let Some(glob) = desc.get("outputBinding").and_then(|b| b.get("glob")) else {
+        return;
+    };
+    if !stream && glob.as_str().is_some_and(|g| g.starts_with('/')) {
+        let segs = at(segs, &[Seg::Key("outputBinding"), Seg::Key("glob")]);
+        out.push(
+            Diagnostic::error(
+                "absolute-glob",
+                format!(
+                    "the glob of output {} is an absolute path",
+                    path::quote(name)
+                ),
+            )
+            .at(glob.span().start)
+            .pointer(path::pointer(&segs))
+            .hint("globs are matched in the tool's working directory; write a relative path"),
+        );
+    }
+}
+
+fn check_job_inputs<'t>(
+    job: &Job<'t>,
+    cli_inputs: NodeRef<'t>,
+    declared: &[&str],
+    rejected: &Rejected,
+    out: &mut Vec<Diagnostic>,
+) {
+    let Some(inputs) = job.inputs.filter(|i| i.is_map()) else {
+        return;
+    };
+    let base = at(&job.prefix, &[Seg::Key("inputs")]);
+    for (key, _) in inputs.entries() {
+        let Some(name) = key.as_str() else { continue };
+        let segs = at(&base, &[Seg::Key(name)]);
+        if cli_inputs.get(name).is_none() && !rejected.touches(&segs) {
+            let hint = match path::did_you_mean(name, declared) {
+                Some(close) => {
+                    format!("did you mean `{close}`? declare it in `cli.inputs` otherwise")
+                }
+                None => "declare it in `cli.inputs`, or remove it".to_owned(),
+            };
+            out.push(
+                error(
+                    format!(
+                        "input {} is not declared in `cli.inputs`",
+                        path::quote(name)
+                    ),
+                    key,
+                    &segs,
+                )
+                .hint(hint),
+            );
+        }
+    }
+    for (key, desc) in cli_inputs.entries() {
+        let Some(name) = key.as_str().filter(|k| pattern(k)) else {
+            continue;
+        };
+        let Some(ty) = desc
+            .get("type")
+            .and_then(NodeRef::as_str)
+            .and_then(parse_input_type)
+        else {
+            continue;
+        };
+        let cli_segs = [Seg::Key("cli"), Seg::Key("inputs"), Seg::Key(name)];
+        let segs = at(&base, &[Seg::Key(name)]);
+        if rejected.touches(&cli_segs) || rejected.touches(&segs) {
+            continue;
+        }
+        let Some(value) = inputs.get(name) else {
+            if !ty.optional {
+                let declared_as = desc.get("type").map_or("", NodeRef::text);
+                out.push(
+                    error(
+                        format!("required input {} is missing", path::quote(name)),
+                        inputs,
+                        &base,
+                    )
+                    .hint(format!(
+                        "give it a value, or declare it optional in `cli.inputs` (`{declared_as}?`)"
+                    )),
+                );
+            }
+            continue;
+        };
+        check_value(name, ty, value, &segs, out);
+    }
+}
+
+fn check_value(
+    name: &str,
+    ty: InputType<'_>,
+    value: NodeRef<'_>,
+    segs: &[Seg<'_>],
+    out: &mut Vec<Diagnostic>,
+) {
+    let shown = path::quote(name);
+    let written = format!("{}{}", ty.base, if ty.array { "[]" } else { "" });
+    if ty.array && !value.is_seq() {
+        out.push(
+            error(
+                format!(
+                    "input {shown} is declared as a list (`{written}`), but its value is not a list"
+                ),
+                value,
+                segs,
+            )
+            .hint("write the value as a list, e.g. `[value]`"),
+        );
+        return;
+    }
+    if !ty.array && value.is_seq() {
+        out.push(
+            error(
+                format!("input {shown} is declared as `{written}`, but its value is a list"),
+                value,
+                segs,
+            )
+            .hint(format!(
+                "give a single value, or declare it as `{written}[]`"
+            )),
+        );
+        return;
+    }
+    let items: Vec<(NodeRef<'_>, Vec<Seg<'_>>)> = if ty.array {
+        value
+            .items()
+            .enumerate()
+            .map(|(i, item)| (item, at(segs, &[Seg::Index(i)])))
+            .collect()
+    } else {
+        vec![(value, segs.to_vec())]
+    };
+    for (item, item_segs) in items {
+        let subject = match item_segs.last() {
+            Some(Seg::Index(i)) if ty.array => format!("item {i} of input {shown}"),
+            _ => format!("input {shown}"),
+        };
+        let ok = match ty.base {
+            "File" | "Directory" => item.is_map(),
+            "string" => item.kind() == Kind::Str,
+            "int" | "long" => item.kind() == Kind::Int,
+            "float" | "double" => matches!(item.kind(), Kind::Int | Kind::Float),
+            _ => item.kind() == Kind::Bool,
+        };
+        if !ok {
+            let expected = match ty.base {
+                "File" => "a `File` object",
+                "Directory" => "a `Directory` object",
+                "string" => "a string",
+                "int" | "long" => "an integer",
+                "float" | "double" => "a number",
+                _ => "a boolean",
+            };
+            let mut d = error(
+                format!(
+                    "{subject} must be {expected} (declared `{}`), not {}",
+                    ty.base,
+                    found_phrase(item)
+                ),
+                item,
+                &item_segs,
+            );
+            if let Some(hint) = value_hint(ty.base, item) {
+                d = d.hint(hint);
+            }
+            out.push(d);
+            continue;
+        }
+        if matches!(ty.base, "File" | "Directory")
+            && let Some((_, class)) = item.get_entry("class")
+            && class.as_str() != Some(ty.base)
+        {
+            {
+                {
+                    let class_segs = at(&item_segs, &[Seg::Key("class")]);
+                    out.push(
+                        error(
+                            format!(
+                                "{subject} is declared as `{}`, but its `class` is {}",
+                                ty.base,
+                                path::quote(class.text())
+                            ),
+                            class,
+                            &class_segs,
+                        )
+                        .hint(format!(
+                            "use `class: {}` or change the type in `cli.inputs`",
+                            ty.base
+                        )),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn value_hint(base: &str, item: NodeRef<'_>) -> Option<String> {
+    match (base, item.kind()) {
+        ("int" | "long", Kind::Float) if item.as_f64().is_some_and(|v| v.fract() == 0.0) => {
+            Some("write the number without a decimal point or exponent".to_owned())
+        }
+        ("int" | "long" | "float" | "double", Kind::Bool) => {
+            Some("booleans are not numbers; write a number".to_owned())
+        }
+        ("int" | "long" | "float" | "double", Kind::Str)
+            if item.text().trim().parse::<f64>().is_ok() =>
+        {
+            Some("remove the quotes around the number".to_owned())
+        }
+        ("boolean", Kind::Str) => Some("write `true` or `false` without quotes".to_owned()),
+        ("string", _) => Some("put the value in quotes to make it a string".to_owned()),
+        _ => None,
+    }
+}
+
+fn check_job_outputs<'t>(
+    job: &Job<'t>,
+    cli_outputs: NodeRef<'t>,
+    declared: &[&str],
+    rejected: &Rejected,
+    out: &mut Vec<Diagnostic>,
+) {
+    let Some(outputs) = job.outputs.filter(|o| o.is_map()) else {
+        return;
+    };
+    let base = at(&job.prefix, &[Seg::Key("outputs")]);
+    for (key, value) in outputs.entries() {
+        let Some(name) = key.as_str() else { continue };
+        let segs = at(&base, &[Seg::Key(name)]);
+        let Some(desc) = cli_outputs.get(name) else {
+            if rejected.touches(&segs) {
+                continue;
+            }
+            let hint = match path::did_you_mean(name, declared) {
+                Some(close) => {
+                    format!("did you mean `{close}`? declare it in `cli.outputs` otherwise")
+                }
+                None => "declare it in `cli.outputs`, or remove it".to_owned(),
+            };
+            out.push(
+                error(
+                    format!(
+                        "output {} is not declared in `cli.outputs`",
+                        path::quote(name)
+                    ),
+                    key,
+                    &segs,
+                )
+                .hint(hint),
+            );
+            continue;
+        };
+        let cli_segs = [Seg::Key("cli"), Seg::Key("outputs"), Seg::Key(name)];
+        if rejected.touches(&cli_segs) || rejected.touches(&segs) {
+            continue;
+        }
+        let Some(base_type) = desc
+            .get("type")
+            .and_then(NodeRef::as_str)
+            .and_then(parse_output_type)
+        else {
+            continue;
+        };
+        if let Some((_, class)) = value.get_entry("class")
+            && class.as_str() != Some(base_type)
+        {
+            {
+                let class_segs = at(&segs, &[Seg::Key("class")]);
+                out.push(
+                    error(
+                        format!(
+                            "output {} is declared as `{base_type}`, but its `class` is {}",
+                            path::quote(name),
+                            path::quote(class.text())
+                        ),
+                        class,
+                        &class_segs,
+                    )
+                    .hint(format!(
+                        "use `class: {base_type}` or change the type in `cli.outputs`"
+                    )),
+                );
+            }
+        }
+    }
+}

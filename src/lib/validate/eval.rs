@@ -1,0 +1,525 @@
+//! Walking a tree against a compiled schema, collecting structured failures.
+//!
+//! Two modes share the keyword semantics: [`Eval::valid`] only answers yes or no and stops at
+//! the first problem (used to try `anyOf`/`oneOf` branches cheaply), [`Eval::check`] collects
+//! every failure. When no branch of an `anyOf`/`oneOf` fits, the branch the user most likely
+//! meant is chosen (by type, by a `class`/`type` discriminator, by which exclusive keys are
+//! present) and only its failures are reported, instead of a blanket "matches no alternative".
+//! Recursion follows the document's nesting and is bounded by [`MAX_DEPTH`].
+
+use serde_json::Value;
+
+use super::path::{Path, Seg};
+use super::schema::{Additional, Compiled, JType, Node};
+use crate::tree::{Kind, NodeRef};
+
+/// How deep a document may nest before validation gives up on it (a 150-level listing is fine).
+pub(crate) const MAX_DEPTH: usize = 600;
+
+/// What is wrong with one value.
+#[derive(Debug, Clone)]
+pub(crate) enum FailKind {
+    /// Wrong type; the allowed types.
+    Type(Vec<JType>),
+    /// Not one of the allowed values.
+    Enum(Vec<&'static Value>),
+    /// A required key is missing (the failure sits on the mapping).
+    Required(&'static str),
+    /// A key no property allows (the failure sits on the key).
+    Unknown(Vec<&'static str>),
+    /// A key that does not match the key pattern (the failure sits on the key).
+    BadName,
+    /// Below `minimum`.
+    Minimum(f64),
+    /// No alternative fits; how the alternatives read ("a string", "a list of strings", …).
+    NoAlternative(Vec<String>),
+    /// Two keys that exclude each other are both present (the failure sits on the second).
+    Exclusive(&'static str, &'static str),
+    /// None of several keys that select the form is present.
+    NeedOneOf(Vec<&'static str>),
+    /// Matches several alternatives of a `oneOf`.
+    Ambiguous,
+    /// Nested deeper than [`MAX_DEPTH`].
+    TooDeep,
+}
+
+/// One schema failure, at a node.
+#[derive(Debug, Clone)]
+pub(crate) struct Failure<'t> {
+    pub(crate) node: NodeRef<'t>,
+    pub(crate) path: Vec<Seg<'t>>,
+    pub(crate) kind: FailKind,
+}
+
+/// One validation run of a tree (or subtree) against a compiled schema.
+pub(crate) struct Eval<'t> {
+    schema: &'static Compiled,
+    path: Path<'t>,
+    pub(crate) failures: Vec<Failure<'t>>,
+}
+
+fn matches_type(ty: JType, node: NodeRef<'_>) -> bool {
+    match (ty, node.kind()) {
+        (JType::Object, Kind::Map)
+        | (JType::Array, Kind::Seq)
+        | (JType::String, Kind::Str)
+        | (JType::Boolean, Kind::Bool)
+        | (JType::Null, Kind::Null)
+        | (JType::Number | JType::Integer, Kind::Int)
+        | (JType::Number, Kind::Float) => true,
+        (JType::Integer, Kind::Float) => node.as_f64().is_some_and(|v| v.fract() == 0.0),
+        _ => false,
+    }
+}
+
+fn enum_contains(values: &[Value], node: NodeRef<'_>) -> bool {
+    values.iter().any(|v| match (v, node.kind()) {
+        (Value::String(s), Kind::Str) => s == node.text(),
+        (Value::Bool(b), Kind::Bool) => node.as_bool() == Some(*b),
+        (Value::Null, Kind::Null) => true,
+        (Value::Number(n), Kind::Int | Kind::Float) => n.as_f64() == node.as_f64(),
+        _ => false,
+    })
+}
+
+fn below_minimum(minimum: f64, node: NodeRef<'_>) -> bool {
+    match node.kind() {
+        Kind::Int => match node.as_int() {
+            Some(v) => (v as f64) < minimum,
+            None => node.text().starts_with('-'),
+        },
+        Kind::Float => node.as_f64().is_some_and(|v| v < minimum),
+        _ => false,
+    }
+}
+
+impl<'t> Eval<'t> {
+    pub(crate) fn new(schema: &'static Compiled, prefix: Vec<Seg<'t>>) -> Self {
+        Self {
+            schema,
+            path: Path::from(prefix),
+            failures: Vec::new(),
+        }
+    }
+
+    /// Check a node against the schema's root, collecting failures.
+    pub(crate) fn run(&mut self, node: NodeRef<'t>) {
+        self.check(self.schema.root, node, 0);
+    }
+
+    fn fail(&mut self, node: NodeRef<'t>, kind: FailKind) {
+        self.failures.push(Failure {
+            node,
+            path: self.path.segments().to_vec(),
+            kind,
+        });
+    }
+
+    fn fail_at_child(&mut self, node: NodeRef<'t>, seg: Seg<'t>, kind: FailKind) {
+        self.path.push(seg);
+        self.fail(node, kind);
+        self.path.pop();
+    }
+
+    /// Whether `node` satisfies schema `id`; stops at the first problem.
+    pub(crate) fn valid(&self, id: usize, node: NodeRef<'t>, depth: usize) -> bool {
+        if depth > MAX_DEPTH {
+            return false;
+        }
+        let s = self.schema.node(id);
+        if let Some(r) = s.reference
+            && !self.valid(r, node, depth)
+        {
+            return false;
+        }
+        if !s.types.is_empty() && !s.types.iter().any(|&t| matches_type(t, node)) {
+            return false;
+        }
+        if s.enumeration
+            .as_ref()
+            .is_some_and(|e| !enum_contains(e, node))
+        {
+            return false;
+        }
+        if s.minimum.is_some_and(|m| below_minimum(m, node)) {
+            return false;
+        }
+        if node.kind() == Kind::Map {
+            if s.required.iter().any(|k| node.get(k).is_none()) {
+                return false;
+            }
+            for (key, value) in node.entries() {
+                let Some(key) = key.as_str() else { continue };
+                let mut matched = false;
+                if let Some(p) = s.property(key) {
+                    matched = true;
+                    if !self.valid(p, value, depth + 1) {
+                        return false;
+                    }
+                }
+                for (pattern, p) in &s.patterns {
+                    if pattern.matches(key) {
+                        matched = true;
+                        if !self.valid(*p, value, depth + 1) {
+                            return false;
+                        }
+                    }
+                }
+                if !matched {
+                    match s.additional {
+                        Additional::Allowed => {}
+                        Additional::Forbidden => return false,
+                        Additional::Schema(a) => {
+                            if !self.valid(a, value, depth + 1) {
+                                return false;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let (Some(items), Kind::Seq) = (s.items, node.kind())
+            && !node.items().all(|item| self.valid(items, item, depth + 1))
+        {
+            return false;
+        }
+        if !s.any_of.is_empty() && !s.any_of.iter().any(|&b| self.valid(b, node, depth)) {
+            return false;
+        }
+        if !s.one_of.is_empty()
+            && s.one_of
+                .iter()
+                .filter(|&&b| self.valid(b, node, depth))
+                .take(2)
+                .count()
+                != 1
+        {
+            return false;
+        }
+        true
+    }
+
+    fn check(&mut self, id: usize, node: NodeRef<'t>, depth: usize) {
+        if depth > MAX_DEPTH {
+            self.fail(node, FailKind::TooDeep);
+            return;
+        }
+        let schema = self.schema;
+        let s = schema.node(id);
+        if let Some(r) = s.reference {
+            self.check(r, node, depth);
+        }
+        if !s.types.is_empty() && !s.types.iter().any(|&t| matches_type(t, node)) {
+            self.fail(node, FailKind::Type(s.types.clone()));
+            return;
+        }
+        if let Some(values) = &s.enumeration
+            && !enum_contains(values, node)
+        {
+            self.fail(node, FailKind::Enum(values.iter().collect()));
+        }
+        if let Some(m) = s.minimum
+            && below_minimum(m, node)
+        {
+            self.fail(node, FailKind::Minimum(m));
+        }
+        if node.kind() == Kind::Map {
+            self.check_map(s, node, depth);
+        }
+        if let (Some(items), Kind::Seq) = (s.items, node.kind()) {
+            for (i, item) in node.items().enumerate() {
+                self.path.push(Seg::Index(i));
+                self.check(items, item, depth + 1);
+                self.path.pop();
+            }
+        }
+        if !s.any_of.is_empty() && !s.any_of.iter().any(|&b| self.valid(b, node, depth)) {
+            self.choose(&s.any_of, node, depth);
+        }
+        if !s.one_of.is_empty() {
+            let fitting = s
+                .one_of
+                .iter()
+                .filter(|&&b| self.valid(b, node, depth))
+                .take(2)
+                .count();
+            match fitting {
+                0 => self.choose(&s.one_of, node, depth),
+                1 => {}
+                _ => self.fail(node, FailKind::Ambiguous),
+            }
+        }
+    }
+
+    fn check_map(&mut self, s: &'static Node, node: NodeRef<'t>, depth: usize) {
+        for key in &s.required {
+            if node.get(key).is_none() {
+                self.fail(node, FailKind::Required(key));
+            }
+        }
+        for (key_node, value) in node.entries() {
+            let Some(key) = key_node.as_str() else {
+                continue; // reported by the key check
+            };
+            self.path.push(Seg::Key(key));
+            let mut matched = false;
+            if let Some(p) = s.property(key) {
+                matched = true;
+                self.check(p, value, depth + 1);
+            }
+            for (pattern, p) in &s.patterns {
+                if pattern.matches(key) {
+                    matched = true;
+                    self.check(*p, value, depth + 1);
+                }
+            }
+            if !matched {
+                match s.additional {
+                    Additional::Allowed => {}
+                    Additional::Forbidden if s.patterns.is_empty() => {
+                        let allowed = s.properties.iter().map(|(k, _)| k.as_str()).collect();
+                        self.fail(key_node, FailKind::Unknown(allowed));
+                    }
+                    Additional::Forbidden => self.fail(key_node, FailKind::BadName),
+                    Additional::Schema(a) => self.check(a, value, depth + 1),
+                }
+            }
+            self.path.pop();
+        }
+    }
+
+    /// The types a branch accepts, looking through `$ref`s (empty: any).
+    fn branch_types(&self, id: usize) -> &'static [JType] {
+        &self.schema.resolve(id).types
+    }
+
+    /// No branch fits: report the failures of the one the user most likely meant.
+    fn choose(&mut self, branches: &[usize], node: NodeRef<'t>, depth: usize) {
+        let schema = self.schema;
+        let compatible: Vec<usize> = branches
+            .iter()
+            .copied()
+            .filter(|&b| {
+                let types = self.branch_types(b);
+                types.is_empty() || types.iter().any(|&t| matches_type(t, node))
+            })
+            .collect();
+        match compatible.as_slice() {
+            [] => {
+                let described = branches.iter().map(|&b| describe(schema, b)).collect();
+                self.fail(node, FailKind::NoAlternative(described));
+                return;
+            }
+            [only] => {
+                self.check(*only, node, depth);
+                return;
+            }
+            _ => {}
+        }
+        if node.kind() == Kind::Map {
+            if self.discriminate(&compatible, node, depth) {
+                return;
+            }
+            if self.by_exclusive_keys(&compatible, node, depth) {
+                return;
+            }
+        }
+        // Fall back to the branch with the fewest failures (the first on a tie).
+        let saved = std::mem::take(&mut self.failures);
+        let mut best: Option<Vec<Failure<'t>>> = None;
+        for &b in &compatible {
+            self.check(b, node, depth);
+            let found = std::mem::take(&mut self.failures);
+            if best.as_ref().is_none_or(|f| found.len() < f.len()) {
+                best = Some(found);
+            }
+        }
+        self.failures = saved;
+        self.failures.extend(best.unwrap_or_default());
+    }
+
+    /// Pick a branch by the value of `class` or `type` when the branches' enums are disjoint.
+    fn discriminate(&mut self, branches: &[usize], node: NodeRef<'t>, depth: usize) -> bool {
+        let schema = self.schema;
+        for key in ["class", "type"] {
+            let enums: Option<Vec<&'static [Value]>> = branches
+                .iter()
+                .map(|&b| {
+                    let p = schema.resolve(b).property(key)?;
+                    schema.resolve(p).enumeration.as_deref()
+                })
+                .collect();
+            let Some(enums) = enums else { continue };
+            let disjoint = enums.iter().enumerate().all(|(i, a)| {
+                enums
+                    .iter()
+                    .skip(i + 1)
+                    .all(|b| a.iter().all(|v| !b.contains(v)))
+            });
+            if !disjoint {
+                continue;
+            }
+            let all: Vec<&'static Value> = enums.iter().flat_map(|e| e.iter()).collect();
+            match node.get_entry(key) {
+                None => {
+                    let key = if key == "class" { "class" } else { "type" };
+                    self.fail(node, FailKind::Required(key));
+                }
+                Some((_, value)) => {
+                    let chosen = enums.iter().position(|e| enum_contains(e, value));
+                    match chosen.and_then(|i| branches.get(i)) {
+                        Some(&b) => self.check(b, node, depth),
+                        None => {
+                            let seg = Seg::Key(if key == "class" { "class" } else { "type" });
+                            self.fail_at_child(value, seg, FailKind::Enum(all));
+                        }
+                    }
+                }
+            }
+            return true;
+        }
+        false
+    }
+
+    /// Check a branch, dropping its complaints about the keys that select the form (they are
+    /// reported once, by the caller).
+    fn check_filtered(&mut self, branch: usize, node: NodeRef<'t>, depth: usize, keys: &[&str]) {
+        let start = self.failures.len();
+        let here = self.path.segments().len();
+        self.check(branch, node, depth);
+        let mut index = 0;
+        self.failures.retain(|f| {
+            index += 1;
+            if index <= start {
+                return true;
+            }
+            let about_key = match &f.kind {
+                FailKind::Required(k) => f.path.len() == here && keys.contains(k),
+                FailKind::Unknown(_) => {
+                    f.path.len() == here + 1
+                        && matches!(f.path.last(), Some(Seg::Key(k)) if keys.contains(k))
+                }
+                _ => false,
+            };
+            !about_key
+        });
+    }
+
+    /// Pick a branch by its required keys that no other branch requires (`inputs` vs `batches`).
+    fn by_exclusive_keys(&mut self, branches: &[usize], node: NodeRef<'t>, depth: usize) -> bool {
+        let schema = self.schema;
+        let required: Vec<&'static [String]> = branches
+            .iter()
+            .map(|&b| schema.resolve(b).required.as_slice())
+            .collect();
+        let exclusive: Vec<Vec<&'static str>> = required
+            .iter()
+            .enumerate()
+            .map(|(i, own)| {
+                own.iter()
+                    .filter(|k| {
+                        required
+                            .iter()
+                            .enumerate()
+                            .all(|(j, other)| i == j || !other.contains(k))
+                    })
+                    .map(String::as_str)
+                    .collect()
+            })
+            .collect();
+        if exclusive.iter().any(Vec::is_empty) {
+            return false;
+        }
+        let present: Vec<usize> = (0..branches.len())
+            .filter(|&i| {
+                exclusive
+                    .get(i)
+                    .is_some_and(|keys| keys.iter().any(|k| node.get(k).is_some()))
+            })
+            .collect();
+        let firsts: Vec<&'static str> = exclusive
+            .iter()
+            .filter_map(|k| k.first().copied())
+            .collect();
+        let all_exclusive: Vec<&'static str> = exclusive.iter().flatten().copied().collect();
+        match present.as_slice() {
+            [i] => {
+                if let Some(&b) = branches.get(*i) {
+                    self.check(b, node, depth);
+                }
+            }
+            [] => {
+                self.fail(node, FailKind::NeedOneOf(firsts));
+                // Still report what is wrong elsewhere, as the first form sees it.
+                if let Some(&b) = branches.first() {
+                    self.check_filtered(b, node, depth, &all_exclusive);
+                }
+            }
+            [a, b, ..] => {
+                let (Some(&first), Some(&second)) = (firsts.get(*a), firsts.get(*b)) else {
+                    return true;
+                };
+                let location = node.get_entry(second).map_or(node, |(k, _)| k);
+                self.fail_at_child(
+                    location,
+                    Seg::Key(second),
+                    FailKind::Exclusive(first, second),
+                );
+                // Keys only the other form allows are not news either.
+                let mut quiet = all_exclusive.clone();
+                if let (Some(&other), Some(&chosen)) = (branches.get(*a), branches.get(*b)) {
+                    let chosen_node = schema.resolve(chosen);
+                    quiet.extend(
+                        schema
+                            .resolve(other)
+                            .properties
+                            .iter()
+                            .map(|(k, _)| k.as_str())
+                            .filter(|k| chosen_node.property(k).is_none()),
+                    );
+                }
+                if let Some(&branch) = branches.get(*b) {
+                    self.check_filtered(branch, node, depth, &quiet);
+                }
+            }
+        }
+        true
+    }
+}
+
+/// How a branch reads in a message: "a string", "a list of strings", "a `File` object".
+fn describe(schema: &'static Compiled, id: usize) -> String {
+    let node = schema.resolve(id);
+    if let Some(class) = node
+        .property("class")
+        .and_then(|p| schema.resolve(p).enumeration.as_ref())
+    {
+        let names: Vec<String> = class
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|c| format!("`{c}`"))
+            .collect();
+        return format!("a {} object", names.join("/"));
+    }
+    match node.types.first() {
+        Some(JType::Array) => match node.items.map(|i| schema.resolve(i).types.as_slice()) {
+            Some([JType::String]) => "a list of strings".to_owned(),
+            _ => "a list".to_owned(),
+        },
+        Some(&t) => type_phrase(t).to_owned(),
+        None => "a value".to_owned(),
+    }
+}
+
+/// "a string", "an integer", … for a schema type.
+pub(crate) fn type_phrase(t: JType) -> &'static str {
+    match t {
+        JType::Object => "a mapping",
+        JType::Array => "a list",
+        JType::String => "a string",
+        JType::Integer => "an integer",
+        JType::Number => "a number",
+        JType::Boolean => "a boolean",
+        JType::Null => "null",
+    }
+}

@@ -1,0 +1,366 @@
+//! `red validate` and the validator library: verdict parity with red-val 9.3 on the real corpus,
+//! our own fixtures for every rule, snapshots of both output formats, agreement with the
+//! `jsonschema` crate, and robustness against random input.
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use red::diagnostic::Severity;
+use red::tree::{Kind, NodeRef};
+use red::validate::{self, Level, Options};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    files
+}
+
+/// Load and validate a file; `Err` holds the diagnostics of an invalid (or unloadable) file.
+fn verdict(path: &Path, level: Level) -> Result<(), Vec<red::diagnostic::Diagnostic>> {
+    let parsed = red::load::file(path).map_err(|e| vec![e.diagnostic])?;
+    validate::document(parsed, &Options { level })
+        .map(|_| ())
+        .map_err(|invalid| invalid.diagnostics)
+}
+
+struct Expected {
+    file: String,
+    valid: bool,
+    engines_ok: bool,
+}
+
+fn expected() -> Vec<Expected> {
+    let tsv = std::fs::read_to_string(fixtures().join("corpus/red/EXPECTED.tsv")).unwrap();
+    let mut lines = tsv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (file, verdict, engines) = (col("file"), col("verdict"), col("engines"));
+    lines
+        .map(|line| {
+            let cells: Vec<&str> = line.split('\t').collect();
+            let engines = cells[engines];
+            Expected {
+                file: cells[file].to_owned(),
+                valid: cells[verdict] == "valid",
+                engines_ok: engines.contains("container:ok") && engines.contains("execution:ok"),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn corpus_verdicts_match_red_val() {
+    let rows = expected();
+    assert_eq!(rows.len(), 194);
+    let root = fixtures().join("corpus/red");
+    let mut agree_red_val = 0;
+    let mut agree_full = 0;
+    let mut disagreements = Vec::new();
+    for row in &rows {
+        let path = root.join(&row.file);
+        let red_val = verdict(&path, Level::RedVal);
+        if let Err(diagnostics) = &red_val {
+            let errors: Vec<_> = diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .collect();
+            assert!(!errors.is_empty(), "{}: invalid without an error", row.file);
+            assert!(
+                errors
+                    .iter()
+                    .any(|d| d.line.is_some() && d.column.is_some()),
+                "{}: no located error in {diagnostics:?}",
+                row.file
+            );
+        }
+        if red_val.is_ok() == row.valid {
+            agree_red_val += 1;
+        } else {
+            disagreements.push(format!("red-val level: {} ({:?})", row.file, red_val));
+        }
+        let full = verdict(&path, Level::Full);
+        if full.is_ok() == (row.valid && row.engines_ok) {
+            agree_full += 1;
+        } else {
+            disagreements.push(format!("full level: {} ({:?})", row.file, full));
+        }
+    }
+    println!(
+        "corpus agreement: red-val level {agree_red_val}/{n}, full level {agree_full}/{n}",
+        n = rows.len()
+    );
+    assert!(disagreements.is_empty(), "{disagreements:#?}");
+}
+
+#[test]
+fn valid_fixtures_are_valid_at_every_level() {
+    let files = files_in(&fixtures().join("red/valid"));
+    assert!(files.len() >= 15);
+    for path in files {
+        for level in [Level::RedVal, Level::Full] {
+            if let Err(d) = verdict(&path, level) {
+                panic!("{} ({level:?}): {d:#?}", path.display());
+            }
+        }
+    }
+}
+
+#[test]
+fn invalid_fixtures_are_invalid_with_located_errors() {
+    let files = files_in(&fixtures().join("red/invalid"));
+    assert!(files.len() >= 40, "only {} invalid fixtures", files.len());
+    for path in files {
+        let Err(diagnostics) = verdict(&path, Level::Full) else {
+            panic!("{} is valid", path.display());
+        };
+        for d in diagnostics.iter().filter(|d| d.severity == Severity::Error) {
+            assert!(
+                d.line.is_some() && d.column.is_some(),
+                "{}: {d:?}",
+                path.display()
+            );
+        }
+    }
+}
+
+/// Engine problems are invisible to red-val: these fixtures pass at its level.
+#[test]
+fn engine_fixtures_pass_the_red_val_level() {
+    for name in [
+        "nvidia-docker",
+        "engine-podman",
+        "docker-ram-low",
+        "docker-unknown-setting",
+        "gpus-device-without-vram",
+        "gpus-count-and-devices",
+        "ccagency-retry",
+        "ccfaice-insecure",
+        "execution-slurm",
+        "image-auth-secret-number",
+    ] {
+        let path = fixtures().join(format!("red/invalid/{name}.yml"));
+        assert!(verdict(&path, Level::RedVal).is_ok(), "{name}");
+        let Err(d) = verdict(&path, Level::Full) else {
+            panic!("{name} valid at full level");
+        };
+        assert!(d.iter().all(|d| d.code == "engine"), "{name}: {d:?}");
+    }
+}
+
+#[test]
+fn batch_errors_name_their_batch() {
+    let path = fixtures().join("red/invalid/batches-missing-everywhere.yml");
+    let d = verdict(&path, Level::RedVal).unwrap_err();
+    let batches: Vec<Option<usize>> = d.iter().map(|d| d.batch).collect();
+    assert_eq!(batches, [Some(0), Some(1)]);
+    let path = fixtures().join("red/invalid/batches-bad-batch-2.yml");
+    let d = verdict(&path, Level::RedVal).unwrap_err();
+    assert!(d.len() >= 3);
+    assert!(d.iter().all(|d| d.batch == Some(2)), "{d:?}");
+}
+
+#[test]
+fn secrets_are_not_echoed() {
+    for name in ["image-auth-secret-number", "non-string-key-secret"] {
+        let path = fixtures().join(format!("red/invalid/{name}.yml"));
+        let (human, json) = run_both(&path);
+        for secret in ["987654321", "s3cr3t-value"] {
+            assert!(!human.contains(secret), "{name}: {human}");
+            assert!(!json.contains(secret), "{name}: {json}");
+        }
+    }
+}
+
+fn run_both(path: &Path) -> (String, String) {
+    let dir = fixtures().join("red");
+    let relative = path.strip_prefix(&dir).unwrap();
+    let run = |json: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_red"));
+        cmd.current_dir(&dir).env("NO_COLOR", "1").arg("validate");
+        if json {
+            cmd.args(["--format", "json"]);
+        }
+        let out = cmd.arg(relative).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", relative.display());
+        String::from_utf8(out.stdout).unwrap() + &String::from_utf8(out.stderr).unwrap()
+    };
+    (run(false), run(true))
+}
+
+#[test]
+fn invalid_fixture_outputs() {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_snapshot_path("snapshots/validate");
+    settings.bind(|| {
+        for path in files_in(&fixtures().join("red/invalid")) {
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            let (human, json) = run_both(&path);
+            insta::assert_snapshot!(format!("{name}.human"), human);
+            insta::assert_snapshot!(format!("{name}.json"), json);
+        }
+    });
+}
+
+/// The tree as a JSON value, or `None` when it holds something JSON cannot (dates, binary,
+/// non-string keys, infinities) or a key ending in a newline: the `jsonschema` crate's regexes
+/// follow ECMA-262, where `$` does not match before a final newline, but red-val's Python `re`
+/// does, and we follow red-val.
+fn to_json(node: NodeRef<'_>) -> Option<serde_json::Value> {
+    use serde_json::Value;
+    Some(match node.kind() {
+        Kind::Null => Value::Null,
+        Kind::Bool => Value::Bool(node.as_bool()?),
+        Kind::Int => match node.as_int().and_then(|v| i64::try_from(v).ok()) {
+            Some(v) => Value::from(v),
+            None => Value::from(
+                node.as_f64()
+                    .or_else(|| red::parse::scalar::int_decimal(node.text())?.parse().ok())?,
+            ),
+        },
+        Kind::Float => Value::Number(serde_json::Number::from_f64(node.as_f64()?)?),
+        Kind::Str => Value::String(node.text().to_owned()),
+        Kind::Seq => Value::Array(node.items().map(to_json).collect::<Option<_>>()?),
+        Kind::Map => {
+            let mut map = serde_json::Map::new();
+            for (k, v) in node.entries() {
+                let key = k.as_str().filter(|k| !k.ends_with('\n'))?;
+                map.insert(key.to_owned(), to_json(v)?);
+            }
+            Value::Object(map)
+        }
+        Kind::Timestamp | Kind::Binary | Kind::ForeignCollection => return None,
+    })
+}
+
+/// Our schema verdict equals the `jsonschema` crate's on every document JSON can express.
+#[test]
+fn schema_verdicts_match_the_jsonschema_crate() {
+    let schema: serde_json::Value =
+        serde_json::from_str(red::schemas::find("red").unwrap().text).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let mut files = files_in(&fixtures().join("red/valid"));
+    files.extend(files_in(&fixtures().join("red/invalid")));
+    files.extend(files_in(&fixtures().join("corpus/red/real")));
+    let (mut compared, mut valid, mut invalid) = (0, 0, 0);
+    for path in files {
+        let Ok(parsed) = red::load::file(&path) else {
+            continue;
+        };
+        let Some(json) = to_json(parsed.tree.root()) else {
+            continue;
+        };
+        let ours = validate::check(
+            &parsed.tree,
+            &Options {
+                level: Level::RedVal,
+            },
+        );
+        let ours_valid = !ours
+            .iter()
+            .any(|d| matches!(d.code, "schema" | "old-version" | "not-a-mapping"));
+        let theirs = validator.is_valid(&json);
+        assert_eq!(ours_valid, theirs, "{}: {ours:#?}", path.display());
+        compared += 1;
+        if theirs {
+            valid += 1;
+        } else {
+            invalid += 1;
+        }
+    }
+    println!("schema verdicts compared: {compared} ({valid} valid, {invalid} invalid)");
+    assert!(compared > 250 && valid > 80 && invalid > 100);
+}
+
+#[test]
+fn deep_listing_does_not_overflow_the_stack() {
+    // A thread with a small stack, as test threads and rayon workers have.
+    let handle = std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(|| {
+            let path = fixtures().join("red/valid/deep-listing.yml");
+            verdict(&path, Level::Full).is_ok()
+        })
+        .unwrap();
+    assert!(handle.join().unwrap());
+}
+
+#[test]
+fn absurd_nesting_is_an_error_not_a_crash() {
+    let text = format!(
+        "redVersion: \"9\"\ndoc: {}x{}\n",
+        "[".repeat(5000),
+        "]".repeat(5000)
+    );
+    let source = red::source::SourceFile::new(red::source::Origin::Memory("deep".into()), text);
+    if let Ok(parsed) = red::load::text(source) {
+        let handle = std::thread::Builder::new()
+            .stack_size(1 << 20)
+            .spawn(move || validate::document(parsed, &Options::default()).is_err())
+            .unwrap();
+        assert!(handle.join().unwrap());
+    }
+}
+
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn seeds() -> Vec<String> {
+        let mut seeds: Vec<String> = files_in(&fixtures().join("red/valid"))
+            .into_iter()
+            .chain(files_in(&fixtures().join("red/invalid")))
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect();
+        seeds.retain(|s| s.len() < 20_000);
+        seeds
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Mutated RED files load and validate without panicking, and every error is located.
+        #[test]
+        fn mutated_files_never_panic(
+            seed in any::<prop::sample::Index>(),
+            edits in prop::collection::vec((any::<prop::sample::Index>(), 0u8..6, any::<char>()), 1..8),
+        ) {
+            let seeds = seeds();
+            let mut text: Vec<char> = seed.get(&seeds).chars().collect();
+            for (at, op, c) in edits {
+                if text.is_empty() { break; }
+                let i = at.index(text.len());
+                let pick = ['{', '}', '[', ']', ':', '-', ' ', '\n', '"', '&', '*', '!', '1', c];
+                match op {
+                    0 => { text.remove(i); }
+                    1 => text.insert(i, pick[usize::from(c as u8) % pick.len()]),
+                    2 => text.insert(i, c),
+                    3 => { let n = text.len(); text.truncate(i.max(1).min(n)); }
+                    4 => { let chunk: Vec<char> = text[i..].iter().take(40).copied().collect(); text.splice(i..i, chunk); }
+                    _ => text[i] = pick[i % pick.len()],
+                }
+            }
+            let text: String = text.into_iter().collect();
+            let source = red::source::SourceFile::new(red::source::Origin::Memory("fuzz".into()), text);
+            if let Ok(parsed) = red::load::text(source) {
+                for level in [Level::RedVal, Level::Full] {
+                    if let Err(invalid) = validate::document(parsed.clone(), &Options { level }) {
+                        for d in invalid.diagnostics.iter().filter(|d| d.severity == Severity::Error) {
+                            prop_assert!(!d.message.is_empty());
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
