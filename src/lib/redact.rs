@@ -8,13 +8,16 @@
 use std::borrow::Cow;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use zeroize::Zeroizing;
 
 /// What a redacted secret is replaced with.
 pub const MASK: &str = "********";
 
-/// Replaces every known secret with [`MASK`].
-#[derive(Debug, Clone, Default)]
+/// Replaces every known secret with [`MASK`]. `Debug` shows only how many secrets it knows.
+#[derive(Clone, Default)]
 pub struct Redactor {
+    /// The secrets, kept to build a larger redactor ([`Redactor::with`]); zeroed on drop.
+    patterns: Vec<Zeroizing<String>>,
     matcher: Option<AhoCorasick>,
     /// The secrets as they appear inside JSON strings (escaped), for JSON output.
     json_matcher: Option<AhoCorasick>,
@@ -35,33 +38,68 @@ impl Redactor {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let mut plain: Vec<String> = secrets
+        let mut plain: Vec<Zeroizing<String>> = secrets
             .into_iter()
-            .map(|s| s.as_ref().to_owned())
+            .map(|s| Zeroizing::new(s.as_ref().to_owned()))
             .filter(|s| !s.trim().is_empty())
             .collect();
-        plain.sort();
-        plain.dedup();
+        plain.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        plain.dedup_by(|a, b| a.as_str() == b.as_str());
         if plain.is_empty() {
             return Self::default();
         }
-        let escaped: Vec<String> = plain
+        let escaped: Vec<Zeroizing<String>> = plain
             .iter()
             .map(|s| {
-                let quoted = serde_json::to_string(s).unwrap_or_default();
-                quoted[1..quoted.len().saturating_sub(1).max(1)].to_owned()
+                let quoted = Zeroizing::new(serde_json::to_string(s.as_str()).unwrap_or_default());
+                let inner = quoted
+                    .get(1..quoted.len().saturating_sub(1))
+                    .unwrap_or_default();
+                Zeroizing::new(inner.to_owned())
             })
             .collect();
-        let build = |patterns: &[String]| {
+        let build = |patterns: &[Zeroizing<String>]| {
             AhoCorasickBuilder::new()
                 .match_kind(MatchKind::LeftmostLongest)
-                .build(patterns)
+                .build(patterns.iter().map(|p| p.as_bytes()))
                 .ok()
         };
         Self {
             matcher: build(&plain),
             json_matcher: build(&escaped),
+            patterns: plain,
         }
+    }
+
+    /// A redactor for these secrets and every secret this one knows.
+    #[must_use]
+    pub fn with<I, S>(&self, more: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let more: Vec<Zeroizing<String>> = more
+            .into_iter()
+            .map(|s| Zeroizing::new(s.as_ref().to_owned()))
+            .collect();
+        Self::new(
+            self.patterns
+                .iter()
+                .map(|p| p.as_str())
+                .chain(more.iter().map(|p| p.as_str())),
+        )
+    }
+
+    /// A redactor for the secrets of both.
+    #[must_use]
+    pub fn merged(&self, other: &Redactor) -> Self {
+        self.with(other.patterns.iter().map(|p| p.as_str()))
+    }
+
+    /// Number of distinct secrets known.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.patterns.len()
     }
 
     /// Whether any secret is known.
@@ -93,6 +131,14 @@ impl Redactor {
     }
 }
 
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redactor")
+            .field("secrets", &self.patterns.len())
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +151,14 @@ mod tests {
             "x ******** y ******** z********"
         );
         assert_eq!(redactor.redact("nothing here"), "nothing here");
+    }
+
+    #[test]
+    fn grows_and_never_shows_its_secrets() {
+        let redactor = Redactor::new(["a(b"]).with(["c\\d", "a(b"]);
+        assert_eq!(redactor.len(), 2);
+        assert_eq!(redactor.redact("a(b c\\d"), "******** ********");
+        assert!(!format!("{redactor:?}").contains("a(b"));
     }
 
     #[test]

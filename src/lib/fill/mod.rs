@@ -15,8 +15,10 @@
 //!
 //! Values are data, not templates: a value that would leave `{{` or `}}` in the document is
 //! refused, so that a filled document has no variables and filling twice changes nothing.
-//! Pure: no I/O. Values come from [`sources`].
+//! [`apply`] is pure; the I/O lives in [`sources`] (reading values) and [`output`] (writing the
+//! result with mode 0600).
 
+pub mod output;
 pub mod secret;
 pub mod sources;
 
@@ -487,6 +489,33 @@ pub fn secret_texts(parsed: &Parsed) -> Vec<String> {
     }
     out.sort();
     out.dedup();
+    out
+}
+
+/// A best guess at the secrets of a file that could not be parsed: the text after `key:` on
+/// every line whose key is protected, as written and without quotes. Used to mask messages about
+/// such a file, which never quote its lines anyway.
+#[must_use]
+pub fn guess_secret_texts(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line
+            .trim_start()
+            .trim_start_matches("- ")
+            .trim_start_matches(['{', ',', ' ']);
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        let key = key.trim().trim_matches(['"', '\'']);
+        let value = value.trim().trim_end_matches(['}', ',']).trim();
+        if template::is_protected_key(key) && !value.is_empty() {
+            out.push(value.to_owned());
+            let unquoted = value.trim_matches(['"', '\'']);
+            if unquoted != value && !unquoted.is_empty() {
+                out.push(unquoted.to_owned());
+            }
+        }
+    }
     out
 }
 
