@@ -121,6 +121,36 @@ impl Redactor {
         Self::apply(self.matcher.as_ref(), &once).into_owned()
     }
 
+    /// Mask every string (and object key) inside a JSON value. Numbers, booleans and the
+    /// structure are left alone, so the result is still the same shape of valid JSON whatever
+    /// the secrets are (a secret `0` or `"` cannot break it).
+    pub fn redact_value(&self, value: &mut serde_json::Value) {
+        if self.is_empty() {
+            return;
+        }
+        let mut stack = vec![value];
+        while let Some(value) = stack.pop() {
+            match value {
+                serde_json::Value::String(text) => {
+                    if let Cow::Owned(masked) = self.redact(text) {
+                        *text = masked;
+                    }
+                }
+                serde_json::Value::Array(items) => stack.extend(items.iter_mut()),
+                serde_json::Value::Object(map) => {
+                    if map.keys().any(|k| matches!(self.redact(k), Cow::Owned(_))) {
+                        let entries = std::mem::take(map);
+                        for (key, item) in entries {
+                            map.insert(self.redact(&key).into_owned(), item);
+                        }
+                    }
+                    stack.extend(map.values_mut());
+                }
+                _ => {}
+            }
+        }
+    }
+
     fn apply<'a>(matcher: Option<&AhoCorasick>, text: &'a str) -> Cow<'a, str> {
         match matcher {
             Some(m) if m.is_match(text) => {
@@ -159,6 +189,17 @@ mod tests {
         assert_eq!(redactor.len(), 2);
         assert_eq!(redactor.redact("a(b c\\d"), "******** ********");
         assert!(!format!("{redactor:?}").contains("a(b"));
+    }
+
+    #[test]
+    fn json_values_keep_their_shape() {
+        let redactor = Redactor::new(["0", "\"", "k(ey"]);
+        let mut value = serde_json::json!({"line": 40, "m": "a\"b 0", "k(ey": ["k(ey", 0]});
+        redactor.redact_value(&mut value);
+        assert_eq!(
+            value,
+            serde_json::json!({"line": 40, "m": "a********b ********", "********": ["********", 0]})
+        );
     }
 
     #[test]

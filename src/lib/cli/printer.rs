@@ -112,6 +112,14 @@ impl Printer {
         self.out_secret(&self.redact(text));
     }
 
+    /// Write a JSON document to stdout (pretty, one trailing newline) with every string in it
+    /// masked; the document stays valid JSON whatever the secrets are.
+    pub fn out_json(&self, mut value: serde_json::Value) {
+        self.redactor().redact_value(&mut value);
+        let text = serde_json::to_string_pretty(&value).unwrap_or_else(|_| "null".to_owned());
+        self.out_secret(&format!("{text}\n"));
+    }
+
     /// Write data to stdout **without** masking: only for a filled document the user asked to
     /// see with `red fill -o -`.
     pub fn out_secret(&self, text: &str) {

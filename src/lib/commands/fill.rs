@@ -275,10 +275,8 @@ impl Report<'_> {
                     red_version: None,
                     diagnostics: diagnostics.to_vec(),
                 };
-                self.printer.out(&format!(
-                    "{}\n",
-                    diagnostic::render_json(&[report], &redactor)
-                ));
+                self.printer
+                    .out_json(serde_json::json!({ "files": [report] }));
             }
         }
         if valid {
@@ -356,15 +354,12 @@ impl Report<'_> {
                 ));
             }
             Format::Json => {
-                let value = serde_json::json!({
+                self.printer.out_json(serde_json::json!({
                     "file": self.path,
                     "output": output.display().to_string(),
                     "variables": variables,
                     "warnings": warnings,
-                });
-                let text = serde_json::to_string_pretty(&value).unwrap_or_default();
-                self.printer
-                    .out(&format!("{}\n", self.printer.redactor().redact_json(&text)));
+                }));
             }
         }
     }

@@ -77,8 +77,7 @@ pub fn run(args: &VarsArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 variables: scan.variables.iter().map(json_variable).collect(),
                 diagnostics: &scan.diagnostics,
             };
-            let text = serde_json::to_string_pretty(&listing).unwrap_or_default();
-            printer.out(&format!("{}\n", printer.redactor().redact_json(&text)));
+            printer.out_json(serde_json::to_value(&listing).unwrap_or_default());
         }
     }
     Ok(status)

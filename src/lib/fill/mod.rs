@@ -493,8 +493,8 @@ pub fn secret_texts(parsed: &Parsed) -> Vec<String> {
 }
 
 /// A best guess at the secrets of a file that could not be parsed: the text after `key:` on
-/// every line whose key is protected, as written and without quotes. Used to mask messages about
-/// such a file, which never quote its lines anyway.
+/// every line whose key is protected, as written, and without quotes, brackets, tags and
+/// anchors. Used to mask messages about such a file, which never quote its lines anyway.
 #[must_use]
 pub fn guess_secret_texts(text: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -507,15 +507,29 @@ pub fn guess_secret_texts(text: &str) -> Vec<String> {
             continue;
         };
         let key = key.trim().trim_matches(['"', '\'']);
-        let value = value.trim().trim_end_matches(['}', ',']).trim();
-        if template::is_protected_key(key) && !value.is_empty() {
-            out.push(value.to_owned());
-            let unquoted = value.trim_matches(['"', '\'']);
-            if unquoted != value && !unquoted.is_empty() {
-                out.push(unquoted.to_owned());
-            }
+        if !template::is_protected_key(key) {
+            continue;
+        }
+        let mut value = value.trim();
+        out.push(value.to_owned());
+        while value.starts_with(['!', '&']) {
+            value = value
+                .split_once(char::is_whitespace)
+                .map_or("", |(_, rest)| rest.trim_start());
+        }
+        for candidate in [
+            value,
+            value.trim_matches(['[', ']', '{', '}', ',', ' ']),
+            value
+                .trim_matches(['[', ']', '{', '}', ',', ' '])
+                .trim_matches(['"', '\'']),
+        ] {
+            out.push(candidate.to_owned());
         }
     }
+    out.retain(|s| !s.trim().is_empty());
+    out.sort();
+    out.dedup();
     out
 }
 

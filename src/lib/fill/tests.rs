@@ -187,6 +187,17 @@ fn documents_without_variables_pass_through_unchanged() {
 }
 
 #[test]
+fn guesses_secrets_of_unparsable_files() {
+    let guessed = guess_secret_texts(
+        "a:\n  password: \"p(w\"\n  - _token: !!int &x tok\n  {privateKey: [k1, \n  user: u\n",
+    );
+    for expected in ["p(w", "\"p(w\"", "tok", "k1"] {
+        assert!(guessed.iter().any(|g| g == expected), "missing {expected}");
+    }
+    assert!(!guessed.iter().any(|g| g == "u"));
+}
+
+#[test]
 fn quoting_survives_hostile_values() {
     for value in [
         "",
