@@ -21,6 +21,8 @@ pub struct Redactor {
     matcher: Option<AhoCorasick>,
     /// The secrets as they appear inside JSON strings (escaped), for JSON output.
     json_matcher: Option<AhoCorasick>,
+    /// The matcher could not be built (limits of the automaton): every text is withheld.
+    failed: bool,
 }
 
 impl Redactor {
@@ -64,9 +66,12 @@ impl Redactor {
                 .build(patterns.iter().map(|p| p.as_bytes()))
                 .ok()
         };
+        let matcher = build(&plain);
+        let json_matcher = build(&escaped);
         Self {
-            matcher: build(&plain),
-            json_matcher: build(&escaped),
+            failed: matcher.is_none() || json_matcher.is_none(),
+            matcher,
+            json_matcher,
             patterns: plain,
         }
     }
@@ -105,18 +110,24 @@ impl Redactor {
     /// Whether any secret is known.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.matcher.is_none()
+        self.matcher.is_none() && !self.failed
     }
 
     /// The text with every secret replaced.
     #[must_use]
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        if self.failed {
+            return Cow::Borrowed(MASK);
+        }
         Self::apply(self.matcher.as_ref(), text)
     }
 
     /// JSON text with every secret replaced, whether it appears raw or escaped.
     #[must_use]
     pub fn redact_json(&self, text: &str) -> String {
+        if self.failed {
+            return serde_json::Value::from(MASK).to_string();
+        }
         let once = Self::apply(self.json_matcher.as_ref(), text);
         Self::apply(self.matcher.as_ref(), &once).into_owned()
     }

@@ -109,6 +109,7 @@ pub fn run(args: &FillArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             return Ok(report.diagnostics(&invalid.diagnostics, Some(&invalid.parsed.source)));
         }
     };
+    report.warnings(validated.warnings());
     let scan = template::scan(validated.tree());
     if !scan.is_ok() {
         return Ok(report.diagnostics(&scan.diagnostics, Some(&template_source)));

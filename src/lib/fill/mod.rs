@@ -36,8 +36,9 @@ use crate::template::{self, Variable};
 use crate::tree::{Kind, NodeId, NodeRef, Style, Tree};
 use crate::validate::{self, Level, Options, Validated};
 
-/// Why a document could not be filled. Messages name variables and key paths, never values.
-#[derive(Debug, thiserror::Error)]
+/// Why a document could not be filled. Messages name variables and key paths, never values;
+/// `Debug` shows the message only (the filled text of [`Error::Invalid`] holds secrets).
+#[derive(thiserror::Error)]
 pub enum Error {
     /// Misplaced or malformed placeholders, or protected keys outside `access`/`auth`.
     #[error("the document's placeholders or protected keys are not where they may be")]
@@ -82,6 +83,12 @@ pub enum Error {
         /// Masks the filled document's secrets.
         redactor: Redactor,
     },
+}
+
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "fill::Error({self})")
+    }
 }
 
 impl Error {
@@ -171,6 +178,15 @@ impl Filled {
     #[must_use]
     pub fn variables(&self) -> &[Variable] {
         &self.filled
+    }
+
+    /// The scalar at a JSON pointer, wrapped as a [`Secret`]: how a connector should take a
+    /// credential (`/inputs/data/connector/access/password`) so that it stays wrapped.
+    #[must_use]
+    pub fn secret(&self, pointer: &str) -> Option<Secret> {
+        let node = self.parsed.tree.root().pointer(pointer)?;
+        (!matches!(node.kind(), Kind::Map | Kind::Seq | Kind::ForeignCollection))
+            .then(|| Secret::new(node.text().to_owned()))
     }
 }
 

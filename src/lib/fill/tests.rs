@@ -125,6 +125,22 @@ fn json_stays_json() {
 }
 
 #[test]
+fn invalid_filled_documents_do_not_debug_print_their_text() {
+    // Build the error by hand: a filled document can only turn invalid through rules on values
+    // below `access`/`auth`, which RED 9 does not have.
+    let error = Error::Invalid {
+        diagnostics: Vec::new(),
+        text: Box::new(SourceFile::new(
+            Origin::Memory("t".into()),
+            "password: s3cret\n".into(),
+        )),
+        redactor: Redactor::new(["s3cret"]),
+    };
+    assert!(!format!("{error:?}").contains("s3cret"));
+    assert!(!format!("{:?}", Err::<(), _>(error)).contains("s3cret"));
+}
+
+#[test]
 fn values_that_leave_brackets_are_refused_without_echoing_them() {
     let text = red("        password: \"{{pw}}\"\n");
     let error = fill(&text, &[("pw", "x{{y}}")]).unwrap_err();
@@ -176,6 +192,10 @@ fn secrets_cover_filled_literal_and_escaped_spellings() {
     assert!(!secrets.contains(&"someone"));
     let debug = format!("{filled:?}");
     assert!(!debug.contains("p(w") && !debug.contains("eral"));
+    let password = filled.secret("/inputs/f/connector/access/password");
+    assert_eq!(password.as_ref().map(Secret::expose), Some("p(w"));
+    assert_eq!(format!("{password:?}"), "Some(********)");
+    assert!(filled.secret("/inputs/f/connector/access").is_none());
 }
 
 #[test]
