@@ -272,6 +272,10 @@ impl Error {
             _ => diagnostic,
         };
         match self {
+            Error::BadValue {
+                found: "list" | "mapping" | "set",
+                ..
+            } => diagnostic.hint("give each variable one string or number"),
             Error::BadValue { .. } => {
                 diagnostic.hint("quote the value to make it a string, e.g. `name: \"true\"`")
             }
