@@ -649,3 +649,33 @@ fn no_terminal_means_no_prompt() {
         run.stderr
     );
 }
+
+#[test]
+fn what_users_see() {
+    let stray = TEMPLATE.replace("\"{{registry_password}}\"", "\"s3cr3t}}\"");
+    let dir = workspace(&[
+        ("t.red.yml", TEMPLATE),
+        ("stray.red.yml", &stray),
+        ("v.yml", VALUES),
+        ("bad.yml", "host: x\nuser: [a]\n"),
+        ("extra.yml", "host: x\nuser: y\nsh_password: typo\n"),
+    ]);
+    let mut seen = String::new();
+    for args in [
+        &["vars", "t.red.yml"][..],
+        &["fill", "stray.red.yml", "--vars", "v.yml"],
+        &["fill", "t.red.yml", "--vars", "bad.yml"],
+        &["fill", "t.red.yml", "--vars", "extra.yml", "--no-prompt"],
+        &["fill", "t.red.yml", "--vars", "v.yml", "-o", "out.yml"],
+    ] {
+        let run = red(dir.path(), args);
+        seen.push_str(&format!(
+            "$ red {}\nexit: {}\n--- stdout\n{}--- stderr\n{}\n",
+            args.join(" "),
+            run.code,
+            run.stdout,
+            run.stderr
+        ));
+    }
+    insta::assert_snapshot!("fill_what_users_see", seen);
+}

@@ -121,8 +121,23 @@ pub fn run(args: &FillArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 protect_values(printer, &scan.variables, &file);
                 files.push(file);
             }
-            Err(error) => return Ok(report.source_error(&error)),
+            Err(error) => return Ok(report.source_error(&error, &[])),
         }
+    }
+    let mut warnings = Vec::new();
+    for (path, names) in sources::unused(&scan.variables, &files) {
+        warnings.push(
+            Diagnostic::warning(
+                "vars",
+                format!(
+                    "`{}` sets {}, which `{}` does not use",
+                    path.display(),
+                    sources_quote(&names),
+                    report.path
+                ),
+            )
+            .hint("check the names for typos"),
+        );
     }
     let env_reader = |name: &str| std::env::var_os(name);
     let env: Option<sources::EnvReader<'_>> = args.env.then_some(&env_reader);
@@ -131,15 +146,20 @@ pub fn run(args: &FillArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         None
     } else if args.prompt || sources::terminal_available() {
         if !sources::terminal_available() {
-            return Ok(report.source_error(&sources::Error::NoTerminal));
+            return Ok(report.source_error(&sources::Error::NoTerminal, &warnings));
         }
         Some(&mut terminal)
     } else {
         None
     };
+    if prompter.is_some() && args.format == Format::Human {
+        // Warn before asking: a typo in a variables file is why a value is asked for.
+        report.warnings(&warnings);
+        warnings.clear();
+    }
     let resolved = match sources::resolve(&scan.variables, &files, env, prompter) {
         Ok(resolved) => resolved,
-        Err(error) => return Ok(report.source_error(&error)),
+        Err(error) => return Ok(report.source_error(&error, &warnings)),
     };
     printer.protect(
         scan.variables
@@ -148,21 +168,6 @@ pub fn run(args: &FillArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             .filter_map(|v| resolved.values.get(&v.name))
             .map(Secret::expose),
     );
-    let mut warnings = Vec::new();
-    for (path, names) in &resolved.unused {
-        warnings.push(
-            Diagnostic::warning(
-                "vars",
-                format!(
-                    "`{}` sets {}, which `{}` does not use",
-                    path.display(),
-                    sources_quote(names),
-                    report.path
-                ),
-            )
-            .hint("check the names for typos"),
-        );
-    }
     let filled = match fill::apply(validated, &resolved.values) {
         Ok(filled) => filled,
         Err(error) => return Ok(report.fill_error(&error, &template_source, &warnings)),
@@ -287,13 +292,15 @@ impl Report<'_> {
         }
     }
 
-    fn source_error(&self, error: &sources::Error) -> ExitStatus {
+    fn source_error(&self, error: &sources::Error, warnings: &[Diagnostic]) -> ExitStatus {
         let path = match error.place() {
             Some((path, _)) => path.display().to_string(),
             None => self.path.clone(),
         };
+        let mut diagnostics = warnings.to_vec();
+        diagnostics.push(error.diagnostic());
         // A variables file's lines are never shown: any of them may be a password.
-        let status = self.diagnostics_at(&path, &[error.diagnostic()], None);
+        let status = self.diagnostics_at(&path, &diagnostics, None);
         if error.is_io() {
             ExitStatus::Error
         } else {

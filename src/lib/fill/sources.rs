@@ -473,18 +473,7 @@ pub fn resolve(
             }
         }
     }
-    let unused = files
-        .iter()
-        .filter_map(|file| {
-            let names: Vec<String> = file
-                .entries
-                .iter()
-                .filter(|(name, _, _)| !variables.iter().any(|v| &v.name == name))
-                .map(|(name, _, _)| name.clone())
-                .collect();
-            (!names.is_empty()).then(|| (file.path.clone(), names))
-        })
-        .collect();
+    let unused = unused(variables, files);
     if let Some(env) = env {
         from_env(variables, &mut values, env)?;
     }
@@ -503,6 +492,23 @@ pub fn resolve(
         });
     }
     Ok(Resolved { values, unused })
+}
+
+/// For each variables file with names the document does not use: the file and those names.
+#[must_use]
+pub fn unused(variables: &[Variable], files: &[VarsFile]) -> Vec<(PathBuf, Vec<String>)> {
+    files
+        .iter()
+        .filter_map(|file| {
+            let names: Vec<String> = file
+                .entries
+                .iter()
+                .filter(|(name, _, _)| !variables.iter().any(|v| &v.name == name))
+                .map(|(name, _, _)| name.clone())
+                .collect();
+            (!names.is_empty()).then(|| (file.path.clone(), names))
+        })
+        .collect()
 }
 
 fn from_env(variables: &[Variable], values: &mut Values, env: EnvReader<'_>) -> Result<(), Error> {
