@@ -260,7 +260,7 @@ fn other_text() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
     fn filled_documents_have_no_variables_and_fill_again_to_themselves(
@@ -271,7 +271,9 @@ proptest! {
     ) {
         let text = red(&format!(
             "        note: \"{before}\"  # {before}\n        password: \"x{{{{pw}}}}y\"\n        \
-             username: \"{{{{user}}}}\"\n        after: \"{after}\"  # {after}\n"
+             username: \"{{{{user}}}}\"\n        single: '{{{{pw}}}}'  # c\n        \
+             plain: /p/{{{{user}}}}/q\n        block: |-\n          {{{{pw}}}}\n        \
+             after: \"{after}\"  # {after}\n"
         ));
         let filled = fill(&text, &[("pw", &pw), ("user", &user)]).unwrap();
         // Fill, then list: nothing.
@@ -284,6 +286,9 @@ proptest! {
         // Values read back.
         prop_assert_eq!(access_value(&filled, "password"), Some(format!("x{pw}y")));
         prop_assert_eq!(access_value(&filled, "username"), Some(user.clone()));
+        prop_assert_eq!(access_value(&filled, "single"), Some(pw.clone()));
+        prop_assert_eq!(access_value(&filled, "plain"), Some(format!("/p/{user}/q")));
+        prop_assert_eq!(access_value(&filled, "block"), Some(pw.clone()));
         // Everything outside the filled strings is byte-identical.
         let original = text.as_str();
         let result = filled.source().text();
