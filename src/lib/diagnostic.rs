@@ -208,11 +208,11 @@ pub struct FileReport {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Serialise file reports as `{"files": […]}`, with every string redacted.
+/// Serialise file reports as `{"files": […]}`, with every string redacted (string by string,
+/// so the output stays valid JSON whatever the secrets are).
 #[must_use]
 pub fn render_json(files: &[FileReport], redactor: &Redactor) -> String {
-    let value = serde_json::json!({ "files": files });
-    let text =
-        serde_json::to_string_pretty(&value).unwrap_or_else(|_| String::from("{\"files\":[]}"));
-    redactor.redact_json(&text)
+    let mut value = serde_json::json!({ "files": files });
+    redactor.redact_value(&mut value);
+    serde_json::to_string_pretty(&value).unwrap_or_else(|_| String::from("{\"files\":[]}"))
 }

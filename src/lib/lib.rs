@@ -12,6 +12,9 @@
 //!   ordered [`tree`]; [`validate`] applies the RED 9 schemas ([`schemas`]) and the semantic rules
 //!   of the reference validator, reporting every problem as a [`diagnostic::Diagnostic`].
 //! - [`convert`] and [`upgrade`] rewrite documents (format, batches, CWL; RED 5–8 to 9).
+//! - [`template`] knows the `{{name}}` placeholders and protected keys and where they may stand;
+//!   [`fill`] replaces placeholders with values from files, the environment or a prompt, and
+//!   wraps every credential in a [`fill::Secret`].
 //! - [`redact`] masks secrets in everything printed.
 //! - [`cli`] is the edge: argument parsing, output, exit codes. [`commands`] has one thin
 //!   module per subcommand.
@@ -23,11 +26,13 @@ pub mod cli;
 pub mod commands;
 pub mod convert;
 pub mod diagnostic;
+pub mod fill;
 pub mod load;
 pub mod parse;
 pub mod redact;
 pub mod schemas;
 pub mod source;
+pub mod template;
 pub mod tree;
 pub mod upgrade;
 pub mod validate;

@@ -60,6 +60,10 @@ pub enum Command {
     /// List or show the embedded RED 9 JSON Schemas.
     #[command(subcommand)]
     Schema(commands::schema::SchemaCommand),
+    /// List the `{{variables}}` of a RED file and where each is used; never prints a value.
+    Vars(commands::vars::VarsArgs),
+    /// Fill the `{{variables}}` of a RED file from files, the environment or a prompt.
+    Fill(commands::fill::FillArgs),
 }
 
 /// Run `red` with these arguments and return the process exit code.
@@ -76,9 +80,12 @@ where
         }
     };
     let printer = Printer::new(cli.color);
+    printer.install_panic_hook();
     let result = match cli.command {
         Command::Validate(args) => commands::validate::run(&args, &printer),
         Command::Schema(command) => commands::schema::run(&command, &printer),
+        Command::Vars(args) => commands::vars::run(&args, &printer),
+        Command::Fill(args) => commands::fill::run(&args, &printer),
     };
     match result {
         Ok(status) => status.into(),

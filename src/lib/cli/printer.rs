@@ -1,7 +1,15 @@
 //! All output goes through [`Printer`]: data to stdout, messages to stderr, colour only on a
 //! terminal (and never with `NO_COLOR`).
+//!
+//! The printer is also the one redaction layer: every text it writes passes through the
+//! [`Redactor`] of the secrets commands have registered with [`Printer::protect`], and the panic
+//! hook ([`Printer::install_panic_hook`]) shares the same redactor. The only unmasked output is
+//! [`Printer::out_secret`], for `red fill -o -`.
 
 use std::io::{IsTerminal, Write};
+use std::sync::{Arc, RwLock};
+
+use crate::redact::Redactor;
 
 /// The `--color` choices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -18,6 +26,7 @@ pub enum ColorChoice {
 #[derive(Debug, Clone)]
 pub struct Printer {
     color: bool,
+    redactor: Arc<RwLock<Redactor>>,
 }
 
 impl Printer {
@@ -31,7 +40,65 @@ impl Printer {
                 std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
             }
         };
-        Self { color }
+        Self {
+            color,
+            redactor: Arc::default(),
+        }
+    }
+
+    /// Mask these secrets, as well as those already known, in everything printed from now on.
+    pub fn protect<I, S>(&self, secrets: I)
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        if let Ok(mut redactor) = self.redactor.write() {
+            *redactor = redactor.with(secrets);
+        }
+    }
+
+    /// Mask the secrets of `other` too.
+    pub fn protect_all(&self, other: &Redactor) {
+        if let Ok(mut redactor) = self.redactor.write() {
+            *redactor = redactor.merged(other);
+        }
+    }
+
+    /// The redactor of every secret registered so far.
+    #[must_use]
+    pub fn redactor(&self) -> Redactor {
+        self.redactor
+            .read()
+            .map(|r| r.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+    }
+
+    fn redact(&self, text: &str) -> String {
+        self.redactor().redact(text).into_owned()
+    }
+
+    /// Replace the process's panic hook by one that prints the panic message through this
+    /// printer's redactor, so a panic can never show a secret.
+    pub fn install_panic_hook(&self) {
+        let redactor = Arc::clone(&self.redactor);
+        std::panic::set_hook(Box::new(move |info| {
+            let payload = info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            let location = info
+                .location()
+                .map(|l| format!("{}:{}", l.file(), l.line()))
+                .unwrap_or_default();
+            // A panic while the redactor is being replaced cannot read it: say nothing then.
+            let text = match redactor.try_read() {
+                Ok(redactor) => panic_message(&payload, &location, &redactor),
+                Err(_) => panic_message("", &location, &Redactor::none()),
+            };
+            let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        }));
     }
 
     /// Whether messages on stderr may use colour.
@@ -40,16 +107,31 @@ impl Printer {
         self.color
     }
 
-    /// Write data to stdout. A closed pipe (`red … | head`) is not an error.
+    /// Write data to stdout, secrets masked. A closed pipe (`red … | head`) is not an error.
     pub fn out(&self, text: &str) {
+        self.out_secret(&self.redact(text));
+    }
+
+    /// Write a JSON document to stdout (pretty, one trailing newline) with every string in it
+    /// masked; the document stays valid JSON whatever the secrets are.
+    pub fn out_json(&self, mut value: serde_json::Value) {
+        self.redactor().redact_value(&mut value);
+        let text = serde_json::to_string_pretty(&value).unwrap_or_else(|_| "null".to_owned());
+        self.out_secret(&format!("{text}\n"));
+    }
+
+    /// Write data to stdout **without** masking: only for a filled document the user asked to
+    /// see with `red fill -o -`.
+    pub fn out_secret(&self, text: &str) {
         let mut stdout = std::io::stdout().lock();
         let _ = stdout
             .write_all(text.as_bytes())
             .and_then(|()| stdout.flush());
     }
 
-    /// Write a message to stderr.
+    /// Write a message to stderr, secrets masked.
     pub fn err(&self, text: &str) {
+        let text = self.redact(text);
         let mut stderr = std::io::stderr().lock();
         let _ = stderr.write_all(text.as_bytes());
     }
@@ -61,5 +143,42 @@ impl Printer {
             text.push_str(&format!("  caused by: {cause}\n"));
         }
         self.err(&text);
+    }
+}
+
+/// What the panic hook prints: the message masked, where it happened, and that it is a bug.
+#[must_use]
+pub(crate) fn panic_message(payload: &str, location: &str, redactor: &Redactor) -> String {
+    let payload = redactor.redact(payload);
+    let mut text = String::from("error: red stopped on an internal error");
+    if !location.is_empty() {
+        text.push_str(&format!(" at {location}"));
+    }
+    if !payload.is_empty() {
+        text.push_str(&format!(": {payload}"));
+    }
+    text.push_str("\n  this is a bug in red; please report it\n");
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panic_messages_are_masked() {
+        let redactor = Redactor::new(["pa(ss", "pa(ss-longer"]);
+        let text = panic_message("bad value pa(ss-longer and pa(ss", "src/x.rs:3", &redactor);
+        assert!(!text.contains("pa(ss"));
+        assert!(text.contains("src/x.rs:3"));
+        assert!(text.contains("bad value ******** and ********"));
+    }
+
+    #[test]
+    fn protect_accumulates() {
+        let printer = Printer::new(ColorChoice::Never);
+        printer.protect(["one"]);
+        printer.protect(["two"]);
+        assert_eq!(printer.redact("one two three"), "******** ******** three");
     }
 }

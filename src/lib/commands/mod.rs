@@ -1,4 +1,6 @@
 //! One thin module per subcommand: read arguments, call the library, print, return a status.
 
+pub mod fill;
 pub mod schema;
 pub mod validate;
+pub mod vars;

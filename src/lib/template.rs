@@ -1,0 +1,712 @@
+//! Template placeholders (`{{name}}`) and protected keys: the grammar and where they may stand.
+//!
+//! A RED file may leave credentials open as placeholders, `{{name}}`, inside string values below
+//! a mapping key named `access` or `auth`; values below a protected key (`password`,
+//! `privateKey`, or any key starting with `_`) are secrets. This module owns the two rules that
+//! decide what is a placeholder and where one may stand, as the reference (red-val 9.3) applies
+//! them before running a file (RED-FORMAT.md §5.1, §5.2):
+//!
+//! - [`parse`] cuts one string into literal text and placeholders, rejecting the four malformed
+//!   shapes of the reference (a placeholder opened inside another, one never closed, an empty
+//!   name, and stray brackets);
+//! - [`scan`] walks a whole document and returns every variable with each place it is used, and
+//!   a located [`Diagnostic`] (code `template`) for each misplaced placeholder, malformed string
+//!   and protected key outside `access`/`auth`.
+//!
+//! Unlike the reference, which stops at the first problem and lists variables in reverse
+//! alphabetical order, every problem is reported and variables come in the order of their first
+//! use in the document, so prompts follow the file from top to bottom.
+//!
+//! Messages never quote the string that holds a placeholder: below a protected key that string
+//! may be a password. Only names, key paths and positions are printed. Pure: no I/O.
+
+use crate::diagnostic::Diagnostic;
+use crate::source::Location;
+use crate::tree::{Kind, NodeId, NodeRef, Tree, escape_pointer_segment};
+
+/// What opens a placeholder.
+pub const OPEN: &str = "{{";
+/// What closes a placeholder.
+pub const CLOSE: &str = "}}";
+
+/// The diagnostic code of every finding of this module.
+pub const CODE: &str = "template";
+
+/// One piece of a string: literal text or a placeholder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part<'a> {
+    /// Text kept as written.
+    Literal(&'a str),
+    /// A placeholder; the name is the text between the braces, spaces included.
+    Variable(&'a str),
+}
+
+/// Why a string is not a well-formed template (the reference's cases A to D).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum GrammarError {
+    /// A: `{{` inside a placeholder that is still open.
+    #[error("a placeholder opens inside another one that is not closed yet")]
+    Nested,
+    /// B: the string ends inside a placeholder.
+    #[error("a placeholder is opened with `{{{{` but never closed with `}}}}`")]
+    Unclosed,
+    /// C: `{{}}`.
+    #[error("a placeholder has an empty name")]
+    EmptyName,
+    /// D: a `{{` or `}}` that belongs to no placeholder.
+    #[error("a `{{{{` or `}}}}` belongs to no placeholder")]
+    Stray,
+}
+
+impl GrammarError {
+    /// What to do about it.
+    #[must_use]
+    pub fn hint(self) -> &'static str {
+        match self {
+            GrammarError::Nested => "close each placeholder with `}}` before opening the next",
+            GrammarError::Unclosed => "add the closing `}}`",
+            GrammarError::EmptyName => "write a name between the braces, like `{{password}}`",
+            GrammarError::Stray => {
+                "a RED file cannot hold a literal `{{` or `}}` below `access` or `auth`; \
+                 remove the extra braces"
+            }
+        }
+    }
+}
+
+/// Whether a string contains anything that looks like a placeholder bracket.
+#[must_use]
+pub fn has_brackets(text: &str) -> bool {
+    text.contains(OPEN) || text.contains(CLOSE)
+}
+
+/// Cut `text` at every `{{` and `}}` (the `{{` first, then `}}` inside what is left), keeping
+/// the brackets as pieces of their own and dropping empty pieces, as the reference does.
+fn pieces(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for piece in split_keep(text, OPEN) {
+        if piece == OPEN {
+            out.push(piece);
+        } else {
+            out.extend(split_keep(piece, CLOSE));
+        }
+    }
+    out
+}
+
+fn split_keep<'a>(text: &'a str, separator: &'static str) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(separator) {
+        if at > 0 {
+            out.push(&rest[..at]);
+        }
+        out.push(&rest[at..at + separator.len()]);
+        rest = &rest[at + separator.len()..];
+    }
+    if !rest.is_empty() {
+        out.push(rest);
+    }
+    out
+}
+
+/// Split one string into literal text and placeholders.
+///
+/// Follows the reference's algorithm exactly (RED-FORMAT.md §5.1), so `"{{{x}}}"` is the
+/// placeholder `{x` followed by the literal `}`, and `"{{ a }}"` names ` a `.
+pub fn parse(text: &str) -> Result<Vec<Part<'_>>, GrammarError> {
+    // Pass 1: group pieces into runs that are either literal text or one framed `{{…}}`.
+    // Each run is a byte range of `text`; pieces are consecutive, so ranges are contiguous.
+    let base = text.as_ptr() as usize;
+    let offset = |piece: &str| piece.as_ptr() as usize - base;
+    let mut runs: Vec<(usize, usize, bool)> = Vec::new();
+    let mut current: Option<(usize, usize)> = None;
+    let mut inside = false;
+    for piece in pieces(text) {
+        let start = offset(piece);
+        let end = start + piece.len();
+        if inside {
+            if piece == OPEN {
+                return Err(GrammarError::Nested);
+            }
+            if let Some((s, _)) = current {
+                current = Some((s, end));
+            }
+            if piece == CLOSE {
+                if let Some((s, e)) = current.take() {
+                    runs.push((s, e, true));
+                }
+                inside = false;
+            }
+        } else if piece == OPEN {
+            if let Some((s, e)) = current.take() {
+                runs.push((s, e, false));
+            }
+            current = Some((start, end));
+            inside = true;
+        } else {
+            current = Some(current.map_or((start, end), |(s, _)| (s, end)));
+        }
+    }
+    if inside {
+        return Err(GrammarError::Unclosed);
+    }
+    if let Some((s, e)) = current {
+        runs.push((s, e, false));
+    }
+    // Pass 2: classify.
+    let mut parts = Vec::with_capacity(runs.len());
+    for (start, end, framed) in runs {
+        let run = &text[start..end];
+        if framed && run.len() >= OPEN.len() + CLOSE.len() {
+            let name = &run[OPEN.len()..run.len() - CLOSE.len()];
+            if has_brackets(name) {
+                return Err(GrammarError::Stray);
+            }
+            if name.is_empty() {
+                return Err(GrammarError::EmptyName);
+            }
+            parts.push(Part::Variable(name));
+        } else if has_brackets(run) {
+            return Err(GrammarError::Stray);
+        } else {
+            parts.push(Part::Literal(run));
+        }
+    }
+    Ok(parts)
+}
+
+/// The names of the placeholders of a string, in order, repeats included.
+pub fn names(text: &str) -> Result<Vec<&str>, GrammarError> {
+    Ok(parse(text)?
+        .into_iter()
+        .filter_map(|part| match part {
+            Part::Variable(name) => Some(name),
+            Part::Literal(_) => None,
+        })
+        .collect())
+}
+
+/// Replace every placeholder of `text` by the value `lookup` gives for its name.
+///
+/// Returns `Ok(None)` when the string has no placeholder, and `Err` with the first name that
+/// has no value. Values are inserted verbatim.
+pub fn substitute<'v, F>(text: &str, lookup: F) -> Result<Option<String>, SubstituteError>
+where
+    F: Fn(&str) -> Option<&'v str>,
+{
+    let parts = parse(text).map_err(SubstituteError::Grammar)?;
+    if !parts.iter().any(|p| matches!(p, Part::Variable(_))) {
+        return Ok(None);
+    }
+    let mut out = String::with_capacity(text.len());
+    for part in parts {
+        match part {
+            Part::Literal(literal) => out.push_str(literal),
+            Part::Variable(name) => match lookup(name) {
+                Some(value) => out.push_str(value),
+                None => return Err(SubstituteError::Missing(name.to_owned())),
+            },
+        }
+    }
+    Ok(Some(out))
+}
+
+/// Why [`substitute`] failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubstituteError {
+    /// The string is not a well-formed template.
+    #[error(transparent)]
+    Grammar(GrammarError),
+    /// A placeholder has no value.
+    #[error("no value for `{0}`")]
+    Missing(String),
+}
+
+/// Whether a mapping key protects the values below it: `password`, `privateKey`, or any key
+/// starting with `_` (which connectors receive without the underscore, see [`normalize_key`]).
+#[must_use]
+pub fn is_protected_key(key: &str) -> bool {
+    key == "password" || key == "privateKey" || key.starts_with('_')
+}
+
+/// Whether a mapping key opens a region where placeholders may stand.
+#[must_use]
+pub fn is_template_key(key: &str) -> bool {
+    key == "access" || key == "auth"
+}
+
+/// The name a connector or engine receives for a key: one leading `_` removed (`_username`
+/// means `username`, protected), as CC-Agency does (RED-FORMAT.md §5.6).
+#[must_use]
+pub fn normalize_key(key: &str) -> &str {
+    key.strip_prefix('_').unwrap_or(key)
+}
+
+/// One place a variable is used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Use {
+    /// JSON pointer of the string that holds the placeholder.
+    pub pointer: String,
+    /// Where that string starts.
+    pub location: Location,
+    /// Whether that string is below a protected key.
+    pub protected: bool,
+    /// The string's node in the tree (a string reached through several aliases is one node).
+    pub node: NodeId,
+}
+
+/// A variable of a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variable {
+    /// The text between the braces, as written (spaces kept).
+    pub name: String,
+    /// Whether any use is below a protected key: its value is then a secret.
+    pub protected: bool,
+    /// Every place it is used, in document order.
+    pub uses: Vec<Use>,
+}
+
+/// The result of [`scan`].
+#[derive(Debug, Clone, Default)]
+pub struct Scan {
+    /// Every variable, in the order of its first use.
+    pub variables: Vec<Variable>,
+    /// Misplaced placeholders, malformed strings and misplaced protected keys, in document
+    /// order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Scan {
+    /// Whether the document has no template problem.
+    #[must_use]
+    pub fn is_ok(&self) -> bool {
+        self.diagnostics.is_empty()
+    }
+
+    /// The variable with this name.
+    #[must_use]
+    pub fn variable(&self, name: &str) -> Option<&Variable> {
+        self.variables.iter().find(|v| v.name == name)
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Segment<'t> {
+    Key(NodeRef<'t>),
+    Index(usize),
+}
+
+struct Frame<'t> {
+    node: NodeRef<'t>,
+    depth: usize,
+    segment: Option<Segment<'t>>,
+    /// Below `access` or `auth`.
+    allowed: bool,
+    /// Below a protected key.
+    protected: bool,
+}
+
+fn pointer_of(path: &[Segment<'_>]) -> String {
+    let mut pointer = String::new();
+    for segment in path {
+        pointer.push('/');
+        match segment {
+            Segment::Key(key) => pointer.push_str(&escape_pointer_segment(key.text())),
+            Segment::Index(i) => pointer.push_str(&i.to_string()),
+        }
+    }
+    pointer
+}
+
+/// Find every variable of a document and every misplaced or malformed placeholder and
+/// protected key (RED-FORMAT.md §5.2).
+///
+/// The walk is iterative (no recursion limit) and builds a key path only where it reports
+/// something, so it costs little on a 100,000-batch file.
+#[must_use]
+pub fn scan(tree: &Tree) -> Scan {
+    let mut scan = Scan::default();
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut path: Vec<Segment<'_>> = Vec::new();
+    let mut stack = vec![Frame {
+        node: tree.root(),
+        depth: 0,
+        segment: None,
+        allowed: false,
+        protected: false,
+    }];
+    while let Some(frame) = stack.pop() {
+        path.truncate(frame.depth.saturating_sub(1));
+        if let Some(segment) = frame.segment {
+            path.push(segment);
+        }
+        let node = frame.node;
+        match node.kind() {
+            Kind::Map => {
+                let start = stack.len();
+                for (key, value) in node.entries() {
+                    let name = key.as_str();
+                    let allowed = frame.allowed || name.is_some_and(is_template_key);
+                    let protected_here = name.is_some_and(is_protected_key);
+                    if protected_here && !allowed && !frame.protected {
+                        path.push(Segment::Key(key));
+                        scan.diagnostics
+                            .push(misplaced_key(key, &pointer_of(&path)));
+                        path.pop();
+                    }
+                    stack.push(Frame {
+                        node: value,
+                        depth: frame.depth + 1,
+                        segment: Some(Segment::Key(key)),
+                        allowed,
+                        protected: frame.protected || protected_here,
+                    });
+                }
+                stack[start..].reverse();
+            }
+            Kind::Seq => {
+                let start = stack.len();
+                for (i, item) in node.items().enumerate() {
+                    stack.push(Frame {
+                        node: item,
+                        depth: frame.depth + 1,
+                        segment: Some(Segment::Index(i)),
+                        ..frame
+                    });
+                }
+                stack[start..].reverse();
+            }
+            Kind::Str => string(&mut scan, &mut index, &frame, &path),
+            _ => {}
+        }
+    }
+    scan
+}
+
+fn string(
+    scan: &mut Scan,
+    index: &mut std::collections::HashMap<String, usize>,
+    frame: &Frame<'_>,
+    path: &[Segment<'_>],
+) {
+    let node = frame.node;
+    let text = node.text();
+    if !frame.allowed {
+        // Below a misplaced protected key the key itself is the reported problem.
+        if has_brackets(text) && !frame.protected {
+            scan.diagnostics.push(
+                Diagnostic::error(
+                    CODE,
+                    "placeholders may only stand below an `access` or `auth` key",
+                )
+                .at(node.span().start)
+                .pointer(pointer_of(path))
+                .hint(
+                    "move the credential into the connector's `access` block, or remove the \
+                     `{{` and `}}`",
+                ),
+            );
+        }
+        return;
+    }
+    if !has_brackets(text) {
+        return;
+    }
+    match names(text) {
+        Err(error) => scan.diagnostics.push(
+            Diagnostic::error(CODE, error.to_string())
+                .at(node.span().start)
+                .pointer(pointer_of(path))
+                .hint(error.hint()),
+        ),
+        Ok(names) => {
+            let pointer = pointer_of(path);
+            let mut seen_here: Vec<&str> = Vec::new();
+            for name in names {
+                if seen_here.contains(&name) {
+                    continue;
+                }
+                seen_here.push(name);
+                let usage = Use {
+                    pointer: pointer.clone(),
+                    location: node.span().start,
+                    protected: frame.protected,
+                    node: node.id(),
+                };
+                let slot = *index.entry(name.to_owned()).or_insert_with(|| {
+                    scan.variables.push(Variable {
+                        name: name.to_owned(),
+                        protected: false,
+                        uses: Vec::new(),
+                    });
+                    scan.variables.len() - 1
+                });
+                if let Some(variable) = scan.variables.get_mut(slot) {
+                    variable.protected |= frame.protected;
+                    variable.uses.push(usage);
+                }
+            }
+        }
+    }
+}
+
+fn misplaced_key(key: NodeRef<'_>, pointer: &str) -> Diagnostic {
+    Diagnostic::error(
+        CODE,
+        format!(
+            "protected key `{}` outside an `access` or `auth` block",
+            key.text()
+        ),
+    )
+    .at(key.span().start)
+    .pointer(pointer)
+    .hint(
+        "`password`, `privateKey` and keys starting with `_` hold secrets and may only stand \
+         below `access` or `auth`; rename the key",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(text: &str) -> Result<Vec<&str>, GrammarError> {
+        names(text)
+    }
+
+    #[test]
+    fn grammar_matches_the_reference_examples() {
+        assert_eq!(vars("{{a}}"), Ok(vec!["a"]));
+        assert_eq!(vars("x{{a}}y{{b}}"), Ok(vec!["a", "b"]));
+        assert_eq!(vars("{{ user name }}"), Ok(vec![" user name "]));
+        assert_eq!(vars("{{}}"), Err(GrammarError::EmptyName));
+        assert_eq!(vars("{{abc"), Err(GrammarError::Unclosed));
+        assert_eq!(vars("{{a{{b}}}}"), Err(GrammarError::Nested));
+        assert_eq!(vars("abc}}"), Err(GrammarError::Stray));
+        assert_eq!(vars("{{a}}}}"), Err(GrammarError::Stray));
+        assert_eq!(vars("}}{{a}}"), Err(GrammarError::Stray));
+        assert_eq!(vars("plain {single} braces"), Ok(vec![]));
+        assert_eq!(
+            parse("{{{x}}}"),
+            Ok(vec![Part::Variable("{x"), Part::Literal("}")])
+        );
+        assert_eq!(
+            parse("/home/{{user}}/data/{{file}}.txt"),
+            Ok(vec![
+                Part::Literal("/home/"),
+                Part::Variable("user"),
+                Part::Literal("/data/"),
+                Part::Variable("file"),
+                Part::Literal(".txt"),
+            ])
+        );
+        assert_eq!(parse(""), Ok(vec![]));
+        assert_eq!(vars("{{é✓}}"), Ok(vec!["é✓"]));
+    }
+
+    /// Every string of up to 7 characters over `{`, `}`, `a`, with the outcome red-val 9.3 gives
+    /// (generated once with the reference's `_extract_variable_keys`).
+    #[test]
+    fn grammar_agrees_with_the_reference_on_every_short_string() {
+        let table = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/fill/grammar.tsv"
+        ));
+        let mut checked = 0;
+        for line in table.lines().filter(|l| !l.starts_with('#')) {
+            let (text, expected) = line.split_once('\t').expect("two columns");
+            let got = match names(text) {
+                Ok(mut names) => {
+                    names.sort_unstable();
+                    names.dedup();
+                    format!("ok:{}", names.join(","))
+                }
+                Err(GrammarError::Nested) => "err:A".to_owned(),
+                Err(GrammarError::Unclosed) => "err:B".to_owned(),
+                Err(GrammarError::EmptyName) => "err:C".to_owned(),
+                Err(GrammarError::Stray) => "err:D".to_owned(),
+            };
+            assert_eq!(got, expected, "for {text:?}");
+            checked += 1;
+        }
+        assert_eq!(checked, 3280);
+    }
+
+    #[test]
+    fn substitution_is_verbatim() {
+        let lookup = |name: &str| match name {
+            "a" => Some("{{b}}"),
+            "x" => Some("1"),
+            _ => None,
+        };
+        assert_eq!(
+            substitute("p{{a}}q{{x}}", lookup),
+            Ok(Some("p{{b}}q1".into()))
+        );
+        assert_eq!(substitute("no placeholder", lookup), Ok(None));
+        assert_eq!(
+            substitute("{{zz}}", lookup),
+            Err(SubstituteError::Missing("zz".into()))
+        );
+        assert_eq!(
+            substitute("{{", lookup),
+            Err(SubstituteError::Grammar(GrammarError::Unclosed))
+        );
+    }
+
+    #[test]
+    fn protected_keys() {
+        assert!(is_protected_key("password"));
+        assert!(is_protected_key("privateKey"));
+        assert!(is_protected_key("_username"));
+        assert!(is_protected_key("_"));
+        assert!(!is_protected_key("Password"));
+        assert!(!is_protected_key("username"));
+        assert_eq!(normalize_key("_username"), "username");
+        assert_eq!(normalize_key("__x"), "_x");
+        assert_eq!(normalize_key("password"), "password");
+    }
+
+    fn scan_text(text: &str) -> Scan {
+        scan(&crate::parse::tree(text).expect("test documents parse"))
+    }
+
+    fn located(scan: &Scan) -> Vec<(String, u32, u32)> {
+        scan.diagnostics
+            .iter()
+            .map(|d| {
+                (
+                    d.pointer.clone(),
+                    d.line.unwrap_or(0),
+                    d.column.unwrap_or(0),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn placeholders_only_below_access_or_auth() {
+        let scan = scan_text(
+            "doc: \"{{a}}\"\n\
+             inputs:\n  f:\n    connector:\n      command: \"x{{b}}\"\n      access:\n        \
+             url: \"https://{{host}}/x\"\n        auth:\n          username: \"{{user}}\"\n\
+             container:\n  settings:\n    image:\n      url: \"img:{{tag}}\"\n      auth:\n        \
+             password: \"{{pw}}\"\n",
+        );
+        assert_eq!(
+            located(&scan),
+            vec![
+                ("/doc".into(), 1, 6),
+                ("/inputs/f/connector/command".into(), 5, 16),
+                ("/container/settings/image/url".into(), 13, 12),
+            ]
+        );
+        let listed: Vec<_> = scan
+            .variables
+            .iter()
+            .map(|v| (v.name.as_str(), v.protected))
+            .collect();
+        assert_eq!(listed, vec![("host", false), ("user", false), ("pw", true)]);
+        assert_eq!(
+            scan.variable("pw").map(|v| v.uses[0].pointer.as_str()),
+            Some("/container/settings/image/auth/password")
+        );
+    }
+
+    #[test]
+    fn protected_keys_outside_access_are_located() {
+        let scan = scan_text(
+            "cli:\n  inputs:\n    password: {type: string}\n    _x: {type: string}\n\
+             inputs:\n  a:\n    access:\n      _username: \"{{u}}\"\n      privateKey: k\n",
+        );
+        assert_eq!(
+            located(&scan),
+            vec![
+                ("/cli/inputs/password".into(), 3, 5),
+                ("/cli/inputs/_x".into(), 4, 5)
+            ]
+        );
+        assert!(scan.variables[0].protected);
+        // Nothing below a misplaced protected key is reported again.
+        let nested = scan_text("password:\n  deeper: \"{{x}}\"\n  _also: y\n");
+        assert_eq!(located(&nested), vec![("/password".into(), 1, 1)]);
+    }
+
+    #[test]
+    fn variables_keep_document_order_and_protection_wins() {
+        let scan = scan_text(
+            "a:\n  access:\n    user: \"{{z}}\"\n    password: \"{{z}}{{m}}\"\n    host: \"{{b}}\"\n\
+             list:\n  - auth: [\"{{b}}\", {k: \"{{a}}\"}]\n",
+        );
+        let listed: Vec<_> = scan
+            .variables
+            .iter()
+            .map(|v| (v.name.as_str(), v.protected, v.uses.len()))
+            .collect();
+        assert_eq!(
+            listed,
+            vec![
+                ("z", true, 2),
+                ("m", true, 1),
+                ("b", false, 2),
+                ("a", false, 1)
+            ]
+        );
+        assert_eq!(
+            scan.variable("a").map(|v| v.uses[0].pointer.as_str()),
+            Some("/list/0/auth/1/k")
+        );
+        assert!(scan.is_ok());
+    }
+
+    #[test]
+    fn malformed_strings_are_located_errors() {
+        let scan = scan_text(
+            "access:\n  a: \"{{}}\"\n  b: \"x{{y\"\n  c: \"{{p{{q}}}}\"\n  d: \"q}}\"\n  e: \"{{ok}}\"\n",
+        );
+        let messages: Vec<_> = scan
+            .diagnostics
+            .iter()
+            .map(|d| (d.pointer.as_str(), d.message.as_str()))
+            .collect();
+        assert_eq!(
+            messages,
+            vec![
+                ("/access/a", "a placeholder has an empty name"),
+                (
+                    "/access/b",
+                    "a placeholder is opened with `{{` but never closed with `}}`"
+                ),
+                (
+                    "/access/c",
+                    "a placeholder opens inside another one that is not closed yet"
+                ),
+                ("/access/d", "a `{{` or `}}` belongs to no placeholder"),
+            ]
+        );
+        assert_eq!(scan.variables.len(), 1);
+    }
+
+    #[test]
+    fn keys_and_non_strings_are_not_inspected() {
+        let scan = scan_text("\"{{k}}\": 1\nn: 5\naccess:\n  \"{{key}}\": true\n");
+        assert!(scan.is_ok());
+        assert!(scan.variables.is_empty());
+    }
+
+    #[test]
+    fn aliases_report_each_use() {
+        let scan = scan_text("x:\n  access: &a {password: \"{{pw}}\"}\ny:\n  access: *a\n");
+        let uses: Vec<_> = scan.variables[0]
+            .uses
+            .iter()
+            .map(|u| u.pointer.as_str())
+            .collect();
+        assert_eq!(uses, vec!["/x/access/password", "/y/access/password"]);
+        assert_eq!(
+            scan.variables[0].uses[0].node,
+            scan.variables[0].uses[1].node
+        );
+    }
+}
