@@ -25,6 +25,7 @@ pub mod convert;
 pub mod diagnostic;
 pub mod load;
 pub mod parse;
+pub mod plan;
 pub mod redact;
 pub mod schemas;
 pub mod source;

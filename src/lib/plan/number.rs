@@ -1,0 +1,211 @@
+//! How numbers become argv text in each compatibility mode.
+//!
+//! - `cwl` mode prints what cwltool prints: integers as decimal digits, floats as a plain decimal
+//!   (never an exponent) that keeps the number of decimals written in the source (`1.50` stays
+//!   `1.50`, `1e-7` becomes `0.0000001`). cwltool gets there through ruamel's `ScalarFloat` and
+//!   Python's `Decimal`; we get there from the source lexeme the tree keeps.
+//! - `cc` mode prints what cc-core 9.3 prints: Python's `str()`, i.e. `repr` for floats
+//!   (shortest round-trip digits, `1e-07`, `1e+16`, `3.0`).
+//!
+//! Pure text functions; no I/O.
+
+use crate::parse::scalar;
+
+/// Decimal text of an integer lexeme (`0x1F` → `31`), both modes; `None` if not an integer.
+pub(crate) fn int_text(lexeme: &str) -> Option<String> {
+    scalar::int_decimal(lexeme)
+}
+
+/// cwltool's text for a float lexeme.
+pub(crate) fn float_text_cwl(lexeme: &str) -> Option<String> {
+    let value = scalar::float_value(lexeme)?;
+    if !value.is_finite() {
+        return Some(python_special(value));
+    }
+    let cleaned: String = lexeme.chars().filter(|&c| c != '_').collect();
+    let (negative, body) = match cleaned.as_bytes().first() {
+        Some(b'-') => (true, &cleaned[1..]),
+        Some(b'+') => (false, &cleaned[1..]),
+        _ => (false, cleaned.as_str()),
+    };
+    match body.find(['e', 'E']) {
+        None => {
+            // ruamel re-emits the binary value with as many decimals as were written.
+            let decimals = body.find('.').map_or(0, |dot| body.len() - dot - 1);
+            let text = format!("{:.*}", decimals, value.abs());
+            let text = if decimals == 0 {
+                format!("{text}.0")
+            } else {
+                text
+            };
+            Some(if negative || value.is_sign_negative() {
+                format!("-{text}")
+            } else {
+                text
+            })
+        }
+        Some(at) => {
+            let (mantissa, exponent) = (&body[..at], &body[at + 1..]);
+            let exponent: i64 = exponent.parse().ok()?;
+            Some(expand_decimal(negative, mantissa, exponent))
+        }
+    }
+}
+
+/// Plain decimal text of `mantissa × 10^exponent`, as Python's `format(Decimal(..), "f")`.
+fn expand_decimal(negative: bool, mantissa: &str, exponent: i64) -> String {
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits: String = format!("{int_part}{frac_part}");
+    // value = digits × 10^(exponent - frac_len)
+    let scale = exponent - i64::try_from(frac_part.len()).unwrap_or(i64::MAX);
+    let digits = digits.trim_start_matches('0');
+    let digits = if digits.is_empty() { "0" } else { digits };
+    let mut text = if scale >= 0 {
+        let zeros = usize::try_from(scale).unwrap_or(0);
+        if digits == "0" {
+            String::from("0")
+        } else {
+            format!("{digits}{}", "0".repeat(zeros))
+        }
+    } else {
+        let places = usize::try_from(-scale).unwrap_or(0);
+        if digits.len() > places {
+            let (whole, frac) = digits.split_at(digits.len() - places);
+            format!("{whole}.{frac}")
+        } else {
+            format!("0.{}{digits}", "0".repeat(places - digits.len()))
+        }
+    };
+    if negative {
+        text.insert(0, '-');
+    }
+    text
+}
+
+/// Python's `repr` of a float.
+pub(crate) fn float_text_python(value: f64) -> String {
+    if !value.is_finite() {
+        return python_special(value);
+    }
+    if value == 0.0 {
+        return if value.is_sign_negative() {
+            "-0.0"
+        } else {
+            "0.0"
+        }
+        .into();
+    }
+    // Rust's `{:e}` gives the shortest round-trip digits, like Python's repr.
+    let sci = format!("{:e}", value.abs());
+    let Some((mantissa, exponent)) = sci.split_once('e') else {
+        return sci;
+    };
+    let exponent: i64 = exponent.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let sign = if value < 0.0 { "-" } else { "" };
+    if (-4..16).contains(&exponent) {
+        let point = exponent + 1; // digits before the decimal point
+        let text = if point <= 0 {
+            let zeros = usize::try_from(-point).unwrap_or(0);
+            format!("0.{}{digits}", "0".repeat(zeros))
+        } else {
+            let point = usize::try_from(point).unwrap_or(0);
+            if digits.len() > point {
+                format!("{}.{}", &digits[..point], &digits[point..])
+            } else {
+                format!("{digits}{}.0", "0".repeat(point - digits.len()))
+            }
+        };
+        format!("{sign}{text}")
+    } else {
+        let (first, rest) = digits.split_at(1.min(digits.len()));
+        let mantissa = if rest.is_empty() {
+            first.to_owned()
+        } else {
+            format!("{first}.{rest}")
+        };
+        let exp_sign = if exponent < 0 { '-' } else { '+' };
+        format!("{sign}{mantissa}e{exp_sign}{:02}", exponent.abs())
+    }
+}
+
+fn python_special(value: f64) -> String {
+    if value.is_nan() {
+        "nan".into()
+    } else if value > 0.0 {
+        "inf".into()
+    } else {
+        "-inf".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_repr_matches_cpython() {
+        let cases = [
+            (0.1, "0.1"),
+            (3.0, "3.0"),
+            (-0.0, "-0.0"),
+            (0.0001, "0.0001"),
+            (1e-5, "1e-05"),
+            (1e-7, "1e-07"),
+            (1e15, "1000000000000000.0"),
+            (1e16, "1e+16"),
+            (1.5e300, "1.5e+300"),
+            (123_456_789.123_456_79, "123456789.12345679"),
+            (0.300_000_000_000_000_04, "0.30000000000000004"),
+            (2.5e-3, "0.0025"),
+            (-1.5, "-1.5"),
+            (1.234_567e-10, "1.234567e-10"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+            (f64::NAN, "nan"),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(float_text_python(value), expected, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn cwltool_text_keeps_written_decimals_and_expands_exponents() {
+        let cases = [
+            ("1.50", "1.50"),
+            ("-0.0", "-0.0"),
+            ("3.0", "3.0"),
+            ("0.1", "0.1"),
+            ("1e-7", "0.0000001"),
+            ("2.5E-3", "0.0025"),
+            ("1e16", "10000000000000000"),
+            ("-1.25e1", "-12.5"),
+            ("1.50e-1", "0.150"),
+            ("123456789.123456789", "123456789.123456791"),
+            ("0.30000000000000004", "0.30000000000000004"),
+            (".inf", "inf"),
+            ("-.inf", "-inf"),
+            (".nan", "nan"),
+        ];
+        for (lexeme, expected) in cases {
+            assert_eq!(
+                float_text_cwl(lexeme).as_deref(),
+                Some(expected),
+                "{lexeme}"
+            );
+        }
+        let big = float_text_cwl("1.5e300").unwrap_or_default();
+        assert_eq!(big.len(), 301);
+        assert!(big.starts_with("15000"));
+    }
+
+    #[test]
+    fn integers_print_as_decimal() {
+        assert_eq!(int_text("0x1F").as_deref(), Some("31"));
+        assert_eq!(
+            int_text("18446744073709551616").as_deref(),
+            Some("18446744073709551616")
+        );
+        assert_eq!(int_text("-0").as_deref(), Some("0"));
+    }
+}
