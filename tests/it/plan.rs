@@ -180,3 +180,242 @@ fn outputs_corpus_collects_as_documented() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert_eq!(all.len(), 19);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Our own cases for every trap in CWL.md.
+
+const HEAD: &str = "cwlVersion: v1.0\nclass: CommandLineTool\nbaseCommand: tool\noutputs: {}\n";
+
+fn argv_of(inputs: &str, job: &str, mode: Mode) -> Result<Vec<String>, argv::ArgvError> {
+    let tool = red::parse::tree(&format!("{HEAD}inputs:\n{inputs}")).unwrap();
+    let job = red::parse::tree(job).unwrap();
+    argv::build(tool.root(), job.root(), &InputPaths::new(), mode)
+}
+
+fn both(inputs: &str, job: &str) -> (Vec<String>, Vec<String>) {
+    let cwl = argv_of(inputs, job, Mode::Cwl).unwrap();
+    let cc = argv_of(inputs, job, Mode::Cc).unwrap();
+    (cwl, cc)
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[test]
+fn float_text_follows_the_source_in_cwl_mode_and_python_in_cc_mode() {
+    let inputs = "  a: {type: double, inputBinding: {position: 1}}\n  \
+                  b: {type: double, inputBinding: {position: 2}}\n  \
+                  c: {type: float, inputBinding: {position: 3}}\n  \
+                  d: {type: float, inputBinding: {position: 4}}\n  \
+                  e: {type: double, inputBinding: {position: 5}}\n";
+    let (cwl, cc) = both(inputs, "{a: 1.50, b: 1e-7, c: -0.0, d: 2.5E-3, e: 1e16}");
+    assert_eq!(
+        cwl,
+        strings(&[
+            "tool",
+            "1.50",
+            "0.0000001",
+            "-0.0",
+            "0.0025",
+            "10000000000000000"
+        ])
+    );
+    assert_eq!(
+        cc,
+        strings(&["tool", "1.5", "1e-07", "-0.0", "0.0025", "1e+16"])
+    );
+}
+
+#[test]
+fn integers_print_their_value_not_their_spelling() {
+    let inputs = "  a: {type: int, inputBinding: {position: 1}}\n  \
+                  b: {type: long, inputBinding: {position: 2}}\n  \
+                  c: {type: double, inputBinding: {position: 3}}\n";
+    let (cwl, cc) = both(inputs, "{a: 0x1F, b: 9223372036854775807, c: 5}");
+    assert_eq!(cwl, strings(&["tool", "31", "9223372036854775807", "5"]));
+    assert_eq!(cwl, cc);
+}
+
+#[test]
+fn large_integers_are_refused_in_cwl_mode_only() {
+    let int = "  a: {type: int, inputBinding: {}}\n";
+    let error = argv_of(int, "a: 3000000000", Mode::Cwl).unwrap_err();
+    assert_eq!((error.at.line, error.at.column), (1, 4));
+    assert!(error.to_string().contains("`int`"), "{error}");
+    assert!(error.hint().unwrap().contains("long"));
+    assert_eq!(
+        argv_of(int, "a: 3000000000", Mode::Cc).unwrap(),
+        strings(&["tool", "3000000000"])
+    );
+    let long = "  a: {type: long, inputBinding: {}}\n";
+    assert!(argv_of(long, "a: 18446744073709551616", Mode::Cwl).is_err());
+    assert_eq!(
+        argv_of(long, "a: 18446744073709551616", Mode::Cc).unwrap(),
+        strings(&["tool", "18446744073709551616"])
+    );
+}
+
+#[test]
+fn booleans_are_flags_and_python_words_inside_joined_arrays() {
+    let inputs = "  t: {type: boolean, inputBinding: {prefix: -t, position: 1}}\n  \
+                  f: {type: boolean, inputBinding: {prefix: -f, position: 2}}\n  \
+                  n: {type: boolean, inputBinding: {position: 3}}\n  \
+                  j: {type: 'boolean[]', inputBinding: {prefix: -j, itemSeparator: ',', position: 4}}\n  \
+                  k: {type: 'boolean[]', inputBinding: {prefix: -k, position: 5}}\n";
+    let (cwl, cc) = both(
+        inputs,
+        "{t: true, f: false, n: true, j: [true, false], k: [false]}",
+    );
+    assert_eq!(cwl, strings(&["tool", "-t", "-j", "True,False", "-k"]));
+    assert_eq!(cc, cwl);
+}
+
+#[test]
+fn empty_arrays_add_nothing_not_even_the_prefix() {
+    let inputs = "  a: {type: 'string[]', inputBinding: {prefix: -a, position: 1}}\n  \
+                  b: {type: 'int[]', inputBinding: {prefix: -b, itemSeparator: ',', position: 2}}\n  \
+                  c: {type: 'File[]?', inputBinding: {position: 3}}\n";
+    let (cwl, cc) = both(inputs, "{a: [], b: [], c: []}");
+    assert_eq!(cwl, strings(&["tool"]));
+    assert_eq!(cc, cwl);
+}
+
+#[test]
+fn spaces_and_shell_characters_stay_inside_one_element() {
+    let value = "a b; rm -rf / $HOME 'q' \"d\" * | > x\ty\nz é";
+    let job = format!("s: {}", serde_json::to_string(value).unwrap());
+    let inputs = "  s: {type: string, inputBinding: {prefix: '--s=', separate: false}}\n";
+    let (cwl, cc) = both(inputs, &job);
+    assert_eq!(cwl, vec!["tool".to_owned(), format!("--s={value}")]);
+    assert_eq!(cc, cwl);
+}
+
+#[test]
+fn missing_optional_inputs_add_nothing_and_missing_required_ones_are_located() {
+    let inputs = "  a: {type: 'string?', inputBinding: {prefix: -a}}\n  \
+                  b: {type: 'File?', inputBinding: {}}\n  \
+                  c: {type: 'int[]?', inputBinding: {prefix: -c}}\n";
+    let (cwl, cc) = both(inputs, "{}");
+    assert_eq!(cwl, strings(&["tool"]));
+    assert_eq!(cc, cwl);
+    let error = argv_of(
+        "  a: {type: string, inputBinding: {}}\n",
+        "\n\nother: 1\n",
+        Mode::Cwl,
+    )
+    .unwrap_err();
+    assert!(error.at.line > 0, "{error}");
+    let error = argv_of("  a: {type: string, inputBinding: {}}\n", "{}", Mode::Cc).unwrap_err();
+    assert!(error.to_string().contains("required input `a`"), "{error}");
+}
+
+#[test]
+fn position_ties_break_by_name_bytes_in_cwl_and_by_declaration_in_cc() {
+    let inputs = "  b: {type: string, inputBinding: {position: 1}}\n  \
+                  a: {type: string, inputBinding: {position: 1}}\n  \
+                  _x: {type: string, inputBinding: {position: 1}}\n  \
+                  B: {type: string, inputBinding: {position: 1}}\n  \
+                  a-1: {type: string, inputBinding: {position: 1}}\n";
+    let (cwl, cc) = both(inputs, "{b: b, a: a, _x: _x, B: B, a-1: a-1}");
+    assert_eq!(cwl, strings(&["tool", "B", "_x", "a", "a-1", "b"]));
+    assert_eq!(cc, strings(&["tool", "b", "a", "_x", "B", "a-1"]));
+}
+
+#[test]
+fn prefixed_inputs_come_last_in_cc_mode_whatever_their_position() {
+    let inputs = "  opt: {type: int, inputBinding: {prefix: -n, position: 0}}\n  \
+                  file: {type: string, inputBinding: {position: 1}}\n";
+    let (cwl, cc) = both(inputs, "{opt: 3, file: x.txt}");
+    assert_eq!(cwl, strings(&["tool", "-n", "3", "x.txt"]));
+    assert_eq!(cc, strings(&["tool", "x.txt", "-n", "3"]));
+}
+
+#[test]
+fn empty_prefix_and_separate_without_prefix_differ_between_modes() {
+    let empty = "  p: {type: string, inputBinding: {prefix: ''}}\n";
+    let (cwl, cc) = both(empty, "p: v");
+    assert_eq!(cwl, strings(&["tool", "", "v"]));
+    assert_eq!(cc, strings(&["tool", "v"]));
+    let lone = "  s: {type: string, inputBinding: {separate: false}}\n";
+    let error = argv_of(lone, "s: v", Mode::Cwl).unwrap_err();
+    assert_eq!(error.at.line, 6, "{error}");
+    assert_eq!(
+        argv_of(lone, "s: v", Mode::Cc).unwrap(),
+        strings(&["tool", "v"])
+    );
+}
+
+#[test]
+fn outside_the_subset_is_refused_with_a_location() {
+    for (inputs, line) in [
+        ("  a: {type: string, inputBinding: {valueFrom: x}}\n", 6),
+        ("  a: {type: string}\n", 6),
+        ("  a: {type: 'string?[]', inputBinding: {}}\n", 6),
+        ("  a: {type: int, inputBinding: {position: -1}}\n", 6),
+    ] {
+        let error = argv_of(inputs, "{}", Mode::Cwl).unwrap_err();
+        assert_eq!(error.at.line, line, "{inputs}: {error}");
+    }
+    let error = argv_of(
+        "  a: {type: 'string?', inputBinding: {}}\n",
+        "a: null",
+        Mode::Cc,
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("null"), "{error}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output collection traps.
+
+fn listing(entries: &[(&str, outputs::EntryKind)]) -> outputs::MemoryListing {
+    outputs::MemoryListing::new(entries.iter().map(|(p, k)| ((*p).to_owned(), *k)))
+}
+
+fn want(name: &str, kind: outputs::EntryKind, optional: bool, glob: &str) -> outputs::Wanted {
+    outputs::Wanted {
+        name: name.into(),
+        kind,
+        optional,
+        source: outputs::Source::Glob(glob.into()),
+    }
+}
+
+#[test]
+fn capture_files_never_pollute_a_glob() {
+    use outputs::EntryKind::{Directory, File};
+    let files = listing(&[
+        ("only.txt", File),
+        ("1234.stdout", File),
+        ("sub", Directory),
+    ]);
+    let wanted = [want("f", File, false, "*")];
+    let error = outputs::collect(&wanted, &files, &[]).unwrap_err();
+    assert!(error.to_string().contains("matches 2 entries"), "{error}");
+    let got = outputs::collect(&wanted, &files, &["1234.stdout".to_owned()]).unwrap();
+    assert_eq!(got[0].path.as_deref(), Some("only.txt"));
+}
+
+#[test]
+fn wrong_kind_matches_are_dropped_and_named_in_the_error() {
+    use outputs::EntryKind::{Directory, File};
+    let files = listing(&[("res-dir", Directory)]);
+    let error = outputs::collect(&[want("f", File, false, "res-*")], &files, &[]).unwrap_err();
+    assert!(error.to_string().contains("`res-dir`"), "{error}");
+    let optional = outputs::collect(&[want("f", File, true, "res-*")], &files, &[]).unwrap();
+    assert_eq!(optional[0].path, None);
+    let dirs = outputs::collect(&[want("d", Directory, false, "res-*")], &files, &[]).unwrap();
+    assert_eq!(dirs[0].path.as_deref(), Some("res-dir"));
+}
+
+#[test]
+fn optional_outputs_still_refuse_ambiguity_and_escapes() {
+    use outputs::EntryKind::File;
+    let files = listing(&[("a.txt", File), ("b.txt", File), ("sub/c.txt", File)]);
+    assert!(outputs::collect(&[want("f", File, true, "*.txt")], &files, &[]).is_err());
+    assert!(outputs::collect(&[want("f", File, true, "../*.txt")], &files, &[]).is_err());
+    assert!(outputs::collect(&[want("f", File, true, "/x/*.txt")], &files, &[]).is_err());
+    let got = outputs::collect(&[want("f", File, false, "sub/*.txt")], &files, &[]).unwrap();
+    assert_eq!(got[0].path.as_deref(), Some("sub/c.txt"));
+}

@@ -46,6 +46,7 @@ pub struct PlanOptions {
 
 /// Everything a run will do, batch by batch.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Plan {
     /// The argv mode the plan was built in.
     pub mode: Mode,
@@ -55,6 +56,7 @@ pub struct Plan {
 
 /// One batch.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct BatchPlan {
     /// 0-based batch index.
     pub index: usize,
@@ -66,22 +68,16 @@ pub struct BatchPlan {
     pub inputs: Vec<InputPlan>,
     /// Output globs and destinations, in declaration order.
     pub outputs: Vec<OutputPlan>,
-    /// Where standard output goes.
-    pub stdout: Stream,
-    /// Where standard error goes.
-    pub stderr: Stream,
-}
-
-/// Where a standard stream is captured.
-#[derive(Debug, Clone, Serialize)]
-pub struct Stream {
-    /// The file in the container (`/cc/outputs/<cli.stdout>`), or `None` when the stream is
-    /// captured by `red` outside the output directory (no `stdout:`/`stderr:` name given).
-    pub path: Option<String>,
+    /// Where standard output goes: the file in the container (`/cc/outputs/<cli.stdout>`), or
+    /// `None` when `red` captures it outside the output directory (no `stdout:` name given).
+    pub stdout: Option<String>,
+    /// Where standard error goes, like `stdout`.
+    pub stderr: Option<String>,
 }
 
 /// Container settings for a batch.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ContainerPlan {
     /// `container.engine`.
     pub engine: String,
@@ -106,6 +102,7 @@ pub struct ContainerPlan {
 
 /// A bind mount into the container.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct MountPlan {
     /// What is mounted: `outputs`, or `input <key>`.
     pub source: String,
@@ -129,6 +126,7 @@ pub enum Action {
 
 /// One connector action.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct InputPlan {
     /// `key`, or `key:index` for an array item (the reference's naming).
     pub name: String,
@@ -144,6 +142,7 @@ pub struct InputPlan {
 
 /// One output.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct OutputPlan {
     /// The output key.
     pub name: String,
@@ -293,6 +292,21 @@ pub fn build(tree: &Tree, options: &PlanOptions) -> Result<Plan, PlanError> {
         PlanError::shape("the file has no `cli` section".into(), root, String::new())
     })?;
     let tool = tool::read(cli).map_err(|e| argv_error(&e, "/cli", None))?;
+    for (key, name) in [("stdout", tool.stdout), ("stderr", tool.stderr)] {
+        if let Some(Err(error)) = name.map(|n| outputs::check_glob(key, n)) {
+            let node = cli.get(key).unwrap_or(cli);
+            return Err(PlanError {
+                problem: Box::new(Problem::Glob(format!(
+                    "the `{key}` file name `{}` is not a path inside `/cc/outputs`",
+                    node.text()
+                ))),
+                at: Some(node.span().start),
+                pointer: format!("/cli/{key}"),
+                batch: None,
+                hint: Some(format!("{error}; use a relative name without `..`")),
+            });
+        }
+    }
     let jobs = jobs(tree)?;
     let connectors_mode = jobs
         .iter()
@@ -708,9 +722,7 @@ impl BatchContext<'_, '_> {
             .iter()
             .map(|output| self.output(output, &paths, mode))
             .collect::<Result<Vec<_>, _>>()?;
-        let stream = |name: Option<&str>| Stream {
-            path: name.map(|n| format!("{WORKING_DIR}/{n}")),
-        };
+        let stream = |name: Option<&str>| name.map(|n| format!("{WORKING_DIR}/{n}"));
         Ok(BatchPlan {
             index: job.index,
             argv,

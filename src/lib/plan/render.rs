@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Action, Destination, Plan, Stream};
+use super::{Action, Destination, Plan};
 
 fn json(value: &impl serde::Serialize) -> String {
     serde_json::to_string(value).unwrap_or_default()
@@ -17,10 +17,9 @@ fn action_name(action: Action) -> &'static str {
     }
 }
 
-fn stream(stream: &Stream) -> String {
+fn stream(stream: Option<&String>) -> String {
     stream
-        .path
-        .clone()
+        .cloned()
         .unwrap_or_else(|| "captured by red (outside /cc/outputs)".into())
 }
 
@@ -122,8 +121,8 @@ pub fn render_human(plan: &Plan) -> String {
                 destination
             );
         }
-        let _ = writeln!(out, "  stdout: {}", stream(&batch.stdout));
-        let _ = writeln!(out, "  stderr: {}", stream(&batch.stderr));
+        let _ = writeln!(out, "  stdout: {}", stream(batch.stdout.as_ref()));
+        let _ = writeln!(out, "  stderr: {}", stream(batch.stderr.as_ref()));
     }
     out
 }
