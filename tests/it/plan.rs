@@ -419,3 +419,122 @@ fn optional_outputs_still_refuse_ambiguity_and_escapes() {
     let got = outputs::collect(&[want("f", File, false, "sub/*.txt")], &files, &[]).unwrap();
     assert_eq!(got[0].path.as_deref(), Some("sub/c.txt"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// The reproducibility lint and `red plan`.
+
+fn plan_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plan").join(name)
+}
+
+fn document(name: &str) -> Tree {
+    tree(&plan_fixture(name))
+}
+
+#[test]
+fn lint_warns_with_both_argvs_when_the_modes_differ() {
+    let warnings = red::plan::lint(&document("batches.red.yml"));
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    let warning = &warnings[0];
+    assert_eq!(warning.code, "argv-mode");
+    assert_eq!(warning.severity, red::diagnostic::Severity::Warning);
+    assert_eq!((warning.line, warning.batch), (Some(3), Some(0)));
+    assert!(
+        warning.message.contains(r#"cwltool runs ["wc","-l","/cc/inputs/<input-0>/words.txt"]"#),
+        "{}",
+        warning.message
+    );
+    assert!(
+        warning.message.contains(r#"cc-core runs ["wc","/cc/inputs/<input-0>/words.txt","-l"]"#),
+        "{}",
+        warning.message
+    );
+    assert!(warning.message.contains("and in 1 other batch"), "{}", warning.message);
+}
+
+#[test]
+fn lint_is_silent_when_both_modes_agree() {
+    assert_eq!(red::plan::lint(&document("agree.red.yml")), []);
+    // single.red.yml differs only in float text: still a warning.
+    let warnings = red::plan::lint(&document("single.red.yml"));
+    assert_eq!(warnings.len(), 1);
+    assert!(warnings[0].message.contains("\"0.0000001\""), "{}", warnings[0].message);
+    assert!(warnings[0].message.contains("\"1e-07\""), "{}", warnings[0].message);
+}
+
+fn red_plan(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_red"))
+        .arg("plan")
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+const SECRETS: &[&str] = &[
+    "hunter2-secret",
+    "tok-secret-123",
+    "BEGIN KEY",
+    "pw-secret-2",
+    "img-secret",
+];
+
+#[test]
+fn red_plan_human_snapshot() {
+    let (code, stdout, stderr) = red_plan(&["tests/fixtures/plan/batches.red.yml"]);
+    assert_eq!((code, stderr.as_str()), (0, ""));
+    for secret in SECRETS {
+        assert!(!stdout.contains(secret), "{secret} leaked");
+    }
+    insta::assert_snapshot!("plan_human_batches", stdout);
+}
+
+#[test]
+fn red_plan_json_snapshot_cc_mode() {
+    let (code, stdout, stderr) = red_plan(&[
+        "tests/fixtures/plan/batches.red.yml",
+        "--cli-compat",
+        "cc",
+        "--format",
+        "json",
+    ]);
+    assert_eq!((code, stderr.as_str()), (0, ""));
+    for secret in SECRETS {
+        assert!(!stdout.contains(secret), "{secret} leaked");
+    }
+    let value: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(value["batches"].as_array().map(Vec::len), Some(2));
+    assert_eq!(value["batches"][0]["argv"][2], "-l");
+    insta::assert_snapshot!("plan_json_batches_cc", stdout);
+}
+
+#[test]
+fn red_plan_fresh_ids_are_uuids() {
+    let (code, stdout, _) = red_plan(&[
+        "tests/fixtures/plan/batches.red.yml",
+        "--format",
+        "json",
+        "--fresh-ids",
+    ]);
+    assert_eq!(code, 0);
+    let value: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let target = value["batches"][0]["inputs"][0]["target"].as_str().unwrap();
+    let id = target.strip_prefix("/cc/inputs/").unwrap().strip_suffix("/words.txt").unwrap();
+    assert_eq!(id.len(), 36, "{target}");
+    assert_eq!(id.matches('-').count(), 4, "{target}");
+}
+
+#[test]
+fn red_plan_refuses_an_escaping_glob_with_a_location() {
+    let (code, stdout, stderr) = red_plan(&["tests/fixtures/plan/escape.red.yml"]);
+    assert_eq!(code, 1);
+    assert_eq!(stdout, "");
+    assert!(stderr.contains("escape.red.yml:13:"), "{stderr}");
+    assert!(stderr.contains("leaves the output directory"), "{stderr}");
+}
