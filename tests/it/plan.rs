@@ -424,7 +424,9 @@ fn optional_outputs_still_refuse_ambiguity_and_escapes() {
 // The reproducibility lint and `red plan`.
 
 fn plan_fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plan").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/plan")
+        .join(name)
 }
 
 fn document(name: &str) -> Tree {
@@ -440,16 +442,24 @@ fn lint_warns_with_both_argvs_when_the_modes_differ() {
     assert_eq!(warning.severity, red::diagnostic::Severity::Warning);
     assert_eq!((warning.line, warning.batch), (Some(3), Some(0)));
     assert!(
-        warning.message.contains(r#"cwltool runs ["wc","-l","/cc/inputs/<input-0>/words.txt"]"#),
+        warning
+            .message
+            .contains(r#"cwltool runs ["wc","-l","/cc/inputs/<input-0>/words.txt"]"#),
         "{}",
         warning.message
     );
     assert!(
-        warning.message.contains(r#"cc-core runs ["wc","/cc/inputs/<input-0>/words.txt","-l"]"#),
+        warning
+            .message
+            .contains(r#"cc-core runs ["wc","/cc/inputs/<input-0>/words.txt","-l"]"#),
         "{}",
         warning.message
     );
-    assert!(warning.message.contains("and in 1 other batch"), "{}", warning.message);
+    assert!(
+        warning.message.contains("and in 1 other batch"),
+        "{}",
+        warning.message
+    );
 }
 
 #[test]
@@ -458,8 +468,16 @@ fn lint_is_silent_when_both_modes_agree() {
     // single.red.yml differs only in float text: still a warning.
     let warnings = red::plan::lint(&document("single.red.yml"));
     assert_eq!(warnings.len(), 1);
-    assert!(warnings[0].message.contains("\"0.0000001\""), "{}", warnings[0].message);
-    assert!(warnings[0].message.contains("\"1e-07\""), "{}", warnings[0].message);
+    assert!(
+        warnings[0].message.contains("\"0.0000001\""),
+        "{}",
+        warnings[0].message
+    );
+    assert!(
+        warnings[0].message.contains("\"1e-07\""),
+        "{}",
+        warnings[0].message
+    );
 }
 
 fn red_plan(args: &[&str]) -> (i32, String, String) {
@@ -525,7 +543,11 @@ fn red_plan_fresh_ids_are_uuids() {
     assert_eq!(code, 0);
     let value: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let target = value["batches"][0]["inputs"][0]["target"].as_str().unwrap();
-    let id = target.strip_prefix("/cc/inputs/").unwrap().strip_suffix("/words.txt").unwrap();
+    let id = target
+        .strip_prefix("/cc/inputs/")
+        .unwrap()
+        .strip_suffix("/words.txt")
+        .unwrap();
     assert_eq!(id.len(), 36, "{target}");
     assert_eq!(id.matches('-').count(), 4, "{target}");
 }
@@ -537,4 +559,199 @@ fn red_plan_refuses_an_escaping_glob_with_a_location() {
     assert_eq!(stdout, "");
     assert!(stderr.contains("escape.red.yml:13:"), "{stderr}");
     assert!(stderr.contains("leaves the output directory"), "{stderr}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The 12 adapted CWL conformance tests for outputs, checked against the official checksums.
+
+/// SHA-1 (FIPS 180-4), enough to compare with the conformance `sha1$…` checksums.
+fn sha1(data: &[u8]) -> String {
+    let mut h: [u32; 5] = [
+        0x6745_2301,
+        0xEFCD_AB89,
+        0x98BA_DCFE,
+        0x1032_5476,
+        0xC3D2_E1F0,
+    ];
+    let mut message = data.to_vec();
+    message.push(0x80);
+    while message.len() % 64 != 56 {
+        message.push(0);
+    }
+    message.extend_from_slice(&((data.len() as u64) * 8).to_be_bytes());
+    for block in message.chunks(64) {
+        let mut w = [0u32; 80];
+        for (i, word) in block.chunks(4).enumerate() {
+            w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
+        }
+        for i in 16..80 {
+            w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
+        }
+        let [mut a, mut b, mut c, mut d, mut e] = h;
+        for (i, wi) in w.iter().enumerate() {
+            let (f, k) = match i {
+                0..=19 => ((b & c) | (!b & d), 0x5A82_7999),
+                20..=39 => (b ^ c ^ d, 0x6ED9_EBA1),
+                40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1B_BCDC),
+                _ => (b ^ c ^ d, 0xCA62_C1D6),
+            };
+            let t = a
+                .rotate_left(5)
+                .wrapping_add(f)
+                .wrapping_add(e)
+                .wrapping_add(k)
+                .wrapping_add(*wi);
+            (e, d, c, b, a) = (d, c, b.rotate_left(30), a, t);
+        }
+        for (x, y) in h.iter_mut().zip([a, b, c, d, e]) {
+            *x = x.wrapping_add(y);
+        }
+    }
+    h.iter().map(|x| format!("{x:08x}")).collect()
+}
+
+#[test]
+fn sha1_matches_known_digests() {
+    assert_eq!(sha1(b""), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+    assert_eq!(
+        sha1(b"Hello world!\n"),
+        "47a013e660d408619d894b20806b1d5086aab03b"
+    );
+}
+
+/// Stage the conformance input files (`hello.txt` has the official content; `hello.tar` holds
+/// it and a `goodbye.txt`) and return their paths by input key.
+fn stage_conformance_inputs(job: &Tree, dir: &Path) -> InputPaths {
+    let mut paths = InputPaths::new();
+    for (key, value) in job.root().entries() {
+        let source = value.get("path").and_then(|p| p.as_str()).unwrap();
+        let name = source.rsplit('/').next().unwrap();
+        let target = dir.join(name);
+        std::fs::write(dir.join("hello.txt"), b"Hello world!\n").unwrap();
+        if name == "hello.tar" {
+            std::fs::write(dir.join("goodbye.txt"), b"Goodbye, world, 24 bytes\n").unwrap();
+            let status = Command::new("tar")
+                .args(["cf", "hello.tar", "goodbye.txt", "hello.txt"])
+                .current_dir(dir)
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        paths.insert(key.as_str().unwrap(), None, target.display().to_string());
+    }
+    paths
+}
+
+fn check_conformance_case(case: &Path) -> Result<(), String> {
+    let tool = tree(&case.join("tool.yml"));
+    let job = tree(&case.join("job.yml"));
+    let scratch = tempfile::tempdir().unwrap();
+    let inputs = scratch.path().join("inputs");
+    let workdir = scratch.path().join("outputs");
+    std::fs::create_dir(&inputs).unwrap();
+    std::fs::create_dir(&workdir).unwrap();
+    let paths = stage_conformance_inputs(&job, &inputs);
+    let wanted =
+        red::plan::wanted(tool.root(), job.root(), &paths, Mode::Cwl).map_err(|e| e.to_string())?;
+    let argv =
+        argv::build(tool.root(), job.root(), &paths, Mode::Cwl).map_err(|e| e.to_string())?;
+    let stream_file = |key: &str| match tool.root().get(key).and_then(|n| n.as_str()) {
+        Some(name) => workdir.join(name),
+        None => scratch.path().join(key),
+    };
+    let status = Command::new(&argv[0])
+        .args(&argv[1..])
+        .current_dir(&workdir)
+        .stdout(std::fs::File::create(stream_file("stdout")).unwrap())
+        .stderr(std::fs::File::create(stream_file("stderr")).unwrap())
+        .status()
+        .unwrap();
+    if !status.success() {
+        return Err(format!("exit status {status}"));
+    }
+    let collected =
+        outputs::collect(&wanted, &DirListing::new(&workdir), &[]).map_err(|e| e.to_string())?;
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(case.join("conformance_expected.json")).unwrap(),
+    )
+    .unwrap();
+    let expected = expected.as_object().unwrap();
+    if expected.len() != collected.len() {
+        return Err(format!(
+            "expected {} outputs, collected {collected:?}",
+            expected.len()
+        ));
+    }
+    for got in &collected {
+        let want = &expected[&got.name];
+        let path = match got.path.as_deref() {
+            None if want.is_null() => continue,
+            None => return Err(format!("`{}` not collected", got.name)),
+            Some("<stdout>") => scratch.path().join("stdout"),
+            Some("<stderr>") => scratch.path().join("stderr"),
+            Some(relative) => workdir.join(relative),
+        };
+        if let Some(listing) = want["listing"].as_array() {
+            let mut names: Vec<String> = std::fs::read_dir(&path)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            let wanted: Vec<&str> = listing
+                .iter()
+                .filter_map(|f| f["basename"].as_str())
+                .collect();
+            if names != wanted {
+                return Err(format!(
+                    "`{}` lists {names:?}, expected {wanted:?}",
+                    got.name
+                ));
+            }
+            let hello = std::fs::read(path.join("hello.txt")).unwrap();
+            let want_hello = listing
+                .iter()
+                .find(|f| f["basename"] == "hello.txt")
+                .unwrap();
+            if format!("sha1${}", sha1(&hello)) != want_hello["checksum"] {
+                return Err("hello.txt checksum differs".into());
+            }
+            continue;
+        }
+        let content = std::fs::read(&path).unwrap();
+        let checksum = format!("sha1${}", sha1(&content));
+        if checksum != want["checksum"] || Some(content.len() as u64) != want["size"].as_u64() {
+            return Err(format!(
+                "`{}`: {checksum}, {} bytes; expected {want}",
+                got.name,
+                content.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn outputs_conformance_suite_matches_the_official_checksums() {
+    let root = fixtures().join("outputs-conformance");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    cases.sort();
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|case| {
+            check_conformance_case(case)
+                .err()
+                .map(|e| format!("{}: {e}", case.file_name().unwrap().to_string_lossy()))
+        })
+        .collect();
+    println!(
+        "outputs conformance {}/{}",
+        cases.len() - failures.len(),
+        cases.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(cases.len(), 12);
 }
