@@ -102,6 +102,7 @@ pub(crate) fn float_text_python(value: f64) -> String {
     };
     let exponent: i64 = exponent.parse().unwrap_or(0);
     let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let digits = nearest_even(value.abs(), digits, exponent);
     let sign = if value < 0.0 { "-" } else { "" };
     if (-4..16).contains(&exponent) {
         let point = exponent + 1; // digits before the decimal point
@@ -126,6 +127,53 @@ pub(crate) fn float_text_python(value: f64) -> String {
         };
         let exp_sign = if exponent < 0 { '-' } else { '+' };
         format!("{sign}{mantissa}e{exp_sign}{:02}", exponent.abs())
+    }
+}
+
+/// Among the shortest round-trip digit strings, the one nearest the exact value, ties to even
+/// (what Python's `repr` picks; Rust's shortest formatting may pick the other one of a tie).
+fn nearest_even(value: f64, digits: String, exponent: i64) -> String {
+    let n = digits.len();
+    let exact = format!("{:.*e}", n + 30, value);
+    let Some((mantissa, exact_exponent)) = exact.split_once('e') else {
+        return digits;
+    };
+    if exact_exponent.parse::<i64>().ok() != Some(exponent) {
+        return digits;
+    }
+    let all: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
+    let (head, rest) = all.split_at(n.min(all.len()));
+    let round_up = match rest.first() {
+        Some(b'6'..=b'9') => true,
+        Some(b'5') if rest[1..].iter().any(|&d| d != b'0') => true,
+        Some(b'5') => head.last().is_some_and(|d| (d - b'0') % 2 == 1),
+        _ => false,
+    };
+    let mut candidate: Vec<u8> = head.to_vec();
+    if round_up {
+        let mut i = candidate.len();
+        loop {
+            if i == 0 {
+                return digits; // carried past the first digit: keep what we had
+            }
+            i -= 1;
+            if candidate[i] == b'9' {
+                candidate[i] = b'0';
+            } else {
+                candidate[i] += 1;
+                break;
+            }
+        }
+    }
+    let candidate = String::from_utf8(candidate).unwrap_or_default();
+    if candidate == digits {
+        return digits;
+    }
+    let text = format!("{}.{}e{exponent}", &candidate[..1], &candidate[1..]);
+    if text.parse::<f64>().ok() == Some(value) {
+        candidate
+    } else {
+        digits
     }
 }
 
@@ -163,6 +211,8 @@ mod tests {
             (f64::INFINITY, "inf"),
             (f64::NEG_INFINITY, "-inf"),
             (f64::NAN, "nan"),
+            (1_761_770_820_295_196.2, "1761770820295196.2"),
+            (912_950_636_098_912.2, "912950636098912.2"),
         ];
         for (value, expected) in cases {
             assert_eq!(float_text_python(value), expected, "{value:?}");
@@ -207,5 +257,16 @@ mod tests {
             Some("18446744073709551616")
         );
         assert_eq!(int_text("-0").as_deref(), Some("0"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn python_text_round_trips(bits in proptest::num::u64::ANY) {
+            let value = f64::from_bits(bits);
+            let text = float_text_python(value);
+            if value.is_finite() {
+                proptest::prop_assert_eq!(text.parse::<f64>().ok(), Some(value), "{}", text);
+            }
+        }
     }
 }
