@@ -387,21 +387,40 @@ pub fn fnmatch(pattern: &str, name: &str) -> bool {
     match_from(&pattern, &name)
 }
 
+/// Wildcard matching with one backtrack point (the last `*`): linear in practice, never
+/// exponential, whatever the pattern.
 fn match_from(pattern: &[char], name: &[char]) -> bool {
-    let Some((&first, rest)) = pattern.split_first() else {
-        return name.is_empty();
-    };
-    match first {
-        '*' => (0..=name.len()).any(|skip| match_from(rest, &name[skip..])),
-        '?' => !name.is_empty() && match_from(rest, &name[1..]),
-        '[' => match class(rest) {
-            Some((matcher, after)) => {
-                name.first().is_some_and(|&c| matcher(c)) && match_from(after, &name[1..])
+    let (mut p, mut n) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        let step = match pattern.get(p) {
+            Some('*') => {
+                star = Some((p, n));
+                p += 1;
+                continue;
             }
-            None => name.first() == Some(&'[') && match_from(rest, &name[1..]),
-        },
-        c => name.first() == Some(&c) && match_from(rest, &name[1..]),
+            Some('?') => Some(1),
+            Some('[') => match class(&pattern[p + 1..]) {
+                Some((matcher, after)) => matcher(name[n]).then(|| pattern.len() - after.len() - p),
+                None => (name[n] == '[').then_some(1),
+            },
+            Some(c) => (*c == name[n]).then_some(1),
+            None => None,
+        };
+        match (step, star) {
+            (Some(width), _) => {
+                p += width;
+                n += 1;
+            }
+            (None, Some((star_p, star_n))) => {
+                p = star_p + 1;
+                n = star_n + 1;
+                star = Some((star_p, star_n + 1));
+            }
+            (None, None) => return false,
+        }
     }
+    pattern[p..].iter().all(|c| *c == '*')
 }
 
 type ClassMatch<'p> = (Box<dyn Fn(char) -> bool + 'p>, &'p [char]);
@@ -453,6 +472,12 @@ mod tests {
         assert!(!fnmatch("{a,b}", "a"));
         assert!(fnmatch("[a-c]?", "bz"));
         assert!(!fnmatch("?", ""));
+        assert!(fnmatch("a*b*c", "aXbYbZc"));
+        assert!(!fnmatch("a*b*c", "aXbYbZ"));
+        assert!(fnmatch("*[0-9].txt", "run-12.txt"));
+        assert!(fnmatch("**", ""));
+        let long = "a".repeat(200);
+        assert!(!fnmatch(&format!("{}b", "*a".repeat(40)), &long));
     }
 
     #[test]
