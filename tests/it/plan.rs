@@ -755,3 +755,31 @@ fn outputs_conformance_suite_matches_the_official_checksums() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert_eq!(cases.len(), 12);
 }
+
+#[test]
+#[ignore = "timing probe: LINT_FILE=big.red.json cargo test --test it lint_timing -- --ignored --nocapture"]
+fn lint_timing() {
+    // CPU time of this thread, in clock ticks (wall time is meaningless on a loaded machine).
+    let ticks = || -> u64 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+    };
+    let text = std::fs::read_to_string(std::env::var("LINT_FILE").unwrap()).unwrap();
+    let before = ticks();
+    let tree = red::parse::tree(&text).unwrap();
+    let parsed = ticks();
+    let warnings = red::plan::lint(&tree);
+    let linted = ticks();
+    println!(
+        "parse: {} ticks, lint: {} ticks, {} warnings",
+        parsed - before,
+        linted - parsed,
+        warnings.len()
+    );
+}

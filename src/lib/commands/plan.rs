@@ -106,6 +106,9 @@ pub fn run(args: &PlanArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             format!("{}\n", serde_json::to_string_pretty(&value)?)
         }
     };
-    printer.out(&redactor.redact(&text));
+    printer.out(&match args.format {
+        Format::Human => redactor.redact(&text).into_owned(),
+        Format::Json => redactor.redact_json(&text),
+    });
     Ok(ExitStatus::Success)
 }

@@ -440,11 +440,12 @@ impl Ids {
 }
 
 /// A staged file or directory input.
-struct Staged {
+struct Staged<'t> {
     name: String,
     action: Action,
     connector: String,
-    access: serde_json::Value,
+    /// `connector.access`, summarised only when a plan is printed (the lint never needs it).
+    access: Option<NodeRef<'t>>,
     target: String,
     /// The directory bind-mounted for it.
     mount: String,
@@ -533,11 +534,11 @@ pub fn summarise(node: NodeRef<'_>, protected: bool) -> serde_json::Value {
 }
 
 /// Stage every file and directory input of a job: the paths for argv and the connector actions.
-fn stage(
+fn stage<'t>(
     tool: &tool::Tool<'_>,
-    job: &Job<'_>,
+    job: &Job<'t>,
     ids: &mut Ids,
-) -> Result<(InputPaths, Vec<Staged>), PlanError> {
+) -> Result<(InputPaths, Vec<Staged<'t>>), PlanError> {
     let mut paths = InputPaths::new();
     let mut staged = Vec::new();
     for input in &tool.inputs {
@@ -587,13 +588,13 @@ fn staging_error(message: String, node: NodeRef<'_>, pointer: String, hint: &str
 }
 
 /// Stage one File or Directory object; `None` when the value is not one (argv reports that).
-fn stage_one(
+fn stage_one<'t>(
     input: &tool::Input<'_>,
-    value: NodeRef<'_>,
+    value: NodeRef<'t>,
     index: Option<usize>,
     pointer: &str,
     ids: &mut Ids,
-) -> Result<Option<Staged>, PlanError> {
+) -> Result<Option<Staged<'t>>, PlanError> {
     let class = value.get("class").and_then(|c| c.as_str());
     if value.kind() != Kind::Map || class != Some(input.base.name()) {
         return Ok(None);
@@ -669,9 +670,7 @@ fn stage_one(
         name,
         action,
         connector: command,
-        access: connector
-            .and_then(|c| c.get("access"))
-            .map_or(serde_json::Value::Null, |a| summarise(a, false)),
+        access: connector.and_then(|c| c.get("access")),
         mount: if action == Action::ReceiveFile {
             dirname
         } else {
@@ -733,7 +732,9 @@ impl BatchContext<'_, '_> {
                     name: s.name,
                     action: s.action,
                     connector: s.connector,
-                    access: s.access,
+                    access: s
+                        .access
+                        .map_or(serde_json::Value::Null, |a| summarise(a, false)),
                     target: s.target,
                 })
                 .collect(),

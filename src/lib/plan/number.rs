@@ -134,6 +134,11 @@ pub(crate) fn float_text_python(value: f64) -> String {
 /// (what Python's `repr` picks; Rust's shortest formatting may pick the other one of a tie).
 fn nearest_even(value: f64, digits: String, exponent: i64) -> String {
     let n = digits.len();
+    // Two shortest candidates can only tie when they are closer together than the spacing of
+    // doubles, which needs 16 or more significant digits.
+    if n < 16 {
+        return digits;
+    }
     let exact = format!("{:.*e}", n + 30, value);
     let Some((mantissa, exact_exponent)) = exact.split_once('e') else {
         return digits;
