@@ -1,9 +1,9 @@
 //! How numbers become argv text in each compatibility mode.
 //!
 //! - `cwl` mode prints what cwltool prints: integers as decimal digits, floats as a plain decimal
-//!   (never an exponent) that keeps the number of decimals written in the source (`1.50` stays
-//!   `1.50`, `1e-7` becomes `0.0000001`). cwltool gets there through ruamel's `ScalarFloat` and
-//!   Python's `Decimal`; we get there from the source lexeme the tree keeps.
+//!   (never an exponent) shaped by the source text (`1.50` stays `1.50`, `1e-7` becomes
+//!   `0.0000001`). cwltool gets there through ruamel's `ScalarFloat` re-emission and Python's
+//!   `Decimal`; we replay ruamel's steps on the source lexeme the tree keeps.
 //! - `cc` mode prints what cc-core 9.3 prints: Python's `str()`, i.e. `repr` for floats
 //!   (shortest round-trip digits, `1e-07`, `1e+16`, `3.0`).
 //!
@@ -33,11 +33,6 @@ pub(crate) fn float_text_cwl(lexeme: &str) -> Option<String> {
             // ruamel re-emits the binary value with as many decimals as were written.
             let decimals = body.find('.').map_or(0, |dot| body.len() - dot - 1);
             let text = format!("{:.*}", decimals, value.abs());
-            let text = if decimals == 0 {
-                format!("{text}.0")
-            } else {
-                text
-            };
             Some(if negative || value.is_sign_negative() {
                 format!("-{text}")
             } else {
@@ -45,11 +40,89 @@ pub(crate) fn float_text_cwl(lexeme: &str) -> Option<String> {
             })
         }
         Some(at) => {
-            let (mantissa, exponent) = (&body[..at], &body[at + 1..]);
-            let exponent: i64 = exponent.parse().ok()?;
-            Some(expand_decimal(negative, mantissa, exponent))
+            let mantissa = &cleaned[..cleaned.len() - body.len() + at];
+            let (negative, digits, exponent) = ruamel_exponent_form(mantissa, value)?;
+            Some(expand_decimal(negative, &digits, exponent))
         }
     }
+}
+
+/// ruamel.yaml's re-emission of a float written with an exponent (its `represent_scalar_float`,
+/// step for step, quirks included): the mantissa is re-rendered from the binary value with the
+/// written width, and leading zeros count only when the mantissa has no sign.
+/// Returns (negative, mantissa as `digits` or `int.frac`, exponent); `None` where ruamel fails.
+fn ruamel_exponent_form(mantissa: &str, value: f64) -> Option<(bool, String, i64)> {
+    let m_sign = mantissa.chars().next().filter(|c| matches!(c, '-' | '+'));
+    let width = mantissa.len() - usize::from(m_sign.is_some());
+    let prec = mantissa.find('.');
+    let lead0 = mantissa
+        .chars()
+        .take_while(|c| matches!(c, '0' | '.'))
+        .filter(|c| *c == '0')
+        .count();
+    // Python's `format(value, ".Ne")`: the mantissa keeps its sign, as in `m` below.
+    let rendered = format!("{:.*e}", width + usize::from(m_sign.is_some()), value);
+    let (m, e) = rendered.split_once('e')?;
+    let mut e: i64 = e.parse().ok()?;
+    let mut w = if prec.is_some_and(|p| p > 0) {
+        width
+    } else {
+        width + 1
+    };
+    if value < 0.0 {
+        w += 1;
+    }
+    let m: String = m.chars().take(w).collect();
+    let (m1, m2) = m.split_once('.')?;
+    let (mut m1, mut m2) = (m1.to_owned(), m2.to_owned());
+    while m1.len() + m2.len() < width - usize::from(prec.is_some()) {
+        m2.push('0');
+    }
+    if m_sign == Some('+') && value > 0.0 {
+        m1.insert(0, '+');
+    }
+    let len = |s: &str| i64::try_from(s.len()).unwrap_or(0);
+    let (int_part, frac_part) = match prec {
+        None => {
+            if m2 == "0" {
+                m2.clear();
+            } else {
+                e -= len(&m2);
+            }
+            while m1.len() + m2.len() - usize::from(m_sign.is_some()) < width {
+                m2.push('0');
+                e -= 1;
+            }
+            (format!("{m1}{m2}"), String::new())
+        }
+        Some(0) => {
+            e -= len(&m2);
+            (format!("{m1}{m2}"), String::new())
+        }
+        Some(prec) => {
+            if lead0 > 0 {
+                let joined = format!("{}{m1}{m2}", "0".repeat(lead0 - 1));
+                m2 = joined[..joined.len().saturating_sub(lead0)].to_owned();
+                m1 = String::from("0");
+                e += i64::try_from(lead0).ok()?;
+            }
+            while m1.len() < prec {
+                let first = m2.chars().next()?;
+                m1.push(first);
+                m2.remove(0);
+                e -= 1;
+            }
+            (m1, m2)
+        }
+    };
+    let negative = int_part.starts_with('-');
+    let int_part = int_part.trim_start_matches(['-', '+']);
+    let mantissa = if frac_part.is_empty() {
+        int_part.to_owned()
+    } else {
+        format!("{int_part}.{frac_part}")
+    };
+    Some((negative, mantissa, e))
 }
 
 /// Plain decimal text of `mantissa × 10^exponent`, as Python's `format(Decimal(..), "f")`.
