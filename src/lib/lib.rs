@@ -12,6 +12,8 @@
 //!   ordered [`tree`]; [`validate`] applies the RED 9 schemas ([`schemas`]) and the semantic rules
 //!   of the reference validator, reporting every problem as a [`diagnostic::Diagnostic`].
 //! - [`convert`] and [`upgrade`] rewrite documents (format, batches, CWL; RED 5–8 to 9).
+//! - [`plan`] decides what running each batch does (argv in `cwl` or `cc` mode, container
+//!   settings, connector actions, output globs) without doing it.
 //! - [`redact`] masks secrets in everything printed.
 //! - [`cli`] is the edge: argument parsing, output, exit codes. [`commands`] has one thin
 //!   module per subcommand.

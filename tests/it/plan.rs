@@ -815,3 +815,30 @@ fn float_text_matches_cwltool_for_every_spelling() {
     );
     assert_eq!(not_floats, ["-.5"]);
 }
+
+proptest::proptest! {
+    /// One plan entry per batch, in order, whatever the batch count and values.
+    #[test]
+    fn plan_has_one_entry_per_batch(flags in proptest::collection::vec(proptest::bool::ANY, 0..25)) {
+        let batches: String = flags
+            .iter()
+            .map(|flag| format!("  - inputs: {{verbose: {flag}, name: 'x y'}}\n"))
+            .collect();
+        let text = format!(
+            "redVersion: '9'\ncli:\n  cwlVersion: v1.0\n  class: CommandLineTool\n  \
+             baseCommand: echo\n  inputs:\n    verbose: {{type: boolean, inputBinding: {{prefix: -v}}}}\n    \
+             name: {{type: string, inputBinding: {{position: 1}}}}\n  outputs: {{}}\n\
+             batches:\n{}container: {{engine: docker, settings: {{image: {{url: busybox}}}}}}\n",
+            if batches.is_empty() { "  []\n".to_owned() } else { batches }
+        );
+        let tree = red::parse::tree(&text).unwrap();
+        let options = red::plan::PlanOptions { mode: Mode::Cwl, stable_ids: true };
+        let plan = red::plan::build(&tree, &options).unwrap();
+        proptest::prop_assert_eq!(plan.batches.len(), flags.len());
+        for (i, (batch, flag)) in plan.batches.iter().zip(&flags).enumerate() {
+            proptest::prop_assert_eq!(batch.index, i);
+            let expected: Vec<&str> = if *flag { vec!["echo", "-v", "x y"] } else { vec!["echo", "x y"] };
+            proptest::prop_assert_eq!(&batch.argv, &expected);
+        }
+    }
+}
