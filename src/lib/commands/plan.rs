@@ -12,6 +12,8 @@ use crate::validate::{self, Options};
 
 /// Arguments of `red plan`.
 #[derive(Debug, Args)]
+#[command(after_help = "Nothing is contacted, pulled, written or run. \
+    See docs/plan.md and, for the argv rules of each mode, docs/cli-semantics.md.")]
 pub struct PlanArgs {
     /// The RED file (YAML or JSON); `-` reads standard input.
     pub file: PathBuf,
