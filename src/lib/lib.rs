@@ -15,6 +15,8 @@
 //! - [`template`] knows the `{{name}}` placeholders and protected keys and where they may stand;
 //!   [`fill`] replaces placeholders with values from files, the environment or a prompt, and
 //!   wraps every credential in a [`fill::Secret`].
+//! - [`plan`] decides what running each batch does (argv in `cwl` or `cc` mode, container
+//!   settings, connector actions, output globs) without doing it.
 //! - [`redact`] masks secrets in everything printed.
 //! - [`cli`] is the edge: argument parsing, output, exit codes. [`commands`] has one thin
 //!   module per subcommand.
@@ -29,6 +31,7 @@ pub mod diagnostic;
 pub mod fill;
 pub mod load;
 pub mod parse;
+pub mod plan;
 pub mod redact;
 pub mod schemas;
 pub mod source;

@@ -57,6 +57,8 @@ pub struct Cli {
 pub enum Command {
     /// Check RED files against the RED 9 rules and report every problem.
     Validate(commands::validate::ValidateArgs),
+    /// Show what running a file would do, batch by batch: argv, container, inputs, outputs.
+    Plan(commands::plan::PlanArgs),
     /// List or show the embedded RED 9 JSON Schemas.
     #[command(subcommand)]
     Schema(commands::schema::SchemaCommand),
@@ -83,6 +85,7 @@ where
     printer.install_panic_hook();
     let result = match cli.command {
         Command::Validate(args) => commands::validate::run(&args, &printer),
+        Command::Plan(args) => commands::plan::run(&args, &printer),
         Command::Schema(command) => commands::schema::run(&command, &printer),
         Command::Vars(args) => commands::vars::run(&args, &printer),
         Command::Fill(args) => commands::fill::run(&args, &printer),

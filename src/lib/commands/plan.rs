@@ -1,0 +1,116 @@
+//! `red plan FILE`: show what running a file would do, batch by batch, without doing it.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use crate::cli::{ExitStatus, Printer};
+use crate::diagnostic;
+use crate::plan::{self, Mode, PlanOptions};
+use crate::redact::Redactor;
+use crate::validate::{self, Options};
+
+/// Arguments of `red plan`.
+#[derive(Debug, Args)]
+#[command(after_help = "Nothing is contacted, pulled, written or run. \
+    See docs/plan.md and, for the argv rules of each mode, docs/cli-semantics.md.")]
+pub struct PlanArgs {
+    /// The RED file (YAML or JSON); `-` reads standard input.
+    pub file: PathBuf,
+    /// Whose command-line rules to follow: CWL v1.0 as cwltool builds it, or cc-core 9.3.
+    #[arg(long, value_enum, default_value_t = CliCompat::Cwl)]
+    pub cli_compat: CliCompat,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Show fresh UUIDs for staging directories instead of stable `<input-N>` placeholders.
+    #[arg(long)]
+    pub fresh_ids: bool,
+}
+
+/// The `--cli-compat` choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CliCompat {
+    /// CWL v1.0 as cwltool builds it.
+    Cwl,
+    /// cc-core 9.3 (the reference RED runner).
+    Cc,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A readable summary.
+    Human,
+    /// One JSON document: `{"batches": […]}`.
+    Json,
+}
+
+/// Run `red plan`.
+pub fn run(args: &PlanArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let path = args.file.display().to_string();
+    let parsed = match crate::load::file(&args.file) {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            let text = diagnostic::render_human(
+                &[error.diagnostic],
+                error.source.as_ref(),
+                &path,
+                &Redactor::none(),
+                printer.color(),
+            );
+            printer.err(&text);
+            return Ok(if error.io {
+                ExitStatus::Error
+            } else {
+                ExitStatus::Failure
+            });
+        }
+    };
+    let redactor = Redactor::new(validate::secret_values(&parsed.tree));
+    let validated = match validate::document(parsed, &Options::default()) {
+        Ok(validated) => validated,
+        Err(invalid) => {
+            printer.err(&diagnostic::render_human(
+                &invalid.diagnostics,
+                Some(&invalid.parsed.source),
+                &path,
+                &redactor,
+                printer.color(),
+            ));
+            return Ok(ExitStatus::Failure);
+        }
+    };
+    let options = PlanOptions {
+        mode: match args.cli_compat {
+            CliCompat::Cwl => Mode::Cwl,
+            CliCompat::Cc => Mode::Cc,
+        },
+        stable_ids: !args.fresh_ids,
+    };
+    let plan = match plan::build(validated.tree(), &options) {
+        Ok(plan) => plan,
+        Err(error) => {
+            printer.err(&diagnostic::render_human(
+                &[error.to_diagnostic()],
+                Some(&validated.parsed().source),
+                &path,
+                &redactor,
+                printer.color(),
+            ));
+            return Ok(ExitStatus::Failure);
+        }
+    };
+    let text = match args.format {
+        Format::Human => plan::render_human(&plan),
+        Format::Json => {
+            let value = serde_json::json!({ "batches": plan.batches, "mode": plan.mode });
+            format!("{}\n", serde_json::to_string_pretty(&value)?)
+        }
+    };
+    printer.out(&match args.format {
+        Format::Human => redactor.redact(&text).into_owned(),
+        Format::Json => redactor.redact_json(&text),
+    });
+    Ok(ExitStatus::Success)
+}
