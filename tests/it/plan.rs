@@ -756,34 +756,6 @@ fn outputs_conformance_suite_matches_the_official_checksums() {
     assert_eq!(cases.len(), 12);
 }
 
-#[test]
-#[ignore = "timing probe: LINT_FILE=big.red.json cargo test --test it lint_timing -- --ignored --nocapture"]
-fn lint_timing() {
-    // CPU time of this thread, in clock ticks (wall time is meaningless on a loaded machine).
-    let ticks = || -> u64 {
-        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
-        let fields: Vec<&str> = stat
-            .rsplit(')')
-            .next()
-            .unwrap()
-            .split_whitespace()
-            .collect();
-        fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
-    };
-    let text = std::fs::read_to_string(std::env::var("LINT_FILE").unwrap()).unwrap();
-    let before = ticks();
-    let tree = red::parse::tree(&text).unwrap();
-    let parsed = ticks();
-    let warnings = red::plan::lint(&tree);
-    let linted = ticks();
-    println!(
-        "parse: {} ticks, lint: {} ticks, {} warnings",
-        parsed - before,
-        linted - parsed,
-        warnings.len()
-    );
-}
-
 /// 341 float spellings and what cwltool 3.3 prints for each (`tests/fixtures/cwl/floats-cwltool.tsv`,
 /// made by running cwltool's own `tostr` on ruamel-loaded values).
 #[test]
@@ -831,9 +803,12 @@ proptest::proptest! {
              batches:\n{}container: {{engine: docker, settings: {{image: {{url: busybox}}}}}}\n",
             if batches.is_empty() { "  []\n".to_owned() } else { batches }
         );
-        let tree = red::parse::tree(&text).unwrap();
+        let source = red::source::SourceFile::new(red::source::Origin::Memory("p".into()), text);
+        let parsed = red::load::text(source).unwrap();
+        let validated = red::validate::document(parsed, &red::validate::Options::default()).unwrap();
+        let filled = red::fill::apply(validated, &red::fill::Values::new()).unwrap();
         let options = red::plan::PlanOptions { mode: Mode::Cwl, stable_ids: true };
-        let plan = red::plan::build(&tree, &options).unwrap();
+        let plan = red::plan::build(&filled, &options).unwrap();
         proptest::prop_assert_eq!(plan.batches.len(), flags.len());
         for (i, (batch, flag)) in plan.batches.iter().zip(&flags).enumerate() {
             proptest::prop_assert_eq!(batch.index, i);

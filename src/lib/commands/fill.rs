@@ -29,6 +29,22 @@ use crate::validate::{self, Level, Options};
 pub struct FillArgs {
     /// The RED file with `{{variables}}` (YAML or JSON; `-` reads standard input).
     pub file: PathBuf,
+    /// Where the values come from.
+    #[command(flatten)]
+    pub sources: SourceArgs,
+    /// Where to write the filled file, with mode 0600; `-` writes it to standard output.
+    /// Default: next to FILE, `.filled` before its extension (`exp.red.yml` →
+    /// `exp.red.filled.yml`).
+    #[arg(short, long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+    /// Format of the report (the filled document itself is always written as it was read).
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+/// Where variable values come from; shared by every command that needs a filled document.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SourceArgs {
     /// A variables file: a YAML or JSON mapping of names to strings or numbers. May be given
     /// several times; a later file overrides an earlier one.
     #[arg(long = "vars", value_name = "VARS")]
@@ -43,14 +59,6 @@ pub struct FillArgs {
     /// Never ask: a missing value is an error that names every missing variable.
     #[arg(long)]
     pub no_prompt: bool,
-    /// Where to write the filled file, with mode 0600; `-` writes it to standard output.
-    /// Default: next to FILE, `.filled` before its extension (`exp.red.yml` →
-    /// `exp.red.filled.yml`).
-    #[arg(short, long, value_name = "OUT")]
-    pub output: Option<PathBuf>,
-    /// Format of the report (the filled document itself is always written as it was read).
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
 }
 
 /// Report formats.
@@ -98,30 +106,58 @@ pub fn run(args: &FillArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             output.display()
         );
     }
-    let parsed = match load_template(&report, &args.file) {
-        Ok(parsed) => parsed,
+    let (filled, values, warnings) = match obtain(&report, &args.file, &args.sources) {
+        Ok(done) => done,
         Err(status) => return Ok(status),
+    };
+    if is_stdout(Some(&output)) {
+        report.warnings(&warnings);
+        printer.out_secret(filled.source().text());
+        return Ok(ExitStatus::Success);
+    }
+    if let Err(error) = output::write_private(&output, filled.source().text()) {
+        report.warnings(&warnings);
+        return Err(anyhow::Error::new(error).context(format!(
+            "cannot write the filled file `{}`",
+            output.display()
+        )));
+    }
+    report.success(&filled, &values, &output, &warnings);
+    Ok(ExitStatus::Success)
+}
+
+/// Load, validate and fill a RED file: the one way every command gets a [`Filled`] document.
+/// On failure everything has been reported and the exit status is returned.
+pub(crate) fn obtain(
+    report: &Report<'_>,
+    file: &Path,
+    value_sources: &SourceArgs,
+) -> Result<(Filled, fill::Values, Vec<Diagnostic>), ExitStatus> {
+    let printer = report.printer;
+    let parsed = match load_template(report, file) {
+        Ok(parsed) => parsed,
+        Err(status) => return Err(status),
     };
     let template_source = parsed.source.clone();
     let validated = match validate::document(parsed, &Options { level: Level::Full }) {
         Ok(validated) => validated,
         Err(invalid) => {
-            return Ok(report.diagnostics(&invalid.diagnostics, Some(&invalid.parsed.source)));
+            return Err(report.diagnostics(&invalid.diagnostics, Some(&invalid.parsed.source)));
         }
     };
     report.warnings(validated.warnings());
     let scan = template::scan(validated.tree());
     if !scan.is_ok() {
-        return Ok(report.diagnostics(&scan.diagnostics, Some(&template_source)));
+        return Err(report.diagnostics(&scan.diagnostics, Some(&template_source)));
     }
     let mut files = Vec::new();
-    for path in &args.vars {
+    for path in &value_sources.vars {
         match sources::read_file(path) {
             Ok(file) => {
                 protect_values(printer, &scan.variables, &file);
                 files.push(file);
             }
-            Err(error) => return Ok(report.source_error(&error, &[])),
+            Err(error) => return Err(report.source_error(&error, &[])),
         }
     }
     let mut warnings = Vec::new();
@@ -140,26 +176,26 @@ pub fn run(args: &FillArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         );
     }
     let env_reader = |name: &str| std::env::var_os(name);
-    let env: Option<sources::EnvReader<'_>> = args.env.then_some(&env_reader);
+    let env: Option<sources::EnvReader<'_>> = value_sources.env.then_some(&env_reader);
     let mut terminal = sources::TerminalPrompter::default();
-    let prompter: Option<&mut dyn sources::Prompter> = if args.no_prompt {
+    let prompter: Option<&mut dyn sources::Prompter> = if value_sources.no_prompt {
         None
-    } else if args.prompt || sources::terminal_available() {
+    } else if value_sources.prompt || sources::terminal_available() {
         if !sources::terminal_available() {
-            return Ok(report.source_error(&sources::Error::NoTerminal, &warnings));
+            return Err(report.source_error(&sources::Error::NoTerminal, &warnings));
         }
         Some(&mut terminal)
     } else {
         None
     };
-    if prompter.is_some() && args.format == Format::Human {
+    if prompter.is_some() && report.format == Format::Human {
         // Warn before asking: a typo in a variables file is why a value is asked for.
         report.warnings(&warnings);
         warnings.clear();
     }
     let resolved = match sources::resolve(&scan.variables, &files, env, prompter) {
         Ok(resolved) => resolved,
-        Err(error) => return Ok(report.source_error(&error, &warnings)),
+        Err(error) => return Err(report.source_error(&error, &warnings)),
     };
     printer.protect(
         scan.variables
@@ -170,23 +206,10 @@ pub fn run(args: &FillArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     );
     let filled = match fill::apply(validated, &resolved.values) {
         Ok(filled) => filled,
-        Err(error) => return Ok(report.fill_error(&error, &template_source, &warnings)),
+        Err(error) => return Err(report.fill_error(&error, &template_source, &warnings)),
     };
     printer.protect(filled.secrets().iter().map(Secret::expose));
-    if is_stdout(Some(&output)) {
-        report.warnings(&warnings);
-        printer.out_secret(filled.source().text());
-        return Ok(ExitStatus::Success);
-    }
-    if let Err(error) = output::write_private(&output, filled.source().text()) {
-        report.warnings(&warnings);
-        return Err(anyhow::Error::new(error).context(format!(
-            "cannot write the filled file `{}`",
-            output.display()
-        )));
-    }
-    report.success(&filled, &resolved.values, &output, &warnings);
-    Ok(ExitStatus::Success)
+    Ok((filled, resolved.values, warnings))
 }
 
 fn sources_quote(names: &[String]) -> String {
@@ -325,7 +348,7 @@ impl Report<'_> {
         }
     }
 
-    fn warnings(&self, warnings: &[Diagnostic]) {
+    pub(crate) fn warnings(&self, warnings: &[Diagnostic]) {
         if !warnings.is_empty() && self.format == Format::Human {
             self.diagnostics(warnings, None);
         }

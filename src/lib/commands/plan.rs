@@ -5,10 +5,9 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use crate::cli::{ExitStatus, Printer};
+use crate::commands::fill::{self as fill_command, SourceArgs};
 use crate::diagnostic;
 use crate::plan::{self, Mode, PlanOptions};
-use crate::redact::Redactor;
-use crate::validate::{self, Options};
 
 /// Arguments of `red plan`.
 #[derive(Debug, Args)]
@@ -23,6 +22,9 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+    /// Where the values of `{{variables}}` come from (the plan never shows protected values).
+    #[command(flatten)]
+    pub sources: SourceArgs,
     /// Show fresh UUIDs for staging directories instead of stable `<input-N>` placeholders.
     #[arg(long)]
     pub fresh_ids: bool,
@@ -48,39 +50,21 @@ pub enum Format {
 
 /// Run `red plan`.
 pub fn run(args: &PlanArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let path = args.file.display().to_string();
-    let parsed = match crate::load::file(&args.file) {
-        Ok(parsed) => parsed,
-        Err(error) => {
-            let text = diagnostic::render_human(
-                &[error.diagnostic],
-                error.source.as_ref(),
-                &path,
-                &Redactor::none(),
-                printer.color(),
-            );
-            printer.err(&text);
-            return Ok(if error.io {
-                ExitStatus::Error
-            } else {
-                ExitStatus::Failure
-            });
-        }
+    let report = fill_command::Report {
+        printer,
+        path: args.file.display().to_string(),
+        format: match args.format {
+            Format::Human => fill_command::Format::Human,
+            Format::Json => fill_command::Format::Json,
+        },
     };
-    let redactor = Redactor::new(validate::secret_values(&parsed.tree));
-    let validated = match validate::document(parsed, &Options::default()) {
-        Ok(validated) => validated,
-        Err(invalid) => {
-            printer.err(&diagnostic::render_human(
-                &invalid.diagnostics,
-                Some(&invalid.parsed.source),
-                &path,
-                &redactor,
-                printer.color(),
-            ));
-            return Ok(ExitStatus::Failure);
-        }
+    let (filled, _values, warnings) = match fill_command::obtain(&report, &args.file, &args.sources)
+    {
+        Ok(obtained) => obtained,
+        Err(status) => return Ok(status),
     };
+    report.warnings(&warnings);
+    let path = &report.path;
     let options = PlanOptions {
         mode: match args.cli_compat {
             CliCompat::Cwl => Mode::Cwl,
@@ -88,14 +72,14 @@ pub fn run(args: &PlanArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         },
         stable_ids: !args.fresh_ids,
     };
-    let plan = match plan::build(validated.tree(), &options) {
+    let plan = match plan::build(&filled, &options) {
         Ok(plan) => plan,
         Err(error) => {
             printer.err(&diagnostic::render_human(
                 &[error.to_diagnostic()],
-                Some(&validated.parsed().source),
-                &path,
-                &redactor,
+                Some(filled.source()),
+                path,
+                &printer.redactor(),
                 printer.color(),
             ));
             return Ok(ExitStatus::Failure);
@@ -108,9 +92,6 @@ pub fn run(args: &PlanArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             format!("{}\n", serde_json::to_string_pretty(&value)?)
         }
     };
-    printer.out(&match args.format {
-        Format::Human => redactor.redact(&text).into_owned(),
-        Format::Json => redactor.redact_json(&text),
-    });
+    printer.out(&text);
     Ok(ExitStatus::Success)
 }

@@ -22,6 +22,7 @@ pub mod tool;
 use serde::Serialize;
 
 use crate::diagnostic::Diagnostic;
+use crate::fill::Filled;
 use crate::source::Location;
 use crate::tree::{Kind, NodeRef, Tree, escape_pointer_segment};
 
@@ -288,8 +289,13 @@ fn jobs(tree: &Tree) -> Result<Vec<Job<'_>>, PlanError> {
     }])
 }
 
-/// Plan every batch of a validated, filled document.
-pub fn build(tree: &Tree, options: &PlanOptions) -> Result<Plan, PlanError> {
+/// Plan every batch of a validated, filled document. Taking a [`Filled`] (which only
+/// [`crate::fill::apply`] makes) is what guarantees no unvalidated or unfilled file is planned.
+pub fn build(filled: &Filled, options: &PlanOptions) -> Result<Plan, PlanError> {
+    build_tree(filled.tree(), options)
+}
+
+fn build_tree(tree: &Tree, options: &PlanOptions) -> Result<Plan, PlanError> {
     let root = tree.root();
     let cli = root.get("cli").ok_or_else(|| {
         PlanError::shape("the file has no `cli` section".into(), root, String::new())
