@@ -13,6 +13,8 @@
 //!   of the reference validator, reporting every problem as a [`diagnostic::Diagnostic`].
 //! - [`convert`] and [`upgrade`] rewrite documents (format, batches, CWL; RED 5–8 to 9).
 //! - [`redact`] masks secrets in everything printed.
+//! - [`execute`] runs containers (Docker through bollard); [`gpus`] finds the host's GPUs and
+//!   matches a RED file's GPU requirements to them.
 //! - [`cli`] is the edge: argument parsing, output, exit codes. [`commands`] has one thin
 //!   module per subcommand.
 //!
@@ -23,6 +25,8 @@ pub mod cli;
 pub mod commands;
 pub mod convert;
 pub mod diagnostic;
+pub mod execute;
+pub mod gpus;
 pub mod load;
 pub mod parse;
 pub mod redact;

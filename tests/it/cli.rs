@@ -6,7 +6,10 @@ use crate::support::{Red, root};
 fn version_is_printed() {
     let run = Red::new().args(["--version"]).run();
     assert_eq!(run.code, 0);
-    assert_eq!(run.stdout.trim(), format!("red {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        run.stdout.trim(),
+        format!("red {}", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]
@@ -18,7 +21,9 @@ fn no_arguments_is_a_usage_error() {
 
 #[test]
 fn unknown_option_is_a_usage_error() {
-    let run = Red::new().args(["validate", "--no-such-flag", "x.yml"]).run();
+    let run = Red::new()
+        .args(["validate", "--no-such-flag", "x.yml"])
+        .run();
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("--no-such-flag"), "{}", run.stderr);
 }
@@ -74,9 +79,14 @@ fn no_forgotten_test_files() {
     let main = std::fs::read_to_string(root().join("tests/it/main.rs")).unwrap();
     for entry in std::fs::read_dir(root().join("tests/it")).unwrap() {
         let path = entry.unwrap().path();
-        let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else { continue };
+        let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
         if path.extension().is_some_and(|e| e == "rs") && stem != "main" {
-            assert!(main.contains(&format!("mod {stem};")), "tests/it/{stem}.rs is not declared in main.rs");
+            assert!(
+                main.contains(&format!("mod {stem};")),
+                "tests/it/{stem}.rs is not declared in main.rs"
+            );
         }
     }
 }
@@ -84,11 +94,26 @@ fn no_forgotten_test_files() {
 /// The pure stages must not reach for the async runtime, the CLI or terminal widgets.
 #[test]
 fn pure_stages_stay_pure() {
-    let pure = ["parse", "validate", "tree.rs", "source.rs", "diagnostic.rs", "redact.rs", "convert", "upgrade", "template.rs", "fill", "plan"];
+    let pure = [
+        "parse",
+        "validate",
+        "tree.rs",
+        "source.rs",
+        "diagnostic.rs",
+        "redact.rs",
+        "convert",
+        "upgrade",
+        "template.rs",
+        "fill",
+        "plan",
+    ];
     for name in pure {
         let path = root().join("src/lib").join(name);
         let files: Vec<std::path::PathBuf> = if path.is_dir() {
-            std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()).collect()
+            std::fs::read_dir(&path)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect()
         } else if path.exists() {
             vec![path]
         } else {
@@ -97,7 +122,11 @@ fn pure_stages_stay_pure() {
         for file in files {
             let text = std::fs::read_to_string(&file).unwrap();
             for forbidden in ["tokio::", "clap::", "indicatif::", "anyhow::"] {
-                assert!(!text.contains(forbidden), "{} uses {forbidden}", file.display());
+                assert!(
+                    !text.contains(forbidden),
+                    "{} uses {forbidden}",
+                    file.display()
+                );
             }
         }
     }

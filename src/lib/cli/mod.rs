@@ -60,6 +60,8 @@ pub enum Command {
     /// List or show the embedded RED 9 JSON Schemas.
     #[command(subcommand)]
     Schema(commands::schema::SchemaCommand),
+    /// List the GPUs red sees on this host (through `nvidia-smi`).
+    Gpus(commands::gpus::GpusArgs),
 }
 
 /// Run `red` with these arguments and return the process exit code.
@@ -79,6 +81,7 @@ where
     let result = match cli.command {
         Command::Validate(args) => commands::validate::run(&args, &printer),
         Command::Schema(command) => commands::schema::run(&command, &printer),
+        Command::Gpus(args) => commands::gpus::run(&args, &printer),
     };
     match result {
         Ok(status) => status.into(),

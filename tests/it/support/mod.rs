@@ -28,7 +28,12 @@ pub(crate) struct Run {
 
 impl Red {
     pub(crate) fn new() -> Self {
-        Self { dir: tempfile::tempdir().expect("temp dir"), args: Vec::new(), stdin: None, env: Vec::new() }
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+            args: Vec::new(),
+            stdin: None,
+            env: Vec::new(),
+        }
     }
 
     /// Write a file into the scratch directory.
@@ -42,7 +47,8 @@ impl Red {
     }
 
     pub(crate) fn args<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, args: I) -> Self {
-        self.args.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
         self
     }
 
@@ -68,7 +74,11 @@ impl Red {
             .env("NO_COLOR", "1")
             .env("HOME", self.dir.path())
             .env_remove("RUST_LOG")
-            .stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (key, value) in &self.env {
@@ -77,9 +87,18 @@ impl Red {
         let mut child = command.spawn().expect("spawn red");
         if let Some(bytes) = &self.stdin {
             use std::io::Write;
-            child.stdin.take().expect("stdin").write_all(bytes).expect("write stdin");
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(bytes)
+                .expect("write stdin");
         }
-        let Output { status, stdout, stderr } = child.wait_with_output().expect("wait for red");
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = child.wait_with_output().expect("wait for red");
         Run {
             code: status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -91,6 +110,9 @@ impl Red {
 impl Run {
     /// Exit code, stdout and stderr in one text, for snapshots.
     pub(crate) fn snapshot(&self) -> String {
-        format!("exit code: {}\n----- stdout -----\n{}----- stderr -----\n{}", self.code, self.stdout, self.stderr)
+        format!(
+            "exit code: {}\n----- stdout -----\n{}----- stderr -----\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
