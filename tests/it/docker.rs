@@ -272,6 +272,39 @@ fn exit_codes_are_kept_and_failed_containers_removed() {
 }
 
 #[test]
+fn a_command_that_cannot_start_is_an_outcome_with_126_or_127() {
+    let Some((runtime, api)) = daemon("a_command_that_cannot_start_is_an_outcome_with_126_or_127")
+    else {
+        return;
+    };
+    let out = tempdir();
+    let run = run_id("notfound");
+    for (argv, code, words) in [
+        ("/no/such/binary", 127, "no such file or directory"),
+        ("no-such-command", 127, "executable file not found"),
+        ("/etc/passwd", 126, "permission denied"),
+    ] {
+        let spec = spec(BUSYBOX, &[argv], out.path(), &run);
+        let outcome = runtime
+            .block_on(run_container(
+                &api,
+                &spec,
+                None,
+                false,
+                &Cancellation::new(),
+            ))
+            .expect("a command that cannot start is an outcome");
+        assert_eq!(outcome.exit_code, Some(code), "{argv}: {outcome:?}");
+        let message = outcome.start_error.clone().unwrap_or_default();
+        assert!(
+            message.contains(words) && message.contains(argv),
+            "{argv}: {message}"
+        );
+    }
+    assert_eq!(labelled(&runtime, &api, &run), Vec::<String>::new());
+}
+
+#[test]
 fn running_out_of_memory_is_reported_as_an_oom_kill() {
     let Some((runtime, api)) = daemon("running_out_of_memory_is_reported_as_an_oom_kill") else {
         return;

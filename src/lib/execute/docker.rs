@@ -80,9 +80,21 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// The command could not be started in the container (not found: `exit_code` 127; not
+    /// executable: 126, as the Docker CLI and shells report them). [`run_container`] turns this
+    /// into a [`ContainerOutcome`] with `start_error` set: it is the experiment's failure.
+    #[error("the command could not be started in container `{id}`: {message}")]
+    CommandNotStarted {
+        /// The container.
+        id: String,
+        /// 127 or 126.
+        exit_code: i64,
+        /// What the daemon said.
+        message: String,
+    },
     /// The run was cancelled (Ctrl-C, SIGTERM, SIGHUP); the container was stopped and removed
     /// (or only stopped, with `--leave-container`).
-    #[error("interrupted; container `{id}` was cleaned up")]
+    #[error("the run was interrupted")]
     Interrupted {
         /// The container, or empty when none had been created yet.
         id: String,

@@ -125,10 +125,28 @@ impl ContainerApi for Bollard {
     }
 
     async fn start(&self, id: &str) -> Result<(), Error> {
-        self.docker
+        match self
+            .docker
             .start_container(id, None::<StartContainerOptions>)
             .await
-            .map_err(daemon("start", id))
+        {
+            Err(BollardError::DockerResponseServerError { message, .. })
+                if message.contains("unable to start container process") =>
+            {
+                // runc could not exec the command; exit codes as the Docker CLI gives them.
+                let exit_code = if message.contains("permission denied") {
+                    126
+                } else {
+                    127
+                };
+                Err(Error::CommandNotStarted {
+                    id: id.to_owned(),
+                    exit_code,
+                    message,
+                })
+            }
+            other => other.map_err(daemon("start", id)),
+        }
     }
 
     async fn wait(&self, id: &str) -> Result<(), Error> {

@@ -57,13 +57,19 @@ pub struct ContainerOutcome {
     pub oom_killed: bool,
     /// It ran longer than the timeout and was killed.
     pub timed_out: bool,
+    /// Why the command could not be started (not found, not executable); `exit_code` is then
+    /// 127 or 126.
+    pub start_error: Option<String>,
 }
 
 impl ContainerOutcome {
     /// Exit code 0, no OOM kill, no timeout.
     #[must_use]
     pub fn succeeded(&self) -> bool {
-        self.exit_code == Some(0) && !self.oom_killed && !self.timed_out
+        self.exit_code == Some(0)
+            && !self.oom_killed
+            && !self.timed_out
+            && self.start_error.is_none()
     }
 }
 
@@ -223,7 +229,21 @@ async fn drive<A: ContainerApi>(
     timeout: Option<Duration>,
     cancellation: &Cancellation,
 ) -> Result<ContainerOutcome, Error> {
-    api.start(id).await?;
+    match api.start(id).await {
+        Ok(()) => {}
+        Err(Error::CommandNotStarted {
+            exit_code, message, ..
+        }) => {
+            return Ok(ContainerOutcome {
+                container_id: id.to_owned(),
+                exit_code: Some(exit_code),
+                oom_killed: false,
+                timed_out: false,
+                start_error: Some(message),
+            });
+        }
+        Err(error) => return Err(error),
+    }
     let deadline = async {
         match timeout {
             Some(timeout) => tokio::time::sleep(timeout).await,
@@ -241,6 +261,7 @@ async fn drive<A: ContainerApi>(
         exit_code,
         oom_killed,
         timed_out,
+        start_error: None,
     };
     match stop {
         Stop::Exited => {

@@ -143,6 +143,13 @@ impl RunSpec {
                     })?,
             ),
         };
+        // Whatever the caller set, every container of `red` can be found by this label.
+        let mut labels: HashMap<String, String> = self
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        labels.insert(LABEL_MANAGED.to_owned(), "true".to_owned());
         let mut env = self.env.clone();
         let device_requests = self.gpus.as_ref().map(|selection| {
             env.push(format!(
@@ -187,12 +194,7 @@ impl RunSpec {
                 ContainerUser::Ids { uid, gid } => Some(format!("{uid}:{gid}")),
             },
             env: Some(env),
-            labels: Some(
-                self.labels
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            ),
+            labels: Some(labels),
             tty: Some(false),
             open_stdin: Some(false),
             attach_stdin: Some(false),

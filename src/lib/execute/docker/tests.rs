@@ -21,6 +21,7 @@ struct Fake {
     images: Vec<String>,
     ending: Ending,
     fail_start: bool,
+    not_found: bool,
     state: Mutex<FakeState>,
 }
 
@@ -37,6 +38,7 @@ impl Fake {
             images: vec!["present:latest".to_owned()],
             ending,
             fail_start: false,
+            not_found: false,
             state: Mutex::new(FakeState::default()),
         }
     }
@@ -97,6 +99,14 @@ impl ContainerApi for Fake {
         self.call(format!("start {id}"));
         if self.fail_start {
             return Err(Error::InvalidSpec("start refused".to_owned()));
+        }
+        if self.not_found {
+            let message = "exec: \"nope\": executable file not found in $PATH".to_owned();
+            return Err(Error::CommandNotStarted {
+                id: id.to_owned(),
+                exit_code: 127,
+                message,
+            });
         }
         let running = matches!(self.ending, Ending::Never);
         let (exit_code, oom_killed) = match self.ending {
@@ -523,4 +533,32 @@ fn sweep_removes_what_is_labelled() {
     });
     assert_eq!(block_on(remove_labelled(&fake, "run-1")).ok(), Some(2));
     assert_eq!(fake.live(), 0);
+}
+
+#[test]
+fn a_command_that_cannot_start_is_an_outcome() {
+    let mut fake = Fake::new(Ending::Exit(0));
+    fake.not_found = true;
+    let outcome = run(&fake, None, false).ok();
+    assert_eq!(outcome.as_ref().and_then(|o| o.exit_code), Some(127));
+    let message = outcome
+        .as_ref()
+        .and_then(|o| o.start_error.clone())
+        .unwrap_or_default();
+    assert!(message.contains("executable file not found"), "{message}");
+    assert_eq!(outcome.map(|o| o.succeeded()), Some(false));
+    assert_eq!(fake.calls(), ["create c1", "start c1", "remove c1"]);
+}
+
+#[test]
+fn every_container_is_labelled_as_managed_by_red() {
+    let mut spec = spec();
+    spec.labels.clear();
+    spec.labels.insert("other".to_owned(), "x".to_owned());
+    let labels = body(&spec).labels.unwrap_or_default();
+    assert_eq!(
+        labels.get("org.red.managed").map(String::as_str),
+        Some("true")
+    );
+    assert_eq!(labels.get("other").map(String::as_str), Some("x"));
 }
