@@ -122,6 +122,54 @@ impl DeviceRequirement {
     }
 }
 
+/// The device requirements of a docker engine's `gpus` setting (`{vendor, count}` or
+/// `{vendor, devices: [{vramMin}]}`), as the schema has already validated it. A vendor other than
+/// `nvidia` (the only one the schema allows) or a count that is not a non-negative integer gives
+/// `None`.
+#[must_use]
+pub fn requirements(gpus: crate::tree::NodeRef<'_>) -> Option<Vec<DeviceRequirement>> {
+    let vendor = match gpus.get("vendor")?.as_str()? {
+        "nvidia" => Vendor::Nvidia,
+        _ => return None,
+    };
+    if let Some(count) = gpus.get("count") {
+        let count = usize::try_from(count.as_int()?).ok()?;
+        return Some(DeviceRequirement::count(vendor, count));
+    }
+    gpus.get("devices")?
+        .items()
+        .map(|device| {
+            let vram_min = match device.get("vramMin") {
+                None => None,
+                Some(min) => Some(u64::try_from(min.as_int()?).ok()?),
+            };
+            Some(DeviceRequirement { vendor, vram_min })
+        })
+        .collect()
+}
+
+/// What a container gets: nothing when there is no requirement and no `--gpu-ids`; all the
+/// listed GPUs for `--gpu-ids` alone; otherwise a match of the requirements among the found
+/// GPUs (restricted to `--gpu-ids` when given).
+///
+/// # Errors
+/// [`Error::UnknownId`] and [`Error::Insufficient`].
+pub fn choose(
+    requirements: &[DeviceRequirement],
+    found: &[Gpu],
+    gpu_ids: Option<&[String]>,
+) -> Result<Option<Selection>, Error> {
+    let candidates = match gpu_ids {
+        Some(ids) => restrict(found, ids)?,
+        None => found.to_vec(),
+    };
+    match (requirements.is_empty(), gpu_ids.is_some()) {
+        (true, false) => Ok(None),
+        (true, true) => Ok(Some(Selection { gpus: candidates })),
+        (false, _) => select(requirements, &candidates).map(Some),
+    }
+}
+
 /// The GPUs chosen for one container.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Selection {

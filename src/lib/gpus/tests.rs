@@ -243,3 +243,47 @@ proptest! {
         }
     }
 }
+
+fn requirements_of(yaml: &str) -> Option<Vec<DeviceRequirement>> {
+    let tree = crate::parse::tree(yaml).ok()?;
+    requirements(tree.root())
+}
+
+#[test]
+fn requirements_from_both_schema_forms() {
+    assert_eq!(
+        requirements_of("{vendor: nvidia, count: 2}"),
+        Some(need(&[None, None]))
+    );
+    assert_eq!(
+        requirements_of("{vendor: nvidia, devices: [{vramMin: 30000}, {}]}"),
+        Some(need(&[Some(30000), None]))
+    );
+    assert_eq!(
+        requirements_of("{vendor: nvidia, devices: []}"),
+        Some(Vec::new())
+    );
+    assert_eq!(requirements_of("{vendor: amd, count: 1}"), None);
+    assert_eq!(requirements_of("{vendor: nvidia, count: -1}"), None);
+}
+
+#[test]
+fn choose_applies_gpu_ids_and_requirements() {
+    let gpus = parsed(MIXED);
+    let ids = ["0".to_owned(), "2".to_owned()];
+    assert_eq!(choose(&[], &gpus, None).ok(), Some(None));
+    let all_listed = choose(&[], &gpus, Some(&ids)).ok().flatten();
+    assert_eq!(all_listed.as_ref().map(indices), Some(vec![0, 2]));
+    let matched = choose(&need(&[None]), &gpus, Some(&ids)).ok().flatten();
+    assert_eq!(matched.as_ref().map(indices), Some(vec![0]));
+    let matched = choose(&need(&[Some(30000)]), &gpus, None).ok().flatten();
+    assert_eq!(matched.as_ref().map(indices), Some(vec![2]));
+    assert!(matches!(
+        choose(&need(&[Some(50000)]), &gpus, None),
+        Err(Error::Insufficient { .. })
+    ));
+    assert!(matches!(
+        choose(&[], &gpus, Some(&["9".to_owned()])),
+        Err(Error::UnknownId { .. })
+    ));
+}
