@@ -13,8 +13,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use red::execute::docker::{
-    Bind, Bollard, Cancellation, ContainerApi, ContainerGuard, ContainerUser, Error, LABEL_RUN,
-    NetworkMode, PullPolicy, RunSpec, ensure_image, remove_labelled, run_container,
+    Bind, Bollard, Cancellation, Capture, ContainerApi, ContainerGuard, ContainerUser, Error,
+    LABEL_RUN, NetworkMode, PullPolicy, RunSpec, ensure_image, remove_labelled, run_container,
 };
 
 const BUSYBOX: &str = "red-test/busybox:latest";
@@ -74,6 +74,7 @@ fn spec(image: &str, argv: &[&str], out: &Path, run: &str) -> RunSpec {
         network: NetworkMode::None,
         labels: RunSpec::labels_for(run, 0),
         gpus: None,
+        capture: None,
     }
 }
 
@@ -155,6 +156,48 @@ fn argv_reaches_the_process_intact_without_a_shell() {
         labelled(&runtime, &api, &run),
         Vec::<String>::new(),
         "containers removed"
+    );
+}
+
+#[test]
+fn stdout_and_stderr_are_captured_byte_for_byte() {
+    let Some((runtime, api)) = daemon("stdout_and_stderr_are_captured_byte_for_byte") else {
+        return;
+    };
+    let out = tempdir();
+    let run = run_id("capture");
+    let files = tempdir();
+    let (stdout, stderr) = (
+        files.path().join("stdout.txt"),
+        files.path().join("stderr.txt"),
+    );
+    // 20 MB of stdout interleaved with stderr, binary bytes and no final newline.
+    let script = "echo first; echo oops >&2; head -c 20000000 /dev/zero; printf 'a\\000b'; \
+                  echo late >&2; printf end";
+    let mut spec = spec(BUSYBOX, &["sh", "-c", script], out.path(), &run);
+    spec.capture = Some(Capture {
+        stdout: stdout.clone(),
+        stderr: stderr.clone(),
+    });
+    let outcome = runtime
+        .block_on(run_container(
+            &api,
+            &spec,
+            None,
+            false,
+            &Cancellation::new(),
+        ))
+        .expect("run");
+    assert_eq!(outcome.exit_code, Some(0), "{outcome:?}");
+    let mut expected = b"first\n".to_vec();
+    expected.resize(expected.len() + 20_000_000, 0);
+    expected.extend_from_slice(b"a\0bend");
+    let got = std::fs::read(&stdout).expect("stdout file");
+    assert_eq!(got.len(), expected.len());
+    assert!(got == expected, "stdout differs");
+    assert_eq!(
+        std::fs::read_to_string(&stderr).expect("stderr file"),
+        "oops\nlate\n"
     );
 }
 

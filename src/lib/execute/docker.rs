@@ -15,13 +15,16 @@ mod spec;
 
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
+
+use futures_util::Stream;
 
 pub use bollard_api::{Bollard, DEFAULT_HOST};
 pub use run::{
     Cancellation, ContainerGuard, ContainerOutcome, PullPolicy, ensure_image, remove_labelled,
     run_container,
 };
-pub use spec::{Bind, ContainerUser, NetworkMode, RunSpec, split_image_reference};
+pub use spec::{Bind, Capture, ContainerUser, NetworkMode, RunSpec, split_image_reference};
 
 /// The label every container `red` creates carries, with the value `true`.
 pub const LABEL_MANAGED: &str = "org.red.managed";
@@ -80,6 +83,15 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// The container's output could not be written to a host file.
+    #[error("could not write the container's output to `{path}`")]
+    Output {
+        /// The host file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The command could not be started in the container (not found: `exit_code` 127; not
     /// executable: 126, as the Docker CLI and shells report them). [`run_container`] turns this
     /// into a [`ContainerOutcome`] with `start_error` set: it is the experiment's failure.
@@ -100,6 +112,18 @@ pub enum Error {
         id: String,
     },
 }
+
+/// A piece of a container's output, as the daemon sends it while the container runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputChunk {
+    /// Bytes the process wrote to its standard output.
+    Stdout(Vec<u8>),
+    /// Bytes the process wrote to its standard error.
+    Stderr(Vec<u8>),
+}
+
+/// A container's output, chunk by chunk, until it exits.
+pub type OutputStream = Pin<Box<dyn Stream<Item = Result<OutputChunk, Error>> + Send>>;
 
 /// What `red` needs to know about a container after it stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -160,6 +184,9 @@ pub trait ContainerApi: Send + Sync {
     ) -> impl Future<Output = Result<(), Error>> + Send;
     /// Create the container; returns its id.
     fn create(&self, spec: &RunSpec) -> impl Future<Output = Result<String, Error>> + Send;
+    /// Attach to a created container's standard output and error. Called before `start`, so
+    /// nothing is missed; the stream ends when the container exits.
+    fn attach(&self, id: &str) -> impl Future<Output = Result<OutputStream, Error>> + Send;
     /// Start it.
     fn start(&self, id: &str) -> impl Future<Output = Result<(), Error>> + Send;
     /// Wait until it is not running. Its exit code is read with [`ContainerApi::inspect`].

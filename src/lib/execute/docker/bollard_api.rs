@@ -10,16 +10,19 @@ use std::collections::HashMap;
 
 use bollard::Docker;
 use bollard::auth::DockerCredentials;
+use bollard::container::LogOutput;
 use bollard::errors::Error as BollardError;
 use bollard::query_parameters::{
-    CreateContainerOptions, CreateImageOptionsBuilder, KillContainerOptions,
-    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, StartContainerOptions,
-    WaitContainerOptionsBuilder,
+    AttachContainerOptionsBuilder, CreateContainerOptions, CreateImageOptionsBuilder,
+    KillContainerOptions, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
+    StartContainerOptions, WaitContainerOptionsBuilder,
 };
 use futures_util::{StreamExt, TryStreamExt};
 
 use super::spec::{registry_host, split_image_reference};
-use super::{ContainerApi, ContainerState, Error, RegistryAuth, RunSpec};
+use super::{
+    ContainerApi, ContainerState, Error, OutputChunk, OutputStream, RegistryAuth, RunSpec,
+};
 
 /// The daemon address used when `DOCKER_HOST` is unset (the Docker CLI's default on Linux).
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
@@ -122,6 +125,35 @@ impl ContainerApi for Bollard {
             .await
             .map_err(daemon("create a container from", &spec.image))?;
         Ok(created.id)
+    }
+
+    async fn attach(&self, id: &str) -> Result<OutputStream, Error> {
+        let options = AttachContainerOptionsBuilder::new()
+            .stdout(true)
+            .stderr(true)
+            .stream(true)
+            .logs(false)
+            .build();
+        let attached = self
+            .docker
+            .attach_container(id, Some(options))
+            .await
+            .map_err(daemon("attach to", id))?;
+        let owned_id = id.to_owned();
+        let chunks = attached.output.filter_map(move |item| {
+            let chunk = match item {
+                Ok(LogOutput::StdOut { message } | LogOutput::Console { message }) => {
+                    Some(Ok(OutputChunk::Stdout(message.to_vec())))
+                }
+                Ok(LogOutput::StdErr { message }) => {
+                    Some(Ok(OutputChunk::Stderr(message.to_vec())))
+                }
+                Ok(LogOutput::StdIn { .. }) => None,
+                Err(source) => Some(Err(daemon("read the output of", &owned_id)(source))),
+            };
+            std::future::ready(chunk)
+        });
+        Ok(Box::pin(chunks))
     }
 
     async fn start(&self, id: &str) -> Result<(), Error> {

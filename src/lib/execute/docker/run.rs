@@ -7,12 +7,18 @@
 //! at the end of a normal run, on every error, and in `Drop` when the future is dropped or a
 //! panic unwinds, unless the caller asked to leave it.
 
+use std::fs::File;
+use std::io::Write;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use tokio::sync::watch;
 
-use super::{ContainerApi, Error, LABEL_RUN, RegistryAuth, RunSpec};
+use super::{
+    Capture, ContainerApi, Error, LABEL_RUN, OutputChunk, OutputStream, RegistryAuth, RunSpec,
+};
 
 /// When to pull an image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -213,7 +219,7 @@ pub async fn run_container<A: ContainerApi>(
     }
     let id = api.create(spec).await?;
     let guard = ContainerGuard::new(api, id, leave_container);
-    match drive(api, guard.id(), timeout, cancellation).await {
+    match drive(api, spec, guard.id(), timeout, cancellation).await {
         Ok(outcome) => guard.finish().await.map(|()| outcome),
         Err(error) => {
             // The run's error matters more than a failure to clean up after it.
@@ -225,10 +231,15 @@ pub async fn run_container<A: ContainerApi>(
 
 async fn drive<A: ContainerApi>(
     api: &A,
+    spec: &RunSpec,
     id: &str,
     timeout: Option<Duration>,
     cancellation: &Cancellation,
 ) -> Result<ContainerOutcome, Error> {
+    let output = match &spec.capture {
+        Some(capture) => Some((api.attach(id).await?, OutputFiles::create(capture)?)),
+        None => None,
+    };
     match api.start(id).await {
         Ok(()) => {}
         Err(Error::CommandNotStarted {
@@ -253,7 +264,10 @@ async fn drive<A: ContainerApi>(
     let stop = tokio::select! {
         biased;
         () = cancellation.cancelled() => Stop::Cancelled,
-        waited = api.wait(id) => waited.map(|()| Stop::Exited)?,
+        finished = async {
+            // The output stream ends when the container exits; both must be done.
+            tokio::try_join!(api.wait(id), copy_output(output)).map(|_| ())
+        } => finished.map(|()| Stop::Exited)?,
         () = deadline => Stop::TimedOut,
     };
     let outcome = |exit_code, oom_killed, timed_out| ContainerOutcome {
@@ -277,6 +291,59 @@ async fn drive<A: ContainerApi>(
             Err(Error::Interrupted { id: id.to_owned() })
         }
     }
+}
+
+/// The open host files of a [`Capture`].
+struct OutputFiles {
+    stdout: (PathBuf, File),
+    /// `None` when stderr goes to the stdout file.
+    stderr: Option<(PathBuf, File)>,
+}
+
+impl OutputFiles {
+    fn create(capture: &Capture) -> Result<Self, Error> {
+        let open = |path: &PathBuf| {
+            File::create(path)
+                .map(|file| (path.clone(), file))
+                .map_err(|source| Error::Output {
+                    path: path.clone(),
+                    source,
+                })
+        };
+        let stdout = open(&capture.stdout)?;
+        let stderr = if capture.stderr == capture.stdout {
+            None
+        } else {
+            Some(open(&capture.stderr)?)
+        };
+        Ok(Self { stdout, stderr })
+    }
+}
+
+/// Write every chunk to its file as it arrives (memory stays bounded by one chunk).
+async fn copy_output(output: Option<(OutputStream, OutputFiles)>) -> Result<(), Error> {
+    let Some((mut stream, mut files)) = output else {
+        return Ok(());
+    };
+    while let Some(chunk) = stream.next().await {
+        let (bytes, (path, file)) = match chunk? {
+            OutputChunk::Stdout(bytes) => (bytes, &mut files.stdout),
+            OutputChunk::Stderr(bytes) => {
+                (bytes, files.stderr.as_mut().unwrap_or(&mut files.stdout))
+            }
+        };
+        file.write_all(&bytes).map_err(|source| Error::Output {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    for (path, file) in std::iter::once(&mut files.stdout).chain(files.stderr.as_mut()) {
+        file.flush().map_err(|source| Error::Output {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    Ok(())
 }
 
 /// Remove every container of run `run_id` (label `org.red.run`); returns how many there were.

@@ -77,6 +77,16 @@ pub struct Bind {
     pub read_only: bool,
 }
 
+/// Host files that receive the container's standard output and error, byte for byte, as it
+/// runs (RED's `cli.stdout` / `cli.stderr`, or red's own record of them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capture {
+    /// Created (or truncated) before the container starts.
+    pub stdout: PathBuf,
+    /// Created (or truncated) before the container starts; may be the same path as `stdout`.
+    pub stderr: PathBuf,
+}
+
 /// One experiment container.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunSpec {
@@ -101,6 +111,9 @@ pub struct RunSpec {
     pub labels: BTreeMap<String, String>,
     /// GPUs handed to the container, if any.
     pub gpus: Option<Selection>,
+    /// Where its standard output and error go; `None`: they are discarded (Docker's log keeps
+    /// them until the container is removed).
+    pub capture: Option<Capture>,
 }
 
 impl RunSpec {

@@ -22,6 +22,7 @@ struct Fake {
     ending: Ending,
     fail_start: bool,
     not_found: bool,
+    output: Vec<OutputChunk>,
     state: Mutex<FakeState>,
 }
 
@@ -39,6 +40,7 @@ impl Fake {
             ending,
             fail_start: false,
             not_found: false,
+            output: Vec::new(),
             state: Mutex::new(FakeState::default()),
         }
     }
@@ -93,6 +95,12 @@ impl ContainerApi for Fake {
                 .insert(id.clone(), ContainerState::default());
             Ok(id)
         })
+    }
+
+    async fn attach(&self, id: &str) -> Result<OutputStream, Error> {
+        self.call(format!("attach {id}"));
+        let chunks: Vec<Result<OutputChunk, Error>> = self.output.iter().cloned().map(Ok).collect();
+        Ok(Box::pin(futures_util::stream::iter(chunks)))
     }
 
     async fn start(&self, id: &str) -> Result<(), Error> {
@@ -184,6 +192,7 @@ fn spec() -> RunSpec {
         network: NetworkMode::None,
         labels: RunSpec::labels_for("run-1", 3),
         gpus: None,
+        capture: None,
     }
 }
 
@@ -561,4 +570,79 @@ fn every_container_is_labelled_as_managed_by_red() {
         Some("true")
     );
     assert_eq!(labels.get("other").map(String::as_str), Some("x"));
+}
+
+#[test]
+fn output_goes_to_the_capture_files_in_order() {
+    let dir = match tempfile::tempdir() {
+        Ok(dir) => dir,
+        Err(error) => panic!("temp dir: {error}"),
+    };
+    let mut fake = Fake::new(Ending::Exit(0));
+    fake.output = vec![
+        OutputChunk::Stdout(b"one\n".to_vec()),
+        OutputChunk::Stderr(b"warn\n".to_vec()),
+        OutputChunk::Stdout(vec![0, 255, b'\n']),
+    ];
+    let (stdout, stderr) = (dir.path().join("out.txt"), dir.path().join("err.txt"));
+    let mut separate = spec();
+    separate.capture = Some(Capture {
+        stdout: stdout.clone(),
+        stderr: stderr.clone(),
+    });
+    let result = block_on(run_container(
+        &fake,
+        &separate,
+        None,
+        false,
+        &Cancellation::new(),
+    ));
+    assert!(result.is_ok(), "{result:?}");
+    assert_eq!(std::fs::read(&stdout).ok(), Some(b"one\n\0\xff\n".to_vec()));
+    assert_eq!(std::fs::read(&stderr).ok(), Some(b"warn\n".to_vec()));
+    assert_eq!(
+        fake.calls(),
+        ["create c1", "attach c1", "start c1", "wait c1", "remove c1"]
+    );
+
+    let both = dir.path().join("both.txt");
+    let mut merged = spec();
+    merged.capture = Some(Capture {
+        stdout: both.clone(),
+        stderr: both.clone(),
+    });
+    assert!(
+        block_on(run_container(
+            &fake,
+            &merged,
+            None,
+            false,
+            &Cancellation::new()
+        ))
+        .is_ok()
+    );
+    assert_eq!(
+        std::fs::read(&both).ok(),
+        Some(b"one\nwarn\n\0\xff\n".to_vec())
+    );
+}
+
+#[test]
+fn an_unwritable_capture_file_is_an_error_and_the_container_removed() {
+    let fake = Fake::new(Ending::Exit(0));
+    let mut spec = spec();
+    let missing = PathBuf::from("/nonexistent-red-dir/out.txt");
+    spec.capture = Some(Capture {
+        stdout: missing.clone(),
+        stderr: missing,
+    });
+    let result = block_on(run_container(
+        &fake,
+        &spec,
+        None,
+        false,
+        &Cancellation::new(),
+    ));
+    assert!(matches!(result, Err(Error::Output { .. })), "{result:?}");
+    assert_eq!(fake.calls(), ["create c1", "attach c1", "remove c1"]);
 }
