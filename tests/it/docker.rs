@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use red::execute::docker::{
     Bind, Bollard, Cancellation, Capture, ContainerApi, ContainerGuard, ContainerUser, Error,
-    LABEL_RUN, NetworkMode, PullPolicy, RunSpec, ensure_image, remove_labelled, run_container,
+    LABEL_RUN, NetworkMode, PullPolicy, RegistryAuth, RunSpec, ensure_image, remove_labelled,
+    run_container,
 };
 
 const BUSYBOX: &str = "red-test/busybox:latest";
@@ -425,6 +426,91 @@ fn a_missing_image_is_a_clear_error() {
     // A present image is not pulled.
     let pulled = runtime.block_on(ensure_image(&api, BUSYBOX, PullPolicy::IfMissing, None));
     assert_eq!(pulled.ok(), Some(false));
+}
+
+#[test]
+fn pulling_uses_the_registry_credentials() {
+    let Some((runtime, api)) = daemon("pulling_uses_the_registry_credentials") else {
+        return;
+    };
+    // Started by scripts/docker-up: a registry on 127.0.0.1 that wants a password.
+    let registry = std::env::var("RED_TEST_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5099".into());
+    let image = format!("{registry}/red-test/busybox-auth:latest");
+    let password = "red-test-password";
+    let untag = |image: &str| {
+        let docker = bollard::Docker::connect_with_defaults().expect("bollard");
+        let options = bollard::query_parameters::RemoveImageOptionsBuilder::new().build();
+        // The tag only: the image stays under its other names.
+        let _ = runtime.block_on(async {
+            docker
+                .negotiate_version()
+                .await?
+                .remove_image(image, Some(options), None)
+                .await
+        });
+    };
+    untag(&image);
+    let chain = |error: &Error| {
+        let mut text = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            text.push_str(&format!(" / {cause}"));
+            source = cause.source();
+        }
+        text
+    };
+    for auth in [
+        None,
+        Some(RegistryAuth::new(
+            "red-test".into(),
+            "wrong-password".into(),
+        )),
+    ] {
+        let error = runtime
+            .block_on(ensure_image(
+                &api,
+                &image,
+                PullPolicy::IfMissing,
+                auth.as_ref(),
+            ))
+            .expect_err("a pull without the right password fails");
+        let text = chain(&error);
+        assert!(
+            text.starts_with(&format!("could not pull image `{image}` / ")),
+            "{text}"
+        );
+        assert!(
+            !text.contains("wrong-password") && !format!("{error:?}").contains("wrong-password")
+        );
+    }
+    let auth = RegistryAuth::new("red-test".into(), password.into());
+    let pulled = runtime.block_on(ensure_image(
+        &api,
+        &image,
+        PullPolicy::IfMissing,
+        Some(&auth),
+    ));
+    assert_eq!(pulled.ok(), Some(true), "pulled with the password");
+    let again = runtime.block_on(ensure_image(
+        &api,
+        &image,
+        PullPolicy::IfMissing,
+        Some(&auth),
+    ));
+    assert_eq!(again.ok(), Some(false), "present now: not pulled again");
+    let out = tempdir();
+    let run = run_id("pulled");
+    let outcome = runtime
+        .block_on(run_container(
+            &api,
+            &spec(&image, &["true"], out.path(), &run),
+            None,
+            false,
+            &Cancellation::new(),
+        ))
+        .expect("run the pulled image");
+    assert_eq!(outcome.exit_code, Some(0));
+    untag(&image);
 }
 
 #[test]
