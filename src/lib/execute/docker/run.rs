@@ -173,12 +173,14 @@ impl<'a, A: ContainerApi> ContainerGuard<'a, A> {
     /// # Errors
     /// When the daemon fails to remove it.
     pub async fn finish(mut self) -> Result<(), Error> {
-        self.armed = false;
-        if self.leave {
-            Ok(())
-        } else {
-            self.api.remove(&self.id).await
+        if !self.leave {
+            let removed = self.api.remove(&self.id).await;
+            // Disarmed only now: if this future is dropped half-way, `Drop` still removes it.
+            self.armed = false;
+            return removed;
         }
+        self.armed = false;
+        Ok(())
     }
 }
 
