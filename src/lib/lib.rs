@@ -18,6 +18,8 @@
 //! - [`plan`] decides what running each batch does (argv in `cwl` or `cc` mode, container
 //!   settings, connector actions, output globs) without doing it.
 //! - [`redact`] masks secrets in everything printed.
+//! - [`execute`] runs containers (Docker through bollard); [`gpus`] finds the host's GPUs and
+//!   matches a RED file's GPU requirements to them.
 //! - [`cli`] is the edge: argument parsing, output, exit codes. [`commands`] has one thin
 //!   module per subcommand.
 //!
@@ -28,7 +30,9 @@ pub mod cli;
 pub mod commands;
 pub mod convert;
 pub mod diagnostic;
+pub mod execute;
 pub mod fill;
+pub mod gpus;
 pub mod load;
 pub mod parse;
 pub mod plan;

@@ -3,6 +3,8 @@
 mod support;
 
 mod cli;
+mod docker;
 mod fill;
+mod gpus;
 mod plan;
 mod validate;

@@ -66,6 +66,8 @@ pub enum Command {
     Vars(commands::vars::VarsArgs),
     /// Fill the `{{variables}}` of a RED file from files, the environment or a prompt.
     Fill(commands::fill::FillArgs),
+    /// List the GPUs red sees on this host (through `nvidia-smi`).
+    Gpus(commands::gpus::GpusArgs),
 }
 
 /// Run `red` with these arguments and return the process exit code.
@@ -89,6 +91,7 @@ where
         Command::Schema(command) => commands::schema::run(&command, &printer),
         Command::Vars(args) => commands::vars::run(&args, &printer),
         Command::Fill(args) => commands::fill::run(&args, &printer),
+        Command::Gpus(args) => commands::gpus::run(&args, &printer),
     };
     match result {
         Ok(status) => status.into(),

@@ -1,6 +1,7 @@
 //! One thin module per subcommand: read arguments, call the library, print, return a status.
 
 pub mod fill;
+pub mod gpus;
 pub mod plan;
 pub mod schema;
 pub mod validate;
