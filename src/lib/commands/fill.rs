@@ -134,10 +134,7 @@ pub(crate) fn obtain(
     value_sources: &SourceArgs,
 ) -> Result<(Filled, fill::Values, Vec<Diagnostic>), ExitStatus> {
     let printer = report.printer;
-    let parsed = match load_template(report, file) {
-        Ok(parsed) => parsed,
-        Err(status) => return Err(status),
-    };
+    let parsed = load_template(report, file)?;
     let template_source = parsed.source.clone();
     let validated = match validate::document(parsed, &Options { level: Level::Full }) {
         Ok(validated) => validated,
