@@ -60,6 +60,9 @@ pub enum Command {
     /// List or show the embedded RED 9 JSON Schemas.
     #[command(subcommand)]
     Schema(commands::schema::SchemaCommand),
+    /// Measure data access as the Curious Containers study did: block reads and the CNN loader.
+    #[command(subcommand)]
+    Bench(commands::bench::BenchCommand),
 }
 
 /// Run `red` with these arguments and return the process exit code.
@@ -79,6 +82,7 @@ where
     let result = match cli.command {
         Command::Validate(args) => commands::validate::run(&args, &printer),
         Command::Schema(command) => commands::schema::run(&command, &printer),
+        Command::Bench(command) => commands::bench::run(&command, &printer),
     };
     match result {
         Ok(status) => status.into(),
