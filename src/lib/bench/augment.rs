@@ -44,7 +44,12 @@ pub fn keeps(tile: ArrayView3<'_, u8>, min_tissue: f64) -> bool {
 /// The square of `size` pixels at `(row, column)` of an in-memory tile: what the loader reads
 /// as a hyperslab from HDF5. `None` when it does not fit.
 #[must_use]
-pub fn crop(tile: ArrayView3<'_, u8>, row: usize, column: usize, size: usize) -> Option<ArrayView3<'_, u8>> {
+pub fn crop(
+    tile: ArrayView3<'_, u8>,
+    row: usize,
+    column: usize,
+    size: usize,
+) -> Option<ArrayView3<'_, u8>> {
     let (height, width) = (tile.shape().first()?, tile.shape().get(1)?);
     if row + size > *height || column + size > *width {
         return None;
@@ -76,6 +81,7 @@ pub fn random_augmentation(rng: &mut impl rand::Rng) -> (u8, bool) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use ndarray::{Array3, array};
 
@@ -128,13 +134,31 @@ mod tests {
     #[test]
     fn rotations_match_numpy_rot90() {
         let tile = tile();
-        assert_eq!(red(&rotate_mirror(tile.view(), 0, false)), array![[1, 2, 3], [4, 5, 6], [7, 8, 9]]);
+        assert_eq!(
+            red(&rotate_mirror(tile.view(), 0, false)),
+            array![[1, 2, 3], [4, 5, 6], [7, 8, 9]]
+        );
         // np.rot90([[1,2,3],[4,5,6],[7,8,9]]) == [[3,6,9],[2,5,8],[1,4,7]]
-        assert_eq!(red(&rotate_mirror(tile.view(), 1, false)), array![[3, 6, 9], [2, 5, 8], [1, 4, 7]]);
-        assert_eq!(red(&rotate_mirror(tile.view(), 2, false)), array![[9, 8, 7], [6, 5, 4], [3, 2, 1]]);
-        assert_eq!(red(&rotate_mirror(tile.view(), 3, false)), array![[7, 4, 1], [8, 5, 2], [9, 6, 3]]);
-        assert_eq!(red(&rotate_mirror(tile.view(), 0, true)), array![[3, 2, 1], [6, 5, 4], [9, 8, 7]]);
-        assert_eq!(red(&rotate_mirror(tile.view(), 1, true)), array![[9, 6, 3], [8, 5, 2], [7, 4, 1]]);
+        assert_eq!(
+            red(&rotate_mirror(tile.view(), 1, false)),
+            array![[3, 6, 9], [2, 5, 8], [1, 4, 7]]
+        );
+        assert_eq!(
+            red(&rotate_mirror(tile.view(), 2, false)),
+            array![[9, 8, 7], [6, 5, 4], [3, 2, 1]]
+        );
+        assert_eq!(
+            red(&rotate_mirror(tile.view(), 3, false)),
+            array![[7, 4, 1], [8, 5, 2], [9, 6, 3]]
+        );
+        assert_eq!(
+            red(&rotate_mirror(tile.view(), 0, true)),
+            array![[3, 2, 1], [6, 5, 4], [9, 8, 7]]
+        );
+        assert_eq!(
+            red(&rotate_mirror(tile.view(), 1, true)),
+            array![[9, 6, 3], [8, 5, 2], [7, 4, 1]]
+        );
     }
 
     #[test]

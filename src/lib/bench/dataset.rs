@@ -4,7 +4,8 @@
 //! Each tile is a function of `(seed, array, index)` alone, so any tile can be regenerated and
 //! checked, and tiles are generated in parallel (rayon) and written in order. A tile takes the
 //! base colour of its slide plus noise, and its mask is a disc of random centre and radius, so
-//! that the tissue of a random crop varies and the loader's 10% filter has work to do.
+//! that the tissue of a random crop varies and the loader's 10% filter has work to do
+//! (about one tile in seven is mostly background).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -85,8 +86,13 @@ pub fn write(path: &Path, options: &Options) -> Result<Written, Error> {
             "`--tiles-per-array`, `--slides` and `--chunk-tiles` must be at least 1".to_owned(),
         ));
     }
-    if options.deflate.is_some_and(|level| !(1..=9).contains(&level)) {
-        return Err(Error::Invalid("`--deflate` must be between 1 and 9".to_owned()));
+    if options
+        .deflate
+        .is_some_and(|level| !(1..=9).contains(&level))
+    {
+        return Err(Error::Invalid(
+            "`--deflate` must be between 1 and 9".to_owned(),
+        ));
     }
     let fail = |source| Error::Hdf5 {
         path: path.to_owned(),
@@ -106,9 +112,9 @@ pub fn write(path: &Path, options: &Options) -> Result<Written, Error> {
     }
     let chunk_tiles = options.chunk_tiles.min(options.tiles_per_array);
     for (array, name) in ARRAY_NAMES.iter().enumerate() {
-        let mut builder = file
-            .new_dataset::<u8>()
-            .chunk((chunk_tiles, TILE_SIDE, TILE_SIDE, TILE_CHANNELS));
+        let mut builder =
+            file.new_dataset::<u8>()
+                .chunk((chunk_tiles, TILE_SIDE, TILE_SIDE, TILE_CHANNELS));
         if let Some(level) = options.deflate {
             builder = builder.deflate(level);
         }
@@ -183,11 +189,22 @@ pub fn tile(seed: u64, slides: usize, array: usize, index: usize) -> Array3<u8> 
     ];
     let mut rng = seeded_rng(&[seed, 2, array as u64, index as u64]);
     let side = TILE_SIDE as f64;
-    let centre = (
-        rng.random_range(-0.25 * side..1.25 * side),
-        rng.random_range(-0.25 * side..1.25 * side),
-    );
-    let radius = rng.random_range(0.0..0.8 * side);
+    // Most tiles are mostly tissue; about one in seven is mostly background, as in a slide's
+    // margins, so that the 10% filter discards some crops.
+    let (centre, radius) = if rng.random_bool(0.85) {
+        (
+            (rng.random_range(0.0..side), rng.random_range(0.0..side)),
+            rng.random_range(0.35 * side..0.9 * side),
+        )
+    } else {
+        (
+            (
+                rng.random_range(-0.2 * side..0.0),
+                rng.random_range(0.0..side),
+            ),
+            rng.random_range(0.0..0.4 * side),
+        )
+    };
     let mut noise = vec![0u8; TILE_SIDE * TILE_SIDE * 3];
     rng.fill_bytes(&mut noise);
     let radius_squared = radius * radius;
@@ -200,9 +217,16 @@ pub fn tile(seed: u64, slides: usize, array: usize, index: usize) -> Array3<u8> 
         for ((out, value), n) in pixel.iter_mut().zip(base).zip(jitter) {
             *out = (i16::from(value) + i16::from(*n % 49) - 24).clamp(0, 255) as u8;
         }
-        let (dy, dx) = ((i / TILE_SIDE) as f64 - centre.0, (i % TILE_SIDE) as f64 - centre.1);
+        let (dy, dx) = (
+            (i / TILE_SIDE) as f64 - centre.0,
+            (i % TILE_SIDE) as f64 - centre.1,
+        );
         if let Some(mask) = pixel.get_mut(3) {
-            *mask = if dy * dy + dx * dx <= radius_squared { 255 } else { 0 };
+            *mask = if dy * dy + dx * dx <= radius_squared {
+                255
+            } else {
+                0
+            };
         }
     }
     Array3::from_shape_vec((TILE_SIDE, TILE_SIDE, TILE_CHANNELS), pixels)

@@ -189,7 +189,7 @@ fn check(options: &Options) -> Result<(), Error> {
         return Err(Error::Invalid("`--bytes` must be at least 1".to_owned()));
     }
     if options.direct {
-        let unaligned = |n: u64| n % DIRECT_ALIGN != 0;
+        let unaligned = |n: u64| !n.is_multiple_of(DIRECT_ALIGN);
         if unaligned(options.block) || matches!(options.limit, Limit::Bytes(n) if unaligned(n)) {
             return Err(Error::Invalid(format!(
                 "with `--direct`, `--block` and `--bytes` must be multiples of {DIRECT_ALIGN}"
@@ -327,7 +327,10 @@ fn run_round(
         let outcome = outcome?;
         round.bytes += outcome.bytes;
         round.reads += outcome.latencies_ms.len() as u64;
-        round.cpu_seconds = round.cpu_seconds.zip(outcome.cpu_seconds).map(|(a, b)| a + b);
+        round.cpu_seconds = round
+            .cpu_seconds
+            .zip(outcome.cpu_seconds)
+            .map(|(a, b)| a + b);
         round.latencies_ms.extend(outcome.latencies_ms);
     }
     round.mib_per_second = stats::mib_per_second(round.bytes, seconds);
@@ -340,7 +343,12 @@ struct ReaderOutcome {
     cpu_seconds: Option<f64>,
 }
 
-fn read_loop(file: &File, plan: &Plan<'_>, seed: &[u64], direct: bool) -> Result<ReaderOutcome, Error> {
+fn read_loop(
+    file: &File,
+    plan: &Plan<'_>,
+    seed: &[u64],
+    direct: bool,
+) -> Result<ReaderOutcome, Error> {
     let cpu_start = sys::thread_cpu_seconds();
     let mut rng = super::seeded_rng(seed);
     let mut storage = vec![0u8; (plan.block + DIRECT_ALIGN) as usize];
@@ -378,7 +386,9 @@ fn read_loop(file: &File, plan: &Plan<'_>, seed: &[u64], direct: bool) -> Result
                 }
             }
         })?;
-        outcome.latencies_ms.push(started.elapsed().as_secs_f64() * 1e3);
+        outcome
+            .latencies_ms
+            .push(started.elapsed().as_secs_f64() * 1e3);
         outcome.bytes += got;
     }
     outcome.cpu_seconds = cpu_start
@@ -406,12 +416,12 @@ fn read_full(file: &File, buffer: &mut [u8], offset: u64) -> std::io::Result<u64
 
 fn summarise(path: PathBuf, file_size: u64, block: u64, rounds: Vec<Round>) -> Report {
     let throughput: Vec<f64> = rounds.iter().map(|r| r.mib_per_second).collect();
-    let latencies: Vec<f64> = rounds.iter().flat_map(|r| r.latencies_ms.iter().copied()).collect();
-    let bytes = rounds.iter().map(|r| r.bytes).sum::<u64>();
-    let cpu = rounds
+    let latencies: Vec<f64> = rounds
         .iter()
-        .map(|r| r.cpu_seconds)
-        .sum::<Option<f64>>();
+        .flat_map(|r| r.latencies_ms.iter().copied())
+        .collect();
+    let bytes = rounds.iter().map(|r| r.bytes).sum::<u64>();
+    let cpu = rounds.iter().map(|r| r.cpu_seconds).sum::<Option<f64>>();
     let gib = bytes as f64 / f64::from(1u32 << 30);
     Report {
         path,
@@ -426,6 +436,7 @@ fn summarise(path: PathBuf, file_size: u64, block: u64, rounds: Vec<Round>) -> R
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

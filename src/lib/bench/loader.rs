@@ -167,8 +167,14 @@ pub struct Report {
 
 /// Replay the loader on each of `paths`, alternating epochs between them.
 pub fn run(paths: &[PathBuf], options: &Options) -> Result<Vec<Report>, Error> {
-    if [options.epochs, options.steps, options.batch, options.crop, options.workers]
-        .contains(&0)
+    if [
+        options.epochs,
+        options.steps,
+        options.batch,
+        options.crop,
+        options.workers,
+    ]
+    .contains(&0)
         || options.prefetch == 0
         || options.chunk_tiles == 0
     {
@@ -247,7 +253,11 @@ struct Batch {
     load_ms: f64,
 }
 
-fn run_epoch(source: &Source, options: &Options, epoch: usize) -> Result<(Epoch, Vec<Step>), Error> {
+fn run_epoch(
+    source: &Source,
+    options: &Options,
+    epoch: usize,
+) -> Result<(Epoch, Vec<Step>), Error> {
     let (sender, receiver) = mpsc::sync_channel::<Result<Batch, Error>>(options.prefetch);
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
@@ -417,7 +427,11 @@ fn read_crop(
 }
 
 fn percent(part: f64, whole: f64) -> f64 {
-    if whole <= 0.0 { 0.0 } else { 100.0 * part / whole }
+    if whole <= 0.0 {
+        0.0
+    } else {
+        100.0 * part / whole
+    }
 }
 
 fn summarise(path: &Path, epochs: Vec<Epoch>, steps: Vec<Step>) -> Report {
@@ -426,7 +440,13 @@ fn summarise(path: &Path, epochs: Vec<Epoch>, steps: Vec<Step>) -> Report {
     let combined: f64 = epochs.iter().map(|e| e.seconds).sum();
     let kept: u64 = epochs.iter().map(|e| e.tiles_kept).sum();
     let bytes: u64 = epochs.iter().map(|e| e.crop_bytes).sum();
-    let per_second = |n: u64| if combined > 0.0 { n as f64 / combined } else { 0.0 };
+    let per_second = |n: u64| {
+        if combined > 0.0 {
+            n as f64 / combined
+        } else {
+            0.0
+        }
+    };
     Report {
         path: path.to_owned(),
         io_idle_percent: epochs.iter().map(|e| e.io_idle_percent).sum::<f64>()

@@ -31,9 +31,18 @@ fn colour(index: usize) -> RGBColor {
 }
 
 /// Bars of MiB/s per round, one colour per target; `series` is `(label, MiB/s per round)`.
-pub fn throughput_bars(path: &Path, title: &str, series: &[(String, Vec<f64>)]) -> Result<(), Error> {
+pub fn throughput_bars(
+    path: &Path,
+    title: &str,
+    series: &[(String, Vec<f64>)],
+) -> Result<(), Error> {
     draw(path, |root| {
-        let rounds = series.iter().map(|(_, v)| v.len()).max().unwrap_or(0).max(1);
+        let rounds = series
+            .iter()
+            .map(|(_, v)| v.len())
+            .max()
+            .unwrap_or(0)
+            .max(1);
         let top = series
             .iter()
             .flat_map(|(_, v)| v.iter().copied())
@@ -75,9 +84,18 @@ pub fn throughput_bars(path: &Path, title: &str, series: &[(String, Vec<f64>)]) 
 
 /// Lines of step time and of IO wait per step, one colour per target; `series` is
 /// `(label, [(step time ms, wait ms)])` with steps of all epochs in order.
-pub fn step_timeline(path: &Path, title: &str, series: &[(String, Vec<(f64, f64)>)]) -> Result<(), Error> {
+pub fn step_timeline(
+    path: &Path,
+    title: &str,
+    series: &[(String, Vec<(f64, f64)>)],
+) -> Result<(), Error> {
     draw(path, |root| {
-        let steps = series.iter().map(|(_, v)| v.len()).max().unwrap_or(0).max(1);
+        let steps = series
+            .iter()
+            .map(|(_, v)| v.len())
+            .max()
+            .unwrap_or(0)
+            .max(1);
         let top = series
             .iter()
             .flat_map(|(_, v)| v.iter().map(|(step, _)| *step))
@@ -98,14 +116,22 @@ pub fn step_timeline(path: &Path, title: &str, series: &[(String, Vec<(f64, f64)
             let stroke = colour(index);
             chart
                 .draw_series(LineSeries::new(
-                    values.iter().enumerate().map(|(i, (step, _))| (i as f64, *step)),
+                    values
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (step, _))| (i as f64, *step)),
                     stroke.stroke_width(2),
                 ))?
                 .label(format!("{label}: step"))
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], stroke.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 16, y)], stroke.stroke_width(2))
+                });
             chart
                 .draw_series(LineSeries::new(
-                    values.iter().enumerate().map(|(i, (_, wait))| (i as f64, *wait)),
+                    values
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (_, wait))| (i as f64, *wait)),
                     stroke.mix(0.5).stroke_width(1),
                 ))?
                 .label(format!("{label}: waiting for data"))
@@ -121,7 +147,8 @@ pub fn step_timeline(path: &Path, title: &str, series: &[(String, Vec<(f64, f64)
 }
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
-type DrawResult = Result<(), DrawingAreaErrorKind<<SVGBackend<'static> as DrawingBackend>::ErrorType>>;
+type DrawResult =
+    Result<(), DrawingAreaErrorKind<<SVGBackend<'static> as DrawingBackend>::ErrorType>>;
 
 fn draw(path: &Path, body: impl FnOnce(&Area<'_>) -> DrawResult) -> Result<(), Error> {
     let fail = |message: String| Error::Draw {
@@ -135,6 +162,7 @@ fn draw(path: &Path, body: impl FnOnce(&Area<'_>) -> DrawResult) -> Result<(), E
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -142,11 +170,20 @@ mod tests {
     fn charts_are_svg_files() {
         let dir = tempfile::tempdir().unwrap();
         let bars = dir.path().join("bars.svg");
-        throughput_bars(&bars, "t", &[("a".into(), vec![1.0, 2.0]), ("b".into(), vec![3.0])]).unwrap();
+        throughput_bars(
+            &bars,
+            "t",
+            &[("a".into(), vec![1.0, 2.0]), ("b".into(), vec![3.0])],
+        )
+        .unwrap();
         let text = std::fs::read_to_string(&bars).unwrap();
         assert!(text.starts_with("<svg") && text.contains("<rect"));
         let line = dir.path().join("line.svg");
         step_timeline(&line, "t", &[("a".into(), vec![(10.0, 1.0), (12.0, 2.0)])]).unwrap();
-        assert!(std::fs::read_to_string(&line).unwrap().contains("<polyline"));
+        assert!(
+            std::fs::read_to_string(&line)
+                .unwrap()
+                .contains("<polyline")
+        );
     }
 }

@@ -120,6 +120,7 @@ pub fn mib_per_second(bytes: u64, seconds: f64) -> f64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

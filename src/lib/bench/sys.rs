@@ -48,6 +48,7 @@ pub fn drop_caches() -> Result<(), Error> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

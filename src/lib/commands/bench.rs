@@ -200,9 +200,19 @@ fn run_io(args: &IoArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     if let Some(svg) = &args.plot {
         let series: Vec<_> = reports
             .iter()
-            .map(|r| (r.path.display().to_string(), r.rounds.iter().map(|x| x.mib_per_second).collect()))
+            .map(|r| {
+                (
+                    r.path.display().to_string(),
+                    r.rounds.iter().map(|x| x.mib_per_second).collect(),
+                )
+            })
             .collect();
-        let title = format!("{:?} {} reads, {} reader(s)", options.pattern, size(args.block), args.readers);
+        let title = format!(
+            "{:?} {} reads, {} reader(s)",
+            options.pattern,
+            size(args.block),
+            args.readers
+        );
         plot::throughput_bars(svg, &title.to_lowercase(), &series)?;
     }
     match args.format {
@@ -239,7 +249,9 @@ fn run_io(args: &IoArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                     report.latency_ms.median,
                     report.latency_ms.p90,
                     report.latency_ms.p99,
-                    report.cpu_seconds_per_gib.map_or("-".to_owned(), |c| format!("{c:.2}")),
+                    report
+                        .cpu_seconds_per_gib
+                        .map_or("-".to_owned(), |c| format!("{c:.2}")),
                     size(report.bytes),
                 ));
             }
@@ -267,7 +279,11 @@ fn size(bytes: u64) -> String {
         unit += 1;
     }
     let name = units.get(unit).copied().unwrap_or("B");
-    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {name}") }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {name}")
+    }
 }
 
 #[cfg(not(feature = "hdf5"))]
@@ -374,7 +390,10 @@ mod hdf5 {
             let series: Vec<_> = reports
                 .iter()
                 .map(|r| {
-                    let steps = r.steps.iter().map(|s| (s.wait_ms + s.compute_ms, s.wait_ms));
+                    let steps = r
+                        .steps
+                        .iter()
+                        .map(|s| (s.wait_ms + s.compute_ms, s.wait_ms));
                     (r.path.display().to_string(), steps.collect())
                 })
                 .collect();
@@ -406,7 +425,14 @@ mod hdf5 {
             Format::Human => {
                 let mut table = format!(
                     "{:<40} {:>8} {:>10} {:>10} {:>9} {:>8} {:>11} {:>10}\n",
-                    "file", "IO idle", "step ms", "load ms", "tiles/s", "MiB/s", "kept/read", "total s"
+                    "file",
+                    "IO idle",
+                    "step ms",
+                    "load ms",
+                    "tiles/s",
+                    "MiB/s",
+                    "kept/read",
+                    "total s"
                 );
                 for report in &reports {
                     let read: u64 = report.epochs.iter().map(|e| e.tiles_read).sum();
