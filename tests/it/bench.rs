@@ -356,6 +356,30 @@ mod hdf5 {
         assert_eq!(epoch["crop_bytes"], 16 * 4 * 4 * 4);
         assert_eq!(document["targets"][0]["steps"].as_array().unwrap().len(), 2);
 
+        // Without HDF5's chunk cache the same crops are read (row by row).
+        let uncached = json_of(&red(&[
+            "bench",
+            "loader",
+            path.to_str().unwrap(),
+            "--steps",
+            "2",
+            "--batch",
+            "3",
+            "--crop",
+            "4",
+            "--chunk-tiles",
+            "4",
+            "--compute-ms",
+            "0",
+            "--chunk-cache",
+            "0",
+            "--format",
+            "json",
+        ]));
+        assert_schema("loader", &uncached);
+        assert_eq!(uncached["options"]["chunk_cache"], 0);
+        assert_eq!(uncached["targets"][0]["epochs"][0]["tiles_read"], 16);
+
         // Nothing passes a filter of more tissue than any crop has: a clear error, exit 2.
         let empty = dir.path().join("empty.h5");
         {

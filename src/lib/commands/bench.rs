@@ -149,6 +149,10 @@ pub struct LoaderArgs {
     /// Drop the page cache before every epoch (needs root).
     #[arg(long)]
     pub drop_caches: bool,
+    /// HDF5 chunk cache per array [default: HDF5's 1M]; `0` makes HDF5 read only each crop's
+    /// rows instead of whole 1 MiB tile chunks.
+    #[arg(long, value_parser = parse_size)]
+    pub chunk_cache: Option<u64>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
@@ -376,6 +380,9 @@ mod hdf5 {
             chunk_tiles: args.chunk_tiles,
             seed: args.seed,
             drop_caches: args.drop_caches,
+            chunk_cache: args
+                .chunk_cache
+                .map(|bytes| usize::try_from(bytes).unwrap_or(usize::MAX)),
         };
         let mut paths = vec![args.file.clone()];
         paths.extend(args.compare.clone());
@@ -416,6 +423,7 @@ mod hdf5 {
                         "chunk_tiles": args.chunk_tiles,
                         "seed": args.seed,
                         "drop_caches": args.drop_caches,
+                        "chunk_cache": args.chunk_cache,
                     },
                     "targets": reports,
                     "slowdown": slowdown,
