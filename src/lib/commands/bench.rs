@@ -211,13 +211,16 @@ fn run_io(args: &IoArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 )
             })
             .collect();
+        let pattern = match options.pattern {
+            Pattern::Random => "random",
+            Pattern::Sequential => "sequential",
+        };
         let title = format!(
-            "{:?} {} reads, {} reader(s)",
-            options.pattern,
+            "{pattern} {} reads, {} reader(s)",
             size(args.block),
             args.readers
         );
-        plot::throughput_bars(svg, &title.to_lowercase(), &series)?;
+        plot::throughput_bars(svg, &title, &series)?;
     }
     match args.format {
         Format::Json => {
