@@ -168,10 +168,14 @@ fn io_human_table_and_errors() {
         "4096",
     ]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("multiples of 4096"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("must be a multiple of 4096"));
 
     let output = red(&["bench", "io", file.to_str().unwrap(), "--block", "12X"]);
     assert_eq!(output.status.code(), Some(2));
+
+    let output = red(&["bench", "io", file.to_str().unwrap(), "--readers", "0"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("`--readers` must be at least 1"));
 }
 
 #[cfg(not(feature = "hdf5"))]
@@ -275,6 +279,16 @@ mod hdf5 {
         assert!(!data.filters().is_empty());
         let tile: Array4<u8> = data.read_slice(s![1..2, .., .., ..]).unwrap();
         assert_eq!(tile.slice(s![0, .., .., ..]), dataset::tile(1, 3, 2, 1));
+
+        let output = red(&[
+            "bench",
+            "dataset",
+            path.to_str().unwrap(),
+            "--deflate",
+            "12",
+        ]);
+        assert_eq!(output.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&output.stderr).contains("between 1 and 9, not 12"));
     }
 
     /// A hand-made file with 8x8 tiles: positives alternate full and empty tissue masks,

@@ -33,9 +33,18 @@ pub enum Error {
         #[source]
         source: hdf5::Error,
     },
-    /// Options that do not fit together.
-    #[error("{0}")]
-    Invalid(String),
+    /// A count option was zero.
+    #[error("`{option}` must be at least 1")]
+    Zero {
+        /// The option, as typed on the command line.
+        option: &'static str,
+    },
+    /// A deflate level outside 1–9.
+    #[error("`--deflate` must be between 1 and 9, not {level}")]
+    DeflateLevel {
+        /// The level given.
+        level: u8,
+    },
 }
 
 /// What to write.
@@ -81,18 +90,17 @@ pub struct Written {
 
 /// Write the dataset to `path` (replacing it).
 pub fn write(path: &Path, options: &Options) -> Result<Written, Error> {
-    if options.tiles_per_array == 0 || options.slides == 0 || options.chunk_tiles == 0 {
-        return Err(Error::Invalid(
-            "`--tiles-per-array`, `--slides` and `--chunk-tiles` must be at least 1".to_owned(),
-        ));
+    for (option, value) in [
+        ("--tiles-per-array", options.tiles_per_array),
+        ("--slides", options.slides),
+        ("--chunk-tiles", options.chunk_tiles),
+    ] {
+        if value == 0 {
+            return Err(Error::Zero { option });
+        }
     }
-    if options
-        .deflate
-        .is_some_and(|level| !(1..=9).contains(&level))
-    {
-        return Err(Error::Invalid(
-            "`--deflate` must be between 1 and 9".to_owned(),
-        ));
+    if let Some(level) = options.deflate.filter(|level| !(1..=9).contains(level)) {
+        return Err(Error::DeflateLevel { level });
     }
     let fail = |source| Error::Hdf5 {
         path: path.to_owned(),

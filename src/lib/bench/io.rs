@@ -66,9 +66,20 @@ pub enum Error {
         /// Its size.
         size: u64,
     },
-    /// Options that do not fit together.
-    #[error("{0}")]
-    Invalid(String),
+    /// A count or size option was zero.
+    #[error("`{option}` must be at least 1")]
+    Zero {
+        /// The option, as typed on the command line.
+        option: &'static str,
+    },
+    /// Direct I/O with a size that is not a multiple of the alignment.
+    #[error("with `--direct`, `{option}` must be a multiple of {DIRECT_ALIGN}, not {value}")]
+    Unaligned {
+        /// The option.
+        option: &'static str,
+        /// Its value.
+        value: u64,
+    },
     /// Dropping the page cache failed.
     #[error(transparent)]
     DropCaches(#[from] sys::Error),
@@ -180,20 +191,25 @@ pub fn run(paths: &[PathBuf], options: &Options) -> Result<Vec<Report>, Error> {
 }
 
 fn check(options: &Options) -> Result<(), Error> {
-    if options.readers == 0 || options.rounds == 0 || options.block == 0 {
-        return Err(Error::Invalid(
-            "`--readers`, `--rounds` and `--block` must be at least 1".to_owned(),
-        ));
-    }
-    if let Limit::Bytes(0) = options.limit {
-        return Err(Error::Invalid("`--bytes` must be at least 1".to_owned()));
+    let bytes = match options.limit {
+        Limit::Bytes(n) => Some(n),
+        Limit::Duration(_) => None,
+    };
+    for (option, value) in [
+        ("--readers", options.readers as u64),
+        ("--rounds", options.rounds as u64),
+        ("--block", options.block),
+        ("--bytes", bytes.unwrap_or(1)),
+    ] {
+        if value == 0 {
+            return Err(Error::Zero { option });
+        }
     }
     if options.direct {
-        let unaligned = |n: u64| !n.is_multiple_of(DIRECT_ALIGN);
-        if unaligned(options.block) || matches!(options.limit, Limit::Bytes(n) if unaligned(n)) {
-            return Err(Error::Invalid(format!(
-                "with `--direct`, `--block` and `--bytes` must be multiples of {DIRECT_ALIGN}"
-            )));
+        for (option, value) in [("--block", Some(options.block)), ("--bytes", bytes)] {
+            if let Some(value) = value.filter(|v| !v.is_multiple_of(DIRECT_ALIGN)) {
+                return Err(Error::Unaligned { option, value });
+            }
         }
     }
     Ok(())
@@ -474,7 +490,13 @@ mod tests {
             drop_caches: false,
             seed: 0,
         };
-        assert!(matches!(check(&options), Err(Error::Invalid(_))));
+        assert!(matches!(
+            check(&options),
+            Err(Error::Unaligned {
+                option: "--block",
+                value: 1000
+            })
+        ));
         let aligned = Options {
             block: 8192,
             ..options

@@ -67,9 +67,12 @@ pub enum Error {
         /// The threshold.
         min_tissue: f64,
     },
-    /// Options that do not fit together.
-    #[error("{0}")]
-    Invalid(String),
+    /// A count or size option was zero.
+    #[error("`{option}` must be at least 1")]
+    Zero {
+        /// The option, as typed on the command line.
+        option: &'static str,
+    },
     /// Dropping the page cache failed.
     #[error(transparent)]
     DropCaches(#[from] sys::Error),
@@ -170,21 +173,18 @@ pub struct Report {
 
 /// Replay the loader on each of `paths`, alternating epochs between them.
 pub fn run(paths: &[PathBuf], options: &Options) -> Result<Vec<Report>, Error> {
-    if [
-        options.epochs,
-        options.steps,
-        options.batch,
-        options.crop,
-        options.workers,
-    ]
-    .contains(&0)
-        || options.prefetch == 0
-        || options.chunk_tiles == 0
-    {
-        return Err(Error::Invalid(
-            "`--epochs`, `--steps`, `--batch`, `--crop`, `--workers`, `--prefetch` and `--chunk-tiles` must be at least 1"
-                .to_owned(),
-        ));
+    for (option, value) in [
+        ("--epochs", options.epochs),
+        ("--steps", options.steps),
+        ("--batch", options.batch),
+        ("--crop", options.crop),
+        ("--workers", options.workers),
+        ("--prefetch", options.prefetch),
+        ("--chunk-tiles", options.chunk_tiles),
+    ] {
+        if value == 0 {
+            return Err(Error::Zero { option });
+        }
     }
     let sources = paths
         .iter()
