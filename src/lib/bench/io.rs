@@ -89,7 +89,7 @@ pub enum Error {
 }
 
 /// How offsets are chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Pattern {
     /// Uniformly random whole blocks (the study's measurement).

@@ -33,6 +33,24 @@ pub enum Format {
     Json,
 }
 
+/// Where `bench io` starts its reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PatternArg {
+    /// Uniformly random whole blocks (the study's measurement).
+    Random,
+    /// Consecutive blocks, wrapping at the end of the file.
+    Sequential,
+}
+
+impl From<PatternArg> for Pattern {
+    fn from(pattern: PatternArg) -> Self {
+        match pattern {
+            PatternArg::Random => Self::Random,
+            PatternArg::Sequential => Self::Sequential,
+        }
+    }
+}
+
 /// Arguments of `red bench io`.
 #[derive(Debug, Args)]
 #[command(after_help = "See docs/bench.md for the study's measurements and a worked example.")]
@@ -47,8 +65,8 @@ pub struct IoArgs {
     #[arg(long, default_value = "16M", value_parser = parse_size)]
     pub block: u64,
     /// Where reads start.
-    #[arg(long, value_enum, default_value_t = Pattern::Random)]
-    pub pattern: Pattern,
+    #[arg(long, value_enum, default_value_t = PatternArg::Random)]
+    pub pattern: PatternArg,
     /// Parallel readers, each with its own file handle.
     #[arg(long, default_value_t = 1)]
     pub readers: usize,
@@ -183,7 +201,7 @@ fn run_io(args: &IoArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     };
     let options = io::Options {
         block: args.block,
-        pattern: args.pattern,
+        pattern: args.pattern.into(),
         readers: args.readers,
         limit,
         rounds: args.rounds,
@@ -228,7 +246,7 @@ fn run_io(args: &IoArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 "command": "bench io",
                 "options": {
                     "block": args.block,
-                    "pattern": args.pattern,
+                    "pattern": options.pattern,
                     "readers": args.readers,
                     "bytes": args.bytes,
                     "duration_seconds": match limit { Limit::Duration(d) => Some(d.as_secs_f64()), Limit::Bytes(_) => None },
