@@ -26,6 +26,7 @@
 //! `parse`, `validate`, `convert` and `upgrade` are synchronous and do no I/O beyond what they
 //! are given.
 
+pub mod bench;
 pub mod cli;
 pub mod commands;
 pub mod convert;

@@ -68,6 +68,9 @@ pub enum Command {
     Fill(commands::fill::FillArgs),
     /// List the GPUs red sees on this host (through `nvidia-smi`).
     Gpus(commands::gpus::GpusArgs),
+    /// Measure data access as the Curious Containers study did: block reads and the CNN loader.
+    #[command(subcommand)]
+    Bench(commands::bench::BenchCommand),
 }
 
 /// Run `red` with these arguments and return the process exit code.
@@ -92,6 +95,7 @@ where
         Command::Vars(args) => commands::vars::run(&args, &printer),
         Command::Fill(args) => commands::fill::run(&args, &printer),
         Command::Gpus(args) => commands::gpus::run(&args, &printer),
+        Command::Bench(command) => commands::bench::run(&command, &printer),
     };
     match result {
         Ok(status) => status.into(),

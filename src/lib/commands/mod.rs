@@ -1,5 +1,6 @@
 //! One thin module per subcommand: read arguments, call the library, print, return a status.
 
+pub mod bench;
 pub mod fill;
 pub mod gpus;
 pub mod plan;
