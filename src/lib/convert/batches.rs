@@ -86,6 +86,7 @@ pub fn job<'a>(document: &Value<'a>, batch: &Value<'a>) -> Value<'a> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::convert::{Format, emit};

@@ -112,6 +112,7 @@ fn input<'a>(value: &Value<'a>, staged: &str) -> Value<'a> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::convert::{Format, emit};

@@ -247,6 +247,7 @@ pub(crate) fn float_lexeme(lexeme: &str) -> Option<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

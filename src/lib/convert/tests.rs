@@ -1,5 +1,7 @@
 //! Round trips through the emitters and the parser, on generated trees.
 
+#![allow(clippy::unwrap_used)]
+
 use std::borrow::Cow;
 
 use proptest::prelude::*;

@@ -187,6 +187,7 @@ impl<'a> Value<'a> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
