@@ -60,6 +60,11 @@ pub enum Command {
     /// List or show the embedded RED 9 JSON Schemas.
     #[command(subcommand)]
     Schema(commands::schema::SchemaCommand),
+    /// Rewrite a file as JSON or YAML, one file per batch, or CWL.
+    #[command(subcommand)]
+    Convert(commands::convert::ConvertCommand),
+    /// Convert a RED 5, 6, 7 or 8 file to RED 9, reporting every change.
+    Upgrade(commands::upgrade::UpgradeArgs),
 }
 
 /// Run `red` with these arguments and return the process exit code.
@@ -79,6 +84,8 @@ where
     let result = match cli.command {
         Command::Validate(args) => commands::validate::run(&args, &printer),
         Command::Schema(command) => commands::schema::run(&command, &printer),
+        Command::Convert(command) => commands::convert::run(&command, &printer),
+        Command::Upgrade(args) => commands::upgrade::run(&args, &printer),
     };
     match result {
         Ok(status) => status.into(),

@@ -51,7 +51,7 @@ impl Format {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     /// A value JSON has no spelling for.
-    #[error("{what} at `{pointer}` cannot be written as JSON")]
+    #[error("{what} cannot be written as JSON")]
     NotJson {
         /// Where the value is.
         pointer: String,
@@ -59,7 +59,7 @@ pub enum Error {
         what: String,
     },
     /// A value that plain YAML cannot hold (a `!!set` or `!!omap`).
-    #[error("{what} at `{pointer}` cannot be written as YAML")]
+    #[error("{what} cannot be written as YAML")]
     NotYaml {
         /// Where the value is.
         pointer: String,
@@ -164,7 +164,8 @@ pub fn format(tree: &Tree, format: Format) -> Result<String, Error> {
 pub fn to_json(tree: &Tree) -> String {
     format(tree, Format::Json { indent: 2 }).unwrap_or_else(|error| {
         let mut out = String::from("{\"error\": ");
-        json::write_string(&error.to_string(), &mut out);
+        let at = error.pointer().unwrap_or_default();
+        json::write_string(&format!("{error} (at `{at}`)"), &mut out);
         out.push_str("}\n");
         out
     })
