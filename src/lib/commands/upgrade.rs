@@ -106,9 +106,9 @@ pub fn run(args: &UpgradeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
                 &redactor,
                 printer.color(),
             ));
-            printer.err(&format!(
-                "error: the upgraded file is not yet valid RED 9; the problems above were not made by the upgrade and need a person\n"
-            ));
+            printer.err(
+                "error: the upgraded file is not yet valid RED 9; the problems above were not made by the upgrade and need a person\n",
+            );
             Ok(ExitStatus::Failure)
         }
     }

@@ -33,7 +33,7 @@ pub struct Upgraded<'a> {
     pub from: String,
     /// The RED 9 document.
     pub value: Value<'a>,
-    /// Every change, in the order made.
+    /// Every change, in the order of the original file (additions last).
     pub notes: Vec<Note>,
 }
 
@@ -103,7 +103,7 @@ impl Error {
             }
             Error::Unsupported { .. } => "`red upgrade` converts RED 5, 6, 7 and 8".to_owned(),
             Error::NoVersion => "add `redVersion` with the release the file was written for".to_owned(),
-            Error::PythonConnector { .. } => "replace each `{pyModule, pyClass, access}` connector by `{command: red-connector-<kind>, access}` (for example `red-connector-http` or `red-connector-ssh`), set `redVersion: \"6\"` and run `red upgrade` again".to_owned(),
+            Error::PythonConnector { .. } => "replace each `{pyModule, pyClass, access}` connector by `{command: red-connector-<kind>, access}` (for example `red-connector-http` or `red-connector-ssh`), then run `red upgrade` again".to_owned(),
             Error::NoContainer => "add `container: {engine: docker, settings: {image: {url: <image>}}}` and run `red upgrade` again".to_owned(),
             Error::NoJob => "this looks like a template for generated files; add `inputs` (one job) or `batches` and run `red upgrade` again".to_owned(),
             Error::NotAMapping { .. } | Error::Convert(_) => return None,
@@ -141,10 +141,12 @@ pub fn document(tree: &Tree) -> Result<Upgraded<'_>, Error> {
     }
     let mut upgrade = rules::Upgrade::new(tree, value);
     upgrade.run()?;
+    let mut notes = upgrade.notes;
+    notes.sort_by_key(|note| note.location.map_or((u32::MAX, 0), |l| (l.line, l.column)));
     Ok(Upgraded {
         from: version,
         value: upgrade.value,
-        notes: upgrade.notes,
+        notes,
     })
 }
 
