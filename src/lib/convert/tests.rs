@@ -202,3 +202,18 @@ fn deep_nesting_is_refused() {
         Err(Error::TooDeep { .. })
     ));
 }
+
+#[test]
+fn sets_are_refused_in_both_formats() {
+    let tree = parse("a: !!set {x, y}\n");
+    for target in [Format::Yaml, Format::Json { indent: 2 }] {
+        let error = format(&tree, target).unwrap_err();
+        assert_eq!(error.pointer(), Some("/a"));
+        assert_eq!(
+            error.location(&tree),
+            Some(crate::source::Location::new(1, 4))
+        );
+    }
+    assert!(to_yaml(&tree).starts_with("# error: a set cannot be written as YAML"));
+    assert!(serde_json::from_str::<serde_json::Value>(&to_json(&tree)).is_ok());
+}
