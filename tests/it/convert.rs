@@ -380,3 +380,42 @@ fn cwl_of_a_single_job_file() {
     assert!(job.contains("location: "), "{job}");
     assert!(!job.contains("connector"), "{job}");
 }
+
+#[test]
+fn unwritable_outputs_are_io_errors_and_leave_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, "x").unwrap();
+    let target = blocker.join("out.json");
+    let output = red(
+        &[
+            "convert",
+            "format",
+            "--to",
+            "json",
+            "-",
+            "-o",
+            target.to_str().unwrap(),
+        ],
+        Some("a: 1\n"),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("cannot write"),
+        "{}",
+        stderr(&output)
+    );
+    let jobs = blocker.join("jobs");
+    let output = red(
+        &["convert", "batches", "-", "-o", jobs.to_str().unwrap()],
+        Some(BATCHES),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("cannot create the directory"),
+        "{}",
+        stderr(&output)
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+}
