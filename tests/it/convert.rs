@@ -61,7 +61,24 @@ fn stdout(output: &Output) -> String {
 #[test]
 fn every_fixture_round_trips() {
     let mut checked = 0;
-    for path in fixtures("convert").into_iter().chain(fixtures("upgrade")) {
+    // The shipped examples too, once the project has them.
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let examples: Vec<PathBuf> = std::fs::read_dir(examples)
+        .map(|entries| {
+            entries
+                .map(|entry| entry.unwrap().path())
+                .filter(|path| {
+                    path.extension()
+                        .is_some_and(|e| e == "yml" || e == "yaml" || e == "json")
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    for path in fixtures("convert")
+        .into_iter()
+        .chain(fixtures("upgrade"))
+        .chain(examples)
+    {
         let text = std::fs::read_to_string(&path).unwrap();
         let tree = red::parse::tree(&text).unwrap();
         let original = Value::from_node(tree.root()).unwrap();
