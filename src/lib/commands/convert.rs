@@ -65,7 +65,7 @@ pub struct FormatArgs {
     #[arg(long, value_enum)]
     pub to: OutputFormat,
     /// Write here instead of standard output.
-    #[arg(short, long, value_hint = clap::ValueHint::FilePath)]
+    #[arg(short, long, value_name = "OUT", value_hint = clap::ValueHint::FilePath)]
     pub output: Option<PathBuf>,
     /// Spaces per level in JSON output (0 writes one line).
     #[arg(long, default_value_t = 2)]
@@ -79,7 +79,7 @@ pub struct BatchesArgs {
     #[arg(value_hint = clap::ValueHint::FilePath)]
     pub file: PathBuf,
     /// The directory to write the batch files into (created if missing).
-    #[arg(short, long, value_hint = clap::ValueHint::DirPath)]
+    #[arg(short, long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
     pub output: PathBuf,
     /// The format to write (default: the input's).
     #[arg(long, value_enum)]
@@ -96,7 +96,7 @@ pub struct CwlArgs {
     #[arg(value_hint = clap::ValueHint::FilePath)]
     pub file: PathBuf,
     /// The directory to write `cli.cwl` and the job files into (created if missing).
-    #[arg(short, long, value_hint = clap::ValueHint::DirPath)]
+    #[arg(short, long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
     pub output: PathBuf,
 }
 

@@ -21,7 +21,7 @@ pub struct UpgradeArgs {
     #[arg(value_hint = clap::ValueHint::FilePath)]
     pub file: PathBuf,
     /// Write the RED 9 file here instead of standard output.
-    #[arg(short, long, value_hint = clap::ValueHint::FilePath)]
+    #[arg(short, long, value_name = "OUT", value_hint = clap::ValueHint::FilePath)]
     pub output: Option<PathBuf>,
     /// The format to write (default: the input's).
     #[arg(long, value_enum)]
