@@ -4,8 +4,10 @@ mod support;
 
 mod bench;
 mod cli;
+mod convert;
 mod docker;
 mod fill;
 mod gpus;
 mod plan;
+mod upgrade;
 mod validate;

@@ -71,6 +71,11 @@ pub enum Command {
     /// Measure data access as the Curious Containers study did: block reads and the CNN loader.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
+    /// Rewrite a file as JSON or YAML, one file per batch, or CWL.
+    #[command(subcommand)]
+    Convert(commands::convert::ConvertCommand),
+    /// Convert a RED 5, 6, 7 or 8 file to RED 9, reporting every change.
+    Upgrade(commands::upgrade::UpgradeArgs),
 }
 
 /// Run `red` with these arguments and return the process exit code.
@@ -96,6 +101,8 @@ where
         Command::Fill(args) => commands::fill::run(&args, &printer),
         Command::Gpus(args) => commands::gpus::run(&args, &printer),
         Command::Bench(command) => commands::bench::run(&command, &printer),
+        Command::Convert(command) => commands::convert::run(&command, &printer),
+        Command::Upgrade(args) => commands::upgrade::run(&args, &printer),
     };
     match result {
         Ok(status) => status.into(),

@@ -1,9 +1,11 @@
 //! One thin module per subcommand: read arguments, call the library, print, return a status.
 
 pub mod bench;
+pub mod convert;
 pub mod fill;
 pub mod gpus;
 pub mod plan;
 pub mod schema;
+pub mod upgrade;
 pub mod validate;
 pub mod vars;

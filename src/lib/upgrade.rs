@@ -1,1 +1,0 @@
-//! Converting RED 5–8 files to RED 9.
