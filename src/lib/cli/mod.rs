@@ -57,25 +57,25 @@ pub struct Cli {
 pub enum Command {
     /// Check RED files against the RED 9 rules and report every problem.
     Validate(commands::validate::ValidateArgs),
-    /// Show what running a file would do, batch by batch: argv, container, inputs, outputs.
-    Plan(commands::plan::PlanArgs),
     /// List or show the embedded RED 9 JSON Schemas.
     #[command(subcommand)]
     Schema(commands::schema::SchemaCommand),
-    /// List the `{{variables}}` of a RED file and where each is used; never prints a value.
-    Vars(commands::vars::VarsArgs),
-    /// Fill the `{{variables}}` of a RED file from files, the environment or a prompt.
-    Fill(commands::fill::FillArgs),
-    /// List the GPUs red sees on this host (through `nvidia-smi`).
-    Gpus(commands::gpus::GpusArgs),
-    /// Measure data access as the Curious Containers study did: block reads and the CNN loader.
-    #[command(subcommand)]
-    Bench(commands::bench::BenchCommand),
     /// Rewrite a file as JSON or YAML, one file per batch, or CWL.
     #[command(subcommand)]
     Convert(commands::convert::ConvertCommand),
     /// Convert a RED 5, 6, 7 or 8 file to RED 9, reporting every change.
     Upgrade(commands::upgrade::UpgradeArgs),
+    /// List the `{{variables}}` of a RED file and where each is used; never prints a value.
+    Vars(commands::vars::VarsArgs),
+    /// Fill the `{{variables}}` of a RED file from files, the environment or a prompt.
+    Fill(commands::fill::FillArgs),
+    /// Show what running a file would do, batch by batch: argv, container, inputs, outputs.
+    Plan(commands::plan::PlanArgs),
+    /// List the GPUs red sees on this host (through `nvidia-smi`).
+    Gpus(commands::gpus::GpusArgs),
+    /// Measure data access as the Curious Containers study did: block reads and the CNN loader.
+    #[command(subcommand)]
+    Bench(commands::bench::BenchCommand),
 }
 
 /// Run `red` with these arguments and return the process exit code.
@@ -95,14 +95,14 @@ where
     printer.install_panic_hook();
     let result = match cli.command {
         Command::Validate(args) => commands::validate::run(&args, &printer),
-        Command::Plan(args) => commands::plan::run(&args, &printer),
         Command::Schema(command) => commands::schema::run(&command, &printer),
-        Command::Vars(args) => commands::vars::run(&args, &printer),
-        Command::Fill(args) => commands::fill::run(&args, &printer),
-        Command::Gpus(args) => commands::gpus::run(&args, &printer),
-        Command::Bench(command) => commands::bench::run(&command, &printer),
         Command::Convert(command) => commands::convert::run(&command, &printer),
         Command::Upgrade(args) => commands::upgrade::run(&args, &printer),
+        Command::Vars(args) => commands::vars::run(&args, &printer),
+        Command::Fill(args) => commands::fill::run(&args, &printer),
+        Command::Plan(args) => commands::plan::run(&args, &printer),
+        Command::Gpus(args) => commands::gpus::run(&args, &printer),
+        Command::Bench(command) => commands::bench::run(&command, &printer),
     };
     match result {
         Ok(status) => status.into(),

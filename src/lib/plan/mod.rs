@@ -94,8 +94,9 @@ pub struct ContainerPlan {
     pub ram_mb: Option<u64>,
     /// `container.settings.gpus` as written.
     pub gpus: Option<serde_json::Value>,
-    /// The user the command runs as; `None` keeps the image's `USER`.
-    pub user: Option<String>,
+    /// The user the command runs as: `invoking` (the uid:gid of whoever runs `red`, so outputs
+    /// belong to them), or a `uid:gid`.
+    pub user: String,
     /// Working directory.
     pub working_dir: String,
     /// Docker network mode.
@@ -465,7 +466,7 @@ fn container(root: NodeRef<'_>) -> Result<ContainerPlan, PlanError> {
         gpus: settings
             .and_then(|s| s.get("gpus"))
             .map(|g| summarise(g, false)),
-        user: None,
+        user: "invoking".into(),
         working_dir: WORKING_DIR.into(),
         network: "none".into(),
         mounts: Vec::new(),

@@ -58,7 +58,11 @@ pub fn render_human(plan: &Plan) -> String {
         let _ = writeln!(
             out,
             "    user:        {}",
-            c.user.as_deref().unwrap_or("the image's USER")
+            if c.user == "invoking" {
+                "the uid:gid of whoever runs red"
+            } else {
+                c.user.as_str()
+            }
         );
         let _ = writeln!(out, "    working dir: {}", c.working_dir);
         let _ = writeln!(out, "    network:     {}", c.network);

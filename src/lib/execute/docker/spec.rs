@@ -44,11 +44,11 @@ impl ContainerUser {
 /// The container's network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum NetworkMode {
-    /// Docker's default bridge: outgoing connections allowed (the reference's behaviour, and
-    /// `red`'s default).
-    #[default]
+    /// Docker's default bridge: outgoing connections allowed (the reference's behaviour).
     Bridge,
-    /// No network at all, only loopback.
+    /// No network at all, only loopback: `red`'s default, since connectors run on the host and
+    /// an experiment that reaches the network is not reproducible.
+    #[default]
     None,
     /// The host's network stack.
     Host,

@@ -247,7 +247,7 @@ fn image_user_unlimited_memory_and_other_networks() {
         assert_eq!((host.memory, host.memory_swap), (None, None));
         assert_eq!(host.network_mode.as_deref(), Some(name));
     }
-    assert_eq!(NetworkMode::default(), NetworkMode::Bridge);
+    assert_eq!(NetworkMode::default(), NetworkMode::None);
 }
 
 #[test]
