@@ -102,9 +102,21 @@ fn parse_output_type(text: &str) -> Option<&str> {
 }
 
 struct Job<'t> {
-    prefix: Vec<Seg<'t>>,
+    /// The batch index, or `None` for the single-job form.
+    batch: Option<usize>,
     inputs: Option<NodeRef<'t>>,
     outputs: Option<NodeRef<'t>>,
+}
+
+impl Job<'_> {
+    /// Reset `scratch` to the path of this job's `section` (`inputs` or `outputs`).
+    fn base<'t>(&self, scratch: &mut Vec<Seg<'t>>, section: &'t str) {
+        scratch.clear();
+        if let Some(i) = self.batch {
+            scratch.extend([Seg::Key("batches"), Seg::Index(i)]);
+        }
+        scratch.push(Seg::Key(section));
+    }
 }
 
 fn jobs(root: NodeRef<'_>) -> Vec<Job<'_>> {
@@ -114,13 +126,13 @@ fn jobs(root: NodeRef<'_>) -> Vec<Job<'_>> {
             .enumerate()
             .filter(|(_, b)| b.is_map())
             .map(|(i, b)| Job {
-                prefix: vec![Seg::Key("batches"), Seg::Index(i)],
+                batch: Some(i),
                 inputs: b.get("inputs"),
                 outputs: b.get("outputs"),
             })
             .collect(),
         None => vec![Job {
-            prefix: Vec::new(),
+            batch: None,
             inputs: root.get("inputs"),
             outputs: root.get("outputs"),
         }],
@@ -155,8 +167,9 @@ pub(crate) fn check(tree: &Tree, rejected: &Rejected, warnings: bool) -> Vec<Dia
             .entries()
             .filter_map(|(k, _)| k.as_str())
             .collect();
+        let mut scratch = Vec::with_capacity(8);
         for job in &jobs {
-            check_job_inputs(job, cli_inputs, &declared, rejected, &mut out);
+            check_job_inputs(job, cli_inputs, &declared, rejected, &mut scratch, &mut out);
         }
         for (key, desc) in cli_inputs.entries() {
             let Some(name) = key.as_str().filter(|k| !pattern(k)) else {
@@ -198,8 +211,16 @@ pub(crate) fn check(tree: &Tree, rejected: &Rejected, warnings: bool) -> Vec<Dia
             .entries()
             .filter_map(|(k, _)| k.as_str())
             .collect();
+        let mut scratch = Vec::with_capacity(8);
         for job in &jobs {
-            check_job_outputs(job, cli_outputs, &declared, rejected, &mut out);
+            check_job_outputs(
+                job,
+                cli_outputs,
+                &declared,
+                rejected,
+                &mut scratch,
+                &mut out,
+            );
         }
         let any_outputs = jobs.iter().any(|j| j.outputs.is_some());
         for (key, desc) in cli_outputs.entries() {
@@ -288,34 +309,39 @@ fn check_job_inputs<'t>(
     cli_inputs: NodeRef<'t>,
     declared: &[&str],
     rejected: &Rejected,
+    segs: &mut Vec<Seg<'t>>,
     out: &mut Vec<Diagnostic>,
 ) {
     let Some(inputs) = job.inputs.filter(|i| i.is_map()) else {
         return;
     };
-    let base = at(&job.prefix, &[Seg::Key("inputs")]);
+    job.base(segs, "inputs");
+    let base = segs.len();
     for (key, _) in inputs.entries() {
         let Some(name) = key.as_str() else { continue };
-        let segs = at(&base, &[Seg::Key(name)]);
-        if cli_inputs.get(name).is_none() && !rejected.touches(&segs) {
-            let hint = match path::did_you_mean(name, declared) {
-                Some(close) => {
-                    format!("did you mean `{close}`? declare it in `cli.inputs` otherwise")
-                }
-                None => "declare it in `cli.inputs`, or remove it".to_owned(),
-            };
-            out.push(
-                error(
-                    format!(
-                        "input {} is not declared in `cli.inputs`",
-                        path::quote(name)
-                    ),
-                    key,
-                    &segs,
-                )
-                .hint(hint),
-            );
+        if cli_inputs.get(name).is_some() {
+            continue;
         }
+        segs.truncate(base);
+        segs.push(Seg::Key(name));
+        if rejected.touches(segs) {
+            continue;
+        }
+        let hint = match path::did_you_mean(name, declared) {
+            Some(close) => format!("did you mean `{close}`? declare it in `cli.inputs` otherwise"),
+            None => "declare it in `cli.inputs`, or remove it".to_owned(),
+        };
+        out.push(
+            error(
+                format!(
+                    "input {} is not declared in `cli.inputs`",
+                    path::quote(name)
+                ),
+                key,
+                segs,
+            )
+            .hint(hint),
+        );
     }
     for (key, desc) in cli_inputs.entries() {
         let Some(name) = key.as_str().filter(|k| pattern(k)) else {
@@ -328,9 +354,10 @@ fn check_job_inputs<'t>(
         else {
             continue;
         };
+        segs.truncate(base);
+        segs.push(Seg::Key(name));
         let cli_segs = [Seg::Key("cli"), Seg::Key("inputs"), Seg::Key(name)];
-        let segs = at(&base, &[Seg::Key(name)]);
-        if rejected.touches(&cli_segs) || rejected.touches(&segs) {
+        if rejected.touches(&cli_segs) || rejected.touches(segs) {
             continue;
         }
         let Some(value) = inputs.get(name) else {
@@ -340,7 +367,7 @@ fn check_job_inputs<'t>(
                     error(
                         format!("required input {} is missing", path::quote(name)),
                         inputs,
-                        &base,
+                        segs.get(..base).unwrap_or_default(),
                     )
                     .hint(format!(
                         "give it a value, or declare it optional in `cli.inputs` (`{declared_as}?`)"
@@ -349,24 +376,28 @@ fn check_job_inputs<'t>(
             }
             continue;
         };
-        check_value(name, ty, value, &segs, out);
+        check_value(name, ty, value, segs, out);
     }
 }
 
-fn check_value(
+fn written(ty: InputType<'_>) -> String {
+    format!("{}{}", ty.base, if ty.array { "[]" } else { "" })
+}
+
+fn check_value<'t>(
     name: &str,
     ty: InputType<'_>,
-    value: NodeRef<'_>,
-    segs: &[Seg<'_>],
+    value: NodeRef<'t>,
+    segs: &mut Vec<Seg<'t>>,
     out: &mut Vec<Diagnostic>,
 ) {
-    let shown = path::quote(name);
-    let written = format!("{}{}", ty.base, if ty.array { "[]" } else { "" });
     if ty.array && !value.is_seq() {
         out.push(
             error(
                 format!(
-                    "input {shown} is declared as a list (`{written}`), but its value is not a list"
+                    "input {} is declared as a list (`{}`), but its value is not a list",
+                    path::quote(name),
+                    written(ty)
                 ),
                 value,
                 segs,
@@ -376,9 +407,13 @@ fn check_value(
         return;
     }
     if !ty.array && value.is_seq() {
+        let written = written(ty);
         out.push(
             error(
-                format!("input {shown} is declared as `{written}`, but its value is a list"),
+                format!(
+                    "input {} is declared as `{written}`, but its value is a list",
+                    path::quote(name)
+                ),
                 value,
                 segs,
             )
@@ -388,76 +423,83 @@ fn check_value(
         );
         return;
     }
-    let items: Vec<(NodeRef<'_>, Vec<Seg<'_>>)> = if ty.array {
-        value
-            .items()
-            .enumerate()
-            .map(|(i, item)| (item, at(segs, &[Seg::Index(i)])))
-            .collect()
+    if ty.array {
+        for (i, item) in value.items().enumerate() {
+            segs.push(Seg::Index(i));
+            check_item(name, ty, item, Some(i), segs, out);
+            segs.pop();
+        }
     } else {
-        vec![(value, segs.to_vec())]
+        check_item(name, ty, value, None, segs, out);
+    }
+}
+
+fn check_item<'t>(
+    name: &str,
+    ty: InputType<'_>,
+    item: NodeRef<'t>,
+    index: Option<usize>,
+    segs: &mut Vec<Seg<'t>>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let subject = || match index {
+        Some(i) => format!("item {i} of input {}", path::quote(name)),
+        None => format!("input {}", path::quote(name)),
     };
-    for (item, item_segs) in items {
-        let subject = match item_segs.last() {
-            Some(Seg::Index(i)) if ty.array => format!("item {i} of input {shown}"),
-            _ => format!("input {shown}"),
+    let ok = match ty.base {
+        "File" | "Directory" => item.is_map(),
+        "string" => item.kind() == Kind::Str,
+        "int" | "long" => item.kind() == Kind::Int,
+        "float" | "double" => matches!(item.kind(), Kind::Int | Kind::Float),
+        _ => item.kind() == Kind::Bool,
+    };
+    if !ok {
+        let expected = match ty.base {
+            "File" => "a `File` object",
+            "Directory" => "a `Directory` object",
+            "string" => "a string",
+            "int" | "long" => "an integer",
+            "float" | "double" => "a number",
+            _ => "a boolean",
         };
-        let ok = match ty.base {
-            "File" | "Directory" => item.is_map(),
-            "string" => item.kind() == Kind::Str,
-            "int" | "long" => item.kind() == Kind::Int,
-            "float" | "double" => matches!(item.kind(), Kind::Int | Kind::Float),
-            _ => item.kind() == Kind::Bool,
-        };
-        if !ok {
-            let expected = match ty.base {
-                "File" => "a `File` object",
-                "Directory" => "a `Directory` object",
-                "string" => "a string",
-                "int" | "long" => "an integer",
-                "float" | "double" => "a number",
-                _ => "a boolean",
-            };
-            let mut d = error(
+        let mut d = error(
+            format!(
+                "{} must be {expected} (declared `{}`), not {}",
+                subject(),
+                ty.base,
+                found_phrase(item)
+            ),
+            item,
+            segs,
+        );
+        if let Some(hint) = value_hint(ty.base, item) {
+            d = d.hint(hint);
+        }
+        out.push(d);
+        return;
+    }
+    if matches!(ty.base, "File" | "Directory")
+        && let Some((_, class)) = item.get_entry("class")
+        && class.as_str() != Some(ty.base)
+    {
+        segs.push(Seg::Key("class"));
+        out.push(
+            error(
                 format!(
-                    "{subject} must be {expected} (declared `{}`), not {}",
+                    "{} is declared as `{}`, but its `class` is {}",
+                    subject(),
                     ty.base,
-                    found_phrase(item)
+                    path::quote(class.text())
                 ),
-                item,
-                &item_segs,
-            );
-            if let Some(hint) = value_hint(ty.base, item) {
-                d = d.hint(hint);
-            }
-            out.push(d);
-            continue;
-        }
-        if matches!(ty.base, "File" | "Directory")
-            && let Some((_, class)) = item.get_entry("class")
-            && class.as_str() != Some(ty.base)
-        {
-            {
-                {
-                    let class_segs = at(&item_segs, &[Seg::Key("class")]);
-                    out.push(
-                        error(
-                            format!(
-                                "{subject} is declared as `{}`, but its `class` is {}",
-                                ty.base,
-                                path::quote(class.text())
-                            ),
-                            class,
-                            &class_segs,
-                        )
-                        .hint(format!(
-                            "use `class: {}` or change the type in `cli.inputs`",
-                            ty.base
-                        )),
-                    );
-                }
-            }
-        }
+                class,
+                segs,
+            )
+            .hint(format!(
+                "use `class: {}` or change the type in `cli.inputs`",
+                ty.base
+            )),
+        );
+        segs.pop();
     }
 }
 
@@ -485,17 +527,20 @@ fn check_job_outputs<'t>(
     cli_outputs: NodeRef<'t>,
     declared: &[&str],
     rejected: &Rejected,
+    segs: &mut Vec<Seg<'t>>,
     out: &mut Vec<Diagnostic>,
 ) {
     let Some(outputs) = job.outputs.filter(|o| o.is_map()) else {
         return;
     };
-    let base = at(&job.prefix, &[Seg::Key("outputs")]);
+    job.base(segs, "outputs");
+    let base = segs.len();
     for (key, value) in outputs.entries() {
         let Some(name) = key.as_str() else { continue };
-        let segs = at(&base, &[Seg::Key(name)]);
+        segs.truncate(base);
+        segs.push(Seg::Key(name));
         let Some(desc) = cli_outputs.get(name) else {
-            if rejected.touches(&segs) {
+            if rejected.touches(segs) {
                 continue;
             }
             let hint = match path::did_you_mean(name, declared) {
@@ -511,14 +556,14 @@ fn check_job_outputs<'t>(
                         path::quote(name)
                     ),
                     key,
-                    &segs,
+                    segs,
                 )
                 .hint(hint),
             );
             continue;
         };
         let cli_segs = [Seg::Key("cli"), Seg::Key("outputs"), Seg::Key(name)];
-        if rejected.touches(&cli_segs) || rejected.touches(&segs) {
+        if rejected.touches(&cli_segs) || rejected.touches(segs) {
             continue;
         }
         let Some(base_type) = desc
@@ -531,23 +576,22 @@ fn check_job_outputs<'t>(
         if let Some((_, class)) = value.get_entry("class")
             && class.as_str() != Some(base_type)
         {
-            {
-                let class_segs = at(&segs, &[Seg::Key("class")]);
-                out.push(
-                    error(
-                        format!(
-                            "output {} is declared as `{base_type}`, but its `class` is {}",
-                            path::quote(name),
-                            path::quote(class.text())
-                        ),
-                        class,
-                        &class_segs,
-                    )
-                    .hint(format!(
-                        "use `class: {base_type}` or change the type in `cli.outputs`"
-                    )),
-                );
-            }
+            segs.push(Seg::Key("class"));
+            out.push(
+                error(
+                    format!(
+                        "output {} is declared as `{base_type}`, but its `class` is {}",
+                        path::quote(name),
+                        path::quote(class.text())
+                    ),
+                    class,
+                    segs,
+                )
+                .hint(format!(
+                    "use `class: {base_type}` or change the type in `cli.outputs`"
+                )),
+            );
+            segs.pop();
         }
     }
 }

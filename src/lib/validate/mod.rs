@@ -179,20 +179,24 @@ pub fn is_protected_key(key: &str) -> bool {
 #[must_use]
 pub fn secret_values(tree: &Tree) -> Vec<String> {
     let mut secrets = Vec::new();
-    let mut stack = vec![(tree.root(), false)];
-    while let Some((node, protected)) = stack.pop() {
-        match node.kind() {
-            Kind::Map => {
-                for (key, value) in node.entries() {
-                    let protected = protected || key.as_str().is_some_and(is_protected_key);
-                    stack.push((value, protected));
-                }
+    let mut stack = Vec::new();
+    // A flat scan for protected keys, then a walk of only the values below them.
+    for map in tree.nodes().filter(|n| n.is_map()) {
+        for (key, value) in map.entries() {
+            if key.as_str().is_some_and(is_protected_key) {
+                stack.push(value);
             }
-            Kind::Seq => stack.extend(node.items().map(|item| (item, protected))),
-            Kind::ForeignCollection => {}
-            _ if protected => secrets.push(node.text().to_owned()),
-            _ => {}
         }
     }
+    while let Some(node) = stack.pop() {
+        match node.kind() {
+            Kind::Map => stack.extend(node.entries().map(|(_, value)| value)),
+            Kind::Seq => stack.extend(node.items()),
+            Kind::ForeignCollection => {}
+            _ => secrets.push(node.text().to_owned()),
+        }
+    }
+    secrets.sort_unstable();
+    secrets.dedup();
     secrets
 }
