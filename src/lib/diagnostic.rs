@@ -140,7 +140,19 @@ pub fn render_human(
         let mut notes = Vec::new();
         let mut place = String::new();
         if !diagnostic.pointer.is_empty() {
-            let _ = write!(place, "at `{}`", redactor.redact(&diagnostic.pointer));
+            // Keys may hold newlines and tabs: show them escaped, on one line.
+            let pointer: String = redactor
+                .redact(&diagnostic.pointer)
+                .chars()
+                .map(|c| {
+                    if c.is_control() {
+                        c.escape_default().collect()
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect();
+            let _ = write!(place, "at `{pointer}`");
         }
         if let Some(batch) = diagnostic.batch {
             let _ = write!(

@@ -14,7 +14,7 @@ use super::schema::{Additional, Compiled, JType, Node};
 use crate::tree::{Kind, NodeRef};
 
 /// How deep a document may nest before validation gives up on it (a 150-level listing is fine).
-pub(crate) const MAX_DEPTH: usize = 600;
+pub(crate) const MAX_DEPTH: usize = 400;
 
 /// What is wrong with one value.
 #[derive(Debug, Clone)]
@@ -123,7 +123,7 @@ impl<'t> Eval<'t> {
 
     /// Whether `node` satisfies schema `id`; stops at the first problem.
     pub(crate) fn valid(&self, id: usize, node: NodeRef<'t>, depth: usize) -> bool {
-        if depth > MAX_DEPTH {
+        if depth >= MAX_DEPTH && !node.is_empty() {
             return false;
         }
         let s = self.schema.node(id);
@@ -200,7 +200,7 @@ impl<'t> Eval<'t> {
     }
 
     fn check(&mut self, id: usize, node: NodeRef<'t>, depth: usize) {
-        if depth > MAX_DEPTH {
+        if depth >= MAX_DEPTH && !node.is_empty() {
             self.fail(node, FailKind::TooDeep);
             return;
         }
