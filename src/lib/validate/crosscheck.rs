@@ -9,10 +9,12 @@
 //! the schema; the reference then crashes or accepts them depending on their shape, and the
 //! same verdicts are given here with a proper message.
 
+mod names;
+mod values;
+
 use super::path::{self, Seg};
-use super::report::found_phrase;
 use crate::diagnostic::Diagnostic;
-use crate::tree::{Kind, NodeRef, Tree};
+use crate::tree::{NodeRef, Tree};
 
 const CODE: &str = "cross-check";
 const BASES: [&str; 8] = [
@@ -168,43 +170,19 @@ pub(crate) fn check(tree: &Tree, rejected: &Rejected, warnings: bool) -> Vec<Dia
             .filter_map(|(k, _)| k.as_str())
             .collect();
         let mut scratch = Vec::with_capacity(8);
+        let typed = typed_inputs(cli_inputs, rejected);
         for job in &jobs {
-            check_job_inputs(job, cli_inputs, &declared, rejected, &mut scratch, &mut out);
+            check_job_inputs(
+                job,
+                cli_inputs,
+                &typed,
+                &declared,
+                rejected,
+                &mut scratch,
+                &mut out,
+            );
         }
-        for (key, desc) in cli_inputs.entries() {
-            let Some(name) = key.as_str().filter(|k| !pattern(k)) else {
-                continue;
-            };
-            let accepted = desc
-                .get("type")
-                .and_then(NodeRef::as_str)
-                .and_then(parse_input_type)
-                .is_some_and(|t| t.optional);
-            let segs = [Seg::Key("cli"), Seg::Key("inputs"), Seg::Key(name)];
-            if !accepted && !jobs.is_empty() {
-                out.push(
-                    error(
-                        format!("cli input {} is not a valid input name", path::quote(name)),
-                        key,
-                        &segs,
-                    )
-                    .hint(NAME_HINT),
-                );
-            } else if warnings {
-                out.push(
-                    Diagnostic::warning(
-                        CODE,
-                        format!(
-                            "cli input {} can never be given a value: it is not a valid input name",
-                            path::quote(name)
-                        ),
-                    )
-                    .at(key.span().start)
-                    .pointer(path::pointer(&segs))
-                    .hint(NAME_HINT),
-                );
-            }
-        }
+        names::cli_inputs(cli_inputs, !jobs.is_empty(), warnings, &mut out);
     }
     if let Some(cli_outputs) = cli_outputs {
         let declared: Vec<&str> = cli_outputs
@@ -223,90 +201,39 @@ pub(crate) fn check(tree: &Tree, rejected: &Rejected, warnings: bool) -> Vec<Dia
             );
         }
         let any_outputs = jobs.iter().any(|j| j.outputs.is_some());
-        for (key, desc) in cli_outputs.entries() {
-            let Some(name) = key.as_str() else { continue };
-            let segs = [Seg::Key("cli"), Seg::Key("outputs"), Seg::Key(name)];
-            if pattern(name) {
-                if !rejected.touches(&segs) {
-                    check_glob(name, desc, &segs, &mut out);
-                }
-                continue;
-            }
-            let ty = desc.get("type");
-            let stream = ty
-                .and_then(NodeRef::as_str)
-                .is_some_and(|t| t == "stdout" || t == "stderr");
-            let glob = desc.get("outputBinding").and_then(|b| b.get("glob"));
-            let glob_ok = stream
-                || glob
-                    .and_then(NodeRef::as_str)
-                    .is_some_and(|g| !g.starts_with('/'));
-            let type_ok = !any_outputs
-                || ty
-                    .and_then(NodeRef::as_str)
-                    .and_then(parse_output_type)
-                    .is_some();
-            if desc.is_map() && ty.is_some() && glob_ok && type_ok {
-                if warnings {
-                    out.push(
-                        Diagnostic::warning(
-                            CODE,
-                            format!(
-                                "cli output {} is not a valid output name",
-                                path::quote(name)
-                            ),
-                        )
-                        .at(key.span().start)
-                        .pointer(path::pointer(&segs))
-                        .hint(NAME_HINT),
-                    );
-                }
-            } else {
-                out.push(
-                    error(
-                        format!(
-                            "cli output {} is not a valid output name",
-                            path::quote(name)
-                        ),
-                        key,
-                        &segs,
-                    )
-                    .hint(NAME_HINT),
-                );
-            }
-        }
+        names::cli_outputs(cli_outputs, any_outputs, rejected, warnings, &mut out);
     }
     out
 }
 
-fn check_glob(name: &str, desc: NodeRef<'_>, segs: &[Seg<'_>], out: &mut Vec<Diagnostic>) {
-    let stream = desc
-        .get("type")
-        .and_then(NodeRef::as_str)
-        .is_some_and(|t| t == "stdout" || t == "stderr");
-    let Some(glob) = desc.get("outputBinding").and_then(|b| b.get("glob")) else {
-        return;
-    };
-    if !stream && glob.as_str().is_some_and(|g| g.starts_with('/')) {
-        let segs = at(segs, &[Seg::Key("outputBinding"), Seg::Key("glob")]);
-        out.push(
-            Diagnostic::error(
-                "absolute-glob",
-                format!(
-                    "the glob of output {} is an absolute path",
-                    path::quote(name)
-                ),
-            )
-            .at(glob.span().start)
-            .pointer(path::pointer(&segs))
-            .hint("globs are matched in the tool's working directory; write a relative path"),
-        );
-    }
+/// A cli input the schema accepted, with its parsed type (computed once, used for every job).
+struct CliInput<'t> {
+    name: &'t str,
+    ty: InputType<'t>,
+    declared_as: &'t str,
+}
+
+fn typed_inputs<'t>(cli_inputs: NodeRef<'t>, rejected: &Rejected) -> Vec<CliInput<'t>> {
+    cli_inputs
+        .entries()
+        .filter_map(|(key, desc)| {
+            let name = key.as_str().filter(|k| pattern(k))?;
+            let declared_as = desc.get("type").and_then(NodeRef::as_str)?;
+            let ty = parse_input_type(declared_as)?;
+            let cli_segs = [Seg::Key("cli"), Seg::Key("inputs"), Seg::Key(name)];
+            (!rejected.touches(&cli_segs)).then_some(CliInput {
+                name,
+                ty,
+                declared_as,
+            })
+        })
+        .collect()
 }
 
 fn check_job_inputs<'t>(
     job: &Job<'t>,
     cli_inputs: NodeRef<'t>,
+    typed: &[CliInput<'t>],
     declared: &[&str],
     rejected: &Rejected,
     segs: &mut Vec<Seg<'t>>,
@@ -343,26 +270,19 @@ fn check_job_inputs<'t>(
             .hint(hint),
         );
     }
-    for (key, desc) in cli_inputs.entries() {
-        let Some(name) = key.as_str().filter(|k| pattern(k)) else {
-            continue;
-        };
-        let Some(ty) = desc
-            .get("type")
-            .and_then(NodeRef::as_str)
-            .and_then(parse_input_type)
-        else {
-            continue;
-        };
+    for &CliInput {
+        name,
+        ty,
+        declared_as,
+    } in typed
+    {
         segs.truncate(base);
         segs.push(Seg::Key(name));
-        let cli_segs = [Seg::Key("cli"), Seg::Key("inputs"), Seg::Key(name)];
-        if rejected.touches(&cli_segs) || rejected.touches(segs) {
+        if rejected.touches(segs) {
             continue;
         }
         let Some(value) = inputs.get(name) else {
             if !ty.optional {
-                let declared_as = desc.get("type").map_or("", NodeRef::text);
                 out.push(
                     error(
                         format!("required input {} is missing", path::quote(name)),
@@ -376,149 +296,7 @@ fn check_job_inputs<'t>(
             }
             continue;
         };
-        check_value(name, ty, value, segs, out);
-    }
-}
-
-fn written(ty: InputType<'_>) -> String {
-    format!("{}{}", ty.base, if ty.array { "[]" } else { "" })
-}
-
-fn check_value<'t>(
-    name: &str,
-    ty: InputType<'_>,
-    value: NodeRef<'t>,
-    segs: &mut Vec<Seg<'t>>,
-    out: &mut Vec<Diagnostic>,
-) {
-    if ty.array && !value.is_seq() {
-        out.push(
-            error(
-                format!(
-                    "input {} is declared as a list (`{}`), but its value is not a list",
-                    path::quote(name),
-                    written(ty)
-                ),
-                value,
-                segs,
-            )
-            .hint("write the value as a list, e.g. `[value]`"),
-        );
-        return;
-    }
-    if !ty.array && value.is_seq() {
-        let written = written(ty);
-        out.push(
-            error(
-                format!(
-                    "input {} is declared as `{written}`, but its value is a list",
-                    path::quote(name)
-                ),
-                value,
-                segs,
-            )
-            .hint(format!(
-                "give a single value, or declare it as `{written}[]`"
-            )),
-        );
-        return;
-    }
-    if ty.array {
-        for (i, item) in value.items().enumerate() {
-            segs.push(Seg::Index(i));
-            check_item(name, ty, item, Some(i), segs, out);
-            segs.pop();
-        }
-    } else {
-        check_item(name, ty, value, None, segs, out);
-    }
-}
-
-fn check_item<'t>(
-    name: &str,
-    ty: InputType<'_>,
-    item: NodeRef<'t>,
-    index: Option<usize>,
-    segs: &mut Vec<Seg<'t>>,
-    out: &mut Vec<Diagnostic>,
-) {
-    let subject = || match index {
-        Some(i) => format!("item {i} of input {}", path::quote(name)),
-        None => format!("input {}", path::quote(name)),
-    };
-    let ok = match ty.base {
-        "File" | "Directory" => item.is_map(),
-        "string" => item.kind() == Kind::Str,
-        "int" | "long" => item.kind() == Kind::Int,
-        "float" | "double" => matches!(item.kind(), Kind::Int | Kind::Float),
-        _ => item.kind() == Kind::Bool,
-    };
-    if !ok {
-        let expected = match ty.base {
-            "File" => "a `File` object",
-            "Directory" => "a `Directory` object",
-            "string" => "a string",
-            "int" | "long" => "an integer",
-            "float" | "double" => "a number",
-            _ => "a boolean",
-        };
-        let mut d = error(
-            format!(
-                "{} must be {expected} (declared `{}`), not {}",
-                subject(),
-                ty.base,
-                found_phrase(item)
-            ),
-            item,
-            segs,
-        );
-        if let Some(hint) = value_hint(ty.base, item) {
-            d = d.hint(hint);
-        }
-        out.push(d);
-        return;
-    }
-    if matches!(ty.base, "File" | "Directory")
-        && let Some((_, class)) = item.get_entry("class")
-        && class.as_str() != Some(ty.base)
-    {
-        segs.push(Seg::Key("class"));
-        out.push(
-            error(
-                format!(
-                    "{} is declared as `{}`, but its `class` is {}",
-                    subject(),
-                    ty.base,
-                    path::quote(class.text())
-                ),
-                class,
-                segs,
-            )
-            .hint(format!(
-                "use `class: {}` or change the type in `cli.inputs`",
-                ty.base
-            )),
-        );
-        segs.pop();
-    }
-}
-
-fn value_hint(base: &str, item: NodeRef<'_>) -> Option<String> {
-    match (base, item.kind()) {
-        ("int" | "long", Kind::Float) if item.as_f64().is_some_and(|v| v.fract() == 0.0) => {
-            Some("write the number without a decimal point or exponent".to_owned())
-        }
-        ("int" | "long" | "float" | "double", Kind::Bool) => {
-            Some("booleans are not numbers; write a number".to_owned())
-        }
-        ("int" | "long" | "float" | "double", Kind::Str)
-            if item.text().trim().parse::<f64>().is_ok() =>
-        {
-            Some("remove the quotes around the number".to_owned())
-        }
-        ("boolean", Kind::Str) => Some("write `true` or `false` without quotes".to_owned()),
-        ("string", _) => Some("put the value in quotes to make it a string".to_owned()),
-        _ => None,
+        values::check_value(name, ty, value, segs, out);
     }
 }
 

@@ -98,10 +98,13 @@ impl KeyPattern {
     /// Whether `key` matches.
     pub(crate) fn matches(&self, key: &str) -> bool {
         let body = key.strip_suffix('\n').unwrap_or(key);
+        let in_class = |c: char| self.ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi);
         !body.is_empty()
-            && body
-                .chars()
-                .all(|c| self.ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi))
+            && if body.is_ascii() {
+                body.bytes().all(|b| in_class(char::from(b)))
+            } else {
+                body.chars().all(in_class)
+            }
     }
 }
 
