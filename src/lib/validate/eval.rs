@@ -303,3 +303,125 @@ pub(crate) fn type_phrase(t: JType) -> &'static str {
         JType::Null => "null",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failures(schema: &str, yaml: &str) -> Vec<FailKind> {
+        let compiled: &'static Compiled =
+            Box::leak(Box::new(Compiled::compile("test", schema).unwrap()));
+        let tree = crate::parse::tree(yaml).unwrap();
+        let mut eval = Eval::new(compiled, Vec::new());
+        eval.run(tree.root());
+        assert_eq!(
+            eval.failures.is_empty(),
+            eval.valid(compiled.root, tree.root(), 0),
+            "the two modes disagree on {yaml:?}"
+        );
+        eval.failures.into_iter().map(|f| f.kind).collect()
+    }
+
+    fn valid(schema: &str, yaml: &str) -> bool {
+        failures(schema, yaml).is_empty()
+    }
+
+    #[test]
+    fn integer_is_python_jsonschema_integer() {
+        let s = r#"{"type": "integer"}"#;
+        for ok in [
+            "1",
+            "-0",
+            "1.0",
+            "1e3",
+            "-0.0",
+            "123456789012345678901234567890",
+        ] {
+            assert!(valid(s, ok), "{ok}");
+        }
+        for bad in ["1.5", "true", "'1'", ".inf", ".nan", "2020-01-01", "null"] {
+            assert!(!valid(s, bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn number_excludes_booleans_and_dates() {
+        let s = r#"{"type": "number"}"#;
+        for ok in ["1", "1.5", ".nan", "-.inf"] {
+            assert!(valid(s, ok), "{ok}");
+        }
+        for bad in ["true", "2020-01-01", "'1'", "!!binary aGVsbG8="] {
+            assert!(!valid(s, bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn enum_keeps_booleans_apart_from_numbers() {
+        let s = r#"{"enum": [1, "9"]}"#;
+        assert!(valid(s, "1"));
+        assert!(valid(s, "1.0"));
+        assert!(valid(s, "'9'"));
+        assert!(!valid(s, "true"));
+        assert!(!valid(s, "9"));
+    }
+
+    #[test]
+    fn minimum_handles_floats_and_huge_integers() {
+        let s = r#"{"type": "integer", "minimum": 256}"#;
+        assert!(valid(s, "256"));
+        assert!(valid(s, "512.0"));
+        assert!(valid(s, "123456789012345678901234567890123456789012345"));
+        assert!(!valid(s, "-123456789012345678901234567890123456789012345"));
+        assert!(matches!(failures(s, "128")[..], [FailKind::Minimum(_)]));
+    }
+
+    #[test]
+    fn pattern_keys_allow_one_final_newline() {
+        let s = r#"{"type": "object", "patternProperties": {"^[a-zA-Z0-9_-]+$": {}},
+                    "additionalProperties": false}"#;
+        assert!(valid(s, "{\"text\\n\": 1, a-b_C9: 2}"));
+        assert!(matches!(
+            failures(s, "{\"text\\n\\n\": 1}")[..],
+            [FailKind::BadName]
+        ));
+        assert!(matches!(
+            failures(s, "{my key: 1}")[..],
+            [FailKind::BadName]
+        ));
+    }
+
+    #[test]
+    fn unknown_keys_and_required_keys_are_each_reported() {
+        let s = r#"{"type": "object", "properties": {"a": {}, "b": {}},
+                    "required": ["a", "b"], "additionalProperties": false}"#;
+        let found = failures(s, "{x: 1, y: 2}");
+        assert_eq!(found.len(), 4, "{found:?}");
+    }
+
+    #[test]
+    fn alternatives_blame_the_branch_the_class_names() {
+        let s = r##"{"definitions": {
+            "f": {"type": "object", "properties": {"class": {"enum": ["File"]}, "size": {"type": "integer"}},
+                  "additionalProperties": false, "required": ["class"]},
+            "d": {"type": "object", "properties": {"class": {"enum": ["Directory"]}},
+                  "additionalProperties": false, "required": ["class"]}},
+            "anyOf": [{"type": "string"}, {"$ref": "#/definitions/f"}, {"$ref": "#/definitions/d"}]}"##;
+        assert!(valid(s, "{class: File, size: 3}"));
+        assert!(matches!(
+            failures(s, "{class: File, size: x}")[..],
+            [FailKind::Type(_)]
+        ));
+        assert!(matches!(
+            failures(s, "{class: Fle}")[..],
+            [FailKind::Enum(_)]
+        ));
+        assert!(matches!(
+            failures(s, "{size: 1}")[..],
+            [FailKind::Required("class")]
+        ));
+        assert!(matches!(
+            failures(s, "[1]")[..],
+            [FailKind::NoAlternative(_)]
+        ));
+    }
+}

@@ -176,7 +176,7 @@ impl Compiled {
         self.node(id)
     }
 
-    fn compile(name: &'static str, text: &str) -> Result<Self, CompileError> {
+    pub(crate) fn compile(name: &'static str, text: &str) -> Result<Self, CompileError> {
         let value: Value = serde_json::from_str(text).map_err(|e| CompileError::Json {
             name,
             message: e.to_string(),
