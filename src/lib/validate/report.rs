@@ -222,11 +222,7 @@ fn enum_message(
     let allowed: Vec<String> = values.iter().map(|v| enum_text(v)).collect();
     let allowed_refs: Vec<&str> = allowed.iter().map(String::as_str).collect();
     let subject = path::subject(segments);
-    let found = match shown_value(node, segments) {
-        Some(value) if node.kind() == Kind::Str => value,
-        Some(value) => format!("{} {value}", found_phrase(node)),
-        None => found_phrase(node).to_owned(),
-    };
+    let found = shown_value(node, segments).unwrap_or_else(|| found_phrase(node).to_owned());
     let message = if allowed.len() == 1 {
         format!("{subject} must be `{}`, not {found}", allowed_refs.join(""))
     } else if allowed.len() <= 6 {
