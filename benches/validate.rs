@@ -16,12 +16,14 @@ const BIG: &str =
 struct Phases {
     read: Duration,
     parse: Duration,
+    secrets: Duration,
     validate: Duration,
+    drop: Duration,
 }
 
 impl Phases {
     fn total(self) -> Duration {
-        self.read + self.parse + self.validate
+        self.read + self.parse + self.secrets + self.validate + self.drop
     }
 }
 
@@ -36,16 +38,23 @@ fn run(files: &[PathBuf]) -> (Phases, usize) {
         let read = Instant::now();
         let parsed = red::load::text(source);
         let parse = Instant::now();
+        let (mut secrets, mut checked) = (parse, parse);
         if let Ok(parsed) = parsed {
-            let _secrets = validate::secret_values(&parsed.tree);
-            if validate::document(parsed, &Options { level: Level::Full }).is_ok() {
+            let found = validate::secret_values(&parsed.tree);
+            secrets = Instant::now();
+            let result = validate::document(parsed, &Options { level: Level::Full });
+            checked = Instant::now();
+            if result.is_ok() {
                 valid += 1;
             }
+            drop((found, result));
         }
         let done = Instant::now();
         phases.read += read - start;
         phases.parse += parse - read;
-        phases.validate += done - parse;
+        phases.secrets += secrets - parse;
+        phases.validate += checked - secrets;
+        phases.drop += done - checked;
     }
     (phases, valid)
 }
@@ -70,11 +79,14 @@ fn peak_rss_kib() -> Option<u64> {
 fn report(name: &str, files: usize, (phases, valid): (Phases, usize)) {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "{name}: {files} files, {valid} valid: total {:.1} ms (read {:.1}, parse {:.1}, validate {:.1})",
+        "{name}: {files} files, {valid} valid: total {:.1} ms (read {:.1}, parse {:.1}, \
+         secrets {:.1}, validate {:.1}, free {:.1})",
         ms(phases.total()),
         ms(phases.read),
         ms(phases.parse),
-        ms(phases.validate)
+        ms(phases.secrets),
+        ms(phases.validate),
+        ms(phases.drop)
     );
 }
 
