@@ -7,6 +7,7 @@
 //! bound (no "billion laughs"). Every error carries the line and column where it was found.
 //! Nothing here knows about RED itself; that is [`crate::validate`]'s job.
 
+mod input;
 pub mod scalar;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as YamlSpan, Tag};
@@ -146,7 +147,7 @@ pub fn document(source: SourceFile) -> Result<Parsed, Error> {
 /// Parse text into a tree (the document root is `null` for an empty stream).
 pub fn tree(text: &str) -> Result<Tree, Error> {
     let mut builder = Builder::with_capacity(text.len());
-    let mut parser = Parser::new_from_str(text);
+    let mut parser = Parser::new(input::ShortWindow::new(text));
     let mut documents = 0;
     while let Some(event) = parser.next_event() {
         let (event, span) = event.map_err(|e| Error::Syntax {
