@@ -107,12 +107,21 @@ pub fn check(tree: &Tree, options: &Options) -> Vec<Diagnostic> {
         return vec![
             Diagnostic::error(
                 "not-a-mapping",
-                format!(
-                    "a RED file must be a mapping, but this one is a {}",
-                    root.type_name()
-                ),
+                if root.kind() == Kind::Null {
+                    "a RED file must be a mapping, but this one is empty".to_owned()
+                } else {
+                    format!(
+                        "a RED file must be a mapping, but this one is a {}",
+                        root.type_name()
+                    )
+                },
             )
-            .at(root.span().start)
+            // An empty file has no node to point at: point at its start.
+            .at(if root.span().start.line == 0 {
+                crate::source::Location::new(1, 1)
+            } else {
+                root.span().start
+            })
             .hint("start the file with `redVersion: \"9\"` and the other top-level keys"),
         ];
     }
