@@ -5,6 +5,19 @@
 //! variables may stand), because a file that can never run is not valid to a user. Unlike the
 //! reference, which stops at the first problem and often blames the whole document, every
 //! problem is reported, in document order, at its line and column.
+//!
+//! The steps, in red-val's order ([`Level::RedVal`] runs 1–4, [`Level::Full`] all):
+//!
+//! 0. `version`: a RED 2–8 file gets one `old-version` diagnostic and nothing else;
+//! 1. `keys`: every mapping key must be a string (`non-string-key`);
+//! 2. `schema` + `eval` + `report`: `schemas/red.json`, interpreted over our tree (`schema`);
+//! 3. `crosscheck`: job values against `cli` (`cross-check`), cli names outside the key
+//!    pattern;
+//! 4. absolute output globs (`absolute-glob`);
+//! 5. `engines` (full only): container/execution engines and their settings (`engine`), and
+//!    the seam `full_checks` where template placement plugs in.
+//!
+//! Later steps skip values an earlier step rejected, so one mistake gives one diagnostic.
 
 mod crosscheck;
 mod engines;
