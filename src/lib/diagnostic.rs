@@ -140,7 +140,19 @@ pub fn render_human(
         let mut notes = Vec::new();
         let mut place = String::new();
         if !diagnostic.pointer.is_empty() {
-            let _ = write!(place, "at `{}`", redactor.redact(&diagnostic.pointer));
+            // Keys may hold newlines and tabs: show them escaped, on one line.
+            let pointer: String = redactor
+                .redact(&diagnostic.pointer)
+                .chars()
+                .map(|c| {
+                    if c.is_control() {
+                        c.escape_default().collect()
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect();
+            let _ = write!(place, "at `{pointer}`");
         }
         if let Some(batch) = diagnostic.batch {
             let _ = write!(
@@ -212,7 +224,17 @@ pub struct FileReport {
 /// so the output stays valid JSON whatever the secrets are).
 #[must_use]
 pub fn render_json(files: &[FileReport], redactor: &Redactor) -> String {
+    #[derive(Serialize)]
+    struct Files<'a> {
+        files: &'a [FileReport],
+    }
+    let fallback = || String::from("{\"files\":[]}");
+    if redactor.is_empty() {
+        // Straight from the reports: a `serde_json::Value` copy of 100,000 diagnostics would
+        // cost hundreds of megabytes.
+        return serde_json::to_string_pretty(&Files { files }).unwrap_or_else(|_| fallback());
+    }
     let mut value = serde_json::json!({ "files": files });
     redactor.redact_value(&mut value);
-    serde_json::to_string_pretty(&value).unwrap_or_else(|_| String::from("{\"files\":[]}"))
+    serde_json::to_string_pretty(&value).unwrap_or_else(|_| fallback())
 }

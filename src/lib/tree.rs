@@ -88,6 +88,16 @@ impl Tree {
         NodeRef { tree: self, id }
     }
 
+    /// Every physical node once, in the order they were built (children before their parents;
+    /// aliases are not repeated). A flat scan, for questions like "is there any non-string
+    /// key?" that do not need paths.
+    pub fn nodes(&self) -> impl ExactSizeIterator<Item = NodeRef<'_>> + '_ {
+        (0..self.nodes.len()).map(move |i| NodeRef {
+            tree: self,
+            id: NodeId(u32::try_from(i).unwrap_or(u32::MAX)),
+        })
+    }
+
     /// Number of physical nodes (aliases not expanded).
     #[must_use]
     pub fn len(&self) -> usize {

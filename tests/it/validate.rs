@@ -294,21 +294,37 @@ fn deep_listing_does_not_overflow_the_stack() {
     assert!(handle.join().unwrap());
 }
 
+/// A listing nested deeper than the validator follows is one clear error, not a stack overflow.
 #[test]
 fn absurd_nesting_is_an_error_not_a_crash() {
-    let text = format!(
-        "redVersion: \"9\"\ndoc: {}x{}\n",
-        "[".repeat(5000),
-        "]".repeat(5000)
-    );
-    let source = red::source::SourceFile::new(red::source::Origin::Memory("deep".into()), text);
-    if let Ok(parsed) = red::load::text(source) {
-        let handle = std::thread::Builder::new()
-            .stack_size(1 << 20)
-            .spawn(move || validate::document(parsed, &Options::default()).is_err())
-            .unwrap();
-        assert!(handle.join().unwrap());
+    let base = std::fs::read_to_string(fixtures().join("red/valid/base.yml")).unwrap();
+    let mut listing = String::new();
+    let mut indent = String::from("    ");
+    for level in 0..400 {
+        listing.push_str(&format!(
+            "{indent}- class: Directory\n{indent}  basename: d{level}\n{indent}  listing:\n"
+        ));
+        indent.push_str("  ");
     }
+    listing.push_str(&format!("{indent}- {{class: File, basename: leaf}}\n"));
+    let text = base.replace(
+        "          password: \"{{password}}\"\n",
+        &format!(
+            "          password: \"{{{{password}}}}\"\n  dir:\n    class: Directory\n    \
+             connector: {{command: c, access: {{}}}}\n    listing:\n{listing}"
+        ),
+    );
+    assert!(text.len() > base.len() + 10_000);
+    let source = red::source::SourceFile::new(red::source::Origin::Memory("deep".into()), text);
+    let parsed = red::load::text(source).unwrap();
+    // The default stack of a spawned thread (2 MiB), in a debug build.
+    let handle = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || validate::document(parsed, &Options::default()).unwrap_err())
+        .unwrap();
+    let invalid = handle.join().unwrap();
+    assert_eq!(invalid.diagnostics.len(), 1, "{:#?}", invalid.diagnostics);
+    assert!(invalid.diagnostics[0].message.contains("nested more than"));
 }
 
 mod fuzz {

@@ -7,6 +7,7 @@
 //! bound (no "billion laughs"). Every error carries the line and column where it was found.
 //! Nothing here knows about RED itself; that is [`crate::validate`]'s job.
 
+mod input;
 pub mod scalar;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as YamlSpan, Tag};
@@ -145,8 +146,8 @@ pub fn document(source: SourceFile) -> Result<Parsed, Error> {
 
 /// Parse text into a tree (the document root is `null` for an empty stream).
 pub fn tree(text: &str) -> Result<Tree, Error> {
-    let mut builder = Builder::default();
-    let mut parser = Parser::new_from_str(text);
+    let mut builder = Builder::with_capacity(text.len());
+    let mut parser = Parser::new(input::ShortWindow::new(text));
     let mut documents = 0;
     while let Some(event) = parser.next_event() {
         let (event, span) = event.map_err(|e| Error::Syntax {
@@ -199,6 +200,18 @@ struct Builder {
 }
 
 impl Builder {
+    /// A builder whose arena vectors are sized for `text_len` bytes of source up front: the
+    /// pages are only touched as they are filled, and growing by reallocation would copy the
+    /// arena and briefly hold it twice (RED files average about 6 bytes per node).
+    fn with_capacity(text_len: usize) -> Self {
+        let nodes = text_len / 4 + 16;
+        let mut builder = Self::default();
+        builder.tree.nodes.reserve(nodes);
+        builder.tree.children.reserve(nodes);
+        builder.tree.text.reserve(text_len);
+        builder
+    }
+
     fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), Error> {
         match event {
             Event::Scalar(value, style, anchor, tag) => {

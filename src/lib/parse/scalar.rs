@@ -9,6 +9,13 @@ use crate::tree::Kind;
 /// The kind a plain (unquoted, untagged) scalar resolves to.
 #[must_use]
 pub fn resolve_plain(text: &str) -> Kind {
+    // Fast path: a word that starts with a letter no null, boolean or number can start with.
+    if let Some(first) = text.bytes().next()
+        && first.is_ascii_alphabetic()
+        && !matches!(first, b'n' | b'N' | b't' | b'T' | b'f' | b'F')
+    {
+        return Kind::Str;
+    }
     if is_null(text) {
         Kind::Null
     } else if is_bool(text) {

@@ -9,10 +9,12 @@
 //! the schema; the reference then crashes or accepts them depending on their shape, and the
 //! same verdicts are given here with a proper message.
 
+mod names;
+mod values;
+
 use super::path::{self, Seg};
-use super::report::found_phrase;
 use crate::diagnostic::Diagnostic;
-use crate::tree::{Kind, NodeRef, Tree};
+use crate::tree::{NodeRef, Tree};
 
 const CODE: &str = "cross-check";
 const BASES: [&str; 8] = [
@@ -40,20 +42,34 @@ impl Rejected {
     }
 
     /// Whether the schema rejected this value, something inside it, or something around it.
+    /// Binary searches, so a file with 100,000 rejected batches stays fast.
     pub(crate) fn touches(&self, segments: &[Seg<'_>]) -> bool {
         if self.pointers.is_empty() {
             return false;
         }
         let here = path::pointer(segments);
-        self.pointers.iter().any(|p| {
-            let (long, short) = if p.len() >= here.len() {
-                (p.as_str(), here.as_str())
-            } else {
-                (here.as_str(), p.as_str())
-            };
-            long.starts_with(short)
-                && (long.len() == short.len() || long[short.len()..].starts_with('/'))
-        })
+        let found = |p: &str| {
+            self.pointers
+                .binary_search_by(|x| x.as_str().cmp(p))
+                .is_ok()
+        };
+        // The value itself or one of its ancestors (down to the root, `""`).
+        let mut end = here.len();
+        while let Some(prefix) = here.get(..end) {
+            if found(prefix) {
+                return true;
+            }
+            match prefix.rfind('/') {
+                Some(i) => end = i,
+                None => break,
+            }
+        }
+        // Something inside it: the first pointer at or after `here/` starts with it.
+        let inside = format!("{here}/");
+        let i = self
+            .pointers
+            .partition_point(|p| p.as_str() < inside.as_str());
+        self.pointers.get(i).is_some_and(|p| p.starts_with(&inside))
     }
 }
 
@@ -102,9 +118,21 @@ fn parse_output_type(text: &str) -> Option<&str> {
 }
 
 struct Job<'t> {
-    prefix: Vec<Seg<'t>>,
+    /// The batch index, or `None` for the single-job form.
+    batch: Option<usize>,
     inputs: Option<NodeRef<'t>>,
     outputs: Option<NodeRef<'t>>,
+}
+
+impl Job<'_> {
+    /// Reset `scratch` to the path of this job's `section` (`inputs` or `outputs`).
+    fn base<'t>(&self, scratch: &mut Vec<Seg<'t>>, section: &'t str) {
+        scratch.clear();
+        if let Some(i) = self.batch {
+            scratch.extend([Seg::Key("batches"), Seg::Index(i)]);
+        }
+        scratch.push(Seg::Key(section));
+    }
 }
 
 fn jobs(root: NodeRef<'_>) -> Vec<Job<'_>> {
@@ -114,13 +142,13 @@ fn jobs(root: NodeRef<'_>) -> Vec<Job<'_>> {
             .enumerate()
             .filter(|(_, b)| b.is_map())
             .map(|(i, b)| Job {
-                prefix: vec![Seg::Key("batches"), Seg::Index(i)],
+                batch: Some(i),
                 inputs: b.get("inputs"),
                 outputs: b.get("outputs"),
             })
             .collect(),
         None => vec![Job {
-            prefix: Vec::new(),
+            batch: None,
             inputs: root.get("inputs"),
             outputs: root.get("outputs"),
         }],
@@ -155,192 +183,125 @@ pub(crate) fn check(tree: &Tree, rejected: &Rejected, warnings: bool) -> Vec<Dia
             .entries()
             .filter_map(|(k, _)| k.as_str())
             .collect();
+        let mut scratch = Vec::with_capacity(8);
+        let typed = typed_inputs(cli_inputs, rejected);
         for job in &jobs {
-            check_job_inputs(job, cli_inputs, &declared, rejected, &mut out);
+            check_job_inputs(
+                job,
+                cli_inputs,
+                &typed,
+                &declared,
+                rejected,
+                &mut scratch,
+                &mut out,
+            );
         }
-        for (key, desc) in cli_inputs.entries() {
-            let Some(name) = key.as_str().filter(|k| !pattern(k)) else {
-                continue;
-            };
-            let accepted = desc
-                .get("type")
-                .and_then(NodeRef::as_str)
-                .and_then(parse_input_type)
-                .is_some_and(|t| t.optional);
-            let segs = [Seg::Key("cli"), Seg::Key("inputs"), Seg::Key(name)];
-            if !accepted && !jobs.is_empty() {
-                out.push(
-                    error(
-                        format!("cli input {} is not a valid input name", path::quote(name)),
-                        key,
-                        &segs,
-                    )
-                    .hint(NAME_HINT),
-                );
-            } else if warnings {
-                out.push(
-                    Diagnostic::warning(
-                        CODE,
-                        format!(
-                            "cli input {} can never be given a value: it is not a valid input name",
-                            path::quote(name)
-                        ),
-                    )
-                    .at(key.span().start)
-                    .pointer(path::pointer(&segs))
-                    .hint(NAME_HINT),
-                );
-            }
-        }
+        names::cli_inputs(cli_inputs, !jobs.is_empty(), warnings, &mut out);
     }
     if let Some(cli_outputs) = cli_outputs {
         let declared: Vec<&str> = cli_outputs
             .entries()
             .filter_map(|(k, _)| k.as_str())
             .collect();
+        let mut scratch = Vec::with_capacity(8);
         for job in &jobs {
-            check_job_outputs(job, cli_outputs, &declared, rejected, &mut out);
+            check_job_outputs(
+                job,
+                cli_outputs,
+                &declared,
+                rejected,
+                &mut scratch,
+                &mut out,
+            );
         }
         let any_outputs = jobs.iter().any(|j| j.outputs.is_some());
-        for (key, desc) in cli_outputs.entries() {
-            let Some(name) = key.as_str() else { continue };
-            let segs = [Seg::Key("cli"), Seg::Key("outputs"), Seg::Key(name)];
-            if pattern(name) {
-                if !rejected.touches(&segs) {
-                    check_glob(name, desc, &segs, &mut out);
-                }
-                continue;
-            }
-            let ty = desc.get("type");
-            let stream = ty
-                .and_then(NodeRef::as_str)
-                .is_some_and(|t| t == "stdout" || t == "stderr");
-            let glob = desc.get("outputBinding").and_then(|b| b.get("glob"));
-            let glob_ok = stream
-                || glob
-                    .and_then(NodeRef::as_str)
-                    .is_some_and(|g| !g.starts_with('/'));
-            let type_ok = !any_outputs
-                || ty
-                    .and_then(NodeRef::as_str)
-                    .and_then(parse_output_type)
-                    .is_some();
-            if desc.is_map() && ty.is_some() && glob_ok && type_ok {
-                if warnings {
-                    out.push(
-                        Diagnostic::warning(
-                            CODE,
-                            format!(
-                                "cli output {} is not a valid output name",
-                                path::quote(name)
-                            ),
-                        )
-                        .at(key.span().start)
-                        .pointer(path::pointer(&segs))
-                        .hint(NAME_HINT),
-                    );
-                }
-            } else {
-                out.push(
-                    error(
-                        format!(
-                            "cli output {} is not a valid output name",
-                            path::quote(name)
-                        ),
-                        key,
-                        &segs,
-                    )
-                    .hint(NAME_HINT),
-                );
-            }
-        }
+        names::cli_outputs(cli_outputs, any_outputs, rejected, warnings, &mut out);
     }
     out
 }
 
-fn check_glob(name: &str, desc: NodeRef<'_>, segs: &[Seg<'_>], out: &mut Vec<Diagnostic>) {
-    let stream = desc
-        .get("type")
-        .and_then(NodeRef::as_str)
-        .is_some_and(|t| t == "stdout" || t == "stderr");
-    let Some(glob) = desc.get("outputBinding").and_then(|b| b.get("glob")) else {
-        return;
-    };
-    if !stream && glob.as_str().is_some_and(|g| g.starts_with('/')) {
-        let segs = at(segs, &[Seg::Key("outputBinding"), Seg::Key("glob")]);
-        out.push(
-            Diagnostic::error(
-                "absolute-glob",
-                format!(
-                    "the glob of output {} is an absolute path",
-                    path::quote(name)
-                ),
-            )
-            .at(glob.span().start)
-            .pointer(path::pointer(&segs))
-            .hint("globs are matched in the tool's working directory; write a relative path"),
-        );
-    }
+/// A cli input the schema accepted, with its parsed type (computed once, used for every job).
+struct CliInput<'t> {
+    name: &'t str,
+    ty: InputType<'t>,
+    declared_as: &'t str,
+}
+
+fn typed_inputs<'t>(cli_inputs: NodeRef<'t>, rejected: &Rejected) -> Vec<CliInput<'t>> {
+    cli_inputs
+        .entries()
+        .filter_map(|(key, desc)| {
+            let name = key.as_str().filter(|k| pattern(k))?;
+            let declared_as = desc.get("type").and_then(NodeRef::as_str)?;
+            let ty = parse_input_type(declared_as)?;
+            let cli_segs = [Seg::Key("cli"), Seg::Key("inputs"), Seg::Key(name)];
+            (!rejected.touches(&cli_segs)).then_some(CliInput {
+                name,
+                ty,
+                declared_as,
+            })
+        })
+        .collect()
 }
 
 fn check_job_inputs<'t>(
     job: &Job<'t>,
     cli_inputs: NodeRef<'t>,
+    typed: &[CliInput<'t>],
     declared: &[&str],
     rejected: &Rejected,
+    segs: &mut Vec<Seg<'t>>,
     out: &mut Vec<Diagnostic>,
 ) {
     let Some(inputs) = job.inputs.filter(|i| i.is_map()) else {
         return;
     };
-    let base = at(&job.prefix, &[Seg::Key("inputs")]);
+    job.base(segs, "inputs");
+    let base = segs.len();
     for (key, _) in inputs.entries() {
         let Some(name) = key.as_str() else { continue };
-        let segs = at(&base, &[Seg::Key(name)]);
-        if cli_inputs.get(name).is_none() && !rejected.touches(&segs) {
-            let hint = match path::did_you_mean(name, declared) {
-                Some(close) => {
-                    format!("did you mean `{close}`? declare it in `cli.inputs` otherwise")
-                }
-                None => "declare it in `cli.inputs`, or remove it".to_owned(),
-            };
-            out.push(
-                error(
-                    format!(
-                        "input {} is not declared in `cli.inputs`",
-                        path::quote(name)
-                    ),
-                    key,
-                    &segs,
-                )
-                .hint(hint),
-            );
+        if cli_inputs.get(name).is_some() {
+            continue;
         }
+        segs.truncate(base);
+        segs.push(Seg::Key(name));
+        if rejected.touches(segs) {
+            continue;
+        }
+        let hint = match path::did_you_mean(name, declared) {
+            Some(close) => format!("did you mean `{close}`? declare it in `cli.inputs` otherwise"),
+            None => "declare it in `cli.inputs`, or remove it".to_owned(),
+        };
+        out.push(
+            error(
+                format!(
+                    "input {} is not declared in `cli.inputs`",
+                    path::quote(name)
+                ),
+                key,
+                segs,
+            )
+            .hint(hint),
+        );
     }
-    for (key, desc) in cli_inputs.entries() {
-        let Some(name) = key.as_str().filter(|k| pattern(k)) else {
-            continue;
-        };
-        let Some(ty) = desc
-            .get("type")
-            .and_then(NodeRef::as_str)
-            .and_then(parse_input_type)
-        else {
-            continue;
-        };
-        let cli_segs = [Seg::Key("cli"), Seg::Key("inputs"), Seg::Key(name)];
-        let segs = at(&base, &[Seg::Key(name)]);
-        if rejected.touches(&cli_segs) || rejected.touches(&segs) {
+    for &CliInput {
+        name,
+        ty,
+        declared_as,
+    } in typed
+    {
+        segs.truncate(base);
+        segs.push(Seg::Key(name));
+        if rejected.touches(segs) {
             continue;
         }
         let Some(value) = inputs.get(name) else {
             if !ty.optional {
-                let declared_as = desc.get("type").map_or("", NodeRef::text);
                 out.push(
                     error(
                         format!("required input {} is missing", path::quote(name)),
                         inputs,
-                        &base,
+                        segs.get(..base).unwrap_or_default(),
                     )
                     .hint(format!(
                         "give it a value, or declare it optional in `cli.inputs` (`{declared_as}?`)"
@@ -349,134 +310,7 @@ fn check_job_inputs<'t>(
             }
             continue;
         };
-        check_value(name, ty, value, &segs, out);
-    }
-}
-
-fn check_value(
-    name: &str,
-    ty: InputType<'_>,
-    value: NodeRef<'_>,
-    segs: &[Seg<'_>],
-    out: &mut Vec<Diagnostic>,
-) {
-    let shown = path::quote(name);
-    let written = format!("{}{}", ty.base, if ty.array { "[]" } else { "" });
-    if ty.array && !value.is_seq() {
-        out.push(
-            error(
-                format!(
-                    "input {shown} is declared as a list (`{written}`), but its value is not a list"
-                ),
-                value,
-                segs,
-            )
-            .hint("write the value as a list, e.g. `[value]`"),
-        );
-        return;
-    }
-    if !ty.array && value.is_seq() {
-        out.push(
-            error(
-                format!("input {shown} is declared as `{written}`, but its value is a list"),
-                value,
-                segs,
-            )
-            .hint(format!(
-                "give a single value, or declare it as `{written}[]`"
-            )),
-        );
-        return;
-    }
-    let items: Vec<(NodeRef<'_>, Vec<Seg<'_>>)> = if ty.array {
-        value
-            .items()
-            .enumerate()
-            .map(|(i, item)| (item, at(segs, &[Seg::Index(i)])))
-            .collect()
-    } else {
-        vec![(value, segs.to_vec())]
-    };
-    for (item, item_segs) in items {
-        let subject = match item_segs.last() {
-            Some(Seg::Index(i)) if ty.array => format!("item {i} of input {shown}"),
-            _ => format!("input {shown}"),
-        };
-        let ok = match ty.base {
-            "File" | "Directory" => item.is_map(),
-            "string" => item.kind() == Kind::Str,
-            "int" | "long" => item.kind() == Kind::Int,
-            "float" | "double" => matches!(item.kind(), Kind::Int | Kind::Float),
-            _ => item.kind() == Kind::Bool,
-        };
-        if !ok {
-            let expected = match ty.base {
-                "File" => "a `File` object",
-                "Directory" => "a `Directory` object",
-                "string" => "a string",
-                "int" | "long" => "an integer",
-                "float" | "double" => "a number",
-                _ => "a boolean",
-            };
-            let mut d = error(
-                format!(
-                    "{subject} must be {expected} (declared `{}`), not {}",
-                    ty.base,
-                    found_phrase(item)
-                ),
-                item,
-                &item_segs,
-            );
-            if let Some(hint) = value_hint(ty.base, item) {
-                d = d.hint(hint);
-            }
-            out.push(d);
-            continue;
-        }
-        if matches!(ty.base, "File" | "Directory")
-            && let Some((_, class)) = item.get_entry("class")
-            && class.as_str() != Some(ty.base)
-        {
-            {
-                {
-                    let class_segs = at(&item_segs, &[Seg::Key("class")]);
-                    out.push(
-                        error(
-                            format!(
-                                "{subject} is declared as `{}`, but its `class` is {}",
-                                ty.base,
-                                path::quote(class.text())
-                            ),
-                            class,
-                            &class_segs,
-                        )
-                        .hint(format!(
-                            "use `class: {}` or change the type in `cli.inputs`",
-                            ty.base
-                        )),
-                    );
-                }
-            }
-        }
-    }
-}
-
-fn value_hint(base: &str, item: NodeRef<'_>) -> Option<String> {
-    match (base, item.kind()) {
-        ("int" | "long", Kind::Float) if item.as_f64().is_some_and(|v| v.fract() == 0.0) => {
-            Some("write the number without a decimal point or exponent".to_owned())
-        }
-        ("int" | "long" | "float" | "double", Kind::Bool) => {
-            Some("booleans are not numbers; write a number".to_owned())
-        }
-        ("int" | "long" | "float" | "double", Kind::Str)
-            if item.text().trim().parse::<f64>().is_ok() =>
-        {
-            Some("remove the quotes around the number".to_owned())
-        }
-        ("boolean", Kind::Str) => Some("write `true` or `false` without quotes".to_owned()),
-        ("string", _) => Some("put the value in quotes to make it a string".to_owned()),
-        _ => None,
+        values::check_value(name, ty, value, segs, out);
     }
 }
 
@@ -485,17 +319,20 @@ fn check_job_outputs<'t>(
     cli_outputs: NodeRef<'t>,
     declared: &[&str],
     rejected: &Rejected,
+    segs: &mut Vec<Seg<'t>>,
     out: &mut Vec<Diagnostic>,
 ) {
     let Some(outputs) = job.outputs.filter(|o| o.is_map()) else {
         return;
     };
-    let base = at(&job.prefix, &[Seg::Key("outputs")]);
+    job.base(segs, "outputs");
+    let base = segs.len();
     for (key, value) in outputs.entries() {
         let Some(name) = key.as_str() else { continue };
-        let segs = at(&base, &[Seg::Key(name)]);
+        segs.truncate(base);
+        segs.push(Seg::Key(name));
         let Some(desc) = cli_outputs.get(name) else {
-            if rejected.touches(&segs) {
+            if rejected.touches(segs) {
                 continue;
             }
             let hint = match path::did_you_mean(name, declared) {
@@ -511,14 +348,14 @@ fn check_job_outputs<'t>(
                         path::quote(name)
                     ),
                     key,
-                    &segs,
+                    segs,
                 )
                 .hint(hint),
             );
             continue;
         };
         let cli_segs = [Seg::Key("cli"), Seg::Key("outputs"), Seg::Key(name)];
-        if rejected.touches(&cli_segs) || rejected.touches(&segs) {
+        if rejected.touches(&cli_segs) || rejected.touches(segs) {
             continue;
         }
         let Some(base_type) = desc
@@ -531,23 +368,65 @@ fn check_job_outputs<'t>(
         if let Some((_, class)) = value.get_entry("class")
             && class.as_str() != Some(base_type)
         {
-            {
-                let class_segs = at(&segs, &[Seg::Key("class")]);
-                out.push(
-                    error(
-                        format!(
-                            "output {} is declared as `{base_type}`, but its `class` is {}",
-                            path::quote(name),
-                            path::quote(class.text())
-                        ),
-                        class,
-                        &class_segs,
-                    )
-                    .hint(format!(
-                        "use `class: {base_type}` or change the type in `cli.outputs`"
-                    )),
-                );
-            }
+            segs.push(Seg::Key("class"));
+            out.push(
+                error(
+                    format!(
+                        "output {} is declared as `{base_type}`, but its `class` is {}",
+                        path::quote(name),
+                        path::quote(class.text())
+                    ),
+                    class,
+                    segs,
+                )
+                .hint(format!(
+                    "use `class: {base_type}` or change the type in `cli.outputs`"
+                )),
+            );
+            segs.pop();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejected_values_are_found_above_at_and_below() {
+        let rejected = Rejected::new(vec![
+            "/batches/2/inputs/text".to_owned(),
+            "/cli/inputs/a-b".to_owned(),
+        ]);
+        let touches = |segs: &[Seg<'_>]| rejected.touches(segs);
+        let batch = |i| [Seg::Key("batches"), Seg::Index(i), Seg::Key("inputs")];
+        assert!(touches(&batch(2)));
+        assert!(!touches(&batch(1)));
+        assert!(touches(&[
+            Seg::Key("batches"),
+            Seg::Index(2),
+            Seg::Key("inputs"),
+            Seg::Key("text"),
+            Seg::Index(0)
+        ]));
+        assert!(!touches(&[
+            Seg::Key("cli"),
+            Seg::Key("inputs"),
+            Seg::Key("a")
+        ]));
+        assert!(touches(&[Seg::Key("cli")]));
+        assert!(Rejected::new(vec![String::new()]).touches(&[Seg::Key("x")]));
+        assert!(!Rejected::new(Vec::new()).touches(&[]));
+    }
+
+    #[test]
+    fn types_parse_as_red_val_does() {
+        let t = parse_input_type("string[]?").unwrap();
+        assert!(t.array && t.optional && t.base == "string");
+        assert!(parse_input_type("string?[]").is_none());
+        assert!(parse_input_type("integer").is_none());
+        assert_eq!(parse_output_type("File?"), Some("File"));
+        assert_eq!(parse_output_type("stdout?"), None);
+        assert!(pattern("text\n") && !pattern("text\n\n") && !pattern("my key"));
     }
 }

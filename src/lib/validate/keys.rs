@@ -12,6 +12,14 @@ use crate::tree::{Kind, NodeRef, Tree};
 /// Every non-string key, in document order.
 pub(crate) fn check(tree: &Tree) -> Vec<Diagnostic> {
     let mut out = Vec::new();
+    // A flat scan first: the walk that builds paths only runs when there is something to report.
+    let any = tree
+        .nodes()
+        .filter(|n| n.is_map())
+        .any(|m| m.entries().any(|(k, _)| k.kind() != Kind::Str));
+    if !any {
+        return out;
+    }
     let mut segments: Vec<Seg<'_>> = Vec::new();
     // (node, depth of its parent path, the segment leading to it)
     let mut stack: Vec<(NodeRef<'_>, usize, Option<Seg<'_>>)> = vec![(tree.root(), 0, None)];

@@ -5,6 +5,19 @@
 //! variables may stand), because a file that can never run is not valid to a user. Unlike the
 //! reference, which stops at the first problem and often blames the whole document, every
 //! problem is reported, in document order, at its line and column.
+//!
+//! The steps, in red-val's order ([`Level::RedVal`] runs 1–4, [`Level::Full`] all):
+//!
+//! 0. `version`: a RED 2–8 file gets one `old-version` diagnostic and nothing else;
+//! 1. `keys`: every mapping key must be a string (`non-string-key`);
+//! 2. `schema` + `eval` + `report`: `schemas/red.json`, interpreted over our tree (`schema`);
+//! 3. `crosscheck`: job values against `cli` (`cross-check`), cli names outside the key
+//!    pattern;
+//! 4. absolute output globs (`absolute-glob`);
+//! 5. `engines` (full only): container/execution engines and their settings (`engine`), and
+//!    the seam `full_checks` where template placement plugs in.
+//!
+//! Later steps skip values an earlier step rejected, so one mistake gives one diagnostic.
 
 mod crosscheck;
 mod engines;
@@ -107,12 +120,21 @@ pub fn check(tree: &Tree, options: &Options) -> Vec<Diagnostic> {
         return vec![
             Diagnostic::error(
                 "not-a-mapping",
-                format!(
-                    "a RED file must be a mapping, but this one is a {}",
-                    root.type_name()
-                ),
+                if root.kind() == Kind::Null {
+                    "a RED file must be a mapping, but this one is empty".to_owned()
+                } else {
+                    format!(
+                        "a RED file must be a mapping, but this one is a {}",
+                        root.type_name()
+                    )
+                },
             )
-            .at(root.span().start)
+            // An empty file has no node to point at: point at its start.
+            .at(if root.span().start.line == 0 {
+                crate::source::Location::new(1, 1)
+            } else {
+                root.span().start
+            })
             .hint("start the file with `redVersion: \"9\"` and the other top-level keys"),
         ];
     }
@@ -179,20 +201,24 @@ pub fn is_protected_key(key: &str) -> bool {
 #[must_use]
 pub fn secret_values(tree: &Tree) -> Vec<String> {
     let mut secrets = Vec::new();
-    let mut stack = vec![(tree.root(), false)];
-    while let Some((node, protected)) = stack.pop() {
-        match node.kind() {
-            Kind::Map => {
-                for (key, value) in node.entries() {
-                    let protected = protected || key.as_str().is_some_and(is_protected_key);
-                    stack.push((value, protected));
-                }
+    let mut stack = Vec::new();
+    // A flat scan for protected keys, then a walk of only the values below them.
+    for map in tree.nodes().filter(|n| n.is_map()) {
+        for (key, value) in map.entries() {
+            if key.as_str().is_some_and(is_protected_key) {
+                stack.push(value);
             }
-            Kind::Seq => stack.extend(node.items().map(|item| (item, protected))),
-            Kind::ForeignCollection => {}
-            _ if protected => secrets.push(node.text().to_owned()),
-            _ => {}
         }
     }
+    while let Some(node) = stack.pop() {
+        match node.kind() {
+            Kind::Map => stack.extend(node.entries().map(|(_, value)| value)),
+            Kind::Seq => stack.extend(node.items()),
+            Kind::ForeignCollection => {}
+            _ => secrets.push(node.text().to_owned()),
+        }
+    }
+    secrets.sort_unstable();
+    secrets.dedup();
     secrets
 }

@@ -224,11 +224,19 @@ fn enum_message(
     let subject = path::subject(segments);
     let found = match shown_value(node, segments) {
         Some(value) if node.kind() == Kind::Str => value,
-        Some(value) => format!("{} {value}", found_phrase(node)),
+        Some(value) => format!("{} ({value})", found_phrase(node)),
         None => found_phrase(node).to_owned(),
     };
     let message = if allowed.len() == 1 {
-        format!("{subject} must be `{}`, not {found}", allowed_refs.join(""))
+        let article = if node.kind() != Kind::Str && values.iter().all(|v| v.is_string()) {
+            "the string "
+        } else {
+            ""
+        };
+        format!(
+            "{subject} must be {article}`{}`, not {found}",
+            allowed_refs.join("")
+        )
     } else if allowed.len() <= 6 {
         let names: Vec<String> = allowed.iter().map(|a| format!("`{a}`")).collect();
         format!("{subject} must be {}, not {found}", alternatives(&names))

@@ -98,10 +98,13 @@ impl KeyPattern {
     /// Whether `key` matches.
     pub(crate) fn matches(&self, key: &str) -> bool {
         let body = key.strip_suffix('\n').unwrap_or(key);
+        let in_class = |c: char| self.ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi);
         !body.is_empty()
-            && body
-                .chars()
-                .all(|c| self.ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi))
+            && if body.is_ascii() {
+                body.bytes().all(|b| in_class(char::from(b)))
+            } else {
+                body.chars().all(in_class)
+            }
     }
 }
 
@@ -173,7 +176,7 @@ impl Compiled {
         self.node(id)
     }
 
-    fn compile(name: &'static str, text: &str) -> Result<Self, CompileError> {
+    pub(crate) fn compile(name: &'static str, text: &str) -> Result<Self, CompileError> {
         let value: Value = serde_json::from_str(text).map_err(|e| CompileError::Json {
             name,
             message: e.to_string(),
