@@ -40,7 +40,7 @@ fn run(files: &[PathBuf]) -> (Phases, usize) {
         let parse = Instant::now();
         let (mut secrets, mut checked) = (parse, parse);
         if let Ok(parsed) = parsed {
-            let found = validate::secret_values(&parsed.tree);
+            let found = red::fill::secret_texts(&parsed);
             secrets = Instant::now();
             let result = validate::document(parsed, &Options { level: Level::Full });
             checked = Instant::now();

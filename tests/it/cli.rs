@@ -109,16 +109,15 @@ fn pure_stages_stay_pure() {
     ];
     for name in pure {
         let path = root().join("src/lib").join(name);
-        let files: Vec<std::path::PathBuf> = if path.is_dir() {
-            std::fs::read_dir(&path)
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .collect()
-        } else if path.exists() {
-            vec![path]
-        } else {
-            continue;
-        };
+        let mut files = Vec::new();
+        let mut pending = vec![path];
+        while let Some(path) = pending.pop() {
+            if path.is_dir() {
+                pending.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
         for file in files {
             let text = std::fs::read_to_string(&file).unwrap();
             for forbidden in ["tokio::", "clap::", "indicatif::", "anyhow::"] {

@@ -235,7 +235,7 @@ pub(crate) fn load(path: &Path, printer: &Printer) -> Result<Parsed, ExitStatus>
 /// Load and validate a RED file, printing every problem when it is invalid.
 fn load_valid(path: &Path, printer: &Printer) -> Result<Parsed, ExitStatus> {
     let parsed = load(path, printer)?;
-    let secrets = validate::secret_values(&parsed.tree);
+    let secrets = crate::fill::secret_texts(&parsed);
     match validate::document(parsed, &Options::default()) {
         Ok(validated) => Ok(validated.into_parsed()),
         Err(invalid) => {
@@ -277,7 +277,7 @@ fn report_convert_error(
         &[diagnostic],
         Some(&parsed.source),
         &shown(path),
-        &Redactor::new(validate::secret_values(&parsed.tree)),
+        &Redactor::new(crate::fill::secret_texts(parsed)),
         printer.color(),
     );
     printer.err(&text);

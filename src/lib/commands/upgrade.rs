@@ -35,7 +35,7 @@ pub fn run(args: &UpgradeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
         Ok(parsed) => parsed,
         Err(status) => return Ok(status),
     };
-    let redactor = Redactor::new(validate::secret_values(&parsed.tree));
+    let redactor = Redactor::new(crate::fill::secret_texts(&parsed));
     let upgraded = match upgrade::document(&parsed.tree) {
         Ok(upgraded) => upgraded,
         Err(error) => {

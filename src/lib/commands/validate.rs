@@ -109,16 +109,25 @@ fn check(path: &std::path::Path, options: &Options) -> Outcome {
                 red_version: None,
                 diagnostics: vec![error.diagnostic],
             },
+            // The file did not parse, so its secrets are a best guess; mask them in the quoted line.
+            secrets: error
+                .source
+                .as_ref()
+                .map(|source| crate::fill::guess_secret_texts(source.text()))
+                .unwrap_or_default(),
             source: error.source,
             io_error: error.io,
-            secrets: Vec::new(),
         },
         Ok(parsed) => {
             let red_version = validate::red_version(&parsed.tree);
-            let secrets = validate::secret_values(&parsed.tree);
+            let secrets = crate::fill::secret_texts(&parsed);
             let (parsed, diagnostics) = match validate::document(parsed, options) {
                 Ok(validated) => {
-                    let warnings = validated.warnings().to_vec();
+                    let mut warnings = validated.warnings().to_vec();
+                    if options.level == Level::Full {
+                        // The reproducibility lint: the argv differs between cwl and cc semantics.
+                        warnings.extend(crate::plan::lint(validated.tree()));
+                    }
                     (validated.into_parsed(), warnings)
                 }
                 Err(invalid) => (invalid.parsed, invalid.diagnostics),

@@ -487,20 +487,22 @@ fn quote(value: &str) -> String {
 #[must_use]
 pub fn secret_texts(parsed: &Parsed) -> Vec<String> {
     let mut out = Vec::new();
-    let mut stack = vec![(parsed.tree.root(), false)];
-    while let Some((node, protected)) = stack.pop() {
-        match node.kind() {
-            Kind::Map => {
-                for (key, value) in node.entries() {
-                    let protected =
-                        protected || key.as_str().is_some_and(template::is_protected_key);
-                    stack.push((value, protected));
-                }
+    let mut stack = Vec::new();
+    // A flat scan of the arena for protected keys (no recursion, and fast on 100,000 batches),
+    // then a walk of only the values below them.
+    for map in parsed.tree.nodes().filter(|n| n.is_map()) {
+        for (key, value) in map.entries() {
+            if key.as_str().is_some_and(template::is_protected_key) {
+                stack.push(value);
             }
-            Kind::Seq => stack.extend(node.items().map(|item| (item, protected))),
+        }
+    }
+    while let Some(node) = stack.pop() {
+        match node.kind() {
+            Kind::Map => stack.extend(node.entries().map(|(_, value)| value)),
+            Kind::Seq => stack.extend(node.items()),
             Kind::ForeignCollection => {}
-            _ if protected => spellings(&parsed.source, node, &mut out),
-            _ => {}
+            _ => spellings(&parsed.source, node, &mut out),
         }
     }
     out.sort();

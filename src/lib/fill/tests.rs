@@ -168,10 +168,18 @@ fn missing_values_and_template_errors() {
     assert_eq!(error.to_string(), "no value for `x`, `z`");
     let text =
         red("        a: \"{{x\"\n").replace("baseCommand: \"cat\"", "baseCommand: \"{{c}}\"");
-    let Err(Error::Template { diagnostics }) = fill(&text, &[("x", "1")]) else {
+    // Misplaced and malformed placeholders make the document invalid before any filling.
+    let parsed =
+        parse::document(SourceFile::new(Origin::Memory("t.red.yml".into()), text)).expect("parses");
+    let Err(invalid) = validate::document(parsed, &Options::default()) else {
         panic!("expected template errors");
     };
-    let pointers: Vec<_> = diagnostics.iter().map(|d| d.pointer.as_str()).collect();
+    let pointers: Vec<_> = invalid
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == "template")
+        .map(|d| d.pointer.as_str())
+        .collect();
     assert_eq!(
         pointers,
         vec!["/cli/baseCommand", "/inputs/f/connector/access/a"]

@@ -7,8 +7,8 @@
 //! Connector `access` blocks are kept as nodes and summarised (protected values masked) only
 //! when a plan is printed.
 
+use crate::template::is_protected_key;
 use crate::tree::{Kind, NodeRef, escape_pointer_segment};
-use crate::validate::is_protected_key;
 
 use super::{Action, INPUTS_DIR, InputPaths, Job, MASK, PlanError, Problem, WORKING_DIR, tool};
 

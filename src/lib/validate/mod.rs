@@ -180,8 +180,9 @@ fn full_checks(
     schemas: &'static schema::Schemas,
     rejected: &crosscheck::Rejected,
 ) -> Vec<Diagnostic> {
-    // Template placement (`crate::template`) plugs in here.
-    engines::check(tree, schemas, rejected)
+    let mut diagnostics = engines::check(tree, schemas, rejected);
+    diagnostics.extend(crate::template::scan(tree).diagnostics);
+    diagnostics
 }
 
 /// The document's `redVersion` as text, if it is a string or a number.
@@ -189,36 +190,4 @@ fn full_checks(
 pub fn red_version(tree: &Tree) -> Option<String> {
     let version = tree.root().get("redVersion")?;
     matches!(version.kind(), Kind::Str | Kind::Int | Kind::Float).then(|| version.text().to_owned())
-}
-
-/// Whether a mapping key protects the values below it (`password`, `privateKey`, `_anything`).
-#[must_use]
-pub fn is_protected_key(key: &str) -> bool {
-    key == "password" || key == "privateKey" || key.starts_with('_')
-}
-
-/// The text of every scalar below a protected key: what must never be printed.
-#[must_use]
-pub fn secret_values(tree: &Tree) -> Vec<String> {
-    let mut secrets = Vec::new();
-    let mut stack = Vec::new();
-    // A flat scan for protected keys, then a walk of only the values below them.
-    for map in tree.nodes().filter(|n| n.is_map()) {
-        for (key, value) in map.entries() {
-            if key.as_str().is_some_and(is_protected_key) {
-                stack.push(value);
-            }
-        }
-    }
-    while let Some(node) = stack.pop() {
-        match node.kind() {
-            Kind::Map => stack.extend(node.entries().map(|(_, value)| value)),
-            Kind::Seq => stack.extend(node.items()),
-            Kind::ForeignCollection => {}
-            _ => secrets.push(node.text().to_owned()),
-        }
-    }
-    secrets.sort_unstable();
-    secrets.dedup();
-    secrets
 }

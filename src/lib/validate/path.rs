@@ -64,7 +64,7 @@ pub(crate) fn batch(segments: &[Seg<'_>]) -> Option<usize> {
 pub(crate) fn protected(segments: &[Seg<'_>]) -> bool {
     segments
         .iter()
-        .any(|s| matches!(s, Seg::Key(k) if super::is_protected_key(k)))
+        .any(|s| matches!(s, Seg::Key(k) if crate::template::is_protected_key(k)))
 }
 
 /// A key shown in a message: backticked, with control characters escaped.
