@@ -1,4 +1,5 @@
-//! Arbitrary bytes → load → validate at both levels → render both output formats: nothing may
+//! Arbitrary bytes → load → validate at both levels (and the argv lint of valid files) → render
+//! both output formats: nothing may
 //! panic, overflow the stack or hang, and every error of an invalid file must be located.
 //!
 //! `cargo +nightly fuzz run load_validate fuzz/seeds` (seed it with `tests/fixtures/red/*/`).
@@ -17,10 +18,15 @@ fuzz_target!(|data: &[u8]| {
     let Ok(parsed) = red::load::text(source) else {
         return;
     };
-    let secrets = validate::secret_values(&parsed.tree);
+    let secrets = red::fill::secret_texts(&parsed);
     let redactor = Redactor::new(&secrets);
     for level in [Level::RedVal, Level::Full] {
-        if let Err(invalid) = validate::document(parsed.clone(), &Options { level }) {
+        let outcome = validate::document(parsed.clone(), &Options { level });
+        if let Ok(validated) = &outcome {
+            // What `red validate` adds for a valid file: the cwl/cc argv lint.
+            let _ = red::plan::lint(validated.tree());
+        }
+        if let Err(invalid) = outcome {
             for d in &invalid.diagnostics {
                 if d.severity == Severity::Error && d.code != "internal" {
                     assert!(d.line.is_some() || d.pointer.is_empty(), "{d:?}");
