@@ -1,7 +1,8 @@
 //! `execute::docker` against a real Docker daemon.
 //!
-//! Enabled by `RED_TEST_DOCKER=1`; then a missing daemon or missing test image is a failure, not
-//! a skip. Without the variable every test prints that it is skipped and passes. Set the daemon up
+//! Enabled by the `docker-tests` feature (`scripts/test` turns it on where it started a daemon, as
+//! in CI); then a missing daemon or test image is a failure, not a skip. Without the feature the
+//! tests are listed as ignored, never counted as passed. Set the daemon up
 //! and build the images (no registry needed) with `scripts/docker-up`; it prints the
 //! `DOCKER_HOST` to use. Containers use network `none`. Every test labels its containers with
 //! its own run id, so tests can run in parallel with each other and with other users of the
@@ -22,12 +23,8 @@ const BUSYBOX: &str = "red-test/busybox:latest";
 const BUSYBOX_USER: &str = "red-test/busybox-user:latest";
 const BUSYBOX_ENTRYPOINT: &str = "red-test/busybox-entrypoint:latest";
 
-/// A runtime and a daemon connection, or `None` (after saying so) when the suite is off.
-fn daemon(test: &str) -> Option<(tokio::runtime::Runtime, Bollard)> {
-    if std::env::var_os("RED_TEST_DOCKER").is_none_or(|v| v.is_empty() || v == "0") {
-        eprintln!("skipped {test}: set RED_TEST_DOCKER=1 and run scripts/docker-up to enable");
-        return None;
-    }
+/// A runtime and a daemon connection; a daemon that does not answer fails the test.
+fn daemon() -> (tokio::runtime::Runtime, Bollard) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -36,7 +33,7 @@ fn daemon(test: &str) -> Option<(tokio::runtime::Runtime, Bollard)> {
     let api = runtime
         .block_on(Bollard::connect())
         .unwrap_or_else(|error| {
-            panic!("RED_TEST_DOCKER is set but {error}: {error:?} (run scripts/docker-up)")
+            panic!("the Docker tests are enabled but {error}: {error:?} (run scripts/docker-up)")
         });
     for image in [BUSYBOX, BUSYBOX_USER, BUSYBOX_ENTRYPOINT] {
         let present = runtime
@@ -47,7 +44,7 @@ fn daemon(test: &str) -> Option<(tokio::runtime::Runtime, Bollard)> {
             "test image `{image}` is missing: run scripts/docker-up"
         );
     }
-    Some((runtime, api))
+    (runtime, api)
 }
 
 /// A run id no other test (or test run) uses.
@@ -99,10 +96,12 @@ fn tempdir() -> tempfile::TempDir {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
 fn argv_reaches_the_process_intact_without_a_shell() {
-    let Some((runtime, api)) = daemon("argv_reaches_the_process_intact_without_a_shell") else {
-        return;
-    };
+    let (runtime, api) = daemon();
     let out = tempdir();
     let run = run_id("argv");
     // No shell anywhere: `touch` gets these names as they are.
@@ -161,10 +160,12 @@ fn argv_reaches_the_process_intact_without_a_shell() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
 fn stdout_and_stderr_are_captured_byte_for_byte() {
-    let Some((runtime, api)) = daemon("stdout_and_stderr_are_captured_byte_for_byte") else {
-        return;
-    };
+    let (runtime, api) = daemon();
     let out = tempdir();
     let run = run_id("capture");
     let files = tempdir();
@@ -203,10 +204,12 @@ fn stdout_and_stderr_are_captured_byte_for_byte() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
 fn the_image_entrypoint_is_overridden() {
-    let Some((runtime, api)) = daemon("the_image_entrypoint_is_overridden") else {
-        return;
-    };
+    let (runtime, api) = daemon();
     let out = tempdir();
     let run = run_id("entrypoint");
     let spec = spec(BUSYBOX_ENTRYPOINT, &["touch", "/out/ran"], out.path(), &run);
@@ -225,10 +228,12 @@ fn the_image_entrypoint_is_overridden() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
 fn a_non_root_image_runs_as_the_given_or_invoking_user() {
-    let Some((runtime, api)) = daemon("a_non_root_image_runs_as_the_given_or_invoking_user") else {
-        return;
-    };
+    let (runtime, api) = daemon();
     let out = tempdir();
     let run = run_id("user");
     let argv = ["sh", "-c", "id -u > /out/$0; id -g >> /out/$0"];
@@ -288,10 +293,12 @@ fn a_non_root_image_runs_as_the_given_or_invoking_user() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
 fn exit_codes_are_kept_and_failed_containers_removed() {
-    let Some((runtime, api)) = daemon("exit_codes_are_kept_and_failed_containers_removed") else {
-        return;
-    };
+    let (runtime, api) = daemon();
     let out = tempdir();
     let run = run_id("exit");
     for code in [1, 42, 255] {
@@ -316,11 +323,12 @@ fn exit_codes_are_kept_and_failed_containers_removed() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
 fn a_command_that_cannot_start_is_an_outcome_with_126_or_127() {
-    let Some((runtime, api)) = daemon("a_command_that_cannot_start_is_an_outcome_with_126_or_127")
-    else {
-        return;
-    };
+    let (runtime, api) = daemon();
     let out = tempdir();
     let run = run_id("notfound");
     for (argv, code, words) in [
@@ -349,10 +357,12 @@ fn a_command_that_cannot_start_is_an_outcome_with_126_or_127() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
 fn running_out_of_memory_is_reported_as_an_oom_kill() {
-    let Some((runtime, api)) = daemon("running_out_of_memory_is_reported_as_an_oom_kill") else {
-        return;
-    };
+    let (runtime, api) = daemon();
     let out = tempdir();
     let run = run_id("oom");
     // Hold 400 MB in a shell variable under a 256 MiB limit without swap.
@@ -375,10 +385,12 @@ fn running_out_of_memory_is_reported_as_an_oom_kill() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
 fn a_timeout_kills_and_removes_the_container() {
-    let Some((runtime, api)) = daemon("a_timeout_kills_and_removes_the_container") else {
-        return;
-    };
+    let (runtime, api) = daemon();
     let out = tempdir();
     let run = run_id("timeout");
     let spec = spec(BUSYBOX, &["sleep", "600"], out.path(), &run);
@@ -400,10 +412,12 @@ fn a_timeout_kills_and_removes_the_container() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
 fn a_missing_image_is_a_clear_error() {
-    let Some((runtime, api)) = daemon("a_missing_image_is_a_clear_error") else {
-        return;
-    };
+    let (runtime, api) = daemon();
     let absent = format!("red-test/absent-{}:latest", std::process::id());
     let error = runtime
         .block_on(ensure_image(&api, &absent, PullPolicy::Never, None))
@@ -429,10 +443,12 @@ fn a_missing_image_is_a_clear_error() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
 fn pulling_uses_the_registry_credentials() {
-    let Some((runtime, api)) = daemon("pulling_uses_the_registry_credentials") else {
-        return;
-    };
+    let (runtime, api) = daemon();
     // Started by scripts/docker-up: a registry on 127.0.0.1 that wants a password.
     let registry = std::env::var("RED_TEST_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5099".into());
     let image = format!("{registry}/red-test/busybox-auth:latest");
@@ -514,10 +530,12 @@ fn pulling_uses_the_registry_credentials() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
 fn dropping_the_guard_or_the_run_removes_the_container() {
-    let Some((runtime, api)) = daemon("dropping_the_guard_or_the_run_removes_the_container") else {
-        return;
-    };
+    let (runtime, api) = daemon();
     let out = tempdir();
     let run = run_id("drop");
     let spec = spec(BUSYBOX, &["sleep", "600"], out.path(), &run);
@@ -566,10 +584,12 @@ fn dropping_the_guard_or_the_run_removes_the_container() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
 fn cancellation_removes_the_running_container() {
-    let Some((runtime, api)) = daemon("cancellation_removes_the_running_container") else {
-        return;
-    };
+    let (runtime, api) = daemon();
     let out = tempdir();
     let run = run_id("cancel");
     let spec = spec(BUSYBOX, &["sleep", "600"], out.path(), &run);
@@ -597,10 +617,12 @@ fn cancellation_removes_the_running_container() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
 fn leave_container_keeps_it() {
-    let Some((runtime, api)) = daemon("leave_container_keeps_it") else {
-        return;
-    };
+    let (runtime, api) = daemon();
     let out = tempdir();
     let run = run_id("leave");
     let spec = spec(BUSYBOX, &["sh", "-c", "exit 7"], out.path(), &run);
@@ -649,10 +671,12 @@ fn sigterm_child() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
 fn sigterm_removes_the_container() {
-    let Some((runtime, api)) = daemon("sigterm_removes_the_container") else {
-        return;
-    };
+    let (runtime, api) = daemon();
     let run = run_id("sigterm");
     let mut child = Command::new(std::env::current_exe().expect("test binary"))
         .args([
