@@ -20,11 +20,12 @@
 //! - [`redact`] masks secrets in everything printed.
 //! - [`execute`] runs containers (Docker through bollard); [`gpus`] finds the host's GPUs and
 //!   matches a RED file's GPU requirements to them.
+//! - [`bench`] measures data access the way the Curious Containers study did.
 //! - [`cli`] is the edge: argument parsing, output, exit codes. [`commands`] has one thin
 //!   module per subcommand.
 //!
-//! `parse`, `validate`, `convert` and `upgrade` are synchronous and do no I/O beyond what they
-//! are given.
+//! `parse`, `validate`, `template`, `fill`, `plan`, `convert` and `upgrade` are synchronous and
+//! pure; tokio lives only in [`execute`]. `tests/it/cli.rs` checks that layering.
 
 pub mod bench;
 pub mod cli;
