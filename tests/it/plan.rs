@@ -460,6 +460,19 @@ fn lint_warns_with_both_argvs_when_the_modes_differ() {
         "{}",
         warning.message
     );
+    // Only the order differs, so the hint is about positions.
+    let hint = warning.hint.as_deref().unwrap_or_default();
+    assert!(hint.starts_with("the tools order the arguments"), "{hint}");
+}
+
+#[test]
+fn lint_hint_names_a_number_spelling_difference() {
+    let warnings = red::plan::lint(&document("single.red.yml"));
+    let hint = warnings[0].hint.as_deref().unwrap_or_default();
+    assert!(
+        hint.starts_with("the tools spell a number differently"),
+        "{hint}"
+    );
 }
 
 #[test]

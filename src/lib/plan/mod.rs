@@ -358,7 +358,7 @@ pub fn lint(tree: &Tree) -> Vec<Diagnostic> {
     let Ok(jobs) = jobs(tree) else {
         return Vec::new();
     };
-    let mut first: Option<(usize, String, String)> = None;
+    let mut first: Option<(usize, String, String, &'static str)> = None;
     let mut differing = 0usize;
     for job in &jobs {
         let mut ids = Ids::new(true);
@@ -372,10 +372,15 @@ pub fn lint(tree: &Tree) -> Vec<Diagnostic> {
         }
         differing += 1;
         if first.is_none() {
-            first = Some((job.index, describe(&cwl), describe(&cc)));
+            first = Some((
+                job.index,
+                describe(&cwl),
+                describe(&cc),
+                lint_hint(&cwl, &cc),
+            ));
         }
     }
-    let Some((index, cwl, cc)) = first else {
+    let Some((index, cwl, cc, hint)) = first else {
         return Vec::new();
     };
     let others = match differing - 1 {
@@ -395,11 +400,37 @@ pub fn lint(tree: &Tree) -> Vec<Diagnostic> {
         .at(cli.span().start)
         .pointer("/cli")
         .batch(batched.then_some(index))
-        .hint(
-            "give prefixed inputs positions that follow the unprefixed ones and declare inputs \
-             in position order (docs/cli-semantics.md), or pin one with `--cli-compat`",
-        ),
+        .hint(hint),
     ]
+}
+
+/// What to change so both tools build the same argv, from how the two argvs differ.
+fn lint_hint(
+    cwl: &Result<Vec<String>, ArgvError>,
+    cc: &Result<Vec<String>, ArgvError>,
+) -> &'static str {
+    let (Ok(cwl), Ok(cc)) = (cwl, cc) else {
+        return "one of the tools refuses this command line; see docs/cli-semantics.md, or pin \
+                one with `--cli-compat`";
+    };
+    let same_number = |a: &String, b: &String| {
+        a == b || matches!((a.parse::<f64>(), b.parse::<f64>()), (Ok(x), Ok(y)) if x == y)
+    };
+    if cwl.len() == cc.len() && cwl.iter().zip(cc).all(|(a, b)| same_number(a, b)) {
+        return "the tools spell a number differently: write it as Python prints it (`0.1`, \
+                `1e-05`), or pin one with `--cli-compat`";
+    }
+    let (mut sorted_cwl, mut sorted_cc) = (cwl.clone(), cc.clone());
+    sorted_cwl.sort();
+    sorted_cc.sort();
+    if sorted_cwl == sorted_cc {
+        return "the tools order the arguments differently: give prefixed inputs positions that \
+                follow the unprefixed ones and declare inputs in position order \
+                (docs/cli-semantics.md), or pin one with `--cli-compat`";
+    }
+    "the tools order or spell these arguments differently: give prefixed inputs positions after \
+     the unprefixed ones, write numbers as Python prints them (docs/cli-semantics.md), or pin \
+     one with `--cli-compat`"
 }
 
 fn describe(result: &Result<Vec<String>, ArgvError>) -> String {
