@@ -133,7 +133,7 @@ fn key_text(key: &Value<'_>, pointer: &str) -> Result<String, Error> {
     }
 }
 
-/// Write a JSON string literal.
+/// Write a double-quoted string literal that JSON and YAML both read back as `text`.
 pub(crate) fn write_string(text: &str, out: &mut String) {
     out.push('"');
     for c in text.chars() {
@@ -145,11 +145,12 @@ pub(crate) fn write_string(text: &str, out: &mut String) {
             '\t' => out.push_str("\\t"),
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
-            c if u32::from(c) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            // Valid JSON, but JavaScript and some YAML 1.1 readers take them as line breaks.
-            '\u{2028}' | '\u{2029}' => {
+            // Controls, and characters some YAML and JavaScript readers take as line breaks or a
+            // byte-order mark: escaped, so the same literal reads back alike as JSON and YAML.
+            c if u32::from(c) < 0x20
+                || ('\u{7f}'..='\u{9f}').contains(&c)
+                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}') =>
+            {
                 let _ = write!(out, "\\u{:04x}", u32::from(c));
             }
             c => out.push(c),
