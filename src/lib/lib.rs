@@ -30,12 +30,14 @@
 pub mod bench;
 pub mod cli;
 pub mod commands;
+pub mod connector;
 pub mod convert;
 pub mod diagnostic;
 pub mod execute;
 pub mod fill;
 pub mod gpus;
 pub mod load;
+pub mod net;
 pub mod parse;
 pub mod plan;
 pub mod redact;

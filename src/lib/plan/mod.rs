@@ -28,7 +28,7 @@ use crate::tree::{Kind, NodeRef, Tree, escape_pointer_segment};
 
 pub use argv::{ArgvError, InputPaths, Mode};
 pub use render::render_human;
-pub use stage::summarise;
+pub use stage::{summarise, to_json};
 
 use stage::{Ids, stage};
 
@@ -143,6 +143,10 @@ pub struct InputPlan {
     pub access: serde_json::Value,
     /// The path in the container.
     pub target: String,
+    /// JSON pointer of the File or Directory object, where the executor reads the filled
+    /// access block, listing, checksum and size.
+    #[serde(skip)]
+    pub pointer: String,
 }
 
 /// One output.
@@ -178,6 +182,10 @@ pub enum Destination {
         action: &'static str,
         /// `connector.access`, summarised.
         access: serde_json::Value,
+        /// JSON pointer of the output object in the document (the executor reads the filled
+        /// access block and listing there).
+        #[serde(skip)]
+        pointer: String,
     },
     /// Checked but not kept: the file uses output connectors and this output has none.
     Discarded,
@@ -530,7 +538,7 @@ impl BatchContext<'_, '_> {
             .iter()
             .map(|s| MountPlan {
                 source: format!("input {}", s.name),
-                target: s.mount.clone(),
+                target: s.target.clone(),
                 read_only: true,
             })
             .collect();
@@ -560,6 +568,7 @@ impl BatchContext<'_, '_> {
                         .access
                         .map_or(serde_json::Value::Null, |a| summarise(a, false)),
                     target: s.target,
+                    pointer: s.pointer,
                 })
                 .collect(),
             outputs,
@@ -628,6 +637,11 @@ impl BatchContext<'_, '_> {
                 access: connector
                     .get("access")
                     .map_or(serde_json::Value::Null, |a| summarise(a, false)),
+                pointer: format!(
+                    "{}/outputs/{}",
+                    self.job.pointer,
+                    escape_pointer_segment(output.name)
+                ),
             },
         }
     }

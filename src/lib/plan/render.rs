@@ -112,6 +112,7 @@ pub fn render_human(plan: &Plan) -> String {
                     command,
                     action,
                     access,
+                    ..
                 } => format!("{action} with `{command}`, access {}", json(access)),
                 Destination::Discarded => "checked, not kept (no output connector)".into(),
             };

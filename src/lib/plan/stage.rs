@@ -46,15 +46,25 @@ pub(super) struct Staged<'t> {
     /// `connector.access`, summarised only when a plan is printed (the lint never needs it).
     pub(super) access: Option<NodeRef<'t>>,
     pub(super) target: String,
-    /// The directory bind-mounted for it.
-    pub(super) mount: String,
+    /// JSON pointer of the File or Directory object in the document.
+    pub(super) pointer: String,
 }
 
 /// A JSON copy of a node with every value under a protected key replaced by [`MASK`].
 #[must_use]
 pub fn summarise(node: NodeRef<'_>, protected: bool) -> serde_json::Value {
+    copy(node, protected, true)
+}
+
+/// A JSON copy of a node, secrets included: what a connector is handed, never printed.
+#[must_use]
+pub fn to_json(node: NodeRef<'_>) -> serde_json::Value {
+    copy(node, false, false)
+}
+
+fn copy(node: NodeRef<'_>, protected: bool, mask: bool) -> serde_json::Value {
     use serde_json::Value;
-    if protected && !matches!(node.kind(), Kind::Map | Kind::Seq) {
+    if mask && protected && !matches!(node.kind(), Kind::Map | Kind::Seq) {
         return Value::String(MASK.into());
     }
     match node.kind() {
@@ -63,11 +73,11 @@ pub fn summarise(node: NodeRef<'_>, protected: bool) -> serde_json::Value {
                 .map(|(k, v)| {
                     let key = k.text().to_owned();
                     let hidden = protected || is_protected_key(&key);
-                    (key, summarise(v, hidden))
+                    (key, copy(v, hidden, mask))
                 })
                 .collect(),
         ),
-        Kind::Seq => Value::Array(node.items().map(|i| summarise(i, protected)).collect()),
+        Kind::Seq => Value::Array(node.items().map(|i| copy(i, protected, mask)).collect()),
         Kind::Null => Value::Null,
         Kind::Bool => Value::Bool(node.as_bool().unwrap_or(false)),
         Kind::Int => node
@@ -220,11 +230,7 @@ fn stage_one<'t>(
         action,
         connector: command,
         access: connector.and_then(|c| c.get("access")),
-        mount: if action == Action::ReceiveFile {
-            dirname
-        } else {
-            target.clone()
-        },
         target,
+        pointer: pointer.to_owned(),
     }))
 }
