@@ -6,6 +6,7 @@ mod bench;
 mod cli;
 mod convert;
 mod docker;
+mod exec;
 mod fill;
 mod gpus;
 mod plan;

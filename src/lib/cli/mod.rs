@@ -71,6 +71,8 @@ pub enum Command {
     Fill(commands::fill::FillArgs),
     /// Show what running a file would do, batch by batch: argv, container, inputs, outputs.
     Plan(commands::plan::PlanArgs),
+    /// Run an experiment here, every batch in its own Docker container.
+    Exec(commands::exec::ExecArgs),
     /// List the GPUs red sees on this host (through `nvidia-smi`).
     Gpus(commands::gpus::GpusArgs),
     /// Measure data access as the Curious Containers study did: block reads and the CNN loader.
@@ -101,6 +103,7 @@ where
         Command::Vars(args) => commands::vars::run(&args, &printer),
         Command::Fill(args) => commands::fill::run(&args, &printer),
         Command::Plan(args) => commands::plan::run(&args, &printer),
+        Command::Exec(args) => commands::exec::run(&args, &printer),
         Command::Gpus(args) => commands::gpus::run(&args, &printer),
         Command::Bench(command) => commands::bench::run(&command, &printer),
     };

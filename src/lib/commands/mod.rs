@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod convert;
+pub mod exec;
 pub mod fill;
 pub mod gpus;
 pub mod plan;

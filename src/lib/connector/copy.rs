@@ -166,7 +166,8 @@ pub fn place(
     let parent = destination.parent().unwrap_or(Path::new("."));
     let staging = parent.join(format!(".red-partial-{}", uuid::Uuid::new_v4().as_simple()));
     let copied = match fs::rename(source, &staging) {
-        Ok(()) => count(&staging)?,
+        // A moved tree keeps its links: take them out, as a copy would have left them out.
+        Ok(()) => prune(&staging).inspect_err(|_| remove_any(&staging))?,
         Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
             let result = if is_dir {
                 copy_tree(source, &staging, context)
@@ -216,8 +217,9 @@ pub fn place(
     Ok(copied)
 }
 
-/// Count what a tree holds, without following links.
-fn count(path: &Path) -> Result<Copied, ConnectorError> {
+/// Remove every link and special file from a tree (never following one), and count what is
+/// left.
+fn prune(path: &Path) -> Result<Copied, ConnectorError> {
     let metadata = fs::symlink_metadata(path)
         .map_err(|e| ConnectorError::io(format!("cannot read `{}`", path.display()), e))?;
     let mut copied = Copied::default();
@@ -241,10 +243,14 @@ fn count(path: &Path) -> Result<Copied, ConnectorError> {
                 copied.files += 1;
                 copied.bytes += entry.metadata().map(|m| m.len()).unwrap_or(0);
             } else {
+                fs::remove_file(entry.path()).map_err(|e| {
+                    ConnectorError::io(format!("cannot remove `{}`", entry.path().display()), e)
+                })?;
                 copied.skipped.push(inner);
             }
         }
     }
+    copied.skipped.sort();
     Ok(copied)
 }
 
@@ -377,8 +383,11 @@ mod tests {
         let produced = dir.path().join("produced");
         fs::create_dir(&produced).unwrap();
         fs::write(produced.join("new.txt"), "new").unwrap();
+        symlink("/etc/passwd", produced.join("link")).unwrap();
         let copied = place(&produced, &destination, &context()).unwrap();
         assert_eq!(copied.files, 1);
+        assert_eq!(copied.skipped, vec![PathBuf::from("link")]);
+        assert!(fs::symlink_metadata(destination.join("link")).is_err());
         assert!(destination.join("new.txt").exists());
         assert!(!destination.join("old.txt").exists());
         let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().flatten().collect();

@@ -5,3 +5,4 @@
 //! lives here and in the CLI edge only; the stages before `execute` stay synchronous.
 
 pub mod docker;
+pub mod local;

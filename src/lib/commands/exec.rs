@@ -1,0 +1,423 @@
+//! `red exec FILE`: run an experiment (every batch) here, through Docker.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::cli::{ExitStatus, Printer};
+use crate::commands::fill::{self as fill_command, SourceArgs};
+use crate::commands::plan::CliCompat;
+use crate::diagnostic::Diagnostic;
+use crate::execute::docker::{Cancellation, ContainerUser, NetworkMode, PullPolicy};
+use crate::execute::local::{
+    self, Event, Events, ExecError, ExecOptions, NoEvents, RunReport, State,
+};
+use crate::plan::{self, Mode, PlanOptions};
+
+/// Arguments of `red exec`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Inputs are fetched on this machine and bind-mounted read-only; \
+    outputs land in ./outputs (one batch) or ./outputs_<i> (batches), with red's record of \
+    each batch in .red/ there. See docs/exec.md."
+)]
+pub struct ExecArgs {
+    /// The RED file (YAML or JSON).
+    pub file: PathBuf,
+    /// Where the values of `{{variables}}` come from.
+    #[command(flatten)]
+    pub sources: SourceArgs,
+    /// Batches run at once [default: the file's `batchConcurrencyLimit`, else the number of
+    /// cores].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
+    /// Put outputs here instead of ./outputs (batch `i` of several goes to DIR/<i>).
+    #[arg(long, value_name = "DIR")]
+    pub outputs: Option<PathBuf>,
+    /// Never pull the image; fail when it is not on this host.
+    #[arg(long)]
+    pub no_pull: bool,
+    /// Keep each container after it stopped (it is still stopped).
+    #[arg(long)]
+    pub leave_container: bool,
+    /// Use only these GPUs (comma-separated indices, as `red gpus` lists them).
+    #[arg(long, value_name = "IDS", value_delimiter = ',')]
+    pub gpu_ids: Option<Vec<String>>,
+    /// Whose command-line rules to follow: CWL v1.0 as cwltool builds it, or cc-core 9.3.
+    #[arg(long, value_enum, default_value_t = CliCompat::Cwl)]
+    pub cli_compat: CliCompat,
+    /// Output format: a summary, or NDJSON events and a final summary line.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Kill a batch's command after this long (`90`, `90s`, `15m`, `2h`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// The container's network: none (only loopback), host, or Docker's bridge.
+    #[arg(long, value_enum, default_value_t = Network::None)]
+    pub network: Network,
+    /// Who the command runs as: `invoking` (your uid:gid, so outputs are yours), `image` (the
+    /// image's USER, as the reference), or `UID:GID`.
+    #[arg(long, value_name = "WHO", default_value = "invoking", value_parser = parse_user)]
+    pub user: ContainerUser,
+    /// Start no new batch once one failed.
+    #[arg(long)]
+    pub fail_fast: bool,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Progress on a terminal, then one line per batch.
+    Human,
+    /// NDJSON events on stdout, the last one the run's summary.
+    Json,
+}
+
+/// The `--network` choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Network {
+    /// No network, only loopback.
+    None,
+    /// The host's network.
+    Host,
+    /// Docker's default bridge.
+    Bridge,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map_or((text, ""), |at| text.split_at(at));
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like `90s`, `15m` or `2h`"))?;
+    let seconds = match unit {
+        "" | "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(format!("unknown unit `{unit}`: use s, m or h")),
+    };
+    if !(seconds.is_finite() && seconds > 0.0) {
+        return Err("the timeout must be positive".into());
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+fn parse_user(text: &str) -> Result<ContainerUser, String> {
+    match text {
+        "invoking" => Ok(ContainerUser::invoking()),
+        "image" => Ok(ContainerUser::Image),
+        _ => {
+            let (uid, gid) = text
+                .split_once(':')
+                .ok_or_else(|| format!("`{text}` is not `invoking`, `image` or `UID:GID`"))?;
+            let number = |s: &str| {
+                s.parse::<u32>()
+                    .map_err(|_| format!("`{s}` is not a numeric id"))
+            };
+            Ok(ContainerUser::Ids {
+                uid: number(uid)?,
+                gid: number(gid)?,
+            })
+        }
+    }
+}
+
+/// Run `red exec`.
+pub fn run(args: &ExecArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let report = fill_command::Report {
+        printer,
+        path: args.file.display().to_string(),
+        format: match args.format {
+            Format::Human => fill_command::Format::Human,
+            Format::Json => fill_command::Format::Json,
+        },
+    };
+    let (filled, _values, warnings) = match fill_command::obtain(&report, &args.file, &args.sources)
+    {
+        Ok(obtained) => obtained,
+        Err(status) => return Ok(status),
+    };
+    report.warnings(&warnings);
+    let root = filled.tree().root();
+    if let Some(engine) = root.pointer("/execution/engine")
+        && engine.as_str() == Some("ccagency")
+    {
+        let diagnostic = Diagnostic::error(
+            "engine",
+            "this file runs on a CC-Agency server (`execution.engine: ccagency`), not here",
+        )
+        .at(engine.span().start)
+        .pointer("/execution/engine")
+        .hint("submit it with `red submit`, or set `engine: ccfaice` to run it here");
+        return Ok(report.diagnostics(&[diagnostic], Some(filled.source())));
+    }
+    let options = PlanOptions {
+        mode: match args.cli_compat {
+            CliCompat::Cwl => Mode::Cwl,
+            CliCompat::Cc => Mode::Cc,
+        },
+        stable_ids: false,
+    };
+    let plan = match plan::build(&filled, &options) {
+        Ok(plan) => plan,
+        Err(error) => {
+            return Ok(report.diagnostics(&[error.to_diagnostic()], Some(filled.source())));
+        }
+    };
+    let jobs = args.jobs.map_or_else(
+        || {
+            root.pointer("/execution/settings/batchConcurrencyLimit")
+                .and_then(|n| n.as_int())
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|n| *n > 0)
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+        },
+        |n| n as usize,
+    );
+    let exec_options = ExecOptions {
+        jobs,
+        outputs: args.outputs.clone(),
+        base_dir: base_dir(&args.file),
+        pull: if args.no_pull {
+            PullPolicy::Never
+        } else {
+            PullPolicy::IfMissing
+        },
+        leave_container: args.leave_container,
+        gpu_ids: args.gpu_ids.clone(),
+        network: match args.network {
+            Network::None => NetworkMode::None,
+            Network::Host => NetworkMode::Host,
+            Network::Bridge => NetworkMode::Bridge,
+        },
+        user: args.user,
+        timeout: args.timeout,
+        fail_fast: args.fail_fast,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let batches = plan.batches.len();
+    let progress = (args.format == Format::Human && std::io::stderr().is_terminal())
+        .then(|| Arc::new(Progress::new(batches, printer.redactor())));
+    let events: Arc<dyn Events> = match (args.format, &progress) {
+        (Format::Json, _) => Arc::new(Ndjson {
+            printer: printer.clone(),
+        }),
+        (Format::Human, Some(progress)) => Arc::clone(progress) as Arc<dyn Events>,
+        (Format::Human, None) => Arc::new(NoEvents),
+    };
+    let result = runtime.block_on(async {
+        let cancellation = Cancellation::on_signals()?;
+        anyhow::Ok(local::run(&filled, &plan, &exec_options, events, &cancellation).await)
+    })?;
+    if let Some(progress) = &progress {
+        progress.finish();
+    }
+    match result {
+        Ok(run) => Ok(finish(&run, args.format, printer)),
+        Err(ExecError::Invalid(diagnostics)) => {
+            Ok(report.diagnostics(&diagnostics, Some(filled.source())))
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// The directory relative local paths start from: the RED file's own.
+fn base_dir(file: &Path) -> PathBuf {
+    let parent = file.parent().filter(|p| !p.as_os_str().is_empty());
+    let dir = parent.map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    std::fs::canonicalize(&dir).unwrap_or(dir)
+}
+
+fn finish(run: &RunReport, format: Format, printer: &Printer) -> ExitStatus {
+    match format {
+        Format::Json => {
+            let mut value = serde_json::to_value(run).unwrap_or_default();
+            if let Some(object) = value.as_object_mut() {
+                object.insert("event".into(), "run-finished".into());
+            }
+            printer.redactor().redact_value(&mut value);
+            printer.out(&format!("{value}\n"));
+        }
+        Format::Human => printer.err(&human_summary(run)),
+    }
+    match run.state {
+        State::Succeeded => ExitStatus::Success,
+        State::Cancelled => ExitStatus::Interrupted,
+        State::Failed | State::Skipped => ExitStatus::Failure,
+    }
+}
+
+fn human_summary(run: &RunReport) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    for batch in &run.batches {
+        let _ = write!(text, "batch {}: {}", batch.batch, batch.state.as_str());
+        if let Some(code) = batch
+            .exit_code
+            .filter(|c| *c != 0 || batch.state != State::Succeeded)
+        {
+            let _ = write!(text, " (exit code {code})");
+        }
+        let _ = writeln!(text, ", outputs in {}", batch.output_dir);
+        if let Some(error) = &batch.error {
+            let _ = writeln!(text, "  error: {error}");
+        }
+        for warning in &batch.warnings {
+            let _ = writeln!(text, "  warning: {warning}");
+        }
+        if batch.state == State::Failed
+            && let Some(stderr) = &batch.stderr
+        {
+            let _ = writeln!(text, "  the command's stderr: {stderr}");
+        }
+    }
+    let done = run
+        .batches
+        .iter()
+        .filter(|b| b.state == State::Succeeded)
+        .count();
+    let _ = writeln!(
+        text,
+        "{}: {done} of {} batch(es) succeeded in {:.2}s",
+        run.state.as_str(),
+        run.batches.len(),
+        run.seconds
+    );
+    text
+}
+
+/// NDJSON events on stdout, every string masked.
+struct Ndjson {
+    printer: Printer,
+}
+
+impl Events for Ndjson {
+    fn emit(&self, event: &Event) {
+        let mut value = serde_json::to_value(event).unwrap_or_default();
+        self.printer.redactor().redact_value(&mut value);
+        self.printer.out(&format!("{value}\n"));
+    }
+}
+
+/// The terminal display: an overall bar and one line per running batch.
+struct Progress {
+    bars: MultiProgress,
+    overall: ProgressBar,
+    running: Mutex<Vec<(usize, ProgressBar)>>,
+    redactor: crate::redact::Redactor,
+}
+
+impl Progress {
+    fn new(batches: usize, redactor: crate::redact::Redactor) -> Self {
+        let bars = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        let overall = bars.add(ProgressBar::new(batches as u64));
+        overall.set_style(
+            ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:30}] {pos}/{len} batches  eta {eta}  {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        Self {
+            bars,
+            overall,
+            running: Mutex::new(Vec::new()),
+            redactor,
+        }
+    }
+
+    fn line(&self, batch: usize, message: &str) {
+        let message = self.redactor.redact(message).into_owned();
+        let Ok(mut running) = self.running.lock() else {
+            return;
+        };
+        if let Some((_, bar)) = running.iter().find(|(b, _)| *b == batch) {
+            bar.set_message(message);
+            return;
+        }
+        let bar = self
+            .bars
+            .insert_before(&self.overall, ProgressBar::new_spinner());
+        bar.set_style(
+            ProgressStyle::with_template("  {spinner} batch {prefix}: {msg} ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_prefix(batch.to_string());
+        bar.set_message(message);
+        bar.enable_steady_tick(Duration::from_millis(120));
+        running.push((batch, bar));
+    }
+
+    fn done(&self, batch: usize) {
+        let Ok(mut running) = self.running.lock() else {
+            return;
+        };
+        if let Some(at) = running.iter().position(|(b, _)| *b == batch) {
+            let (_, bar) = running.remove(at);
+            bar.finish_and_clear();
+            self.bars.remove(&bar);
+        }
+    }
+
+    fn finish(&self) {
+        self.overall.finish_and_clear();
+        let _ = self.bars.clear();
+    }
+}
+
+impl Events for Progress {
+    fn emit(&self, event: &Event) {
+        match event {
+            Event::RunStarted { image, .. } => self.overall.set_message(image.clone()),
+            Event::BatchStarted { batch } => self.line(*batch, "receiving inputs"),
+            Event::InputStaged { batch, input } => {
+                self.line(*batch, &format!("input `{}` ready", input.name));
+            }
+            Event::ProcessExited { batch, .. } => self.line(*batch, "collecting outputs"),
+            Event::OutputDelivered { batch, output } => {
+                self.line(*batch, &format!("output `{}` delivered", output.name));
+            }
+            Event::BatchFinished { batch, .. } => {
+                self.done(*batch);
+                self.overall.inc(1);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("1.5m").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("5d").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn users() {
+        assert_eq!(parse_user("image").unwrap(), ContainerUser::Image);
+        assert_eq!(
+            parse_user("1000:100").unwrap(),
+            ContainerUser::Ids {
+                uid: 1000,
+                gid: 100
+            }
+        );
+        assert!(parse_user("1000").is_err());
+        assert!(parse_user("a:b").is_err());
+    }
+}

@@ -1,0 +1,390 @@
+//! Running a planned experiment on this machine: `red exec`.
+//!
+//! This is the reference's agent moved out of the container and onto the host (DESIGN.md
+//! decision 7). For each batch, connectors running in `red`'s own process put the inputs in a
+//! private run directory (mode 0700 under `$TMPDIR`), the container gets them bind-mounted
+//! read-only at the planned paths and its working directory `/cc/outputs` bind-mounted
+//! read-write, the planned argv runs as the container's command with the image's entrypoint
+//! replaced (no shell, no Python, nothing of ours in the image), and afterwards the outputs are
+//! found by glob and delivered. Secrets stay in this process: they are handed to connectors in
+//! memory and never reach the container, its environment, its labels or its filesystem.
+//!
+//! Batches run concurrently up to `jobs`, each in its own container. Everything a batch creates
+//! is owned by a guard (container, mounts, run directory), so it is removed on success, failure,
+//! panic and cancellation alike.
+
+mod batch;
+mod prepare;
+pub mod report;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+
+use crate::connector;
+use crate::diagnostic::Diagnostic;
+use crate::execute::docker::{
+    self, Bollard, Cancellation, ContainerUser, NetworkMode, PullPolicy, RegistryAuth,
+    ensure_image, remove_labelled,
+};
+use crate::fill::Filled;
+use crate::gpus::{self, Selection};
+use crate::plan::Plan;
+
+pub use batch::RECORDS_DIR;
+pub use report::{BatchReport, Event, Events, NoEvents, RunReport, State};
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct ExecOptions {
+    /// Batches running at once (at least 1).
+    pub jobs: usize,
+    /// Replaces `./outputs`: a single batch writes into it, batch `i` of several into
+    /// `<dir>/<i>`. `None`: the reference's `./outputs` and `./outputs_<i>`.
+    pub outputs: Option<PathBuf>,
+    /// Where relative paths of local connectors start (the RED file's directory).
+    pub base_dir: PathBuf,
+    /// Whether to pull a missing image.
+    pub pull: PullPolicy,
+    /// Keep containers after they stop (`--leave-container`).
+    pub leave_container: bool,
+    /// Restrict or force GPUs (`--gpu-ids`).
+    pub gpu_ids: Option<Vec<String>>,
+    /// The container network.
+    pub network: NetworkMode,
+    /// Who the command runs as.
+    pub user: ContainerUser,
+    /// Kill a batch's command after this long.
+    pub timeout: Option<Duration>,
+    /// Start no new batch after one failed.
+    pub fail_fast: bool,
+}
+
+/// Why a run could not be carried out at all (a batch failing is not one: see
+/// [`RunReport`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// Connectors that do not exist or access blocks they refuse.
+    #[error("{} connector problem(s)", .0.len())]
+    Invalid(Vec<Diagnostic>),
+    /// The plan has no batch.
+    #[error("the file has no batch to run")]
+    Empty,
+    /// Docker could not be used.
+    #[error(transparent)]
+    Docker(#[from] docker::Error),
+    /// GPUs were asked for and cannot be given.
+    #[error(transparent)]
+    Gpu(#[from] gpus::Error),
+    /// The private run directory could not be made.
+    #[error("cannot create the run directory `{path}`")]
+    RunDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What every batch of one run shares, owned, for the blocking threads that move data.
+#[derive(Clone)]
+pub(crate) struct Worker {
+    pub(crate) connector_context: connector::Context,
+    pub(crate) events: Arc<dyn Events>,
+}
+
+/// What every batch of one run shares.
+pub(crate) struct Shared<'a> {
+    api: &'a Bollard,
+    options: &'a ExecOptions,
+    run_id: &'a str,
+    run_dir: &'a Path,
+    image: &'a str,
+    gpus: Option<Selection>,
+    cancellation: &'a Cancellation,
+    several: bool,
+    worker: Worker,
+    events: Arc<dyn Events>,
+}
+
+impl Shared<'_> {
+    fn blocking_part(&self) -> Worker {
+        self.worker.clone()
+    }
+
+    /// The host directory for batch `index`'s outputs and records.
+    fn output_dir(&self, index: usize) -> PathBuf {
+        output_dir(self.options.outputs.as_deref(), self.several, index)
+    }
+
+    /// The mode of a batch's working directory: the invoking user owns it, so 0755 is enough,
+    /// unless the command runs as the image's user, who may be anyone.
+    fn work_mode(&self) -> u32 {
+        match self.options.user {
+            ContainerUser::Image => 0o777,
+            ContainerUser::Ids { .. } => 0o755,
+        }
+    }
+}
+
+/// The host directory for batch `index`'s outputs (see [`ExecOptions::outputs`]).
+#[must_use]
+pub fn output_dir(outputs: Option<&Path>, several: bool, index: usize) -> PathBuf {
+    match (outputs, several) {
+        (None, false) => PathBuf::from("outputs"),
+        (None, true) => PathBuf::from(format!("outputs_{index}")),
+        (Some(dir), false) => dir.to_path_buf(),
+        (Some(dir), true) => dir.join(index.to_string()),
+    }
+}
+
+/// Run a closure on a blocking thread; a panic there becomes a message.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| format!("a worker thread failed: {e}"))
+}
+
+/// The private directory of one run, removed when dropped. It is never removed while something
+/// is still mounted inside it: a read-write mount would otherwise lose remote data.
+struct RunDir {
+    path: PathBuf,
+}
+
+impl RunDir {
+    fn create(run_id: &str) -> Result<Self, ExecError> {
+        let path = std::env::temp_dir().join(format!("red-run-{run_id}"));
+        let made = fs::create_dir(&path)
+            .and_then(|()| fs::set_permissions(&path, fs::Permissions::from_mode(0o700)));
+        made.map_err(|source| ExecError::RunDir {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(Self { path })
+    }
+
+    fn mounts_inside(&self) -> Vec<String> {
+        let prefix = format!("{}/", self.path.display());
+        fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| line.split(' ').nth(4))
+            .filter(|mount| mount.starts_with(&prefix))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        for mount in self.mounts_inside() {
+            for (program, args) in [("fusermount3", ["-u", "-z"]), ("fusermount", ["-u", "-z"])] {
+                let done = std::process::Command::new(program)
+                    .args(args)
+                    .arg(&mount)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success());
+                if done {
+                    break;
+                }
+            }
+        }
+        if self.mounts_inside().is_empty() {
+            let _ = fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// Registry credentials from the filled `container.settings.image.auth`.
+fn registry_auth(filled: &Filled) -> Option<RegistryAuth> {
+    let auth = filled
+        .tree()
+        .root()
+        .pointer("/container/settings/image/auth")?;
+    let field = |names: [&str; 2]| {
+        names
+            .iter()
+            .find_map(|name| auth.get(name).and_then(|n| n.as_str()))
+            .map(str::to_owned)
+    };
+    Some(RegistryAuth::new(
+        field(["username", "_username"])?,
+        field(["password", "_password"])?,
+    ))
+}
+
+/// The GPUs every batch's container gets, when the file or `--gpu-ids` asks for any.
+fn choose_gpus(filled: &Filled, options: &ExecOptions) -> Result<Option<Selection>, ExecError> {
+    let requirements = filled
+        .tree()
+        .root()
+        .pointer("/container/settings/gpus")
+        .and_then(gpus::requirements)
+        .unwrap_or_default();
+    if requirements.is_empty() && options.gpu_ids.is_none() {
+        return Ok(None);
+    }
+    let found = gpus::discover()?;
+    Ok(gpus::choose(
+        &requirements,
+        &found,
+        options.gpu_ids.as_deref(),
+    )?)
+}
+
+/// Run every batch of `plan`. Connectors are checked first (all problems at once, located in
+/// the file); then the image is made present, GPUs are chosen, and batches run up to
+/// `options.jobs` at once.
+///
+/// # Errors
+/// When the run cannot start: connector problems, Docker unreachable, the image missing,
+/// GPUs unavailable, no run directory. Batch failures are in the report.
+pub async fn run(
+    filled: &Filled,
+    plan: &Plan,
+    options: &ExecOptions,
+    events: Arc<dyn Events>,
+    cancellation: &Cancellation,
+) -> Result<RunReport, ExecError> {
+    let started = Instant::now();
+    let several = filled.tree().root().get("batches").is_some();
+    let prepared = prepare::batches(filled, plan, several).map_err(ExecError::Invalid)?;
+    let image = plan
+        .batches
+        .first()
+        .map(|b| b.container.image.clone())
+        .ok_or(ExecError::Empty)?;
+    let api = Bollard::connect().await?;
+    ensure_image(&api, &image, options.pull, registry_auth(filled).as_ref()).await?;
+    let gpus = choose_gpus(filled, options)?;
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
+    let run_dir = RunDir::create(&run_id)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let bridge = {
+        let stop = Arc::clone(&stop);
+        let cancellation = cancellation.clone();
+        tokio::spawn(async move {
+            cancellation.cancelled().await;
+            stop.store(true, Ordering::Relaxed);
+        })
+    };
+    let jobs = options.jobs.max(1);
+    events.emit(&Event::RunStarted {
+        run_id: run_id.clone(),
+        batches: prepared.len(),
+        jobs,
+        image: image.clone(),
+    });
+    let shared = Shared {
+        api: &api,
+        options,
+        run_id: &run_id,
+        run_dir: &run_dir.path,
+        image: &image,
+        gpus,
+        cancellation,
+        several,
+        worker: Worker {
+            connector_context: connector::Context {
+                base_dir: options.base_dir.clone(),
+                stop: Arc::clone(&stop),
+                progress: Arc::new(connector::NoProgress),
+            },
+            events: Arc::clone(&events),
+        },
+        events: Arc::clone(&events),
+    };
+    let failed = AtomicBool::new(false);
+    let shared = &shared;
+    let failed = &failed;
+    let mut reports: Vec<BatchReport> = futures_util::stream::iter(prepared)
+        .map(|batch| async move {
+            let index = batch.plan.index;
+            let skip = if shared.cancellation.is_cancelled() {
+                Some("the run was interrupted before this batch started")
+            } else if options.fail_fast && failed.load(Ordering::Relaxed) {
+                Some("an earlier batch failed (--fail-fast)")
+            } else {
+                None
+            };
+            if let Some(why) = skip {
+                let report = BatchReport::skipped(
+                    index,
+                    batch.plan.argv.clone(),
+                    shared.output_dir(index).display().to_string(),
+                    why,
+                );
+                shared.events.emit(&Event::BatchFinished {
+                    batch: index,
+                    state: report.state,
+                    error: report.error.clone(),
+                });
+                return report;
+            }
+            let report = batch::run(batch, shared).await;
+            if report.state != State::Succeeded {
+                failed.store(true, Ordering::Relaxed);
+            }
+            report
+        })
+        .buffer_unordered(jobs)
+        .collect()
+        .await;
+    bridge.abort();
+    reports.sort_by_key(|r| r.batch);
+    if !options.leave_container {
+        // The guards removed every container; this sweep is for the one a guard could not.
+        let _ = remove_labelled(&api, &run_id).await;
+    }
+    drop(run_dir);
+    let state = if cancellation.is_cancelled() {
+        State::Cancelled
+    } else if reports.iter().all(|r| r.state == State::Succeeded) {
+        State::Succeeded
+    } else {
+        State::Failed
+    };
+    Ok(RunReport {
+        run_id,
+        state,
+        batches: reports,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_directories_follow_the_reference_unless_told_otherwise() {
+        assert_eq!(output_dir(None, false, 0), PathBuf::from("outputs"));
+        assert_eq!(output_dir(None, true, 3), PathBuf::from("outputs_3"));
+        let dir = Path::new("/tmp/x");
+        assert_eq!(output_dir(Some(dir), false, 0), PathBuf::from("/tmp/x"));
+        assert_eq!(output_dir(Some(dir), true, 2), PathBuf::from("/tmp/x/2"));
+    }
+
+    #[test]
+    fn the_run_directory_is_private_and_removed() {
+        let id = format!("test-{}", uuid::Uuid::new_v4().simple());
+        let dir = RunDir::create(&id).unwrap();
+        let path = dir.path.clone();
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        fs::create_dir_all(path.join("batch-0/work")).unwrap();
+        fs::write(path.join("batch-0/work/f"), "x").unwrap();
+        drop(dir);
+        assert!(!path.exists());
+    }
+}

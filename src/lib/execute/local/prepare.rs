@@ -1,0 +1,228 @@
+//! Before anything runs: find every connector a plan names, read its filled access block and
+//! listing from the document, and check them (the reference's `*-validate`), so that a wrong
+//! field fails with its file:line:column before any image is pulled or container created.
+
+use std::sync::Arc;
+
+use crate::connector::{self, Access, Connector, ConnectorError, Listing, Operation};
+use crate::diagnostic::Diagnostic;
+use crate::fill::Filled;
+use crate::plan::{self, Action, BatchPlan, Destination, OutputPlan, Plan};
+use crate::tree::NodeRef;
+
+/// One input, ready to receive.
+pub(super) struct Input {
+    pub(super) name: String,
+    pub(super) action: Action,
+    pub(super) connector: Arc<dyn Connector>,
+    pub(super) access: Access,
+    pub(super) listing: Option<Listing>,
+    /// Path in the container.
+    pub(super) target: String,
+}
+
+/// How one output leaves the run.
+pub(super) enum Delivery {
+    /// Copied into the batch's output directory under its basename.
+    Directory,
+    /// Sent by a connector.
+    Connector {
+        connector: Arc<dyn Connector>,
+        access: Access,
+        listing: Option<Listing>,
+    },
+    /// Checked, not kept.
+    Discarded,
+}
+
+/// One output, ready to collect.
+pub(super) struct Output {
+    pub(super) plan: OutputPlan,
+    pub(super) delivery: Delivery,
+}
+
+/// One batch, ready to run.
+pub(super) struct Batch {
+    pub(super) plan: BatchPlan,
+    pub(super) inputs: Vec<Input>,
+    pub(super) outputs: Vec<Output>,
+}
+
+fn operation(action: Action) -> Operation {
+    match action {
+        Action::ReceiveFile => Operation::ReceiveFile,
+        Action::ReceiveDir => Operation::ReceiveDir,
+        Action::MountDir => Operation::MountDir,
+    }
+}
+
+/// The deepest node on `pointer`'s path that exists, and its pointer.
+fn nearest<'t>(root: NodeRef<'t>, pointer: &str) -> (NodeRef<'t>, String) {
+    let mut current = pointer.to_owned();
+    loop {
+        if let Some(node) = root.pointer(&current) {
+            return (node, current);
+        }
+        match current.rfind('/') {
+            Some(cut) => current.truncate(cut),
+            None => return (root, String::new()),
+        }
+    }
+}
+
+struct Checker<'f> {
+    filled: &'f Filled,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Checker<'_> {
+    fn error(
+        &mut self,
+        pointer: &str,
+        batch: Option<usize>,
+        message: String,
+        hint: Option<String>,
+    ) {
+        let (node, found) = nearest(self.filled.tree().root(), pointer);
+        let mut diagnostic = Diagnostic::error("connector", message)
+            .at(node.span().start)
+            .pointer(found)
+            .batch(batch);
+        if let Some(hint) = hint {
+            diagnostic = diagnostic.hint(hint);
+        }
+        self.diagnostics.push(diagnostic);
+    }
+
+    /// The connector, access block and listing of the object at `pointer`, checked for `op`.
+    fn resolve(
+        &mut self,
+        pointer: &str,
+        command: &str,
+        op: Operation,
+        batch: Option<usize>,
+    ) -> Option<(Arc<dyn Connector>, Access, Option<Listing>)> {
+        let root = self.filled.tree().root();
+        let object = root.pointer(pointer)?;
+        let connector = match connector::lookup(command) {
+            Ok(connector) => connector,
+            Err(error) => {
+                self.error(
+                    &format!("{pointer}/connector/command"),
+                    batch,
+                    error.to_string(),
+                    Some(format!(
+                        "built-in connectors are `{}` and `{}`; see docs/connectors.md",
+                        connector::LOCAL,
+                        connector::HTTP
+                    )),
+                );
+                return None;
+            }
+        };
+        let access = Access::new(
+            object
+                .get("connector")
+                .and_then(|c| c.get("access"))
+                .map_or(serde_json::Value::Null, plan::to_json),
+        );
+        let listing = object.get("listing").map(|l| Listing(plan::to_json(l)));
+        match connector.check(op, &access, listing.as_ref()) {
+            Ok(()) => Some((connector, access, listing)),
+            Err(ConnectorError::Access(error)) => {
+                let message = format!("`{command}` access: {}", error.message);
+                self.error(
+                    &format!("{pointer}/connector/access{}", error.pointer),
+                    batch,
+                    message,
+                    error.hint,
+                );
+                None
+            }
+            Err(error) => {
+                self.error(
+                    &format!("{pointer}/connector/command"),
+                    batch,
+                    error.to_string(),
+                    None,
+                );
+                None
+            }
+        }
+    }
+}
+
+/// Resolve and check every connector of `plan`; all problems at once, located.
+pub(super) fn batches(
+    filled: &Filled,
+    plan: &Plan,
+    batched: bool,
+) -> Result<Vec<Batch>, Vec<Diagnostic>> {
+    let mut checker = Checker {
+        filled,
+        diagnostics: Vec::new(),
+    };
+    let mut prepared = Vec::with_capacity(plan.batches.len());
+    for batch in &plan.batches {
+        let index = batched.then_some(batch.index);
+        let mut inputs = Vec::with_capacity(batch.inputs.len());
+        for input in &batch.inputs {
+            if let Some((connector, access, listing)) = checker.resolve(
+                &input.pointer,
+                &input.connector,
+                operation(input.action),
+                index,
+            ) {
+                inputs.push(Input {
+                    name: input.name.clone(),
+                    action: input.action,
+                    connector,
+                    access,
+                    listing,
+                    target: input.target.clone(),
+                });
+            }
+        }
+        let mut outputs = Vec::with_capacity(batch.outputs.len());
+        for output in &batch.outputs {
+            let delivery = match &output.destination {
+                Destination::Directory { .. } => Delivery::Directory,
+                Destination::Discarded => Delivery::Discarded,
+                Destination::Connector {
+                    command,
+                    action,
+                    pointer,
+                    ..
+                } => {
+                    let op = if *action == "send-dir" {
+                        Operation::SendDir
+                    } else {
+                        Operation::SendFile
+                    };
+                    match checker.resolve(pointer, command, op, index) {
+                        Some((connector, access, listing)) => Delivery::Connector {
+                            connector,
+                            access,
+                            listing,
+                        },
+                        None => continue,
+                    }
+                }
+            };
+            outputs.push(Output {
+                plan: output.clone(),
+                delivery,
+            });
+        }
+        prepared.push(Batch {
+            plan: batch.clone(),
+            inputs,
+            outputs,
+        });
+    }
+    if checker.diagnostics.is_empty() {
+        Ok(prepared)
+    } else {
+        Err(checker.diagnostics)
+    }
+}

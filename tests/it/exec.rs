@@ -1,0 +1,794 @@
+//! `red exec` end to end against a real Docker daemon, with local inputs and outputs and a
+//! real HTTP server (Python's `http.server`) for the http connector.
+//!
+//! Enabled by the `docker-tests` feature, like `tests/it/docker.rs`: a missing daemon or test
+//! image then fails. Each test works in its own directory with its own `TMPDIR`, so it can check
+//! that the run directory is gone afterwards; containers are found by the run id that the NDJSON
+//! stream announces.
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const BUSYBOX: &str = "red-test/busybox:latest";
+
+/// A scratch directory holding a RED file, its data and the run's outputs.
+struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+/// What `red exec` did.
+#[derive(Debug)]
+struct Exec {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Exec {
+    /// The NDJSON events of `--format json`.
+    fn events(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+            .collect()
+    }
+
+    /// The final `run-finished` summary.
+    fn summary(&self) -> serde_json::Value {
+        let events = self.events();
+        let last = events.last().cloned().unwrap_or_default();
+        assert_eq!(last["event"], "run-finished", "{self:?}");
+        last
+    }
+
+    fn run_id(&self) -> String {
+        self.events()
+            .first()
+            .and_then(|e| e["runId"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| panic!("no run-started event: {self:?}"))
+    }
+}
+
+impl Scratch {
+    fn new() -> Self {
+        let scratch = Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        };
+        fs::create_dir(scratch.tmp()).expect("tmp dir");
+        scratch
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The `TMPDIR` of `red`, where its run directories go.
+    fn tmp(&self) -> PathBuf {
+        self.dir.path().join("tmp")
+    }
+
+    fn write(&self, name: &str, text: &str) -> &Self {
+        let path = self.path().join(name);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).expect("create dir");
+        }
+        fs::write(path, text).expect("write");
+        self
+    }
+
+    fn read(&self, name: &str) -> String {
+        fs::read_to_string(self.path().join(name))
+            .unwrap_or_else(|e| panic!("cannot read {name}: {e}"))
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_red"));
+        command
+            .arg("exec")
+            .args(args)
+            .current_dir(self.path())
+            .env("TMPDIR", self.tmp())
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+
+    fn exec(&self, args: &[&str]) -> Exec {
+        let output = self.command(args).output().expect("run red exec");
+        Exec {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// No run directory left under `TMPDIR`.
+    fn assert_no_run_dir(&self) {
+        let left: Vec<_> = fs::read_dir(self.tmp())
+            .expect("tmp")
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert!(left.is_empty(), "left behind in TMPDIR: {left:?}");
+    }
+}
+
+/// Containers (running or not) of run `run_id`.
+fn containers_of(run_id: &str) -> Vec<String> {
+    let output = Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=org.red.run={run_id}"),
+        ])
+        .output()
+        .expect("docker ps");
+    assert!(output.status.success(), "docker ps failed");
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A RED file running `argv` in busybox, with a `text` File input from the local connector and
+/// whatever `outputs_cli` / `outputs_job` declare.
+fn red_file(
+    argv: &[&str],
+    inputs_cli: &str,
+    inputs_job: &str,
+    outputs_cli: &str,
+    tail: &str,
+) -> String {
+    let argv = serde_json::to_string(argv).expect("json");
+    format!(
+        r#"redVersion: "9"
+cli:
+  cwlVersion: v1.0
+  class: CommandLineTool
+  baseCommand: {argv}
+  inputs:
+{inputs_cli}
+  outputs:
+{outputs_cli}
+{inputs_job}
+container:
+  engine: docker
+  settings:
+    image:
+      url: {BUSYBOX}
+    ram: 256
+execution:
+  engine: ccfaice
+  settings: {{}}
+{tail}"#
+    )
+}
+
+const NO_INPUTS_CLI: &str = "    {}";
+
+#[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
+fn a_single_experiment_runs_and_its_outputs_land_in_outputs() {
+    let scratch = Scratch::new();
+    scratch.write("data/poem.txt", "one\ntwo\nthree\n");
+    scratch.write(
+        "exp.red.yml",
+        &red_file(
+            &["wc", "-l"],
+            "    text:\n      type: File\n      inputBinding: {position: 0}",
+            "inputs:\n  text:\n    class: File\n    connector:\n      command: red-connector-local\n      access: {path: data/poem.txt}",
+            "    counts:\n      type: stdout\n    maybe:\n      type: File?\n      outputBinding: {glob: '*.none'}",
+            "",
+        )
+        .replace("  outputs:\n", "  stdout: counts.txt\n  outputs:\n"),
+    );
+    let run = scratch.exec(&["exp.red.yml", "--format", "json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let counts = scratch.read("outputs/counts.txt");
+    assert!(counts.starts_with("3 /cc/inputs/"), "{counts}");
+    let summary = run.summary();
+    assert_eq!(summary["state"], "succeeded");
+    let batch = &summary["batches"][0];
+    assert_eq!(batch["exitCode"], 0);
+    assert_eq!(batch["outputs"][0]["size"], counts.len());
+    assert_eq!(batch["outputs"][1]["path"], serde_json::Value::Null);
+    let record: serde_json::Value =
+        serde_json::from_str(&scratch.read("outputs/.red/result.json")).expect("result.json");
+    assert_eq!(record["state"], "succeeded");
+    assert_eq!(
+        record["outputs"][0]["sha256"].as_str().map(str::len),
+        Some(64)
+    );
+    let events = run.events();
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "run-started",
+            "batch-started",
+            "input-staged",
+            "process-exited",
+            "output-delivered",
+            "batch-finished",
+            "run-finished"
+        ]
+    );
+    assert!(containers_of(&run.run_id()).is_empty());
+    scratch.assert_no_run_dir();
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
+fn batches_run_in_parallel_each_with_its_own_output_directory() {
+    let scratch = Scratch::new();
+    let batches: String = (0..4)
+        .map(|i| format!("  - inputs:\n      word: w{i}\n"))
+        .collect();
+    scratch.write(
+        "batches.red.yml",
+        &red_file(
+            &["sh", "-c", "echo $0 > word.txt; sleep 1"],
+            "    word:\n      type: string\n      inputBinding: {position: 0}",
+            &format!("batches:\n{batches}"),
+            "    word:\n      type: File\n      outputBinding: {glob: word.txt}",
+            "",
+        ),
+    );
+    let run = scratch.exec(&["batches.red.yml", "--jobs", "4", "--format", "json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    for i in 0..4 {
+        assert_eq!(
+            scratch.read(&format!("outputs_{i}/word.txt")),
+            format!("w{i}\n")
+        );
+    }
+    // Four one-second batches with four jobs overlap: some batch starts before another ends.
+    let events = run.events();
+    let position = |kind: &str, batch: u64| {
+        events
+            .iter()
+            .position(|e| e["event"] == kind && e["batch"] == batch)
+            .expect("event")
+    };
+    let first_finished = (0..4)
+        .map(|b| position("batch-finished", b))
+        .min()
+        .expect("min");
+    let last_started = (0..4)
+        .map(|b| position("batch-started", b))
+        .max()
+        .expect("max");
+    assert!(
+        last_started < first_finished,
+        "batches did not overlap: {events:?}"
+    );
+    scratch.assert_no_run_dir();
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
+fn a_failing_command_keeps_its_exit_code_and_stderr() {
+    let scratch = Scratch::new();
+    scratch.write(
+        "fail.red.yml",
+        &red_file(
+            &["sh", "-c", "echo to-stderr >&2; exit 7"],
+            NO_INPUTS_CLI,
+            "inputs: {}",
+            "    {}",
+            "",
+        ),
+    );
+    let run = scratch.exec(&["fail.red.yml", "--format", "json"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let batch = &run.summary()["batches"][0];
+    assert_eq!(batch["state"], "failed");
+    assert_eq!(batch["exitCode"], 7);
+    assert_eq!(batch["failedStep"], "process");
+    assert_eq!(scratch.read("outputs/.red/stderr.txt"), "to-stderr\n");
+    assert!(containers_of(&run.run_id()).is_empty());
+    scratch.assert_no_run_dir();
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
+fn a_missing_output_fails_the_batch() {
+    let scratch = Scratch::new();
+    scratch.write(
+        "missing.red.yml",
+        &red_file(
+            &["true"],
+            NO_INPUTS_CLI,
+            "inputs: {}",
+            "    result:\n      type: File\n      outputBinding: {glob: result.txt}",
+            "",
+        ),
+    );
+    let run = scratch.exec(&["missing.red.yml"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("output `result`: nothing matches `result.txt`"),
+        "{run:?}"
+    );
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
+fn running_out_of_memory_and_time_are_reported_as_such() {
+    let scratch = Scratch::new();
+    scratch.write(
+        "oom.red.yml",
+        &red_file(
+            &[
+                "sh",
+                "-c",
+                "x=$(head -c 400000000 /dev/zero | tr '\\0' a); echo survived",
+            ],
+            NO_INPUTS_CLI,
+            "inputs: {}",
+            "    {}",
+            "",
+        ),
+    );
+    let run = scratch.exec(&["oom.red.yml", "--format", "json"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let batch = &run.summary()["batches"][0];
+    assert_eq!(batch["oomKilled"], true, "{run:?}");
+    assert!(
+        batch["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("memory limit (256 MB)")
+    );
+
+    scratch.write(
+        "slow.red.yml",
+        &red_file(&["sleep", "600"], NO_INPUTS_CLI, "inputs: {}", "    {}", ""),
+    );
+    let run = scratch.exec(&["slow.red.yml", "--timeout", "1s", "--format", "json"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let batch = &run.summary()["batches"][0];
+    assert_eq!(batch["timedOut"], true, "{run:?}");
+    assert!(containers_of(&run.run_id()).is_empty());
+    scratch.assert_no_run_dir();
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
+fn an_absent_image_with_no_pull_is_a_clear_error() {
+    let scratch = Scratch::new();
+    scratch.write(
+        "absent.red.yml",
+        &red_file(&["true"], NO_INPUTS_CLI, "inputs: {}", "    {}", "")
+            .replace(BUSYBOX, "red-test/never-built:latest"),
+    );
+    let run = scratch.exec(&["absent.red.yml", "--no-pull"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("image `red-test/never-built:latest` is not present on this host"),
+        "{run:?}"
+    );
+    scratch.assert_no_run_dir();
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
+fn arguments_with_spaces_and_shell_characters_arrive_intact() {
+    let scratch = Scratch::new();
+    let tricky = "a b  c; $(rm -rf /) `x` 'q' \"d\" * ~ \\ |&>";
+    scratch.write(
+        "argv.red.yml",
+        &red_file(
+            &["sh", "-c", "printf '%s\\n' \"$@\" > args.txt", "sh"],
+            "    value:\n      type: string\n      inputBinding: {position: 0}",
+            &format!(
+                "inputs:\n  value: {}",
+                serde_json::to_string(tricky).expect("json")
+            ),
+            "    args:\n      type: File\n      outputBinding: {glob: args.txt}",
+            "",
+        ),
+    );
+    let run = scratch.exec(&["argv.red.yml"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(scratch.read("outputs/args.txt"), format!("{tricky}\n"));
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
+fn the_image_entrypoint_is_replaced_by_the_planned_command() {
+    let scratch = Scratch::new();
+    scratch.write(
+        "entry.red.yml",
+        &red_file(
+            &["sh", "-c", "echo ran > ran.txt"],
+            NO_INPUTS_CLI,
+            "inputs: {}",
+            "    ran:\n      type: File\n      outputBinding: {glob: ran.txt}",
+            "",
+        )
+        .replace(BUSYBOX, "red-test/busybox-entrypoint:latest"),
+    );
+    let run = scratch.exec(&["entry.red.yml"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(scratch.read("outputs/ran.txt"), "ran\n");
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
+fn outputs_never_escape_the_output_directory() {
+    let scratch = Scratch::new();
+    scratch.write("victim.txt", "original\n");
+    let victim = scratch.path().join("victim.txt");
+    // The command plants links to a host file and to `/`, a `..`-named directory entry, and a
+    // directory output full of links; red must copy none of them through.
+    let script = format!(
+        "ln -s {victim} link.txt; ln -s / root; mkdir -p d/sub; echo ok > d/sub/f.txt; \
+         ln -s {victim} d/escape; ln -s ../.. d/up; echo data > '..data'; echo x > result.txt",
+        victim = victim.display()
+    );
+    scratch.write(
+        "escape.red.yml",
+        &red_file(
+            &["sh", "-c", &script],
+            NO_INPUTS_CLI,
+            "inputs: {}",
+            "    link:\n      type: File?\n      outputBinding: {glob: link.txt}\n    tree:\n      type: Directory\n      outputBinding: {glob: d}\n    dots:\n      type: File\n      outputBinding: {glob: '..data'}",
+            "",
+        ),
+    );
+    // A link planted beforehand in the output directory must be replaced, not written through.
+    fs::create_dir(scratch.path().join("outputs")).expect("outputs");
+    std::os::unix::fs::symlink(&victim, scratch.path().join("outputs/..data")).expect("symlink");
+    let run = scratch.exec(&["escape.red.yml", "--format", "json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(scratch.read("victim.txt"), "original\n");
+    let batch = &run.summary()["batches"][0];
+    // The link leads outside: it is no output at all.
+    assert_eq!(batch["outputs"][0]["path"], serde_json::Value::Null);
+    assert_eq!(scratch.read("outputs/d/sub/f.txt"), "ok\n");
+    assert!(fs::symlink_metadata(scratch.path().join("outputs/d/escape")).is_err());
+    assert!(fs::symlink_metadata(scratch.path().join("outputs/d/up")).is_err());
+    assert_eq!(
+        batch["outputs"][1]["skipped"].as_array().map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(scratch.read("outputs/..data"), "data\n");
+    assert!(
+        !fs::symlink_metadata(scratch.path().join("outputs/..data"))
+            .expect("meta")
+            .is_symlink()
+    );
+    let names: Vec<String> = fs::read_dir(scratch.path())
+        .expect("list")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut names = names;
+    names.sort();
+    assert_eq!(names, ["escape.red.yml", "outputs", "tmp", "victim.txt"]);
+}
+
+/// A real HTTP server on 127.0.0.1 serving `dir`, killed on drop.
+struct HttpServer {
+    child: Child,
+    port: u16,
+}
+
+impl HttpServer {
+    fn start(dir: &Path) -> Self {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            listener.local_addr().expect("addr").port()
+        };
+        let mut child = Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+            ])
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("python3 http.server");
+        let stderr = child.stderr.take().expect("stderr");
+        std::thread::spawn(move || for _ in BufReader::new(stderr).lines() {});
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Self { child, port };
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("http.server did not start");
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const CANARY_PASSWORD: &str = "canary-pw-(*.+?\\ü";
+const CANARY_REGISTRY: &str = "canary-registry-secret";
+
+/// Everything a secret could leak into during and after a run with protected values.
+#[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
+fn secrets_reach_no_container_process_list_output_or_log() {
+    let scratch = Scratch::new();
+    let served = scratch.path().join("served");
+    fs::create_dir(&served).expect("served");
+    fs::write(served.join("input.txt"), "payload\n").expect("input");
+    let server = HttpServer::start(&served);
+    let red = red_file(
+        &["sh", "-c", "cat \"$0\" > copy.txt; env > env.txt; sleep 2"],
+        "    data:\n      type: File\n      inputBinding: {position: 0}",
+        &format!(
+            "inputs:\n  data:\n    class: File\n    connector:\n      command: red-connector-http\n      access:\n        url: http://127.0.0.1:{}/input.txt\n        auth:\n          username: someone\n          password: '{{{{http_password}}}}'",
+            server.port
+        ),
+        "    copy:\n      type: File\n      outputBinding: {glob: copy.txt}\n    env:\n      type: File\n      outputBinding: {glob: env.txt}",
+        "",
+    )
+    .replace(
+        &format!("      url: {BUSYBOX}\n"),
+        &format!("      url: {BUSYBOX}\n      auth:\n        username: someone\n        password: '{{{{registry_password}}}}'\n"),
+    );
+    scratch.write("secret.red.yml", &red);
+    scratch.write(
+        "vars.yml",
+        &format!(
+            "http_password: {}\nregistry_password: {CANARY_REGISTRY}\n",
+            serde_json::to_string(CANARY_PASSWORD).expect("json")
+        ),
+    );
+    let mut child = scratch
+        .command(&[
+            "secret.red.yml",
+            "--vars",
+            "vars.yml",
+            "--leave-container",
+            "--format",
+            "json",
+        ])
+        .spawn()
+        .expect("spawn");
+    // While it runs, no process on the host shows a secret in its command line.
+    let mut seen_running = false;
+    for _ in 0..100 {
+        let ps = Command::new("ps")
+            .args(["-eo", "args"])
+            .output()
+            .expect("ps");
+        let listing = String::from_utf8_lossy(&ps.stdout);
+        assert!(
+            !listing.contains("canary"),
+            "a secret is in the process list"
+        );
+        if listing.contains("sleep 2") {
+            seen_running = true;
+        }
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().expect("output");
+    let run = Exec {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    assert!(seen_running, "the command was never seen running");
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(scratch.read("outputs/copy.txt"), "payload\n");
+    for text in [&run.stdout, &run.stderr] {
+        assert!(!text.contains("canary"), "a secret in red's output: {text}");
+    }
+    // Every file red left: outputs, records, the environment the command saw.
+    for entry in walk(&scratch.path().join("outputs")) {
+        let text = fs::read(&entry).expect("read");
+        assert!(
+            !String::from_utf8_lossy(&text).contains("canary"),
+            "a secret in {}",
+            entry.display()
+        );
+    }
+    // The container that was left: its configuration and its whole filesystem.
+    let ids = containers_of(&run.run_id());
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let inspect = Command::new("docker")
+        .args(["inspect", &ids[0]])
+        .output()
+        .expect("inspect");
+    assert!(!String::from_utf8_lossy(&inspect.stdout).contains("canary"));
+    let export = Command::new("docker")
+        .args(["export", &ids[0]])
+        .output()
+        .expect("export");
+    assert!(export.status.success());
+    assert!(
+        !export.stdout.windows(6).any(|w| w == b"canary"),
+        "a secret in the container's filesystem"
+    );
+    let _ = Command::new("docker").args(["rm", "-f", &ids[0]]).output();
+    scratch.assert_no_run_dir();
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let kind = entry.file_type().expect("type");
+            if kind.is_dir() {
+                stack.push(entry.path());
+            } else if kind.is_file() {
+                files.push(entry.path());
+            }
+        }
+    }
+    files
+}
+
+/// Kill `red exec` with `signal` while a batch runs: it exits 130 and leaves nothing behind.
+fn interrupted_by(signal: &str) {
+    let scratch = Scratch::new();
+    scratch.write(
+        "long.red.yml",
+        &red_file(&["sleep", "600"], NO_INPUTS_CLI, "inputs: {}", "    {}", ""),
+    );
+    let mut child = scratch
+        .command(&["long.red.yml", "--format", "json"])
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().expect("an event").expect("line");
+    let run_id = serde_json::from_str::<serde_json::Value>(&first).expect("json")["runId"]
+        .as_str()
+        .expect("runId")
+        .to_owned();
+    // Wait (bounded) until the container runs.
+    let mut running = false;
+    for _ in 0..300 {
+        let ps = Command::new("docker")
+            .args([
+                "ps",
+                "-q",
+                "--filter",
+                &format!("label=org.red.run={run_id}"),
+            ])
+            .output()
+            .expect("docker ps");
+        if !String::from_utf8_lossy(&ps.stdout).trim().is_empty() {
+            running = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(running, "the container never ran");
+    let killed = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(130), "{rest:?}");
+    let last: serde_json::Value =
+        serde_json::from_str(rest.last().expect("summary")).expect("json");
+    assert_eq!(last["state"], "cancelled");
+    assert!(containers_of(&run_id).is_empty(), "a container was left");
+    scratch.assert_no_run_dir();
+    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    assert!(!mounts.contains(&run_id), "a mount was left");
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
+fn sigint_in_the_middle_of_a_batch_leaves_nothing_behind() {
+    interrupted_by("-INT");
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
+fn sigterm_in_the_middle_of_a_batch_leaves_nothing_behind() {
+    interrupted_by("-TERM");
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
+fn a_wrong_access_block_is_refused_with_its_location_before_anything_runs() {
+    let scratch = Scratch::new();
+    scratch.write(
+        "wrong.red.yml",
+        &red_file(
+            &["cat"],
+            "    text:\n      type: File\n      inputBinding: {position: 0}",
+            "inputs:\n  text:\n    class: File\n    connector:\n      command: red-connector-local\n      access:\n        path: x\n        password: canary-in-access",
+            "    {}",
+            "",
+        ),
+    );
+    let run = scratch.exec(&["wrong.red.yml"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("wrong.red.yml:"), "{run:?}");
+    assert!(
+        run.stderr
+            .contains("`password` is not a field of this connector"),
+        "{run:?}"
+    );
+    assert!(!run.stderr.contains("canary"), "{run:?}");
+    assert!(!scratch.path().join("outputs").exists());
+    scratch.assert_no_run_dir();
+}
+
+#[test]
+fn a_ccagency_file_is_pointed_to_red_submit() {
+    let scratch = Scratch::new();
+    let text = red_file(&["true"], NO_INPUTS_CLI, "inputs: {}", "    {}", "").replace(
+        "execution:\n  engine: ccfaice\n  settings: {}\n",
+        "execution:\n  engine: ccagency\n  settings:\n    access:\n      url: http://127.0.0.1:1\n",
+    );
+    scratch.write("agency.red.yml", &text);
+    let run = scratch.exec(&["agency.red.yml"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("red submit"), "{run:?}");
+    assert!(run.stderr.contains("agency.red.yml:"), "{run:?}");
+}
