@@ -22,7 +22,7 @@ use futures_util::Stream;
 pub use bollard_api::{Bollard, DEFAULT_HOST};
 pub use run::{
     Cancellation, ContainerGuard, ContainerOutcome, PullPolicy, ensure_image, remove_labelled,
-    run_container,
+    run_container, run_container_then,
 };
 pub use spec::{Bind, Capture, ContainerUser, NetworkMode, RunSpec, split_image_reference};
 

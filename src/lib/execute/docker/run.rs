@@ -216,12 +216,31 @@ pub async fn run_container<A: ContainerApi>(
     leave_container: bool,
     cancellation: &Cancellation,
 ) -> Result<ContainerOutcome, Error> {
+    run_container_then(api, spec, timeout, leave_container, cancellation, || ()).await
+}
+
+/// [`run_container`], calling `stopped` as soon as the process has stopped and before the
+/// container is removed: a caller that limits how many containers run at once can let the next
+/// one start while this one is being removed.
+///
+/// # Errors
+/// As [`run_container`].
+pub async fn run_container_then<A: ContainerApi>(
+    api: &A,
+    spec: &RunSpec,
+    timeout: Option<Duration>,
+    leave_container: bool,
+    cancellation: &Cancellation,
+    stopped: impl FnOnce(),
+) -> Result<ContainerOutcome, Error> {
     if cancellation.is_cancelled() {
         return Err(Error::Interrupted { id: String::new() });
     }
     let id = api.create(spec).await?;
     let guard = ContainerGuard::new(api, id, leave_container);
-    match drive(api, spec, guard.id(), timeout, cancellation).await {
+    let result = drive(api, spec, guard.id(), timeout, cancellation).await;
+    stopped();
+    match result {
         Ok(outcome) => guard.finish().await.map(|()| outcome),
         Err(error) => {
             // The run's error matters more than a failure to clean up after it.

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use crate::connector::copy::{self, place};
 use crate::connector::{self, Mounted, Received};
-use crate::execute::docker::{Bind, Capture, Error as DockerError, RunSpec, run_container};
+use crate::execute::docker::{Bind, Capture, Error as DockerError, RunSpec, run_container_then};
 use crate::plan::outputs::{self as globbing, DirListing, EntryKind, Source, Wanted};
 use crate::plan::{Action, OutputPlan, WORKING_DIR};
 
@@ -365,7 +365,11 @@ fn collect_and_deliver(
 }
 
 /// Run one batch to its report. Never returns an error: failures are in the report.
-pub(super) async fn run(batch: Batch, shared: &Shared<'_>) -> BatchReport {
+pub(super) async fn run(
+    batch: Batch,
+    shared: &Shared<'_>,
+    slot: Option<tokio::sync::SemaphorePermit<'_>>,
+) -> BatchReport {
     let started = Instant::now();
     let index = batch.plan.index;
     let out_dir = shared.output_dir(index);
@@ -377,7 +381,7 @@ pub(super) async fn run(batch: Batch, shared: &Shared<'_>) -> BatchReport {
     );
     report.error = None;
     shared.events.emit(&Event::BatchStarted { batch: index });
-    let outcome = run_steps(batch, shared, &out_dir, &mut report).await;
+    let outcome = run_steps(batch, shared, slot, &out_dir, &mut report).await;
     match outcome {
         Ok(()) => report.state = State::Succeeded,
         Err(failure) => {
@@ -426,6 +430,7 @@ fn write_record(out_dir: &Path, report: &mut BatchReport) {
 async fn run_steps(
     batch: Batch,
     shared: &Shared<'_>,
+    slot: Option<tokio::sync::SemaphorePermit<'_>>,
     out_dir: &Path,
     report: &mut BatchReport,
 ) -> Result<(), Failure> {
@@ -503,12 +508,13 @@ async fn run_steps(
         }),
     };
     let container_started = Instant::now();
-    let outcome = run_container(
+    let outcome = run_container_then(
         shared.api,
         &spec,
         shared.options.timeout,
         shared.options.leave_container,
         shared.cancellation,
+        move || drop(slot),
     )
     .await;
     report.timings.container = container_started.elapsed().as_secs_f64();

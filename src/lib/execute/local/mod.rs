@@ -111,6 +111,10 @@ pub(crate) struct Shared<'a> {
     several: bool,
     worker: Worker,
     events: Arc<dyn Events>,
+    /// One permit per container allowed to run at once (`jobs`). A batch holds one from before
+    /// its inputs are received until its process stops; removing the container and delivering
+    /// outputs happen outside it, so the next batch can start meanwhile.
+    slots: tokio::sync::Semaphore,
 }
 
 impl Shared<'_> {
@@ -303,6 +307,7 @@ pub async fn run(
             events: Arc::clone(&events),
         },
         events: Arc::clone(&events),
+        slots: tokio::sync::Semaphore::new(jobs),
     };
     let failed = AtomicBool::new(false);
     let shared = &shared;
@@ -310,6 +315,8 @@ pub async fn run(
     let mut reports: Vec<BatchReport> = futures_util::stream::iter(prepared)
         .map(|batch| async move {
             let index = batch.plan.index;
+            // The semaphore is never closed, so this only waits for a free slot.
+            let slot = shared.slots.acquire().await.ok();
             let skip = if shared.cancellation.is_cancelled() {
                 Some("the run was interrupted before this batch started")
             } else if options.fail_fast && failed.load(Ordering::Relaxed) {
@@ -331,13 +338,15 @@ pub async fn run(
                 });
                 return report;
             }
-            let report = batch::run(batch, shared).await;
+            let report = batch::run(batch, shared, slot).await;
             if report.state != State::Succeeded {
                 failed.store(true, Ordering::Relaxed);
             }
             report
         })
-        .buffer_unordered(jobs)
+        // Twice as many batches in flight as slots: the extra ones are removing their container
+        // or delivering outputs while the next ones run.
+        .buffer_unordered(jobs.saturating_mul(2))
         .collect()
         .await;
     bridge.abort();
