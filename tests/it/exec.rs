@@ -792,3 +792,35 @@ fn a_ccagency_file_is_pointed_to_red_submit() {
     assert!(run.stderr.contains("red submit"), "{run:?}");
     assert!(run.stderr.contains("agency.red.yml:"), "{run:?}");
 }
+
+#[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
+fn outputs_belong_to_the_invoking_user_unless_the_image_user_is_asked_for() {
+    use std::os::unix::fs::MetadataExt;
+    let scratch = Scratch::new();
+    let red = red_file(
+        &["sh", "-c", "id -u > uid.txt"],
+        NO_INPUTS_CLI,
+        "inputs: {}",
+        "    uid:\n      type: File\n      outputBinding: {glob: uid.txt}",
+        "",
+    )
+    .replace(BUSYBOX, "red-test/busybox-user:latest");
+    scratch.write("user.red.yml", &red);
+    let run = scratch.exec(&["user.red.yml"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let me = rustix::process::getuid().as_raw();
+    assert_eq!(scratch.read("outputs/uid.txt"), format!("{me}\n"));
+    let owner = fs::metadata(scratch.path().join("outputs/uid.txt"))
+        .expect("meta")
+        .uid();
+    assert_eq!(owner, me);
+
+    let run = scratch.exec(&["user.red.yml", "--user", "image", "--outputs", "as-image"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    // The image says USER 1000: the command ran as 1000 and could write its working directory.
+    assert_eq!(scratch.read("as-image/uid.txt"), "1000\n");
+}
