@@ -391,6 +391,15 @@ impl Events for Progress {
             }
         }
     }
+
+    fn transfer(&self, batch: usize, name: &str, bytes: u64, total: Option<u64>) {
+        let done = indicatif::HumanBytes(bytes);
+        let message = match total {
+            Some(total) => format!("`{name}`: {done} of {}", indicatif::HumanBytes(total)),
+            None => format!("`{name}`: {done}"),
+        };
+        self.line(batch, &message);
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,8 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use crate::connector::copy::{self, place};
@@ -18,7 +20,7 @@ use crate::plan::outputs::{self as globbing, DirListing, EntryKind, Source, Want
 use crate::plan::{Action, OutputPlan, WORKING_DIR};
 
 use super::prepare::{Batch, Delivery, Input};
-use super::report::{BatchReport, Event, InputReport, OutputReport, State, Step};
+use super::report::{BatchReport, Event, InputReport, OutputReport, State, Step, TransferCounter};
 use super::{Shared, Worker, blocking};
 
 /// The name of the directory, inside a batch's output directory, that holds `red`'s records of
@@ -80,7 +82,16 @@ fn stage_inputs(
         let holder = dir.join(n.to_string());
         make_dir(&holder, 0o755).map_err(|m| Failure::new(Step::Inputs, m))?;
         let destination = holder.join(basename(&input.target));
-        let context = &shared.connector_context;
+        let counter = Arc::new(TransferCounter {
+            events: Arc::clone(&shared.events),
+            batch: batch_index,
+            name: input.name.clone(),
+            bytes: AtomicU64::new(0),
+        });
+        let context = &connector::Context {
+            progress: Arc::clone(&counter) as Arc<dyn connector::Progress>,
+            ..shared.connector_context.clone()
+        };
         let fail = |error: connector::ConnectorError| {
             Failure::new(
                 Step::Inputs,
@@ -141,6 +152,7 @@ fn stage_inputs(
             connector: input.connector.command().to_owned(),
             path: input.target.clone(),
             action: action_name(input.action),
+            bytes: counter.bytes.load(Ordering::Relaxed),
             seconds: started.elapsed().as_secs_f64(),
         };
         shared.events.emit(&Event::InputStaged {
@@ -262,7 +274,15 @@ fn collect_and_deliver(
         } else {
             (None, None, None)
         };
-        let context = &shared.connector_context;
+        let context = &connector::Context {
+            progress: Arc::new(TransferCounter {
+                events: Arc::clone(&shared.events),
+                batch: batch.plan.index,
+                name: output.plan.name.clone(),
+                bytes: AtomicU64::new(0),
+            }),
+            ..shared.connector_context.clone()
+        };
         let delivery_error = |error: connector::ConnectorError| {
             Failure::new(
                 Step::Delivery,

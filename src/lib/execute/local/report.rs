@@ -74,6 +74,8 @@ pub struct InputReport {
     pub path: String,
     /// `receive-file`, `receive-dir` or `mount-dir`.
     pub action: &'static str,
+    /// Bytes the connector moved (0 for a local bind or a mount).
+    pub bytes: u64,
     /// Seconds it took.
     pub seconds: f64,
 }
@@ -256,6 +258,30 @@ pub enum Event {
 pub trait Events: Send + Sync {
     /// Record one event.
     fn emit(&self, event: &Event);
+
+    /// Bytes moved so far by the connector of input or output `name` of `batch` (`total` when
+    /// known). Called often: only a display should care; the default ignores it.
+    fn transfer(&self, batch: usize, name: &str, bytes: u64, total: Option<u64>) {
+        let _ = (batch, name, bytes, total);
+    }
+}
+
+/// Counts the bytes of one transfer and passes the running total on to [`Events::transfer`].
+pub(crate) struct TransferCounter {
+    pub(crate) events: std::sync::Arc<dyn Events>,
+    pub(crate) batch: usize,
+    pub(crate) name: String,
+    pub(crate) bytes: std::sync::atomic::AtomicU64,
+}
+
+impl crate::connector::Progress for TransferCounter {
+    fn advance(&self, bytes: u64, total: Option<u64>) {
+        let done = self
+            .bytes
+            .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed)
+            .saturating_add(bytes);
+        self.events.transfer(self.batch, &self.name, done, total);
+    }
 }
 
 /// Ignores every event.
