@@ -749,11 +749,8 @@ fn sigterm_in_the_middle_of_a_batch_leaves_nothing_behind() {
     interrupted_by("-TERM");
 }
 
+/// Connectors are checked before Docker is contacted: no daemon is needed for this.
 #[test]
-#[cfg_attr(
-    not(feature = "docker-tests"),
-    ignore = "needs Docker: see docs/testing.md"
-)]
 fn a_wrong_access_block_is_refused_with_its_location_before_anything_runs() {
     let scratch = Scratch::new();
     scratch.write(
@@ -823,4 +820,39 @@ fn outputs_belong_to_the_invoking_user_unless_the_image_user_is_asked_for() {
     assert_eq!(run.code, 0, "{run:?}");
     // The image says USER 1000: the command ran as 1000 and could write its working directory.
     assert_eq!(scratch.read("as-image/uid.txt"), "1000\n");
+}
+
+#[test]
+fn an_unknown_connector_is_refused_with_its_location() {
+    let scratch = Scratch::new();
+    scratch.write(
+        "unknown.red.yml",
+        &red_file(
+            &["cat"],
+            "    text:\n      type: File\n      inputBinding: {position: 0}",
+            "inputs:\n  text:\n    class: File\n    connector:\n      command: red-connector-nowhere\n      access: {}",
+            "    {}",
+            "",
+        ),
+    );
+    let run = scratch.exec(&["unknown.red.yml", "--format", "json"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    let diagnostic = &report["files"][0]["diagnostics"][0];
+    assert_eq!(diagnostic["pointer"], "/inputs/text/connector/command");
+    let text = scratch.read("unknown.red.yml");
+    let line = text
+        .lines()
+        .position(|l| l.contains("command: red-connector-nowhere"))
+        .expect("the command line")
+        + 1;
+    assert_eq!(diagnostic["line"], line);
+    assert_eq!(diagnostic["column"], 16);
+    assert!(
+        diagnostic["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("red-connector-nowhere"),
+        "{report}"
+    );
 }
