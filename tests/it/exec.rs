@@ -856,3 +856,48 @@ fn an_unknown_connector_is_refused_with_its_location() {
         "{report}"
     );
 }
+
+#[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
+fn fail_fast_starts_no_batch_after_a_failure() {
+    let scratch = Scratch::new();
+    scratch.write(
+        "ff.red.yml",
+        &red_file(
+            &["sh", "-c", "exit $0"],
+            "    code:\n      type: string\n      inputBinding: {position: 0}",
+            "batches:\n  - inputs: {code: '3'}\n  - inputs: {code: '0'}\n  - inputs: {code: '0'}",
+            "    {}",
+            "",
+        ),
+    );
+    let run = scratch.exec(&[
+        "ff.red.yml",
+        "--jobs",
+        "1",
+        "--fail-fast",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let states: Vec<String> = run.summary()["batches"]
+        .as_array()
+        .expect("batches")
+        .iter()
+        .map(|b| b["state"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(states, ["failed", "skipped", "skipped"]);
+    // Without --fail-fast every batch runs.
+    let run = scratch.exec(&["ff.red.yml", "--jobs", "1", "--format", "json"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let states: Vec<String> = run.summary()["batches"]
+        .as_array()
+        .expect("batches")
+        .iter()
+        .map(|b| b["state"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(states, ["failed", "succeeded", "succeeded"]);
+}

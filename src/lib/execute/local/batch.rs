@@ -401,7 +401,8 @@ pub(super) async fn run(
     );
     report.error = None;
     shared.events.emit(&Event::BatchStarted { batch: index });
-    let outcome = run_steps(batch, shared, slot, &out_dir, &mut report).await;
+    let mut slot = slot;
+    let outcome = run_steps(batch, shared, &mut slot, &out_dir, &mut report).await;
     match outcome {
         Ok(()) => report.state = State::Succeeded,
         Err(failure) => {
@@ -412,8 +413,13 @@ pub(super) async fn run(
             };
             report.failed_step = Some(failure.step);
             report.error = Some(failure.message);
+            // Before the slot is given up, so a `--fail-fast` run starts nothing after this.
+            shared
+                .failed
+                .store(true, std::sync::atomic::Ordering::Relaxed);
         }
     }
+    drop(slot);
     report.timings.total = started.elapsed().as_secs_f64();
     write_record(&out_dir, &mut report);
     shared.events.emit(&Event::BatchFinished {
@@ -450,7 +456,7 @@ fn write_record(out_dir: &Path, report: &mut BatchReport) {
 async fn run_steps(
     batch: Batch,
     shared: &Shared<'_>,
-    slot: Option<tokio::sync::SemaphorePermit<'_>>,
+    slot: &mut Option<tokio::sync::SemaphorePermit<'_>>,
     out_dir: &Path,
     report: &mut BatchReport,
 ) -> Result<(), Failure> {
@@ -534,7 +540,12 @@ async fn run_steps(
         shared.options.timeout,
         shared.options.leave_container,
         shared.cancellation,
-        move || drop(slot),
+        // With `--fail-fast` the slot is kept until the batch's state is known.
+        || {
+            if !shared.options.fail_fast {
+                drop(slot.take());
+            }
+        },
     )
     .await;
     report.timings.container = container_started.elapsed().as_secs_f64();

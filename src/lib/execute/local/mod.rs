@@ -115,6 +115,8 @@ pub(crate) struct Shared<'a> {
     /// its inputs are received until its process stops; removing the container and delivering
     /// outputs happen outside it, so the next batch can start meanwhile.
     slots: tokio::sync::Semaphore,
+    /// Set when a batch did not succeed (`--fail-fast` starts nothing after that).
+    failed: AtomicBool,
 }
 
 impl Shared<'_> {
@@ -308,10 +310,9 @@ pub async fn run(
         },
         events: Arc::clone(&events),
         slots: tokio::sync::Semaphore::new(jobs),
+        failed: AtomicBool::new(false),
     };
-    let failed = AtomicBool::new(false);
     let shared = &shared;
-    let failed = &failed;
     let mut reports: Vec<BatchReport> = futures_util::stream::iter(prepared)
         .map(|batch| async move {
             let index = batch.plan.index;
@@ -319,7 +320,7 @@ pub async fn run(
             let slot = shared.slots.acquire().await.ok();
             let skip = if shared.cancellation.is_cancelled() {
                 Some("the run was interrupted before this batch started")
-            } else if options.fail_fast && failed.load(Ordering::Relaxed) {
+            } else if options.fail_fast && shared.failed.load(Ordering::Relaxed) {
                 Some("an earlier batch failed (--fail-fast)")
             } else {
                 None
@@ -338,11 +339,7 @@ pub async fn run(
                 });
                 return report;
             }
-            let report = batch::run(batch, shared, slot).await;
-            if report.state != State::Succeeded {
-                failed.store(true, Ordering::Relaxed);
-            }
-            report
+            batch::run(batch, shared, slot).await
         })
         // Twice as many batches in flight as slots: the extra ones are removing their container
         // or delivering outputs while the next ones run.
