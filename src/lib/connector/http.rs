@@ -211,6 +211,23 @@ fn describe(error: &reqwest::Error) -> String {
     text
 }
 
+/// Whether the error is a TLS failure (a certificate that does not verify): not transient.
+fn is_tls(error: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if cause.downcast_ref::<rustls::Error>().is_some()
+            || cause
+                .downcast_ref::<io::Error>()
+                .and_then(|e| e.get_ref())
+                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+        {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
+
 /// The URL of a listing entry: `base` joined with the path of basenames.
 fn joined(base: &reqwest::Url, names: &[&str]) -> reqwest::Url {
     let mut url = base.clone();
@@ -354,9 +371,16 @@ fn attempt(
     if *written > 0 {
         builder = builder.header(RANGE, format!("bytes={written}-"));
     }
-    let mut response = builder
-        .send()
-        .map_err(|e| Attempt::Transient(describe(&e)))?;
+    let mut response = builder.send().map_err(|e| {
+        if e.is_redirect() || e.is_builder() || is_tls(&e) {
+            Attempt::Fatal(ConnectorError::Remote(format!(
+                "GET {name} failed: {}",
+                describe(&e)
+            )))
+        } else {
+            Attempt::Transient(describe(&e))
+        }
+    })?;
     let status = response.status();
     if *written > 0 && !(status == StatusCode::PARTIAL_CONTENT && resumes_at(&response, *written)) {
         if status != StatusCode::OK {
@@ -617,7 +641,7 @@ impl Connector for Http {
                 Ok(response) => return Err(status_error(&method, &name, response.status())),
                 Err(_) if context.stopped() => return Err(ConnectorError::Cancelled),
                 // Nothing was sent when connecting failed: safe to try again.
-                Err(e) if e.is_connect() && retries < MAX_RETRIES => {
+                Err(e) if e.is_connect() && !is_tls(&e) && retries < MAX_RETRIES => {
                     retries += 1;
                     pause(retries, context)?;
                 }
