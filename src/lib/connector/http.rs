@@ -320,12 +320,8 @@ fn download_into(
             &mut written,
             context,
         ) {
-            Ok(()) => {
-                file.sync_all().map_err(|e| {
-                    ConnectorError::io(format!("cannot write `{}`", destination.display()), e)
-                })?;
-                return Ok(written);
-            }
+            // No fsync: the run directory is scratch space, read right after from the page cache.
+            Ok(()) => return Ok(written),
             Err(Attempt::Fatal(error)) => return Err(error),
             Err(Attempt::Transient(why)) if retries >= MAX_RETRIES => {
                 return Err(ConnectorError::Remote(format!(
