@@ -80,6 +80,37 @@ fn receive_file_streams_the_body_with_basic_auth() {
     not(feature = "peer-tests"),
     ignore = "needs python3: see docs/testing.md"
 )]
+fn receive_file_answers_a_digest_challenge() {
+    let server = HttpServer::start(true);
+    server.serve("d.txt", b"behind digest");
+    let url = server.url("/digest/d.txt?x=1");
+    let auth = |password: &str| {
+        access(json!({
+            "url": url,
+            "auth": {"username": SERVER_USER, "password": password, "method": "digest"}
+        }))
+    };
+    let (dir, result) = receive(HTTP, &auth(SERVER_PASSWORD));
+    result.expect("digest download");
+    assert_eq!(
+        fs::read(dir.path().join("in")).expect("received"),
+        b"behind digest"
+    );
+    let (_, result) = receive(HTTP, &auth(CANARY));
+    let message = result.expect_err("wrong password").to_string();
+    assert!(
+        message.contains("401") && !message.contains(CANARY),
+        "{message}"
+    );
+    // One challenge and one answer per download: never a loop of retries.
+    assert_eq!(server.requests().matches("/digest/d.txt").count(), 4);
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "peer-tests"),
+    ignore = "needs python3: see docs/testing.md"
+)]
 fn a_dropped_download_resumes_with_a_range_request() {
     let server = HttpServer::start(false);
     let body = pattern(4 << 20);

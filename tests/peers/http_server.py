@@ -7,6 +7,7 @@ absent), so tests can see what a client asked for. Paths:
 
   /files/<path>             files under <root>/files, with `Range: bytes=N-` answered by 206
   /private/<path>           the same, behind basic auth (--user/--password)
+  /digest/<path>            the same, behind digest auth (MD5, qop=auth; same credentials)
   /flaky/<path>             first GET (no Range) sends half the body and drops the connection;
                             later GETs are served normally, ranges included
   /flaky-norange/<path>     like /flaky but ranges are ignored (always 200 and the whole file)
@@ -22,11 +23,13 @@ With --cert/--key it serves HTTPS.
 
 import argparse
 import base64
+import hashlib
 import os
 import ssl
 import sys
 import threading
 import urllib.parse
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
@@ -60,6 +63,24 @@ class Handler(BaseHTTPRequestHandler):
         if self.headers.get("Authorization", "") == "Basic " + expected:
             return True
         self.empty(401, [("WWW-Authenticate", 'Basic realm="red-test"')])
+        return False
+
+    def digest_authorised(self):
+        nonce = "red-test-nonce-1"
+        header = self.headers.get("Authorization", "")
+        if header.startswith("Digest "):
+            params = urllib.request.parse_keqv_list(urllib.request.parse_http_list(header[7:]))
+            md5 = lambda text: hashlib.md5(text.encode()).hexdigest()
+            ha1 = md5("{}:red-test:{}".format(self.server.user, self.server.password))
+            ha2 = md5("{}:{}".format(self.command, self.path))
+            expected = md5("{}:{}:{}:{}:auth:{}".format(
+                ha1, nonce, params.get("nc", ""), params.get("cnonce", ""), ha2))
+            if (params.get("response") == expected and params.get("uri") == self.path
+                    and params.get("opaque") == "op-1"):
+                return True
+        self.empty(401, [("WWW-Authenticate",
+                          'Digest realm="red-test", qop="auth", nonce="{}", opaque="op-1", '
+                          'algorithm=MD5'.format(nonce))])
         return False
 
     def local(self, relative):
@@ -122,6 +143,9 @@ class Handler(BaseHTTPRequestHandler):
             self.serve(rest)
         elif head == "private":
             if self.authorised():
+                self.serve(rest)
+        elif head == "digest":
+            if self.digest_authorised():
                 self.serve(rest)
         elif head in ("flaky", "flaky-norange"):
             ranges = head == "flaky"

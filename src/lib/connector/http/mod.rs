@@ -2,7 +2,8 @@
 //!
 //! Access block (the reference's fields): `url` (required), `method` (`GET` for receiving;
 //! `PUT` or `POST` for sending, default `POST`; any case), `auth` `{username, password, method:
-//! basic}`, `disableSSLVerification` (TLS certificates are verified unless this is `true`).
+//! basic|digest}` (default basic), `disableSSLVerification` (TLS certificates are verified
+//! unless this is `true`).
 //!
 //! What it does better than the reference: a download streams to the destination and is
 //! retried a bounded number of times on a transient failure, resuming with `Range: bytes=N-`
@@ -27,7 +28,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, RequestBuilder, Response};
-use reqwest::header::{CONTENT_RANGE, CONTENT_TYPE, RANGE};
+use reqwest::header::{AUTHORIZATION, CONTENT_RANGE, CONTENT_TYPE, RANGE, WWW_AUTHENTICATE};
 
 use super::content::{Class, Entry, entries};
 use super::copy::remove_any;
@@ -35,6 +36,8 @@ use super::{
     Access, AccessError, Connector, ConnectorError, Context, HTTP, HTTP_JSON, Listing, Operation,
     Received,
 };
+
+mod digest;
 
 /// How long a read may wait for the next bytes.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(300);
@@ -69,8 +72,15 @@ impl Http {
 struct Request<'a> {
     url: reqwest::Url,
     method: reqwest::Method,
-    auth: Option<(&'a str, &'a str)>,
+    auth: Option<Auth<'a>>,
     insecure: bool,
+}
+
+/// Credentials, and for digest authentication the server's challenge once known.
+struct Auth<'a> {
+    user: &'a str,
+    password: &'a str,
+    digest: Option<digest::State>,
 }
 
 impl Request<'_> {
@@ -90,11 +100,58 @@ impl Request<'_> {
         method: reqwest::Method,
         url: &reqwest::Url,
     ) -> RequestBuilder {
-        let builder = client.request(method, url.clone());
-        match self.auth {
-            Some((user, password)) => builder.basic_auth(user, Some(password)),
+        let builder = client.request(method.clone(), url.clone());
+        match &self.auth {
             None => builder,
+            Some(Auth {
+                user,
+                password,
+                digest: None,
+            }) => builder.basic_auth(user, Some(password)),
+            Some(Auth {
+                user,
+                password,
+                digest: Some(state),
+            }) => {
+                let uri = match url.query() {
+                    Some(query) => format!("{}?{query}", url.path()),
+                    None => url.path().to_owned(),
+                };
+                match state.authorization(user, password, method.as_str(), &uri) {
+                    Some(header) => builder.header(AUTHORIZATION, header),
+                    None => builder,
+                }
+            }
         }
+    }
+
+    /// Send what `build` makes; with digest authentication, answer the server's challenge and
+    /// send once more (`build` is called again, so a body can be made afresh).
+    fn send(
+        &self,
+        mut build: impl FnMut() -> Result<RequestBuilder, ConnectorError>,
+    ) -> Result<Result<Response, reqwest::Error>, ConnectorError> {
+        let first = build()?.send();
+        if let (
+            Ok(response),
+            Some(Auth {
+                digest: Some(state),
+                ..
+            }),
+        ) = (&first, &self.auth)
+            && response.status() == StatusCode::UNAUTHORIZED
+            && let Some(challenge) = digest::Challenge::parse(
+                response
+                    .headers()
+                    .get_all(WWW_AUTHENTICATE)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok()),
+            )
+            && state.learn(challenge)
+        {
+            return Ok(build()?.send());
+        }
+        Ok(first)
     }
 }
 
@@ -138,9 +195,7 @@ fn parse(access: &Access, operation: Operation) -> Result<Request<'_>, AccessErr
     })
 }
 
-fn parse_auth(
-    auth: &serde_json::Map<String, serde_json::Value>,
-) -> Result<(&str, &str), AccessError> {
+fn parse_auth(auth: &serde_json::Map<String, serde_json::Value>) -> Result<Auth<'_>, AccessError> {
     for key in auth.keys() {
         if !["username", "password", "method"].contains(&key.as_str()) {
             return Err(AccessError::new(
@@ -158,24 +213,22 @@ fn parse_auth(
         )),
         None => Err(AccessError::new("/auth", format!("`auth` needs `{key}`"))),
     };
-    match auth.get("method") {
-        None | Some(serde_json::Value::Null) => {}
-        Some(serde_json::Value::String(m)) if m.eq_ignore_ascii_case("basic") => {}
-        Some(serde_json::Value::String(m)) if m.eq_ignore_ascii_case("digest") => {
-            return Err(AccessError::new(
-                "/auth/method",
-                "digest authentication is not built into red",
-            )
-            .hint("use basic authentication over https, or run the reference connector as an external connector"));
-        }
+    let digest = match auth.get("method") {
+        None | Some(serde_json::Value::Null) => false,
+        Some(serde_json::Value::String(m)) if m.eq_ignore_ascii_case("basic") => false,
+        Some(serde_json::Value::String(m)) if m.eq_ignore_ascii_case("digest") => true,
         Some(_) => {
             return Err(AccessError::new(
                 "/auth/method",
                 "`auth.method` must be `basic` or `digest`",
             ));
         }
-    }
-    Ok((text("username")?, text("password")?))
+    };
+    Ok(Auth {
+        user: text("username")?,
+        password: text("password")?,
+        digest: digest.then(digest::State::default),
+    })
 }
 
 /// A URL for messages: no user info, no query (either may hold a token).
@@ -363,11 +416,18 @@ fn attempt(
             e,
         ))
     };
-    let mut builder = request.builder(client, reqwest::Method::GET, url);
-    if *written > 0 {
-        builder = builder.header(RANGE, format!("bytes={written}-"));
-    }
-    let mut response = builder.send().map_err(|e| {
+    let offset = *written;
+    let sent = request
+        .send(|| {
+            let builder = request.builder(client, reqwest::Method::GET, url);
+            Ok(if offset > 0 {
+                builder.header(RANGE, format!("bytes={offset}-"))
+            } else {
+                builder
+            })
+        })
+        .map_err(Attempt::Fatal)?;
+    let mut response = sent.map_err(|e| {
         if e.is_redirect() || e.is_builder() || is_tls(&e) {
             Attempt::Fatal(ConnectorError::Remote(format!(
                 "GET {name} failed: {}",
@@ -620,19 +680,24 @@ impl Connector for Http {
         let mut retries = 0;
         loop {
             context.check_stop()?;
-            let body = reqwest::blocking::Body::sized(
-                Upload {
-                    file: open()?,
-                    context: context.clone(),
+            let sent = request.send(|| {
+                let body = reqwest::blocking::Body::sized(
+                    Upload {
+                        file: open()?,
+                        context: context.clone(),
+                        total,
+                    },
                     total,
-                },
-                total,
-            );
-            let mut builder = request.builder(&client, request.method.clone(), &request.url);
-            if self.json {
-                builder = builder.header(CONTENT_TYPE, "application/json");
-            }
-            match builder.body(body).send() {
+                );
+                let builder = request.builder(&client, request.method.clone(), &request.url);
+                Ok(if self.json {
+                    builder.header(CONTENT_TYPE, "application/json")
+                } else {
+                    builder
+                }
+                .body(body))
+            })?;
+            match sent {
                 Ok(response) if response.status().is_success() => return Ok(()),
                 Ok(response) => return Err(status_error(&method, &name, response.status())),
                 Err(_) if context.stopped() => return Err(ConnectorError::Cancelled),
