@@ -283,15 +283,23 @@ fn failures_are_reported_with_exit_code_signal_and_output() {
     assert!(!tree.exists());
 }
 
+/// Whether process `pid` is dead (or a zombie nobody reaped yet). A SIGKILL takes effect when
+/// the process is next scheduled, so this waits for that (up to 20 s on a busy machine).
 fn gone(pid: &str) -> bool {
-    // Dead, or a zombie nobody reaped yet.
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+    let dead = || match fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => true,
         Ok(stat) => stat
             .rsplit(')')
             .next()
-            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+            .is_some_and(|rest| rest.trim_start().starts_with(['Z', 'X'])),
+    };
+    for _ in 0..400 {
+        if dead() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
+    false
 }
 
 #[test]
@@ -299,14 +307,14 @@ fn a_call_past_its_timeout_is_killed_with_its_children() {
     let test = TestConnector::new(None);
     let connector = test.connector.clone().with_timeouts(Timeouts {
         check: Duration::from_secs(30),
-        transfer: Duration::from_secs(1),
+        transfer: Duration::from_secs(3),
     });
     let (dir, context) = scratch();
     let message = connector
         .send_file(&access("slow"), &dir.path().join("x"), &context)
         .expect_err("timeout")
         .to_string();
-    assert!(message.contains("did not finish within 1 s"), "{message}");
+    assert!(message.contains("did not finish within 3 s"), "{message}");
     let child = test.record("child.pid");
     assert!(!child.trim().is_empty(), "the connector started its child");
     assert!(gone(child.trim()), "the connector's child was killed too");
@@ -486,4 +494,37 @@ fn reference_connector_errors_are_masked() {
         .to_string();
     assert!(message.contains("host"), "{message}");
     assert!(!message.contains(CANARY), "{message}");
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "peer-tests"),
+    ignore = "needs scripts/peers-up: see docs/testing.md"
+)]
+fn other_reference_connectors_speak_cli1_or_are_refused_clearly() {
+    // red-connector-ftp 1.2 speaks CLI-1: its validation runs, and its error (which prints the
+    // access block) is masked.
+    let ftp = reference("ref-connector-ftp");
+    let bad = Access::new(json!({"nope": 1, "auth": {"username": "u", "password": CANARY}}));
+    let message = ftp
+        .check(Operation::ReceiveFile, &bad, None)
+        .expect_err("schema error")
+        .to_string();
+    assert!(
+        message.contains("exit code 1") && message.contains("nope"),
+        "{message}"
+    );
+    assert!(!message.contains(CANARY), "{message}");
+    // red-connector-sshfs 0.2 speaks the older protocol: no `cli-version`.
+    let sshfs = reference("ref-connector-sshfs");
+    let (dir, context) = scratch();
+    let message = sshfs
+        .receive_dir(&bad, &dir.path().join("d"), None, &context)
+        .expect_err("old protocol")
+        .to_string();
+    assert!(
+        message.contains("cli-version") && message.contains("CLI-1"),
+        "{message}"
+    );
+    assert!(!dir.path().join("d").exists());
 }

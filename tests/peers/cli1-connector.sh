@@ -30,8 +30,12 @@ fi
 
 access=${1:-}
 mode=ok
+# The slow mode starts its child before anything else, so that even a short timeout finds it.
+if [ -f "$access" ] && grep -q '"mode":"slow"' "$access"; then
+  sleep 300 & echo $! >"$here/child.pid"; wait; exit 0
+fi
 if [ -f "$access" ]; then
-  for m in invalid fail signal silent stdout slow; do
+  for m in invalid fail signal silent stdout; do
     if grep -q "\"mode\":\"$m\"" "$access"; then mode=$m; fi
   done
   printf '%s\n' "$sub" "$@" >"$here/argv.txt"
@@ -54,7 +58,6 @@ case $mode in
   signal) kill -9 $$ ;;
   silent) exit 5 ;;
   stdout) echo "only on stdout"; exit 6 ;;
-  slow) sleep 300 & echo $! >"$here/child.pid"; wait; exit 0 ;;
 esac
 
 case $sub in

@@ -168,6 +168,17 @@ fn redactor(access: Option<&Access>) -> Redactor {
     Redactor::new(found)
 }
 
+/// The variables of red's environment a connector must not see: `RED_VAR_*`, which may hold
+/// values (secrets among them) for `--env`.
+fn hidden(names: impl Iterator<Item = OsString>) -> Vec<OsString> {
+    names
+        .filter(|name| {
+            name.to_str()
+                .is_some_and(|n| n.starts_with(crate::fill::sources::ENV_PREFIX))
+        })
+        .collect()
+}
+
 /// Read a pipe to its end, keeping the first [`KEPT_OUTPUT`] bytes.
 fn drain(mut pipe: impl Read + Send + 'static) -> (Arc<Mutex<Vec<u8>>>, JoinHandle<()>) {
     let kept = Arc::new(Mutex::new(Vec::new()));
@@ -254,13 +265,8 @@ impl External {
             .stderr(Stdio::piped())
             // Its own process group, so a timeout or Ctrl-C ends its children too.
             .process_group(0);
-        for (name, _) in std::env::vars_os() {
-            if name
-                .to_str()
-                .is_some_and(|n| n.starts_with(crate::fill::sources::ENV_PREFIX))
-            {
-                command.env_remove(name);
-            }
+        for name in hidden(std::env::vars_os().map(|(name, _)| name)) {
+            command.env_remove(name);
         }
         let mut child = command.spawn().map_err(|e| {
             ConnectorError::io(format!("cannot run `{}`", self.program.display()), e)
@@ -385,7 +391,18 @@ impl External {
     fn ask_version(&self) -> Result<(), ConnectorError> {
         let finished = self.run(&["cli-version".into()], self.timeouts.check, None)?;
         if finished.code != Some(0) {
-            return Err(self.failure("cli-version", &finished, &Redactor::none()));
+            let ConnectorError::Remote(message) =
+                self.failure("cli-version", &finished, &Redactor::none())
+            else {
+                return Err(ConnectorError::Remote(format!(
+                    "connector `{}` does not answer `cli-version`",
+                    self.command
+                )));
+            };
+            return Err(ConnectorError::Remote(format!(
+                "{message}\nred speaks the CLI-1 protocol of cc-core 9 (`cli-version` prints `1`); \
+                 connectors without `cli-version`, such as red-connector-sshfs 0.2, speak an older one"
+            )));
         }
         let lines: Vec<&str> = finished
             .stdout
@@ -627,6 +644,25 @@ mod tests {
             "{masked}"
         );
         assert!(masked.contains("not u"));
+    }
+
+    #[test]
+    fn variables_for_env_are_hidden_from_connectors() {
+        let names = [
+            "PATH",
+            "RED_VAR_password",
+            "HOME",
+            "RED_VARIANT",
+            "RED_VAR_",
+        ];
+        let hidden = hidden(names.iter().map(OsString::from));
+        assert_eq!(
+            hidden,
+            vec![
+                OsString::from("RED_VAR_password"),
+                OsString::from("RED_VAR_")
+            ]
+        );
     }
 
     #[test]

@@ -152,6 +152,8 @@ pub(crate) fn peers_bin() -> PathBuf {
         "ref-connector-http",
         "ref-connector-http-json",
         "ref-connector-ssh",
+        "ref-connector-ftp",
+        "ref-connector-sshfs",
     ] {
         assert!(
             bin.join(name).exists(),
