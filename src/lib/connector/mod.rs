@@ -13,6 +13,10 @@
 //! reference's `*-validate`), so a wrong field fails before any container or transfer starts,
 //! and the error names the field; the caller turns the field's pointer into file:line:column.
 //!
+//! Modules: [`local`], [`http`] (http and http-json) and [`external`] (CLI-1) are connectors;
+//! [`content`] checks what arrived, or is about to leave, against the RED file's `checksum`,
+//! `size` and `listing`; [`copy`] copies on this machine without following links.
+//!
 //! Access blocks hold filled secrets. [`Access`] does not print them: its `Debug` masks every
 //! value under a protected key, and errors carry field names, never values.
 
