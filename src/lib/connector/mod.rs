@@ -13,10 +13,16 @@
 //! reference's `*-validate`), so a wrong field fails before any container or transfer starts,
 //! and the error names the field; the caller turns the field's pointer into file:line:column.
 //!
+//! Modules: [`local`], [`http`] (http and http-json) and [`external`] (CLI-1) are connectors;
+//! [`content`] checks what arrived, or is about to leave, against the RED file's `checksum`,
+//! `size` and `listing`; [`copy`] copies on this machine without following links.
+//!
 //! Access blocks hold filled secrets. [`Access`] does not print them: its `Debug` masks every
 //! value under a protected key, and errors carry field names, never values.
 
+pub mod content;
 pub mod copy;
+pub mod external;
 pub mod http;
 pub mod local;
 
@@ -33,6 +39,8 @@ use crate::template::is_protected_key;
 pub const LOCAL: &str = "red-connector-local";
 /// The command name of the reference's http connector.
 pub const HTTP: &str = "red-connector-http";
+/// The command name of the reference's http-json connector (JSON bodies only).
+pub const HTTP_JSON: &str = "red-connector-http-json";
 
 /// A filled `connector.access` block. Holds secrets: never printed as is.
 #[derive(Clone)]
@@ -484,8 +492,9 @@ pub trait Connector: Send + Sync {
     }
 }
 
-/// The connector a RED file's `command` names: a built-in one, or an error for commands `red`
-/// does not know.
+/// The connector a RED file's `command` names: a built-in one, else an external CLI-1
+/// connector when a program of that name is on `PATH` (or the command is an absolute path to
+/// one), else an error.
 ///
 /// # Errors
 /// [`ConnectorError::Unknown`].
@@ -493,9 +502,8 @@ pub fn lookup(command: &str) -> Result<Arc<dyn Connector>, ConnectorError> {
     match command {
         LOCAL => Ok(Arc::new(local::Local)),
         HTTP => Ok(Arc::new(http::Http::new())),
-        _ => Err(ConnectorError::Unknown {
-            command: command.to_owned(),
-        }),
+        HTTP_JSON => Ok(Arc::new(http::Http::json())),
+        _ => Ok(Arc::new(external::External::lookup(command)?)),
     }
 }
 
@@ -536,6 +544,21 @@ mod tests {
                 .ok()
                 .as_deref(),
             Some(LOCAL)
+        );
+        assert_eq!(
+            lookup(HTTP_JSON)
+                .map(|c| c.command().to_owned())
+                .ok()
+                .as_deref(),
+            Some(HTTP_JSON)
+        );
+        // Not built in but on PATH: an external connector.
+        assert_eq!(
+            lookup("true")
+                .map(|c| c.command().to_owned())
+                .ok()
+                .as_deref(),
+            Some("true")
         );
     }
 }

@@ -1,0 +1,820 @@
+//! `red-connector-http` and `red-connector-http-json`: files over HTTP(S).
+//!
+//! Access block (the reference's fields): `url` (required), `method` (`GET` for receiving;
+//! `PUT` or `POST` for sending, default `POST`; any case), `auth` `{username, password, method:
+//! basic|digest}` (default basic), `disableSSLVerification` (TLS certificates are verified
+//! unless this is `true`).
+//!
+//! What it does better than the reference: a download streams to the destination and is
+//! retried a bounded number of times on a transient failure, resuming with `Range: bytes=N-`
+//! where the server answers `206` for the right offset (else it starts over); a failed or
+//! cancelled download leaves nothing behind; redirects are followed at most
+//! [`MAX_REDIRECTS`] times (credentials are dropped when a redirect leaves the host); uploads
+//! stream the file; messages show URLs without user info or query, never a password.
+//!
+//! `receive-dir` needs a listing (as in the reference): each listed file is fetched from the
+//! base URL joined with its path of basenames, each listed directory is created. There is no
+//! `send-dir` and no `mount-dir` (the reference mounts with `httpdirfs`, password on its command
+//! line; use an external connector for that).
+//!
+//! The http-json variant parses the downloaded body as JSON and writes it back out (so the file
+//! is JSON or the input fails), and sends a file only once it parsed as JSON, as
+//! `application/json`.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use reqwest::header::{AUTHORIZATION, CONTENT_RANGE, CONTENT_TYPE, RANGE, WWW_AUTHENTICATE};
+
+use super::content::{Class, Entry, entries};
+use super::copy::remove_any;
+use super::{
+    Access, AccessError, Connector, ConnectorError, Context, HTTP, HTTP_JSON, Listing, Operation,
+    Received,
+};
+
+mod digest;
+
+/// How long a read may wait for the next bytes.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(300);
+/// How many redirects a request follows.
+pub const MAX_REDIRECTS: usize = 10;
+/// How many times a transfer is tried again after a transient failure.
+pub const MAX_RETRIES: u32 = 3;
+/// An upload may take [`READ_TIMEOUT`] plus one second per this many bytes.
+const UPLOAD_BYTES_PER_SECOND: u64 = 1 << 20;
+
+/// The http connector; [`Http::json`] is the http-json variant.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Http {
+    json: bool,
+}
+
+impl Http {
+    /// `red-connector-http`.
+    #[must_use]
+    pub fn new() -> Self {
+        Self { json: false }
+    }
+
+    /// `red-connector-http-json`.
+    #[must_use]
+    pub fn json() -> Self {
+        Self { json: true }
+    }
+}
+
+/// The parts of an access block a request needs. Holds the password: not `Debug`.
+struct Request<'a> {
+    url: reqwest::Url,
+    method: reqwest::Method,
+    auth: Option<Auth<'a>>,
+    insecure: bool,
+}
+
+/// Credentials, and for digest authentication the server's challenge once known.
+struct Auth<'a> {
+    user: &'a str,
+    password: &'a str,
+    digest: Option<digest::State>,
+}
+
+impl Request<'_> {
+    fn client(&self, timeout: Duration) -> Result<Client, ConnectorError> {
+        crate::net::blocking_builder(self.insecure)
+            // For the blocking client this bounds waiting for the answer and each read of the
+            // body, not the whole download.
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
+            .build()
+            .map_err(|e| ConnectorError::Remote(format!("cannot set up HTTP: {}", describe(&e))))
+    }
+
+    fn builder(
+        &self,
+        client: &Client,
+        method: reqwest::Method,
+        url: &reqwest::Url,
+    ) -> RequestBuilder {
+        let builder = client.request(method.clone(), url.clone());
+        match &self.auth {
+            None => builder,
+            Some(Auth {
+                user,
+                password,
+                digest: None,
+            }) => builder.basic_auth(user, Some(password)),
+            Some(Auth {
+                user,
+                password,
+                digest: Some(state),
+            }) => {
+                let uri = match url.query() {
+                    Some(query) => format!("{}?{query}", url.path()),
+                    None => url.path().to_owned(),
+                };
+                match state.authorization(user, password, method.as_str(), &uri) {
+                    Some(header) => builder.header(AUTHORIZATION, header),
+                    None => builder,
+                }
+            }
+        }
+    }
+
+    /// Send what `build` makes; with digest authentication, answer the server's challenge and
+    /// send once more (`build` is called again, so a body can be made afresh).
+    fn send(
+        &self,
+        mut build: impl FnMut() -> Result<RequestBuilder, ConnectorError>,
+    ) -> Result<Result<Response, reqwest::Error>, ConnectorError> {
+        let first = build()?.send();
+        if let (
+            Ok(response),
+            Some(Auth {
+                digest: Some(state),
+                ..
+            }),
+        ) = (&first, &self.auth)
+            && response.status() == StatusCode::UNAUTHORIZED
+            && let Some(challenge) = digest::Challenge::parse(
+                response
+                    .headers()
+                    .get_all(WWW_AUTHENTICATE)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok()),
+            )
+            && state.learn(challenge)
+        {
+            return Ok(build()?.send());
+        }
+        Ok(first)
+    }
+}
+
+fn parse(access: &Access, operation: Operation) -> Result<Request<'_>, AccessError> {
+    access.only(&["url", "method", "auth", "disableSSLVerification"])?;
+    let text = access.required_str("url")?;
+    let url = reqwest::Url::parse(text)
+        .map_err(|e| AccessError::field("url", &format!("is not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(AccessError::field(
+            "url",
+            "must start with `http://` or `https://`",
+        ));
+    }
+    let sending = matches!(operation, Operation::SendFile | Operation::SendDir);
+    let method = access
+        .optional_str("method")?
+        .unwrap_or(if sending { "POST" } else { "GET" })
+        .to_ascii_uppercase();
+    let allowed: &[&str] = if sending { &["PUT", "POST"] } else { &["GET"] };
+    if !allowed.contains(&method.as_str()) {
+        return Err(
+            AccessError::field("method", "is not a method this connector can use here")
+                .hint(format!("use {}", allowed.join(" or "))),
+        );
+    }
+    let method = reqwest::Method::from_bytes(method.as_bytes())
+        .map_err(|_| AccessError::field("method", "is not an HTTP method"))?;
+    let auth = match access.object()?.get("auth") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::Object(auth)) => Some(parse_auth(auth)?),
+        Some(_) => return Err(AccessError::field("auth", "must be a mapping")),
+    };
+    Ok(Request {
+        url,
+        method,
+        auth,
+        insecure: access
+            .optional_bool("disableSSLVerification")?
+            .unwrap_or(false),
+    })
+}
+
+fn parse_auth(auth: &serde_json::Map<String, serde_json::Value>) -> Result<Auth<'_>, AccessError> {
+    for key in auth.keys() {
+        if !["username", "password", "method"].contains(&key.as_str()) {
+            return Err(AccessError::new(
+                format!("/auth/{}", crate::tree::escape_pointer_segment(key)),
+                format!("`auth.{key}` is not a field of this connector"),
+            )
+            .hint("the fields of `auth` are `username`, `password`, `method`"));
+        }
+    }
+    let text = |key: &str| match auth.get(key) {
+        Some(serde_json::Value::String(s)) => Ok(s.as_str()),
+        Some(_) => Err(AccessError::new(
+            format!("/auth/{key}"),
+            format!("`auth.{key}` must be a string"),
+        )),
+        None => Err(AccessError::new("/auth", format!("`auth` needs `{key}`"))),
+    };
+    let digest = match auth.get("method") {
+        None | Some(serde_json::Value::Null) => false,
+        Some(serde_json::Value::String(m)) if m.eq_ignore_ascii_case("basic") => false,
+        Some(serde_json::Value::String(m)) if m.eq_ignore_ascii_case("digest") => true,
+        Some(_) => {
+            return Err(AccessError::new(
+                "/auth/method",
+                "`auth.method` must be `basic` or `digest`",
+            ));
+        }
+    };
+    Ok(Auth {
+        user: text("username")?,
+        password: text("password")?,
+        digest: digest.then(digest::State::default),
+    })
+}
+
+/// A URL for messages: no user info, no query (either may hold a token).
+fn shown(url: &reqwest::Url) -> String {
+    let mut url = url.clone();
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.set_query(None);
+    url.set_fragment(None);
+    url.to_string()
+}
+
+/// A reqwest error and its causes, without the URL (the caller names a safe one).
+fn describe(error: &reqwest::Error) -> String {
+    let mut text = if error.is_timeout() {
+        "timed out".to_owned()
+    } else if error.is_redirect() {
+        format!("more than {MAX_REDIRECTS} redirects")
+    } else if error.is_connect() {
+        "cannot connect".to_owned()
+    } else {
+        "request failed".to_owned()
+    };
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !cause_text.is_empty() && !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Whether the error is a TLS failure (a certificate that does not verify): not transient.
+fn is_tls(error: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if cause.downcast_ref::<rustls::Error>().is_some()
+            || cause
+                .downcast_ref::<io::Error>()
+                .and_then(|e| e.get_ref())
+                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+        {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
+
+/// The URL of a listing entry: `base` joined with the path of basenames.
+fn joined(base: &reqwest::Url, names: &[&str]) -> reqwest::Url {
+    let mut url = base.clone();
+    if let Ok(mut segments) = url.path_segments_mut() {
+        segments.pop_if_empty().extend(names);
+    }
+    url
+}
+
+/// Why one attempt at a download stopped.
+enum Attempt {
+    /// Worth another try (connection dropped, timeout, 502/503/504).
+    Transient(String),
+    /// Not worth another try.
+    Fatal(ConnectorError),
+}
+
+fn transient_status(status: StatusCode) -> bool {
+    matches!(
+        status,
+        StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
+    )
+}
+
+fn status_error(method: &str, url: &str, status: StatusCode) -> ConnectorError {
+    let hint = match status {
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+            " (check `auth.username` and `auth.password`)"
+        }
+        StatusCode::NOT_FOUND => " (check `url`)",
+        _ => "",
+    };
+    ConnectorError::Remote(format!("{method} {url} answered {status}{hint}"))
+}
+
+/// Whether a 206 answer starts where the partial file ends.
+fn resumes_at(response: &Response, offset: u64) -> bool {
+    response
+        .headers()
+        .get(CONTENT_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("bytes "))
+        .and_then(|v| v.split_once('-'))
+        .and_then(|(start, _)| start.trim().parse::<u64>().ok())
+        == Some(offset)
+}
+
+/// Download `url` into `destination` (created here), retrying transient failures and resuming
+/// with a range request where the server allows it. Removes the file when it fails.
+fn download(
+    client: &Client,
+    request: &Request<'_>,
+    url: &reqwest::Url,
+    destination: &Path,
+    context: &Context,
+) -> Result<u64, ConnectorError> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(destination)
+        .map_err(|e| ConnectorError::io(format!("cannot create `{}`", destination.display()), e))?;
+    let result = download_into(client, request, url, &mut file, destination, context);
+    drop(file);
+    if result.is_err() {
+        let _ = fs::remove_file(destination);
+    }
+    result
+}
+
+fn download_into(
+    client: &Client,
+    request: &Request<'_>,
+    url: &reqwest::Url,
+    file: &mut File,
+    destination: &Path,
+    context: &Context,
+) -> Result<u64, ConnectorError> {
+    let name = shown(url);
+    let mut written = 0u64;
+    let mut retries = 0;
+    loop {
+        context.check_stop()?;
+        match attempt(
+            client,
+            request,
+            url,
+            &name,
+            file,
+            destination,
+            &mut written,
+            context,
+        ) {
+            // No fsync: the run directory is scratch space, read right after from the page cache.
+            Ok(()) => return Ok(written),
+            Err(Attempt::Fatal(error)) => return Err(error),
+            Err(Attempt::Transient(why)) if retries >= MAX_RETRIES => {
+                return Err(ConnectorError::Remote(format!(
+                    "GET {name} failed {} times, last: {why}",
+                    retries + 1
+                )));
+            }
+            Err(Attempt::Transient(_)) => {
+                retries += 1;
+                pause(retries, context)?;
+            }
+        }
+    }
+}
+
+/// Wait a little longer after each failure, watching the stop flag.
+fn pause(retries: u32, context: &Context) -> Result<(), ConnectorError> {
+    for _ in 0..(retries * 5) {
+        context.check_stop()?;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn attempt(
+    client: &Client,
+    request: &Request<'_>,
+    url: &reqwest::Url,
+    name: &str,
+    file: &mut File,
+    destination: &Path,
+    written: &mut u64,
+    context: &Context,
+) -> Result<(), Attempt> {
+    let write_error = |e| {
+        Attempt::Fatal(ConnectorError::io(
+            format!("cannot write `{}`", destination.display()),
+            e,
+        ))
+    };
+    let offset = *written;
+    let sent = request
+        .send(|| {
+            let builder = request.builder(client, reqwest::Method::GET, url);
+            Ok(if offset > 0 {
+                builder.header(RANGE, format!("bytes={offset}-"))
+            } else {
+                builder
+            })
+        })
+        .map_err(Attempt::Fatal)?;
+    let mut response = sent.map_err(|e| {
+        if e.is_redirect() || e.is_builder() || is_tls(&e) {
+            Attempt::Fatal(ConnectorError::Remote(format!(
+                "GET {name} failed: {}",
+                describe(&e)
+            )))
+        } else {
+            Attempt::Transient(describe(&e))
+        }
+    })?;
+    let status = response.status();
+    if *written > 0 && !(status == StatusCode::PARTIAL_CONTENT && resumes_at(&response, *written)) {
+        if status != StatusCode::OK {
+            return Err(if transient_status(status) {
+                Attempt::Transient(format!("answered {status}"))
+            } else {
+                Attempt::Fatal(status_error("GET", name, status))
+            });
+        }
+        // The server sent the whole file again: start over.
+        file.set_len(0).map_err(write_error)?;
+        file.seek(SeekFrom::Start(0)).map_err(write_error)?;
+        *written = 0;
+    } else if !status.is_success() {
+        return Err(if transient_status(status) {
+            Attempt::Transient(format!("answered {status}"))
+        } else {
+            Attempt::Fatal(status_error("GET", name, status))
+        });
+    }
+    let total = response.content_length().map(|length| length + *written);
+    let mut buffer = vec![0u8; 256 * 1024];
+    loop {
+        context.check_stop().map_err(Attempt::Fatal)?;
+        let read = match response.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Attempt::Transient(format!("reading failed: {e}"))),
+        };
+        file.write_all(buffer.get(..read).unwrap_or_default())
+            .map_err(write_error)?;
+        *written += read as u64;
+        context.progress.advance(read as u64, total);
+    }
+    match total {
+        Some(total) if *written < total => Err(Attempt::Transient(format!(
+            "the connection closed after {written} of {total} bytes"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The file being uploaded, reporting progress and stopping when the run is cancelled.
+struct Upload {
+    file: File,
+    context: Context,
+    total: u64,
+}
+
+impl Read for Upload {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        if self.context.stopped() {
+            return Err(io::Error::other("cancelled"));
+        }
+        let read = self.file.read(buffer)?;
+        self.context.progress.advance(read as u64, Some(self.total));
+        Ok(read)
+    }
+}
+
+impl Http {
+    fn receive_json(
+        &self,
+        client: &Client,
+        request: &Request<'_>,
+        destination: &Path,
+        context: &Context,
+    ) -> Result<(), ConnectorError> {
+        let raw = destination
+            .with_file_name(format!(".red-partial-{}", uuid::Uuid::new_v4().as_simple()));
+        let result = download(client, request, &request.url, &raw, context).and_then(|_| {
+            let reader = File::open(&raw)
+                .map_err(|e| ConnectorError::io(format!("cannot read `{}`", raw.display()), e))?;
+            let value: serde_json::Value = serde_json::from_reader(BufReader::new(reader))
+                .map_err(|e| {
+                    ConnectorError::Content(format!(
+                        "GET {} did not answer JSON ({e})",
+                        shown(&request.url)
+                    ))
+                })?;
+            let text = serde_json::to_vec(&value)
+                .map_err(|e| ConnectorError::Content(format!("cannot write JSON: {e}")))?;
+            let mut out = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(destination)
+                .map_err(|e| {
+                    ConnectorError::io(format!("cannot create `{}`", destination.display()), e)
+                })?;
+            out.write_all(&text).map_err(|e| {
+                ConnectorError::io(format!("cannot write `{}`", destination.display()), e)
+            })
+        });
+        let _ = fs::remove_file(&raw);
+        result
+    }
+
+    fn receive_tree(
+        &self,
+        client: &Client,
+        request: &Request<'_>,
+        names: &mut Vec<String>,
+        entries: &[Entry],
+        destination: &Path,
+        context: &Context,
+    ) -> Result<(), ConnectorError> {
+        for entry in entries {
+            context.check_stop()?;
+            let path = destination.join(&entry.basename);
+            names.push(entry.basename.clone());
+            match entry.class {
+                Class::File => {
+                    let parts: Vec<&str> = names.iter().map(String::as_str).collect();
+                    download(
+                        client,
+                        request,
+                        &joined(&request.url, &parts),
+                        &path,
+                        context,
+                    )?;
+                }
+                Class::Directory => {
+                    fs::create_dir(&path).map_err(|e| {
+                        ConnectorError::io(format!("cannot create `{}`", path.display()), e)
+                    })?;
+                    if let Some(children) = &entry.listing {
+                        self.receive_tree(client, request, names, children, &path, context)?;
+                    }
+                }
+            }
+            names.pop();
+        }
+        Ok(())
+    }
+}
+
+impl Connector for Http {
+    fn command(&self) -> &str {
+        if self.json { HTTP_JSON } else { HTTP }
+    }
+
+    fn check(
+        &self,
+        operation: Operation,
+        access: &Access,
+        listing: Option<&Listing>,
+    ) -> Result<(), ConnectorError> {
+        match operation {
+            Operation::ReceiveFile | Operation::SendFile => {}
+            Operation::ReceiveDir if !self.json => match listing {
+                Some(listing) => {
+                    entries(listing)?;
+                }
+                None => {
+                    return Err(ConnectorError::Content(format!(
+                        "`{}` receives a directory only with a `listing` (HTTP cannot list a directory)",
+                        self.command()
+                    )));
+                }
+            },
+            _ => return self.unsupported(operation),
+        }
+        parse(access, operation)?;
+        Ok(())
+    }
+
+    fn receive_file(
+        &self,
+        access: &Access,
+        destination: &Path,
+        context: &Context,
+    ) -> Result<Received, ConnectorError> {
+        let request = parse(access, Operation::ReceiveFile)?;
+        let client = request.client(READ_TIMEOUT)?;
+        if self.json {
+            self.receive_json(&client, &request, destination, context)?;
+        } else {
+            download(&client, &request, &request.url, destination, context)?;
+        }
+        Ok(Received::Staged)
+    }
+
+    fn receive_dir(
+        &self,
+        access: &Access,
+        destination: &Path,
+        listing: Option<&Listing>,
+        context: &Context,
+    ) -> Result<Received, ConnectorError> {
+        self.check(Operation::ReceiveDir, access, listing)?;
+        let request = parse(access, Operation::ReceiveDir)?;
+        let listed = listing.map(entries).transpose()?.unwrap_or_default();
+        let client = request.client(READ_TIMEOUT)?;
+        fs::create_dir(destination).map_err(|e| {
+            ConnectorError::io(format!("cannot create `{}`", destination.display()), e)
+        })?;
+        let result = self.receive_tree(
+            &client,
+            &request,
+            &mut Vec::new(),
+            &listed,
+            destination,
+            context,
+        );
+        if result.is_err() {
+            remove_any(destination);
+        }
+        result.map(|()| Received::Staged)
+    }
+
+    fn send_file(
+        &self,
+        access: &Access,
+        source: &Path,
+        context: &Context,
+    ) -> Result<(), ConnectorError> {
+        let request = parse(access, Operation::SendFile)?;
+        let name = shown(&request.url);
+        let open = || {
+            File::open(source)
+                .map_err(|e| ConnectorError::io(format!("cannot open `{}`", source.display()), e))
+        };
+        let total = open()?
+            .metadata()
+            .map_err(|e| ConnectorError::io(format!("cannot read `{}`", source.display()), e))?
+            .len();
+        if self.json {
+            serde_json::from_reader::<_, serde_json::Value>(BufReader::new(open()?)).map_err(
+                |e| {
+                    ConnectorError::Content(format!(
+                        "`{}` is not JSON ({e}); red-connector-http-json sends only JSON",
+                        source.display()
+                    ))
+                },
+            )?;
+        }
+        let timeout = READ_TIMEOUT + Duration::from_secs(total / UPLOAD_BYTES_PER_SECOND);
+        let client = request.client(timeout)?;
+        let method = request.method.as_str().to_owned();
+        let mut retries = 0;
+        loop {
+            context.check_stop()?;
+            let sent = request.send(|| {
+                let body = reqwest::blocking::Body::sized(
+                    Upload {
+                        file: open()?,
+                        context: context.clone(),
+                        total,
+                    },
+                    total,
+                );
+                let builder = request.builder(&client, request.method.clone(), &request.url);
+                Ok(if self.json {
+                    builder.header(CONTENT_TYPE, "application/json")
+                } else {
+                    builder
+                }
+                .body(body))
+            })?;
+            match sent {
+                Ok(response) if response.status().is_success() => return Ok(()),
+                Ok(response) => return Err(status_error(&method, &name, response.status())),
+                Err(_) if context.stopped() => return Err(ConnectorError::Cancelled),
+                // Nothing was sent when connecting failed: safe to try again.
+                Err(e) if e.is_connect() && !is_tls(&e) && retries < MAX_RETRIES => {
+                    retries += 1;
+                    pause(retries, context)?;
+                }
+                Err(e) => {
+                    return Err(ConnectorError::Remote(format!(
+                        "{method} {name} failed: {}",
+                        describe(&e)
+                    )));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_blocks_are_checked_without_echoing_values() {
+        let http = Http::new();
+        let ok = Access::new(serde_json::json!({
+            "url": "https://example.org/f", "auth": {"username": "u", "password": "canary"}
+        }));
+        assert!(http.check(Operation::ReceiveFile, &ok, None).is_ok());
+        let bad_url = Access::new(serde_json::json!({"url": "ftp://canary@x/f"}));
+        let Err(ConnectorError::Access(error)) = http.check(Operation::ReceiveFile, &bad_url, None)
+        else {
+            panic!("ftp must be refused");
+        };
+        assert_eq!(error.pointer, "/url");
+        assert!(!error.to_string().contains("canary"));
+        let bad_auth = Access::new(serde_json::json!({
+            "url": "http://x/f", "auth": {"username": "u", "pass": "canary"}
+        }));
+        let Err(ConnectorError::Access(error)) =
+            http.check(Operation::ReceiveFile, &bad_auth, None)
+        else {
+            panic!("an unknown auth field must be refused");
+        };
+        assert_eq!(error.pointer, "/auth/pass");
+        assert!(!format!("{error:?}").contains("canary"));
+        let put = Access::new(serde_json::json!({"url": "http://x/f", "method": "put"}));
+        assert!(http.check(Operation::ReceiveFile, &put, None).is_err());
+        assert!(http.check(Operation::SendFile, &put, None).is_ok());
+        let get = Access::new(serde_json::json!({"url": "http://x/f", "method": "GET"}));
+        let Err(ConnectorError::Access(error)) = http.check(Operation::SendFile, &get, None) else {
+            panic!("GET cannot send");
+        };
+        assert_eq!(error.pointer, "/method");
+        let no_password = Access::new(serde_json::json!({
+            "url": "http://x/f", "auth": {"username": "u"}
+        }));
+        assert!(
+            http.check(Operation::ReceiveFile, &no_password, None)
+                .is_err()
+        );
+        let insecure = Access::new(serde_json::json!({
+            "url": "https://x/f", "disableSSLVerification": "yes"
+        }));
+        let Err(ConnectorError::Access(error)) =
+            http.check(Operation::ReceiveFile, &insecure, None)
+        else {
+            panic!("a string is not a boolean");
+        };
+        assert_eq!(error.pointer, "/disableSSLVerification");
+    }
+
+    #[test]
+    fn directories_need_a_listing_and_json_only_moves_files() {
+        let access = Access::new(serde_json::json!({"url": "http://x/d"}));
+        let listing = Listing(serde_json::json!([{"class": "File", "basename": "a"}]));
+        let http = Http::new();
+        assert!(
+            http.check(Operation::ReceiveDir, &access, Some(&listing))
+                .is_ok()
+        );
+        assert!(http.check(Operation::ReceiveDir, &access, None).is_err());
+        let bad = Listing(serde_json::json!([{"class": "File", "basename": "../a"}]));
+        assert!(
+            http.check(Operation::ReceiveDir, &access, Some(&bad))
+                .is_err()
+        );
+        for operation in [Operation::SendDir, Operation::MountDir] {
+            assert!(matches!(
+                http.check(operation, &access, None),
+                Err(ConnectorError::Unsupported { .. })
+            ));
+        }
+        let json = Http::json();
+        assert_eq!(json.command(), HTTP_JSON);
+        assert!(json.check(Operation::ReceiveFile, &access, None).is_ok());
+        assert!(matches!(
+            json.check(Operation::ReceiveDir, &access, Some(&listing)),
+            Err(ConnectorError::Unsupported { .. })
+        ));
+    }
+
+    #[test]
+    fn urls_in_messages_lose_credentials_and_queries() {
+        let url = reqwest::Url::parse("https://user:pw@host/a?token=t#f").unwrap();
+        assert_eq!(shown(&url), "https://host/a");
+    }
+
+    #[test]
+    fn entry_urls_join_basenames_with_escaping() {
+        let base = reqwest::Url::parse("http://h/data/").unwrap();
+        assert_eq!(
+            joined(&base, &["sub dir", "ü.txt"]).as_str(),
+            "http://h/data/sub%20dir/%C3%BC.txt"
+        );
+        let base = reqwest::Url::parse("http://h/data").unwrap();
+        assert_eq!(joined(&base, &["a"]).as_str(), "http://h/data/a");
+    }
+}
