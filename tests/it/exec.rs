@@ -901,3 +901,53 @@ fn fail_fast_starts_no_batch_after_a_failure() {
         .collect();
     assert_eq!(states, ["failed", "succeeded", "succeeded"]);
 }
+
+#[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
+fn inputs_are_checked_against_their_checksum_and_size() {
+    let scratch = Scratch::new();
+    scratch.write("data/in.txt", "abc");
+    // sha1("abc")
+    let good = "sha1$a9993e364706816aba3e25717850c26c9cd0d89d";
+    let file = |checksum: &str, size: u64| {
+        red_file(
+            &["cat"],
+            "    text:\n      type: File\n      inputBinding: {position: 0}",
+            &format!(
+                "inputs:\n  text:\n    class: File\n    checksum: '{checksum}'\n    size: {size}\n    connector:\n      command: red-connector-local\n      access: {{path: data/in.txt}}"
+            ),
+            "    {}",
+            "",
+        )
+    };
+    scratch.write("good.red.yml", &file(good, 3));
+    let run = scratch.exec(&["good.red.yml"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    scratch.write("size.red.yml", &file(good, 4));
+    let run = scratch.exec(&["size.red.yml", "--format", "json"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let batch = &run.summary()["batches"][0];
+    assert_eq!(batch["failedStep"], "inputs");
+    assert!(
+        batch["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("the RED file says 4")
+    );
+    scratch.write(
+        "sum.red.yml",
+        &file("sha1$0000000000000000000000000000000000000000", 3),
+    );
+    let run = scratch.exec(&["sum.red.yml", "--format", "json"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.summary()["batches"][0]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("checksum"),
+        "{run:?}"
+    );
+}

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use crate::connector::content;
 use crate::connector::copy::{self, place};
 use crate::connector::{self, Mounted, Received};
 use crate::execute::docker::{Bind, Capture, Error as DockerError, RunSpec, run_container_then};
@@ -75,6 +76,7 @@ fn stage_inputs(
     inputs: Vec<Input>,
     dir: &Path,
     shared: &Worker,
+    warnings: &mut Vec<String>,
 ) -> Result<Vec<Staged>, Failure> {
     let mut staged: Vec<Staged> = Vec::with_capacity(inputs.len());
     for (n, input) in inputs.into_iter().enumerate() {
@@ -133,19 +135,35 @@ fn stage_inputs(
                 (destination, Some(guard))
             }
         };
-        let wanted_dir = input.action != Action::ReceiveFile;
-        let kind_ok =
-            fs::metadata(&host).is_ok_and(|m| if wanted_dir { m.is_dir() } else { m.is_file() });
-        if !kind_ok {
-            return Err(Failure::new(
+        // What arrived must be what the RED file describes (the reference's content check).
+        let content_error = |error: connector::ConnectorError| {
+            Failure::new(
                 Step::Inputs,
                 format!(
-                    "input `{}`: `{}` reported success but left no {} behind",
+                    "input `{}` from `{}`: {error}",
                     input.name,
-                    input.connector.command(),
-                    if wanted_dir { "directory" } else { "file" }
+                    input.connector.command()
                 ),
-            ));
+            )
+        };
+        if input.action == Action::ReceiveFile {
+            content::verify_file(&host, input.checksum.as_deref(), input.size)
+                .map_err(content_error)?;
+        } else if !fs::metadata(&host).is_ok_and(|m| m.is_dir()) {
+            return Err(content_error(connector::ConnectorError::Content(
+                "no directory arrived".into(),
+            )));
+        } else if let Some(listing) = &input.listing {
+            let extra = content::verify_listing(&host, listing).map_err(content_error)?;
+            if !extra.is_empty() {
+                warnings.push(format!(
+                    "input `{}` holds {} entr{} its listing does not name: {}",
+                    input.name,
+                    extra.len(),
+                    if extra.len() == 1 { "y" } else { "ies" },
+                    extra.join(", ")
+                ));
+            }
         }
         let report = InputReport {
             name: input.name.clone(),
@@ -484,12 +502,23 @@ async fn run_steps(
     let staged = {
         let shared_inputs = shared.blocking_part();
         let inputs_dir = inputs_dir.clone();
-        blocking(move || stage_inputs(index, inputs, &inputs_dir, &shared_inputs)).await
+        blocking(move || {
+            let mut warnings = Vec::new();
+            let staged = stage_inputs(index, inputs, &inputs_dir, &shared_inputs, &mut warnings);
+            (staged, warnings)
+        })
+        .await
     };
     report.timings.inputs = inputs_started.elapsed().as_secs_f64();
     let mut staged = match staged {
-        Ok(Ok(staged)) => staged,
-        Ok(Err(failure)) => return Err(failure),
+        Ok((Ok(staged), warnings)) => {
+            report.warnings.extend(warnings);
+            staged
+        }
+        Ok((Err(failure), warnings)) => {
+            report.warnings.extend(warnings);
+            return Err(failure);
+        }
         Err(message) => return Err(Failure::new(Step::Inputs, message)),
     };
     report.inputs = staged.iter().map(|s| s.report.clone()).collect();

@@ -17,6 +17,9 @@ pub(super) struct Input {
     pub(super) connector: Arc<dyn Connector>,
     pub(super) access: Access,
     pub(super) listing: Option<Listing>,
+    /// The File's `checksum` (`sha1$…`) and `size`, checked once it is received.
+    pub(super) checksum: Option<String>,
+    pub(super) size: Option<u64>,
     /// Path in the container.
     pub(super) target: String,
 }
@@ -173,12 +176,20 @@ pub(super) fn batches(
                 operation(input.action),
                 index,
             ) {
+                let object = filled.tree().root().pointer(&input.pointer);
+                let field = |key: &str| object.and_then(|o| o.get(key));
                 inputs.push(Input {
                     name: input.name.clone(),
                     action: input.action,
                     connector,
                     access,
                     listing,
+                    checksum: field("checksum")
+                        .and_then(|c| c.as_str())
+                        .map(str::to_owned),
+                    size: field("size")
+                        .and_then(|n| n.as_int())
+                        .and_then(|n| u64::try_from(n).ok()),
                     target: input.target.clone(),
                 });
             }
