@@ -19,6 +19,7 @@
 pub mod copy;
 pub mod http;
 pub mod local;
+pub mod ssh;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -33,6 +34,8 @@ use crate::template::is_protected_key;
 pub const LOCAL: &str = "red-connector-local";
 /// The command name of the reference's http connector.
 pub const HTTP: &str = "red-connector-http";
+/// The command name of the reference's ssh connector (built in: SFTP over the system `ssh`).
+pub const SSH: &str = "red-connector-ssh";
 
 /// A filled `connector.access` block. Holds secrets: never printed as is.
 #[derive(Clone)]
@@ -301,6 +304,12 @@ pub trait Mounted: Send {
 pub trait Progress: Send + Sync {
     /// `bytes` more were moved; `total` is the size when known.
     fn advance(&self, bytes: u64, total: Option<u64>);
+
+    /// A warning about the transfer that does not fail it (extra entries beside a listing,
+    /// links left out); the run shows it to the user.
+    fn note(&self, message: &str) {
+        let _ = message;
+    }
 }
 
 /// A [`Progress`] that ignores everything.
@@ -493,6 +502,7 @@ pub fn lookup(command: &str) -> Result<Arc<dyn Connector>, ConnectorError> {
     match command {
         LOCAL => Ok(Arc::new(local::Local)),
         HTTP => Ok(Arc::new(http::Http::new())),
+        SSH => Ok(Arc::new(ssh::Ssh::new())),
         _ => Err(ConnectorError::Unknown {
             command: command.to_owned(),
         }),

@@ -73,6 +73,8 @@ pub struct Target {
     /// The program that acts as askpass helper (the `red` binary); `None`: this process's own
     /// executable.
     pub askpass_program: Option<PathBuf>,
+    /// Where the private directory is made; `None`: the system's temporary directory.
+    pub scratch: Option<PathBuf>,
 }
 
 impl Target {
@@ -91,6 +93,7 @@ impl Target {
             operation_timeout: Duration::from_secs(120),
             ciphers: None,
             askpass_program: None,
+            scratch: None,
         }
     }
 
@@ -147,8 +150,8 @@ pub fn normalize_host_key(text: &str) -> Result<String, String> {
 struct PrivateDir(PathBuf);
 
 impl PrivateDir {
-    fn new() -> std::io::Result<Self> {
-        let mut base = std::env::temp_dir();
+    fn new(scratch: Option<&Path>) -> std::io::Result<Self> {
+        let mut base = scratch.map_or_else(std::env::temp_dir, Path::to_path_buf);
         // A Unix socket path must fit in 108 bytes.
         if base.as_os_str().len() > 60 {
             base = PathBuf::from("/tmp");
@@ -254,7 +257,7 @@ impl Connection {
     /// An [`Error`] saying what failed in words a user can act on (unknown host key, refused
     /// credentials, connection refused, timeout, …).
     pub fn open(target: &Target) -> Result<Self, Error> {
-        let dir = PrivateDir::new().map_err(|e| Error::local("cannot create a private directory", &e))?;
+        let dir = PrivateDir::new(target.scratch.as_deref()).map_err(|e| Error::local("cannot create a private directory", &e))?;
         let mut command = Command::new("ssh");
         let mut askpass = None;
         command.args(arguments(target, &dir, &mut askpass)?);

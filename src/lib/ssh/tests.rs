@@ -20,7 +20,7 @@ fn joined(args: &[OsString]) -> String {
 #[test]
 fn secrets_stay_off_the_command_line_and_the_key_file_is_private() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = PrivateDir::new().unwrap();
+    let dir = PrivateDir::new(None).unwrap();
     let mut askpass = None;
     let auth = Auth::Key {
         private_key: Secret::new("-----BEGIN canary-key-----".into()),
@@ -45,7 +45,7 @@ fn secrets_stay_off_the_command_line_and_the_key_file_is_private() {
 
 #[test]
 fn a_pinned_key_replaces_known_hosts() {
-    let dir = PrivateDir::new().unwrap();
+    let dir = PrivateDir::new(None).unwrap();
     let mut askpass = None;
     let mut pinned = target(Auth::Password(Secret::new("canary-pw".into())));
     pinned.host_key = Some("[127.0.0.1]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBexample".into());
@@ -68,7 +68,7 @@ fn host_keys_are_checked_for_shape() {
 
 #[test]
 fn hosts_that_look_like_options_are_refused() {
-    let dir = PrivateDir::new().unwrap();
+    let dir = PrivateDir::new(None).unwrap();
     let mut evil = target(Auth::Default);
     evil.host = "-oProxyCommand=touch /tmp/x".into();
     assert!(matches!(
