@@ -9,5 +9,6 @@ mod docker;
 mod fill;
 mod gpus;
 mod plan;
+mod ssh;
 mod upgrade;
 mod validate;

@@ -132,13 +132,20 @@ pub fn masked(value: &Value, protected: bool) -> Value {
     match value {
         Value::Object(map) => Value::Object(
             map.iter()
-                .map(|(k, v)| (k.clone(), masked(v, protected || is_protected_key(k))))
+                .map(|(k, v)| (k.clone(), masked(v, protected || is_secret_key(k))))
                 .collect(),
         ),
         Value::Array(items) => Value::Array(items.iter().map(|v| masked(v, protected)).collect()),
         _ if protected => Value::String(crate::plan::MASK.into()),
         other => other.clone(),
     }
+}
+
+/// Whether a key's value is a secret in an access block: the protected keys, and a key's
+/// `passphrase` (not protected in RED, but a secret all the same).
+#[must_use]
+pub fn is_secret_key(key: &str) -> bool {
+    is_protected_key(key) || crate::template::normalize_key(key) == "passphrase"
 }
 
 fn backticked(names: &[&str]) -> String {
@@ -517,7 +524,8 @@ mod tests {
     fn debug_masks_protected_values() {
         let access = Access::new(serde_json::json!({
             "url": "http://127.0.0.1/x",
-            "auth": {"username": "u", "password": "canary-pw", "_token": "canary-t"},
+            "auth": {"username": "u", "password": "canary-pw", "_token": "canary-t",
+                     "passphrase": "canary-pp"},
         }));
         let shown = format!("{access:?}");
         assert!(!shown.contains("canary"), "{shown}");

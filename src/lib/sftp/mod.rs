@@ -182,11 +182,9 @@ impl Shared {
     }
 
     fn closed_error(&self) -> Option<Error> {
-        lock(&self.closed)
-            .as_ref()
-            .map(|reason| Error::Closed {
-                reason: reason.clone(),
-            })
+        lock(&self.closed).as_ref().map(|reason| Error::Closed {
+            reason: reason.clone(),
+        })
     }
 }
 

@@ -48,7 +48,10 @@ fn packets_carry_their_length() {
     let mut packet = codec::start(kind::STAT, Some(7));
     codec::put_bytes(&mut packet, b"/x");
     let packet = codec::finish(packet);
-    assert_eq!(packet, [0, 0, 0, 11, 17, 0, 0, 0, 7, 0, 0, 0, 2, b'/', b'x']);
+    assert_eq!(
+        packet,
+        [0, 0, 0, 11, 17, 0, 0, 0, 7, 0, 0, 0, 2, b'/', b'x']
+    );
 }
 
 #[test]
@@ -59,7 +62,10 @@ fn status_messages_name_the_path() {
         message: "No such file".into(),
     };
     let text = error.to_string();
-    assert!(text.contains("`data/in.txt`") && text.contains("no such file"), "{text}");
+    assert!(
+        text.contains("`data/in.txt`") && text.contains("no such file"),
+        "{text}"
+    );
     assert!(error.is_not_found() && !error.is_connection());
 }
 
@@ -351,7 +357,11 @@ fn uploads_listings_renames_and_errors() {
     assert_eq!(names, [("out".into(), false), ("sub".into(), true)]);
     let missing = session.stat("/nope").unwrap_err();
     assert!(missing.is_not_found(), "{missing}");
-    let read = session.read_exact_at(&session.open("/d/out", OpenFlags::READ).unwrap(), 99_990, 50);
+    let read = session.read_exact_at(
+        &session.open("/d/out", OpenFlags::READ).unwrap(),
+        99_990,
+        50,
+    );
     assert_eq!(read.unwrap(), &data[99_990..]);
     assert!(matches!(
         session.fsync(&Handle(b"h".to_vec())),

@@ -78,10 +78,7 @@ fn download_handle(
     loop {
         control.check()?;
         // Ask ahead up to the known size; without a size, one read at a time finds the end.
-        while end.is_none()
-            && queue.len() < WINDOW
-            && size.map_or(queue.is_empty(), |s| next < s)
-        {
+        while end.is_none() && queue.len() < WINDOW && size.map_or(queue.is_empty(), |s| next < s) {
             queue.push_back((next, chunk, session.read_start(handle, next, chunk)?));
             next += u64::from(chunk);
         }

@@ -139,7 +139,10 @@ mod tests {
         let question = ask(&socket, "Are you sure you want to continue connecting?").unwrap();
         assert!(question.is_empty());
         assert_eq!(ask(&socket, "u@h's password: ").unwrap(), b"canary-askpass");
-        assert_eq!(ask(&socket, "Enter passphrase for key").unwrap(), b"canary-askpass");
+        assert_eq!(
+            ask(&socket, "Enter passphrase for key").unwrap(),
+            b"canary-askpass"
+        );
         assert!(ask(&socket, "u@h's password: ").unwrap().is_empty());
         drop(server);
         assert!(ask(&socket, "password").is_err() || ask(&socket, "password").unwrap().is_empty());

@@ -128,8 +128,7 @@ fn detail(stderr: &str, fallback: &sftp::Error) -> String {
     stderr
         .lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('@'))
-        .next_back()
+        .rfind(|l| !l.is_empty() && !l.starts_with('@'))
         .map_or_else(|| fallback.to_string(), str::to_owned)
 }
 
@@ -144,8 +143,7 @@ pub(super) fn classify(
     let port = target.port;
     let lower = stderr.to_lowercase();
     let has = |needle: &str| lower.contains(needle);
-    if has("remote host identification has changed") || has("host key for") && has("has changed")
-    {
+    if has("remote host identification has changed") || has("host key for") && has("has changed") {
         Error::ChangedHostKey { host, port }
     } else if has("host key verification failed") || has("no ") && has("host key is known") {
         Error::UnknownHostKey { host, port }

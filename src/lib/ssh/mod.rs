@@ -126,9 +126,8 @@ impl Target {
 /// A message saying what is wrong (never the value).
 pub fn normalize_host_key(text: &str) -> Result<String, String> {
     let words: Vec<&str> = text.split_whitespace().collect();
-    let is_type = |w: &&str| {
-        w.starts_with("ssh-") || w.starts_with("ecdsa-sha2-") || w.starts_with("sk-")
-    };
+    let is_type =
+        |w: &&str| w.starts_with("ssh-") || w.starts_with("ecdsa-sha2-") || w.starts_with("sk-");
     let start = words
         .iter()
         .position(is_type)
@@ -142,7 +141,10 @@ pub fn normalize_host_key(text: &str) -> Result<String, String> {
                     .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
         })
         .ok_or("needs the base64 key after its type")?;
-    Ok(format!("{} {key}", words.get(start).copied().unwrap_or_default()))
+    Ok(format!(
+        "{} {key}",
+        words.get(start).copied().unwrap_or_default()
+    ))
 }
 
 /// A private directory (mode 0700) for the key file, the pinned known_hosts and the askpass
@@ -208,9 +210,9 @@ impl Stderr {
                         this.ended.notify_all();
                         return;
                     }
-                    state
-                        .0
-                        .push_str(&String::from_utf8_lossy(buffer.get(..read).unwrap_or_default()));
+                    state.0.push_str(&String::from_utf8_lossy(
+                        buffer.get(..read).unwrap_or_default(),
+                    ));
                     if state.0.len() > STDERR_KEPT {
                         let mut cut = state.0.len() - STDERR_KEPT;
                         while !state.0.is_char_boundary(cut) {
@@ -257,7 +259,8 @@ impl Connection {
     /// An [`Error`] saying what failed in words a user can act on (unknown host key, refused
     /// credentials, connection refused, timeout, …).
     pub fn open(target: &Target) -> Result<Self, Error> {
-        let dir = PrivateDir::new(target.scratch.as_deref()).map_err(|e| Error::local("cannot create a private directory", &e))?;
+        let dir = PrivateDir::new(target.scratch.as_deref())
+            .map_err(|e| Error::local("cannot create a private directory", &e))?;
         let mut command = Command::new("ssh");
         let mut askpass = None;
         command.args(arguments(target, &dir, &mut askpass)?);
@@ -398,10 +401,14 @@ fn arguments(
     option(
         &mut args,
         "Ciphers",
-        target.ciphers.as_deref().unwrap_or("^aes128-gcm@openssh.com"),
+        target
+            .ciphers
+            .as_deref()
+            .unwrap_or("^aes128-gcm@openssh.com"),
     );
     if let Some(key) = &target.host_key {
-        let key = normalize_host_key(key).map_err(|m| Error::Usage(format!("the pinned host key {m}")))?;
+        let key = normalize_host_key(key)
+            .map_err(|m| Error::Usage(format!("the pinned host key {m}")))?;
         let file = dir
             .write("known_hosts", &format!("red-pinned-host {key}"))
             .map_err(|e| Error::local("cannot write the pinned host key", &e))?;
@@ -418,7 +425,11 @@ fn arguments(
             option(&mut args, "BatchMode", "no");
             option(&mut args, "PubkeyAuthentication", "no");
             option(&mut args, "IdentityAgent", "none");
-            option(&mut args, "PreferredAuthentications", "password,keyboard-interactive");
+            option(
+                &mut args,
+                "PreferredAuthentications",
+                "password,keyboard-interactive",
+            );
             start_askpass(target, dir, password, askpass)?;
         }
         Auth::Key {
@@ -445,21 +456,4 @@ fn arguments(
     }
     args.extend(["--".into(), OsString::from(&target.host), "sftp".into()]);
     Ok(args)
-}
-
-/// The private directories `red` made under `base` and has not removed (for cleanup tests).
-#[must_use]
-pub fn private_dirs_left(base: &Path) -> Vec<PathBuf> {
-    fs::read_dir(base)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with("red-ssh-"))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }

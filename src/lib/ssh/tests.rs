@@ -29,13 +29,22 @@ fn secrets_stay_off_the_command_line_and_the_key_file_is_private() {
     let args = arguments(&target(auth), &dir, &mut askpass).unwrap();
     let line = joined(&args);
     assert!(!line.contains("canary"), "{line}");
-    assert!(line.contains("-p 2222") && line.contains("-l tester"), "{line}");
+    assert!(
+        line.contains("-p 2222") && line.contains("-l tester"),
+        "{line}"
+    );
     assert!(line.ends_with("-- 127.0.0.1 sftp"), "{line}");
     assert!(line.contains("-oStrictHostKeyChecking=yes"));
     assert!(line.contains("-oCiphers=^aes128-gcm@openssh.com"));
     let key = dir.0.join("key");
-    assert_eq!(fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
-    assert_eq!(fs::metadata(&dir.0).unwrap().permissions().mode() & 0o777, 0o700);
+    assert_eq!(
+        fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(
+        fs::metadata(&dir.0).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
     assert!(askpass.is_some(), "a passphrase needs the askpass helper");
     let path = dir.0.clone();
     drop(askpass);
@@ -54,7 +63,10 @@ fn a_pinned_key_replaces_known_hosts() {
     assert!(line.contains("-oGlobalKnownHostsFile=/dev/null"), "{line}");
     assert!(!line.contains("canary"));
     let written = fs::read_to_string(dir.0.join("known_hosts")).unwrap();
-    assert_eq!(written, "red-pinned-host ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBexample\n");
+    assert_eq!(
+        written,
+        "red-pinned-host ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBexample\n"
+    );
 }
 
 #[test]
@@ -89,13 +101,19 @@ fn ssh_errors_become_advice() {
     );
     assert!(matches!(unknown, Error::UnknownHostKey { .. }));
     let text = unknown.to_string();
-    assert!(text.contains("ssh-keyscan -p 2222 127.0.0.1") && text.contains("hostKey"), "{text}");
+    assert!(
+        text.contains("ssh-keyscan -p 2222 127.0.0.1") && text.contains("hostKey"),
+        "{text}"
+    );
     let changed = classify_text(
         "@@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\nHost key verification failed.\n",
     );
     assert!(matches!(changed, Error::ChangedHostKey { .. }));
     let denied = classify_text("tester@127.0.0.1: Permission denied (publickey,password).\n");
-    assert!(denied.to_string().contains("publickey,password"), "{denied}");
+    assert!(
+        denied.to_string().contains("publickey,password"),
+        "{denied}"
+    );
     assert!(matches!(
         classify_text("ssh: connect to host 127.0.0.1 port 2222: Connection refused\n"),
         Error::Refused { .. }

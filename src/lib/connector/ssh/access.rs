@@ -40,8 +40,34 @@ pub(super) fn path_field(operation: Operation) -> &'static str {
     }
 }
 
+/// The block with one leading `_` removed from every key (`_password` is a protected
+/// `password`, as CC-Agency passes it); a key given both ways is an error.
+fn normalized(value: &Value, at: &str) -> Result<Value, AccessError> {
+    let Value::Object(map) = value else {
+        return Ok(value.clone());
+    };
+    let mut out = Map::new();
+    for (key, inner) in map {
+        let name = crate::template::normalize_key(key);
+        let pointer = format!("{at}/{}", crate::tree::escape_pointer_segment(key));
+        let inner = if name == "auth" {
+            normalized(inner, &pointer)?
+        } else {
+            inner.clone()
+        };
+        if out.insert(name.to_owned(), inner).is_some() {
+            return Err(AccessError::new(
+                pointer,
+                format!("`{name}` is given twice (with and without `_`)"),
+            ));
+        }
+    }
+    Ok(Value::Object(out))
+}
+
 /// Read and check the access block for `operation`.
 pub(super) fn settings(access: &Access, operation: Operation) -> Result<Settings, AccessError> {
+    let access = &Access::new(normalized(access.object().map(|_| access.value())?, "")?);
     let field = path_field(operation);
     let mut allowed = COMMON.to_vec();
     allowed.push(field);
@@ -129,7 +155,11 @@ pub(super) fn strip_home(path: &str) -> String {
         ".".into()
     } else if let Some(rest) = path.strip_prefix("~/") {
         let rest = rest.trim_start_matches('/');
-        if rest.is_empty() { ".".into() } else { rest.into() }
+        if rest.is_empty() {
+            ".".into()
+        } else {
+            rest.into()
+        }
     } else {
         path.into()
     }
@@ -160,8 +190,8 @@ fn auth_of(auth: &Value) -> Result<(String, Auth), AccessError> {
             Some(_) => Err(auth_field(key, "must be a string")),
         }
     };
-    let user = text("username")?
-        .ok_or_else(|| AccessError::new("/auth", "`auth` needs `username`"))?;
+    let user =
+        text("username")?.ok_or_else(|| AccessError::new("/auth", "`auth` needs `username`"))?;
     if user.is_empty() || user.starts_with('-') || user.chars().any(char::is_whitespace) {
         return Err(auth_field("username", "must be a login name"));
     }
@@ -224,15 +254,42 @@ mod tests {
     #[test]
     fn errors_point_at_the_field_and_never_echo_values() {
         let cases = [
-            (json!({"host": "h", "auth": {"username": "u", "password": "canary-1", "privateKey": "canary-2"}, "filePath": "f"}), "/auth"),
-            (json!({"host": "h", "auth": {"username": "u", "password": "canary-1", "passphrase": "canary-2"}, "filePath": "f"}), "/auth/passphrase"),
-            (json!({"host": "h", "auth": {"username": "u", "privateKey": "canary-not-a-key"}, "filePath": "f"}), "/auth/privateKey"),
-            (json!({"host": "h", "auth": {"username": "u", "password": "canary", "token": "canary"}, "filePath": "f"}), "/auth/token"),
-            (json!({"host": "h", "port": 70000, "auth": {"username": "u", "password": "canary"}, "filePath": "f"}), "/port"),
-            (json!({"host": "h", "auth": {"username": "u", "password": "canary"}, "dirPath": "d"}), "/dirPath"),
-            (json!({"host": "-oProxyCommand=x", "auth": {"username": "u"}, "filePath": "f"}), "/host"),
-            (json!({"host": "h", "auth": {"username": "u"}, "filePath": "f", "hostKey": "canary"}), "/hostKey"),
-            (json!({"host": "h", "auth": {"username": "u"}, "filePath": "f", "timeout": -1}), "/timeout"),
+            (
+                json!({"host": "h", "auth": {"username": "u", "password": "canary-1", "privateKey": "canary-2"}, "filePath": "f"}),
+                "/auth",
+            ),
+            (
+                json!({"host": "h", "auth": {"username": "u", "password": "canary-1", "passphrase": "canary-2"}, "filePath": "f"}),
+                "/auth/passphrase",
+            ),
+            (
+                json!({"host": "h", "auth": {"username": "u", "privateKey": "canary-not-a-key"}, "filePath": "f"}),
+                "/auth/privateKey",
+            ),
+            (
+                json!({"host": "h", "auth": {"username": "u", "password": "canary", "token": "canary"}, "filePath": "f"}),
+                "/auth/token",
+            ),
+            (
+                json!({"host": "h", "port": 70000, "auth": {"username": "u", "password": "canary"}, "filePath": "f"}),
+                "/port",
+            ),
+            (
+                json!({"host": "h", "auth": {"username": "u", "password": "canary"}, "dirPath": "d"}),
+                "/dirPath",
+            ),
+            (
+                json!({"host": "-oProxyCommand=x", "auth": {"username": "u"}, "filePath": "f"}),
+                "/host",
+            ),
+            (
+                json!({"host": "h", "auth": {"username": "u"}, "filePath": "f", "hostKey": "canary"}),
+                "/hostKey",
+            ),
+            (
+                json!({"host": "h", "auth": {"username": "u"}, "filePath": "f", "timeout": -1}),
+                "/timeout",
+            ),
         ];
         for (value, pointer) in cases {
             let error = check(value, Operation::ReceiveFile).unwrap_err();
@@ -240,8 +297,27 @@ mod tests {
             let shown = format!("{error} {:?}", error.hint);
             assert!(!shown.contains("canary"), "{shown}");
         }
-        let missing = check(json!({"host": "h", "auth": {"username": "u"}}), Operation::SendDir);
+        let missing = check(
+            json!({"host": "h", "auth": {"username": "u"}}),
+            Operation::SendDir,
+        );
         assert!(missing.unwrap_err().message.contains("dirPath"));
+    }
+
+    #[test]
+    fn underscored_keys_are_the_same_fields() {
+        let settings = check(
+            json!({"_host": "h", "auth": {"_username": "u", "_password": "canary"}, "filePath": "f"}),
+            Operation::SendFile,
+        )
+        .unwrap();
+        assert_eq!(settings.target.user, "u");
+        assert!(matches!(settings.target.auth, Auth::Password(_)));
+        let twice = check(
+            json!({"host": "h", "auth": {"password": "a", "_password": "b", "username": "u"}, "filePath": "f"}),
+            Operation::SendFile,
+        );
+        assert!(twice.unwrap_err().pointer.starts_with("/auth/"));
     }
 
     #[test]

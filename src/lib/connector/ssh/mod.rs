@@ -241,7 +241,11 @@ fn join(dir: &str, name: &str) -> String {
 fn parent(path: &str) -> Option<&str> {
     let trimmed = path.trim_end_matches('/');
     let (parent, _) = trimmed.rsplit_once('/')?;
-    if parent.is_empty() { Some("/") } else { Some(parent) }
+    if parent.is_empty() {
+        Some("/")
+    } else {
+        Some(parent)
+    }
 }
 
 /// Create the remote directory `path` and its missing parents.
@@ -296,8 +300,7 @@ fn fetch(
         stop: &context.stop,
         progress: &progress,
     };
-    transfer::download(session, remote_path, size, &file, &control)
-        .map_err(|e| remote(target, e))
+    transfer::download(session, remote_path, size, &file, &control).map_err(|e| remote(target, e))
 }
 
 /// Deliver the local file `local` to `remote_path` through a temporary name beside it, so a
@@ -452,7 +455,11 @@ mod tests {
             Ssh::new().check(Operation::MountDir, &access, None),
             Err(ConnectorError::Unsupported { .. })
         ));
-        assert!(Ssh::new().check(Operation::ReceiveDir, &access, None).is_ok());
+        assert!(
+            Ssh::new()
+                .check(Operation::ReceiveDir, &access, None)
+                .is_ok()
+        );
         let Err(ConnectorError::Access(error)) =
             Ssh::new().check(Operation::ReceiveFile, &access, None)
         else {

@@ -198,7 +198,9 @@ fn check_remote_listing(
         lock(&problems).extend(problem);
         Ok(())
     })?;
-    let mut problems = problems.into_inner().unwrap_or_else(PoisonError::into_inner);
+    let mut problems = problems
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
     if !problems.is_empty() {
         problems.sort();
         return Err(ConnectorError::Content(format!(
@@ -291,7 +293,14 @@ pub(super) fn receive(
     parallel(&files, PARALLEL_FILES, context, |entry| {
         let local = destination.join(&entry.path);
         ssh.with_session(target, context, |session| {
-            fetch(session, target, &join(root, &entry.path), entry.size, &local, context)
+            fetch(
+                session,
+                target,
+                &join(root, &entry.path),
+                entry.size,
+                &local,
+                context,
+            )
         })
         .map(drop)
     })
@@ -315,12 +324,17 @@ fn walk_local(root: &Path) -> Result<(Vec<Entry>, Vec<String>), ConnectorError> 
         for name in names {
             let relative = join(&dir, &name);
             let metadata = fs::symlink_metadata(root.join(&relative)).map_err(|e| {
-                ConnectorError::io(format!("cannot read `{}`", root.join(&relative).display()), e)
+                ConnectorError::io(
+                    format!("cannot read `{}`", root.join(&relative).display()),
+                    e,
+                )
             })?;
             if metadata.is_dir() {
                 pending.push(relative.clone());
             } else if !metadata.is_file() {
-                notes.push(format!("`{relative}` is a link or special file and was left out"));
+                notes.push(format!(
+                    "`{relative}` is a link or special file and was left out"
+                ));
                 continue;
             }
             entries.push(Entry {
@@ -453,7 +467,9 @@ mod tests {
             {"class": "File", "basename": "two"}
         ])))
         .unwrap();
-        let error = check_local_listing(dir.path(), &listed).unwrap_err().to_string();
+        let error = check_local_listing(dir.path(), &listed)
+            .unwrap_err()
+            .to_string();
         assert!(
             error.contains("`one` is missing")
                 && error.contains("`two` is missing")
