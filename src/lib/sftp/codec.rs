@@ -26,6 +26,7 @@ pub(crate) mod kind {
     pub(crate) const REALPATH: u8 = 16;
     pub(crate) const STAT: u8 = 17;
     pub(crate) const RENAME: u8 = 18;
+    pub(crate) const READLINK: u8 = 19;
     pub(crate) const STATUS: u8 = 101;
     pub(crate) const HANDLE: u8 = 102;
     pub(crate) const DATA: u8 = 103;

@@ -482,6 +482,21 @@ impl Session {
         reader.string()
     }
 
+    /// The target of the symbolic link `path`.
+    ///
+    /// # Errors
+    /// When `path` is not a link or cannot be read.
+    pub fn readlink(&self, path: &str) -> Result<String> {
+        let body = self
+            .path_request(kind::READLINK, "readlink", path)?
+            .wait_kind(kind::NAME)?;
+        let mut reader = Reader::new(&body);
+        if reader.u32()? == 0 {
+            return Err(Error::Protocol("an empty readlink reply".into()));
+        }
+        reader.string()
+    }
+
     /// Attributes of `path`, following symbolic links.
     ///
     /// # Errors

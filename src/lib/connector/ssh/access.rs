@@ -71,6 +71,10 @@ pub(super) fn settings(access: &Access, operation: Operation) -> Result<Settings
     let field = path_field(operation);
     let mut allowed = COMMON.to_vec();
     allowed.push(field);
+    if operation == Operation::MountDir {
+        allowed.push("writable");
+        access.optional_bool("writable")?;
+    }
     access.only(&allowed)?;
     let host = access.required_str("host")?;
     if host.is_empty() || host.starts_with('-') || host.chars().any(char::is_whitespace) {
@@ -318,6 +322,17 @@ mod tests {
             Operation::SendFile,
         );
         assert!(twice.unwrap_err().pointer.starts_with("/auth/"));
+    }
+
+    #[test]
+    fn mounts_may_be_writable() {
+        let block =
+            json!({"host": "h", "auth": {"username": "u"}, "dirPath": "d", "writable": true});
+        assert!(check(block.clone(), Operation::MountDir).is_ok());
+        assert_eq!(
+            check(block, Operation::ReceiveDir).unwrap_err().pointer,
+            "/writable"
+        );
     }
 
     #[test]

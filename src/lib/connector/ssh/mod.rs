@@ -94,6 +94,35 @@ impl Ssh {
         self
     }
 
+    /// Where an access block for `operation` connects, and its remote path (`~/` removed):
+    /// for the SSHFS mount, which builds on the same checks and connections.
+    ///
+    /// # Errors
+    /// [`ConnectorError::Access`] naming the field.
+    pub fn target(
+        &self,
+        access: &Access,
+        operation: Operation,
+    ) -> Result<(Target, String), ConnectorError> {
+        let Settings { target, path } = self.settings(access, operation)?;
+        Ok((target, path))
+    }
+
+    /// A working connection to `target` from this connector's pool (opened when needed, with
+    /// the same retries as the transfers).
+    ///
+    /// # Errors
+    /// When the connection cannot be made (the message says why and what to do).
+    pub fn connect(
+        &self,
+        target: &Target,
+        context: &Context,
+    ) -> Result<Arc<Connection>, ConnectorError> {
+        self.with_session(target, context, |_| Ok(()))?;
+        self.connection(target)
+            .map_err(|e| ConnectorError::Remote(e.to_string()))
+    }
+
     /// The number of connections held.
     #[must_use]
     pub fn connections(&self) -> usize {
