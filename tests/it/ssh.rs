@@ -342,6 +342,38 @@ ssh_test!(a_server_that_is_down_fails_quickly_and_clearly, {
     assert!(text.contains("refused a connection"), "{text}");
 });
 
+ssh_test!(a_server_that_never_answers_times_out_clearly, {
+    let server = server();
+    // Accepts the TCP connection and never says a word.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        let mut streams = Vec::new();
+        for _ in 0..3 {
+            match silent.accept() {
+                Ok((stream, _)) => streams.push(stream),
+                Err(_) => break,
+            }
+        }
+        streams
+    });
+    let mut access = server.access("filePath", "x");
+    access["port"] = json!(port);
+    access["timeout"] = json!(1);
+    access["authTimeout"] = json!(1);
+    access["bannerTimeout"] = json!(1);
+    let out = tempfile::tempdir().unwrap();
+    let seen = Arc::new(Seen::default());
+    let text = remote_error(connector().receive_file(
+        &Access::new(access),
+        &out.path().join("x"),
+        &context(&seen),
+    ));
+    assert!(text.contains("did not answer in time"), "{text}");
+    // Every attempt (three) reached the silent server.
+    assert_eq!(held.join().unwrap().len(), 3);
+});
+
 /// A tree with nested directories, spaces and non-ASCII names.
 fn make_tree(root: &Path) -> Vec<(String, Vec<u8>)> {
     let files = vec![
