@@ -374,6 +374,41 @@ ssh_test!(a_server_that_never_answers_times_out_clearly, {
     assert_eq!(held.join().unwrap().len(), 3);
 });
 
+ssh_test!(many_threads_read_one_file_over_one_connection, {
+    let server = server();
+    let (dir, path) = server.workspace("threads");
+    let data = Arc::new(pattern(8 * 1024 * 1024, 9));
+    fs::write(path.join("f"), data.as_slice()).unwrap();
+    let connector = connector();
+    let access = Access::new(server.access("dirPath", &dir));
+    let (target, remote_dir) = connector.target(&access, Operation::MountDir).unwrap();
+    let seen = Arc::new(Seen::default());
+    let connection = connector.connect(&target, &context(&seen)).unwrap();
+    let session = Arc::clone(connection.session());
+    assert!(session.read_chunk() > 64 * 1024, "{:?}", session.limits());
+    let file = format!("{remote_dir}/f");
+    assert_eq!(session.stat(&file).unwrap().size, Some(data.len() as u64));
+    let handle = session.open(&file, red::sftp::OpenFlags::READ).unwrap();
+    let readers: Vec<_> = (0..16u64)
+        .map(|i| {
+            let (session, handle, data) = (Arc::clone(&session), handle.clone(), Arc::clone(&data));
+            std::thread::spawn(move || {
+                let offset = (i * 517_001) % (data.len() as u64 - 1_000_000);
+                let got = session.read_exact_at(&handle, offset, 1_000_000).unwrap();
+                let start = offset as usize;
+                assert!(got == data[start..start + 1_000_000], "range {i} differs");
+                let tail = session.read(&handle, data.len() as u64, 10).unwrap();
+                assert!(tail.is_empty(), "a read at the end is empty");
+            })
+        })
+        .collect();
+    for reader in readers {
+        reader.join().unwrap();
+    }
+    session.close(&handle).unwrap();
+    assert_eq!(connector.connections(), 1);
+});
+
 /// A tree with nested directories, spaces and non-ASCII names.
 fn make_tree(root: &Path) -> Vec<(String, Vec<u8>)> {
     let files = vec![
