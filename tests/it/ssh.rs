@@ -107,12 +107,14 @@ fn connector() -> Ssh {
 #[derive(Default)]
 struct Seen {
     bytes: AtomicU64,
+    total: AtomicU64,
     notes: Mutex<Vec<String>>,
 }
 
 impl Progress for Seen {
-    fn advance(&self, bytes: u64, _total: Option<u64>) {
+    fn advance(&self, bytes: u64, total: Option<u64>) {
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        self.total.store(total.unwrap_or(0), Ordering::Relaxed);
     }
     fn note(&self, message: &str) {
         self.notes.lock().expect("notes").push(message.to_owned());
@@ -449,6 +451,7 @@ ssh_test!(
         assert!(!destination.join("tree").exists(), "no scp -r nesting");
         let total: usize = files.iter().map(|(_, d)| d.len()).sum();
         assert_eq!(seen.bytes.load(Ordering::Relaxed), total as u64);
+        assert_eq!(seen.total.load(Ordering::Relaxed), total as u64);
     }
 );
 

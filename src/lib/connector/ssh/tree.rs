@@ -12,12 +12,12 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::Value;
 
 use super::{PARALLEL_FILES, Ssh, deliver, fetch, join, make_dirs, remote};
-use crate::connector::{ConnectorError, Context, Listing};
+use crate::connector::{ConnectorError, Context, Listing, Progress};
 use crate::sftp::Session;
 use crate::ssh::Target;
 
@@ -239,6 +239,37 @@ fn check_remote_listing(
     Ok(notes)
 }
 
+/// Progress of a whole directory: each file's bytes against the directory's total.
+struct Totalled {
+    inner: Arc<dyn Progress>,
+    total: u64,
+}
+
+impl Progress for Totalled {
+    fn advance(&self, bytes: u64, _file_total: Option<u64>) {
+        self.inner.advance(bytes, Some(self.total));
+    }
+
+    fn note(&self, message: &str) {
+        self.inner.note(message);
+    }
+}
+
+/// `context` reporting against the total size of `entries`.
+fn totalled(context: &Context, entries: &[Entry]) -> Context {
+    let total = entries
+        .iter()
+        .filter(|e| !e.directory)
+        .filter_map(|e| e.size)
+        .sum();
+    let mut context = context.clone();
+    context.progress = Arc::new(Totalled {
+        inner: Arc::clone(&context.progress),
+        total,
+    });
+    context
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -289,6 +320,7 @@ pub(super) fn receive(
     for entry in entries.iter().filter(|e| e.directory) {
         make_local_dir(&destination.join(&entry.path))?;
     }
+    let context = &totalled(context, &entries);
     let files: Vec<&Entry> = entries.iter().filter(|e| !e.directory).collect();
     parallel(&files, PARALLEL_FILES, context, |entry| {
         let local = destination.join(&entry.path);
@@ -405,6 +437,7 @@ pub(super) fn send(
         }
         Ok(())
     })?;
+    let context = &totalled(context, &entries);
     let files: Vec<&Entry> = entries.iter().filter(|e| !e.directory).collect();
     parallel(&files, PARALLEL_FILES, context, |entry| {
         let local = source.join(&entry.path);
