@@ -12,5 +12,6 @@ mod fill;
 mod gpus;
 mod http;
 mod plan;
+mod ssh;
 mod upgrade;
 mod validate;

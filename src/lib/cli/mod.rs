@@ -86,6 +86,11 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    // Started by ssh as its askpass helper (a link named `red-askpass`): no command line.
+    if let Some(code) = crate::ssh::askpass::run_if_invoked(&args) {
+        return code;
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(error) => {

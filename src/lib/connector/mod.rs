@@ -25,6 +25,7 @@ pub mod copy;
 pub mod external;
 pub mod http;
 pub mod local;
+pub mod ssh;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -41,6 +42,8 @@ pub const LOCAL: &str = "red-connector-local";
 pub const HTTP: &str = "red-connector-http";
 /// The command name of the reference's http-json connector (JSON bodies only).
 pub const HTTP_JSON: &str = "red-connector-http-json";
+/// The command name of the reference's ssh connector (built in: SFTP over the system `ssh`).
+pub const SSH: &str = "red-connector-ssh";
 
 /// A filled `connector.access` block. Holds secrets: never printed as is.
 #[derive(Clone)]
@@ -137,13 +140,20 @@ pub fn masked(value: &Value, protected: bool) -> Value {
     match value {
         Value::Object(map) => Value::Object(
             map.iter()
-                .map(|(k, v)| (k.clone(), masked(v, protected || is_protected_key(k))))
+                .map(|(k, v)| (k.clone(), masked(v, protected || is_secret_key(k))))
                 .collect(),
         ),
         Value::Array(items) => Value::Array(items.iter().map(|v| masked(v, protected)).collect()),
         _ if protected => Value::String(crate::plan::MASK.into()),
         other => other.clone(),
     }
+}
+
+/// Whether a key's value is a secret in an access block: the protected keys, and a key's
+/// `passphrase` (not protected in RED, but a secret all the same).
+#[must_use]
+pub fn is_secret_key(key: &str) -> bool {
+    is_protected_key(key) || crate::template::normalize_key(key) == "passphrase"
 }
 
 fn backticked(names: &[&str]) -> String {
@@ -309,6 +319,12 @@ pub trait Mounted: Send {
 pub trait Progress: Send + Sync {
     /// `bytes` more were moved; `total` is the size when known.
     fn advance(&self, bytes: u64, total: Option<u64>);
+
+    /// A warning about the transfer that does not fail it (extra entries beside a listing,
+    /// links left out); the run shows it to the user.
+    fn note(&self, message: &str) {
+        let _ = message;
+    }
 }
 
 /// A [`Progress`] that ignores everything.
@@ -503,6 +519,7 @@ pub fn lookup(command: &str) -> Result<Arc<dyn Connector>, ConnectorError> {
         LOCAL => Ok(Arc::new(local::Local)),
         HTTP => Ok(Arc::new(http::Http::new())),
         HTTP_JSON => Ok(Arc::new(http::Http::json())),
+        SSH => Ok(Arc::new(ssh::Ssh::new())),
         _ => Ok(Arc::new(external::External::lookup(command)?)),
     }
 }
@@ -515,7 +532,8 @@ mod tests {
     fn debug_masks_protected_values() {
         let access = Access::new(serde_json::json!({
             "url": "http://127.0.0.1/x",
-            "auth": {"username": "u", "password": "canary-pw", "_token": "canary-t"},
+            "auth": {"username": "u", "password": "canary-pw", "_token": "canary-t",
+                     "passphrase": "canary-pp"},
         }));
         let shown = format!("{access:?}");
         assert!(!shown.contains("canary"), "{shown}");

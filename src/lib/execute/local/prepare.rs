@@ -115,9 +115,12 @@ impl Checker<'_> {
                     batch,
                     error.to_string(),
                     Some(format!(
-                        "built-in connectors are `{}` and `{}`; see docs/connectors.md",
+                        "the built-in connectors are `{}`, `{}`, `{}` and `{}`; any other \
+                         command must be a CLI-1 connector on PATH (docs/connectors.md)",
                         connector::LOCAL,
-                        connector::HTTP
+                        connector::HTTP,
+                        connector::HTTP_JSON,
+                        connector::SSH
                     )),
                 );
                 return None;

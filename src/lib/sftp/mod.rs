@@ -1,0 +1,910 @@
+//! An SFTP version 3 client over any byte stream, built for many requests in flight.
+//!
+//! `red` speaks SFTP itself over the pipes of an `ssh -s … sftp` child (see [`crate::ssh`]):
+//! the system client gives fast AES-GCM, agent and known_hosts for free, and our own protocol
+//! code lets reads be pipelined, which is where the speed of a transfer or of the SSHFS mount
+//! comes from (SSHFS.md: one request at a time is what makes libfuse sshfs slow).
+//!
+//! A [`Session`] owns two threads: a writer that puts queued packets on the stream, and a
+//! reader that matches each reply to its request id and wakes the caller waiting on it. Every
+//! method takes `&self`, so one session is shared by any number of threads (`Session` is
+//! `Send + Sync`); each call waits only for its own reply, with a timeout. The `*_start`
+//! methods send a request and return a [`Pending`] reply, which is how one thread keeps many
+//! reads or writes in flight ([`transfer`] does this for whole files and trees).
+
+mod codec;
+pub mod transfer;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::io::{BufWriter, Read, Write};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread;
+use std::time::Duration;
+
+pub use codec::{Attrs, OpenFlags};
+use codec::{Reader, kind, status};
+
+/// What went wrong with an SFTP request or the session.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The server answered with an error status.
+    #[error("{}", status_text(*code, path, message))]
+    Status {
+        /// The SFTP status code.
+        code: u32,
+        /// The path (or operation) the request was about.
+        path: String,
+        /// The server's own words, if any.
+        message: String,
+    },
+    /// No reply within the operation timeout.
+    #[error("no reply to {operation} within {} s", seconds.as_secs())]
+    Timeout {
+        /// What was asked.
+        operation: String,
+        /// The timeout.
+        seconds: Duration,
+    },
+    /// The connection ended (the reason, when known).
+    #[error("the sftp connection ended{}", reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default())]
+    Closed {
+        /// Why, when known.
+        reason: Option<String>,
+    },
+    /// The server sent something that is not SFTP version 3.
+    #[error("sftp protocol error: {0}")]
+    Protocol(String),
+    /// The server does not offer an extension this call needs.
+    #[error("the sftp server does not offer `{0}`")]
+    Unsupported(String),
+    /// A local file operation failed.
+    #[error("{0}")]
+    Local(String),
+    /// The transfer was cancelled.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+fn status_text(code: u32, path: &str, message: &str) -> String {
+    let what = match code {
+        status::EOF => "end of file",
+        status::NO_SUCH_FILE => "no such file or directory",
+        status::PERMISSION_DENIED => "permission denied",
+        status::FAILURE => "the server reported a failure",
+        status::BAD_MESSAGE => "the server did not understand the request",
+        status::NO_CONNECTION | status::CONNECTION_LOST => "the server lost its connection",
+        status::OP_UNSUPPORTED => "the server does not support this operation",
+        _ => "the server reported an unknown error",
+    };
+    let detail = if message.is_empty() || message.eq_ignore_ascii_case(what) {
+        String::new()
+    } else {
+        format!(" ({message})")
+    };
+    format!("`{path}`: {what}{detail}")
+}
+
+impl Error {
+    /// Whether this is "no such file" from the server.
+    #[must_use]
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::Status { code, .. } if *code == status::NO_SUCH_FILE)
+    }
+
+    /// Whether the connection itself failed (a retry on a new connection may help).
+    #[must_use]
+    pub fn is_connection(&self) -> bool {
+        matches!(self, Self::Closed { .. } | Self::Timeout { .. })
+            || matches!(self, Self::Status { code, .. }
+                if *code == status::NO_CONNECTION || *code == status::CONNECTION_LOST)
+    }
+}
+
+/// Results of this module.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// An open file or directory on the server. Cloning it does not reopen anything; close it once.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Handle(Vec<u8>);
+
+/// The server's limits (`limits@openssh.com`), or safe defaults when it does not say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest read the server answers in full.
+    pub max_read: u32,
+    /// The largest write the server accepts.
+    pub max_write: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        // What every SFTP server accepts (draft-02 asks servers to handle 32 KiB).
+        Self {
+            max_read: 32 * 1024,
+            max_write: 32 * 1024,
+        }
+    }
+}
+
+/// The largest read or write `red` asks for, whatever the server allows.
+pub const CHUNK: u32 = 256 * 1024;
+
+/// A reply packet: its kind and the whole packet (the body starts after kind and id).
+#[derive(Debug)]
+struct Reply {
+    kind: u8,
+    packet: Vec<u8>,
+}
+
+/// Where a reply's body starts: after the kind byte and the request id.
+const BODY: usize = 5;
+
+impl Reply {
+    fn body(&self) -> &[u8] {
+        self.packet.get(BODY..).unwrap_or_default()
+    }
+}
+
+type Waiter = SyncSender<Result<Reply>>;
+
+struct Shared {
+    outgoing: Mutex<Option<Sender<Vec<u8>>>>,
+    pending: Mutex<HashMap<u32, Waiter>>,
+    closed: Mutex<Option<Option<String>>>,
+    next_id: AtomicU32,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    /// Mark the session closed and wake every waiter with the reason.
+    fn close(&self, reason: Option<String>) {
+        {
+            let mut closed = lock(&self.closed);
+            if closed.is_none() {
+                *closed = Some(reason.clone());
+            }
+        }
+        lock(&self.outgoing).take();
+        let waiters: Vec<Waiter> = lock(&self.pending).drain().map(|(_, w)| w).collect();
+        for waiter in waiters {
+            let _ = waiter.try_send(Err(Error::Closed {
+                reason: reason.clone(),
+            }));
+        }
+    }
+
+    fn closed_error(&self) -> Option<Error> {
+        lock(&self.closed).as_ref().map(|reason| Error::Closed {
+            reason: reason.clone(),
+        })
+    }
+}
+
+/// Where a session's stream came from, asked for a reason when the stream ends (for `ssh`,
+/// the last lines of its standard error).
+pub trait EndReason: Send + Sync {
+    /// Why the stream ended, if known.
+    fn reason(&self) -> Option<String>;
+}
+
+impl<F: Fn() -> Option<String> + Send + Sync> EndReason for F {
+    fn reason(&self) -> Option<String> {
+        self()
+    }
+}
+
+/// An SFTP session. `Send + Sync`: share it (in an `Arc`) between threads.
+pub struct Session {
+    shared: Arc<Shared>,
+    timeout: Duration,
+    extensions: Vec<(String, String)>,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("timeout", &self.timeout)
+            .field("extensions", &self.extensions)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request sent and not yet answered. Dropping it forgets the reply.
+pub struct Pending {
+    id: u32,
+    receiver: Receiver<Result<Reply>>,
+    shared: Arc<Shared>,
+    operation: &'static str,
+    path: String,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending")
+            .field("id", &self.id)
+            .field("operation", &self.operation)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        lock(&self.shared.pending).remove(&self.id);
+    }
+}
+
+impl Pending {
+    fn wait(&self) -> Result<Reply> {
+        match self.receiver.recv_timeout(self.timeout) {
+            Ok(reply) => reply,
+            Err(RecvTimeoutError::Timeout) => Err(Error::Timeout {
+                operation: format!("{} `{}`", self.operation, self.path),
+                seconds: self.timeout,
+            }),
+            Err(RecvTimeoutError::Disconnected) => Err(self
+                .shared
+                .closed_error()
+                .unwrap_or(Error::Closed { reason: None })),
+        }
+    }
+
+    fn status_error(&self, body: &[u8]) -> Error {
+        let mut reader = Reader::new(body);
+        let code = reader.u32().unwrap_or(status::FAILURE);
+        let message = reader.string().unwrap_or_default();
+        Error::Status {
+            code,
+            path: self.path.clone(),
+            message,
+        }
+    }
+
+    /// Wait for an `OK` status.
+    ///
+    /// # Errors
+    /// Any other status, a timeout, or a closed session.
+    pub fn wait_ok(self) -> Result<()> {
+        let reply = self.wait()?;
+        match reply.kind {
+            kind::STATUS => match self.status_error(reply.body()) {
+                Error::Status { code, .. } if code == status::OK => Ok(()),
+                error => Err(error),
+            },
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Wait for the data of a read: empty at the end of the file; may be shorter than asked.
+    ///
+    /// # Errors
+    /// An error status, a timeout, or a closed session.
+    pub fn wait_data(self) -> Result<Vec<u8>> {
+        let reply = self.wait()?;
+        match reply.kind {
+            kind::DATA => {
+                let length = Reader::new(reply.body()).bytes()?.len();
+                // Reuse the packet's buffer: drop the header in place instead of copying.
+                let mut data = reply.packet;
+                data.drain(..BODY + 4);
+                data.truncate(length);
+                Ok(data)
+            }
+            kind::STATUS => match self.status_error(reply.body()) {
+                Error::Status { code, .. } if code == status::EOF => Ok(Vec::new()),
+                error => Err(error),
+            },
+            other => Err(unexpected(other)),
+        }
+    }
+
+    fn wait_kind(self, wanted: u8) -> Result<Vec<u8>> {
+        let reply = self.wait()?;
+        if reply.kind == wanted {
+            let mut body = reply.packet;
+            body.drain(..BODY.min(body.len()));
+            Ok(body)
+        } else if reply.kind == kind::STATUS {
+            Err(self.status_error(reply.body()))
+        } else {
+            Err(unexpected(reply.kind))
+        }
+    }
+}
+
+fn unexpected(kind: u8) -> Error {
+    Error::Protocol(format!("unexpected reply of type {kind}"))
+}
+
+/// How long [`Session::start`] waits for the server's version, and each request for its reply.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// For the `VERSION` reply (covers ssh's connection and authentication).
+    pub start: Duration,
+    /// For each request.
+    pub operation: Duration,
+}
+
+impl Session {
+    /// Start a session over `input` (the server's output) and `output` (its input): send
+    /// `INIT`, wait for `VERSION`, and ask the server's limits when it offers them. `end`
+    /// explains a stream that ends (for example ssh's error output).
+    ///
+    /// # Errors
+    /// When the stream ends or the server answers something other than SFTP version 3.
+    pub fn start<R, W>(
+        input: R,
+        output: W,
+        timeouts: Timeouts,
+        end: Arc<dyn EndReason>,
+    ) -> Result<Self>
+    where
+        R: Read + Send + 'static,
+        W: Write + Send + 'static,
+    {
+        let (sender, queue) = mpsc::channel::<Vec<u8>>();
+        let shared = Arc::new(Shared {
+            outgoing: Mutex::new(Some(sender)),
+            pending: Mutex::new(HashMap::new()),
+            closed: Mutex::new(None),
+            next_id: AtomicU32::new(1),
+        });
+        let (version_sender, version) = mpsc::sync_channel(1);
+        spawn_writer(output, queue, Arc::clone(&shared), Arc::clone(&end))?;
+        spawn_reader(input, Arc::clone(&shared), version_sender, end)?;
+        let mut init = codec::start(kind::INIT, None);
+        codec::put_u32(&mut init, 3);
+        send(&shared, codec::finish(init))?;
+        let body = match version.recv_timeout(timeouts.start) {
+            Ok(body) => body?,
+            Err(RecvTimeoutError::Timeout) => {
+                shared.close(Some("no sftp version from the server".into()));
+                return Err(Error::Timeout {
+                    operation: "the sftp start".into(),
+                    seconds: timeouts.start,
+                });
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(shared
+                    .closed_error()
+                    .unwrap_or(Error::Closed { reason: None }));
+            }
+        };
+        let extensions = parse_version(&body)?;
+        let mut session = Self {
+            shared,
+            timeout: timeouts.operation,
+            extensions,
+            limits: Limits::default(),
+        };
+        if session.has_extension("limits@openssh.com") {
+            session.limits = session.server_limits()?;
+        }
+        Ok(session)
+    }
+
+    /// The extensions the server announced, as `(name, data)`.
+    #[must_use]
+    pub fn extensions(&self) -> &[(String, String)] {
+        &self.extensions
+    }
+
+    /// Whether the server announced `name`.
+    #[must_use]
+    pub fn has_extension(&self, name: &str) -> bool {
+        self.extensions.iter().any(|(n, _)| n == name)
+    }
+
+    /// The read and write sizes the server answers in full.
+    #[must_use]
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// The size of one read request: the server's limit, at most [`CHUNK`].
+    #[must_use]
+    pub fn read_chunk(&self) -> u32 {
+        self.limits.max_read.clamp(1, CHUNK)
+    }
+
+    /// The size of one write request: the server's limit, at most [`CHUNK`].
+    #[must_use]
+    pub fn write_chunk(&self) -> u32 {
+        self.limits.max_write.clamp(1, CHUNK)
+    }
+
+    /// Whether the session has ended (the stream closed or failed).
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        lock(&self.shared.closed).is_some()
+    }
+
+    fn request(
+        &self,
+        kind: u8,
+        operation: &'static str,
+        path: &str,
+        body: impl FnOnce(&mut Vec<u8>),
+    ) -> Result<Pending> {
+        if let Some(error) = self.shared.closed_error() {
+            return Err(error);
+        }
+        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let (waiter, receiver) = mpsc::sync_channel(1);
+        lock(&self.shared.pending).insert(id, waiter);
+        let pending = Pending {
+            id,
+            receiver,
+            shared: Arc::clone(&self.shared),
+            operation,
+            path: path.to_owned(),
+            timeout: self.timeout,
+        };
+        let mut packet = codec::start(kind, Some(id));
+        body(&mut packet);
+        send(&self.shared, codec::finish(packet))?;
+        Ok(pending)
+    }
+
+    fn path_request(&self, kind: u8, operation: &'static str, path: &str) -> Result<Pending> {
+        self.request(kind, operation, path, |p| {
+            codec::put_bytes(p, path.as_bytes());
+        })
+    }
+
+    fn attrs_reply(pending: Pending) -> Result<Attrs> {
+        let body = pending.wait_kind(kind::ATTRS)?;
+        Attrs::decode(&mut Reader::new(&body))
+    }
+
+    /// The canonical absolute form of `path` (`.` gives the login directory).
+    ///
+    /// # Errors
+    /// When the server refuses.
+    pub fn realpath(&self, path: &str) -> Result<String> {
+        let body = self
+            .path_request(kind::REALPATH, "realpath", path)?
+            .wait_kind(kind::NAME)?;
+        let mut reader = Reader::new(&body);
+        if reader.u32()? == 0 {
+            return Err(Error::Protocol("an empty realpath reply".into()));
+        }
+        reader.string()
+    }
+
+    /// The target of the symbolic link `path`.
+    ///
+    /// # Errors
+    /// When `path` is not a link or cannot be read.
+    pub fn readlink(&self, path: &str) -> Result<String> {
+        let body = self
+            .path_request(kind::READLINK, "readlink", path)?
+            .wait_kind(kind::NAME)?;
+        let mut reader = Reader::new(&body);
+        if reader.u32()? == 0 {
+            return Err(Error::Protocol("an empty readlink reply".into()));
+        }
+        reader.string()
+    }
+
+    /// Attributes of `path`, following symbolic links.
+    ///
+    /// # Errors
+    /// When the path does not exist or cannot be read.
+    pub fn stat(&self, path: &str) -> Result<Attrs> {
+        Self::attrs_reply(self.path_request(kind::STAT, "stat", path)?)
+    }
+
+    /// Attributes of `path` itself (a link is not followed).
+    ///
+    /// # Errors
+    /// When the path does not exist or cannot be read.
+    pub fn lstat(&self, path: &str) -> Result<Attrs> {
+        Self::attrs_reply(self.path_request(kind::LSTAT, "lstat", path)?)
+    }
+
+    /// Attributes of an open file.
+    ///
+    /// # Errors
+    /// When the server refuses.
+    pub fn fstat(&self, handle: &Handle) -> Result<Attrs> {
+        Self::attrs_reply(self.request(kind::FSTAT, "fstat", "handle", |p| {
+            codec::put_bytes(p, &handle.0);
+        })?)
+    }
+
+    /// Open a file.
+    ///
+    /// # Errors
+    /// When the file cannot be opened.
+    pub fn open(&self, path: &str, flags: OpenFlags) -> Result<Handle> {
+        self.open_with(path, flags, &Attrs::default())
+    }
+
+    /// Open a file, giving the attributes of a file it creates (the mode, typically).
+    ///
+    /// # Errors
+    /// When the file cannot be opened.
+    pub fn open_with(&self, path: &str, flags: OpenFlags, attrs: &Attrs) -> Result<Handle> {
+        let body = self
+            .request(kind::OPEN, "open", path, |p| {
+                codec::put_bytes(p, path.as_bytes());
+                codec::put_u32(p, flags.0);
+                attrs.encode(p);
+            })?
+            .wait_kind(kind::HANDLE)?;
+        Ok(Handle(Reader::new(&body).bytes()?.to_vec()))
+    }
+
+    /// Close a file or directory handle.
+    ///
+    /// # Errors
+    /// When the server refuses (for a written file: the data may not be stored).
+    pub fn close(&self, handle: &Handle) -> Result<()> {
+        self.request(kind::CLOSE, "close", "handle", |p| {
+            codec::put_bytes(p, &handle.0);
+        })?
+        .wait_ok()
+    }
+
+    /// Send a read of `len` bytes at `offset` and return without waiting.
+    ///
+    /// # Errors
+    /// When the session is closed.
+    pub fn read_start(&self, handle: &Handle, offset: u64, len: u32) -> Result<Pending> {
+        self.request(kind::READ, "read", "handle", |p| {
+            codec::put_bytes(p, &handle.0);
+            codec::put_u64(p, offset);
+            codec::put_u32(p, len);
+        })
+    }
+
+    /// Read up to `len` bytes at `offset`: empty at the end of the file, and possibly shorter
+    /// than asked (above [`Self::read_chunk`] for example). Safe to call from many threads at
+    /// once; the requests are all in flight together.
+    ///
+    /// # Errors
+    /// When the server refuses, times out or the session is closed.
+    pub fn read(&self, handle: &Handle, offset: u64, len: u32) -> Result<Vec<u8>> {
+        self.read_start(handle, offset, len)?.wait_data()
+    }
+
+    /// Read `len` bytes at `offset` as parallel requests of [`Self::read_chunk`] bytes, stopping
+    /// at the end of the file (the result is shorter then).
+    ///
+    /// # Errors
+    /// When any request fails.
+    pub fn read_exact_at(&self, handle: &Handle, offset: u64, len: usize) -> Result<Vec<u8>> {
+        transfer::read_range(self, handle, offset, len)
+    }
+
+    /// Send a write of `data` at `offset` and return without waiting.
+    ///
+    /// # Errors
+    /// When the session is closed.
+    pub fn write_start(&self, handle: &Handle, offset: u64, data: &[u8]) -> Result<Pending> {
+        self.request(kind::WRITE, "write", "handle", |p| {
+            p.reserve(data.len() + 16);
+            codec::put_bytes(p, &handle.0);
+            codec::put_u64(p, offset);
+            codec::put_bytes(p, data);
+        })
+    }
+
+    /// Write `data` at `offset` (split into requests of [`Self::write_chunk`] bytes, all in
+    /// flight together).
+    ///
+    /// # Errors
+    /// When the server refuses, times out or the session is closed.
+    pub fn write(&self, handle: &Handle, offset: u64, data: &[u8]) -> Result<()> {
+        let chunk = self.write_chunk() as usize;
+        let mut pending = Vec::new();
+        let mut at = offset;
+        for piece in data.chunks(chunk) {
+            pending.push(self.write_start(handle, at, piece)?);
+            at += piece.len() as u64;
+        }
+        pending.into_iter().try_for_each(Pending::wait_ok)
+    }
+
+    /// Open a directory for [`Self::read_dir`].
+    fn opendir(&self, path: &str) -> Result<Handle> {
+        let body = self
+            .path_request(kind::OPENDIR, "opendir", path)?
+            .wait_kind(kind::HANDLE)?;
+        Ok(Handle(Reader::new(&body).bytes()?.to_vec()))
+    }
+
+    /// The entries of a directory (without `.` and `..`), with their attributes as `lstat`
+    /// gives them.
+    ///
+    /// # Errors
+    /// When the directory cannot be read.
+    pub fn read_dir(&self, path: &str) -> Result<Vec<(String, Attrs)>> {
+        let handle = self.opendir(path)?;
+        let result = self.read_dir_entries(&handle, path);
+        let closed = self.close(&handle);
+        let entries = result?;
+        closed?;
+        Ok(entries)
+    }
+
+    fn read_dir_entries(&self, handle: &Handle, path: &str) -> Result<Vec<(String, Attrs)>> {
+        let mut entries = Vec::new();
+        loop {
+            let pending = self.request(kind::READDIR, "readdir", path, |p| {
+                codec::put_bytes(p, &handle.0);
+            })?;
+            let body = match pending.wait_kind(kind::NAME) {
+                Ok(body) => body,
+                Err(Error::Status { code, .. }) if code == status::EOF => return Ok(entries),
+                Err(error) => return Err(error),
+            };
+            let mut reader = Reader::new(&body);
+            let count = reader.u32()?;
+            for _ in 0..count {
+                let name = reader.string()?;
+                let _long_name = reader.bytes()?;
+                let attrs = Attrs::decode(&mut reader)?;
+                if name != "." && name != ".." {
+                    entries.push((name, attrs));
+                }
+            }
+        }
+    }
+
+    /// Create a directory (`attrs` usually only carries the mode, or nothing).
+    ///
+    /// # Errors
+    /// When it exists or cannot be created.
+    pub fn mkdir(&self, path: &str, attrs: &Attrs) -> Result<()> {
+        self.request(kind::MKDIR, "mkdir", path, |p| {
+            codec::put_bytes(p, path.as_bytes());
+            attrs.encode(p);
+        })?
+        .wait_ok()
+    }
+
+    /// Remove an empty directory.
+    ///
+    /// # Errors
+    /// When it is missing, not empty, or cannot be removed.
+    pub fn rmdir(&self, path: &str) -> Result<()> {
+        self.path_request(kind::RMDIR, "rmdir", path)?.wait_ok()
+    }
+
+    /// Remove a file.
+    ///
+    /// # Errors
+    /// When it is missing or cannot be removed.
+    pub fn remove(&self, path: &str) -> Result<()> {
+        self.path_request(kind::REMOVE, "remove", path)?.wait_ok()
+    }
+
+    /// Rename `from` to `to`, replacing `to` when the server offers `posix-rename@openssh.com`
+    /// (plain SFTP v3 renames fail when `to` exists).
+    ///
+    /// # Errors
+    /// When the server refuses.
+    pub fn rename(&self, from: &str, to: &str) -> Result<()> {
+        if self.has_extension("posix-rename@openssh.com") {
+            return self
+                .request(kind::EXTENDED, "rename", from, |p| {
+                    codec::put_bytes(p, b"posix-rename@openssh.com");
+                    codec::put_bytes(p, from.as_bytes());
+                    codec::put_bytes(p, to.as_bytes());
+                })?
+                .wait_ok();
+        }
+        self.request(kind::RENAME, "rename", from, |p| {
+            codec::put_bytes(p, from.as_bytes());
+            codec::put_bytes(p, to.as_bytes());
+        })?
+        .wait_ok()
+    }
+
+    /// Change the attributes of a path (size truncates, permissions, times).
+    ///
+    /// # Errors
+    /// When the server refuses.
+    pub fn setstat(&self, path: &str, attrs: &Attrs) -> Result<()> {
+        self.request(kind::SETSTAT, "setstat", path, |p| {
+            codec::put_bytes(p, path.as_bytes());
+            attrs.encode(p);
+        })?
+        .wait_ok()
+    }
+
+    /// Change the attributes of an open file.
+    ///
+    /// # Errors
+    /// When the server refuses.
+    pub fn fsetstat(&self, handle: &Handle, attrs: &Attrs) -> Result<()> {
+        self.request(kind::FSETSTAT, "fsetstat", "handle", |p| {
+            codec::put_bytes(p, &handle.0);
+            attrs.encode(p);
+        })?
+        .wait_ok()
+    }
+
+    /// Flush an open file to the server's disk (`fsync@openssh.com`).
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] when the server does not offer it, or the server's refusal.
+    pub fn fsync(&self, handle: &Handle) -> Result<()> {
+        const NAME: &str = "fsync@openssh.com";
+        if !self.has_extension(NAME) {
+            return Err(Error::Unsupported(NAME.into()));
+        }
+        self.request(kind::EXTENDED, "fsync", "handle", |p| {
+            codec::put_bytes(p, NAME.as_bytes());
+            codec::put_bytes(p, &handle.0);
+        })?
+        .wait_ok()
+    }
+
+    fn server_limits(&self) -> Result<Limits> {
+        let body = self
+            .request(kind::EXTENDED, "limits", "limits@openssh.com", |p| {
+                codec::put_bytes(p, b"limits@openssh.com");
+            })?
+            .wait_kind(kind::EXTENDED_REPLY)?;
+        let mut reader = Reader::new(&body);
+        let _max_packet = reader.u64()?;
+        let max_read = reader.u64()?;
+        let max_write = reader.u64()?;
+        let fallback = Limits::default();
+        let pick = |value: u64, default: u32| {
+            if value == 0 {
+                default
+            } else {
+                u32::try_from(value).unwrap_or(u32::MAX)
+            }
+        };
+        Ok(Limits {
+            max_read: pick(max_read, fallback.max_read),
+            max_write: pick(max_write, fallback.max_write),
+        })
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // Closing the queue ends the writer, which closes the stream: the server then exits.
+        lock(&self.shared.outgoing).take();
+    }
+}
+
+fn send(shared: &Shared, packet: Vec<u8>) -> Result<()> {
+    let sent = lock(&shared.outgoing)
+        .as_ref()
+        .is_some_and(|queue| queue.send(packet).is_ok());
+    if sent {
+        Ok(())
+    } else {
+        Err(shared
+            .closed_error()
+            .unwrap_or(Error::Closed { reason: None }))
+    }
+}
+
+fn parse_version(body: &[u8]) -> Result<Vec<(String, String)>> {
+    let mut reader = Reader::new(body);
+    let version = reader.u32()?;
+    if version != 3 {
+        return Err(Error::Protocol(format!(
+            "the server speaks sftp version {version}, red speaks 3"
+        )));
+    }
+    let mut extensions = Vec::new();
+    while !reader.is_empty() {
+        extensions.push((reader.string()?, reader.string()?));
+    }
+    Ok(extensions)
+}
+
+fn spawn_writer<W: Write + Send + 'static>(
+    output: W,
+    queue: Receiver<Vec<u8>>,
+    shared: Arc<Shared>,
+    end: Arc<dyn EndReason>,
+) -> Result<()> {
+    let body = move || {
+        let mut output = BufWriter::with_capacity(512 * 1024, output);
+        while let Ok(packet) = queue.recv() {
+            let mut result = output.write_all(&packet);
+            // Gather what is already queued into the same flush.
+            while result.is_ok() {
+                match queue.try_recv() {
+                    Ok(packet) => result = output.write_all(&packet),
+                    Err(_) => break,
+                }
+            }
+            if let Err(error) = result.and_then(|()| output.flush()) {
+                let reason = end.reason().unwrap_or_else(|| error.to_string());
+                shared.close(Some(reason));
+                return;
+            }
+        }
+    };
+    thread::Builder::new()
+        .name("sftp-writer".into())
+        .spawn(body)
+        .map(drop)
+        .map_err(|e| Error::Local(format!("cannot start the sftp writer thread: {e}")))
+}
+
+/// The largest packet accepted from a server (OpenSSH sends at most 256 KiB plus headers).
+const MAX_PACKET: usize = 16 * 1024 * 1024;
+
+fn read_packet(input: &mut impl Read) -> std::io::Result<Option<Vec<u8>>> {
+    let mut length = [0u8; 4];
+    match input.read_exact(&mut length) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let length = u32::from_be_bytes(length) as usize;
+    if length == 0 || length > MAX_PACKET {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("a packet of {length} bytes is not sftp"),
+        ));
+    }
+    let mut packet = vec![0u8; length];
+    input.read_exact(&mut packet)?;
+    Ok(Some(packet))
+}
+
+fn spawn_reader<R: Read + Send + 'static>(
+    input: R,
+    shared: Arc<Shared>,
+    version: SyncSender<Result<Vec<u8>>>,
+    end: Arc<dyn EndReason>,
+) -> Result<()> {
+    let body = move || {
+        let mut input = std::io::BufReader::with_capacity(512 * 1024, input);
+        let mut version = Some(version);
+        let reason = loop {
+            let packet = match read_packet(&mut input) {
+                Ok(Some(packet)) => packet,
+                Ok(None) => break end.reason(),
+                Err(error) => break Some(end.reason().unwrap_or_else(|| error.to_string())),
+            };
+            let mut reader = Reader::new(&packet);
+            let Ok(kind) = reader.u8() else { continue };
+            if kind == kind::VERSION {
+                if let Some(version) = version.take() {
+                    let _ = version.send(Ok(packet.get(1..).unwrap_or_default().to_vec()));
+                }
+                continue;
+            }
+            let Ok(id) = reader.u32() else { continue };
+            let waiter = lock(&shared.pending).remove(&id);
+            if let Some(waiter) = waiter {
+                let _ = waiter.try_send(Ok(Reply { kind, packet }));
+            }
+        };
+        if let Some(version) = version.take() {
+            let _ = version.send(Err(Error::Closed {
+                reason: reason.clone(),
+            }));
+        }
+        shared.close(reason);
+    };
+    thread::Builder::new()
+        .name("sftp-reader".into())
+        .spawn(body)
+        .map(drop)
+        .map_err(|e| Error::Local(format!("cannot start the sftp reader thread: {e}")))
+}

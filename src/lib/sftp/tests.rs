@@ -1,0 +1,407 @@
+//! The codec, and the session against an in-memory SFTP server that answers reads only once
+//! several are waiting (so a client that sends one request at a time would time out).
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use super::codec::{self, Reader, kind, status};
+use super::transfer::{self, Control};
+use super::*;
+
+#[test]
+fn attributes_round_trip() {
+    let attrs = Attrs {
+        size: Some(1 << 40),
+        uid_gid: Some((1000, 100)),
+        permissions: Some(0o100_644),
+        times: Some((1, 2)),
+    };
+    let mut wire = Vec::new();
+    attrs.encode(&mut wire);
+    assert_eq!(wire.len(), 4 + 8 + 8 + 4 + 8);
+    let back = Attrs::decode(&mut Reader::new(&wire)).unwrap();
+    assert_eq!(back, attrs);
+    assert!(back.is_file() && !back.is_dir() && !back.is_symlink());
+    let empty = Attrs::default();
+    let mut wire = Vec::new();
+    empty.encode(&mut wire);
+    assert_eq!(wire, [0, 0, 0, 0]);
+}
+
+#[test]
+fn short_input_is_an_error_not_a_panic() {
+    let mut reader = Reader::new(&[0, 0, 0, 9, 1, 2]);
+    assert!(matches!(reader.bytes(), Err(Error::Protocol(_))));
+    let mut reader = Reader::new(&[0, 0, 0, 1]);
+    assert!(Attrs::decode(&mut reader).is_err());
+    let flags_only_size = [0, 0, 0, 1, 0, 0];
+    assert!(Attrs::decode(&mut Reader::new(&flags_only_size)).is_err());
+}
+
+#[test]
+fn packets_carry_their_length() {
+    let mut packet = codec::start(kind::STAT, Some(7));
+    codec::put_bytes(&mut packet, b"/x");
+    let packet = codec::finish(packet);
+    assert_eq!(
+        packet,
+        [0, 0, 0, 11, 17, 0, 0, 0, 7, 0, 0, 0, 2, b'/', b'x']
+    );
+}
+
+#[test]
+fn status_messages_name_the_path() {
+    let error = Error::Status {
+        code: status::NO_SUCH_FILE,
+        path: "data/in.txt".into(),
+        message: "No such file".into(),
+    };
+    let text = error.to_string();
+    assert!(
+        text.contains("`data/in.txt`") && text.contains("no such file"),
+        "{text}"
+    );
+    assert!(error.is_not_found() && !error.is_connection());
+}
+
+/// The fake server's state: files by path, directories, and how it answers reads.
+#[derive(Default)]
+struct Fake {
+    files: BTreeMap<String, Vec<u8>>,
+    dirs: Vec<String>,
+    handles: HashMap<Vec<u8>, (String, bool)>,
+    /// Answer at most this many bytes per read.
+    max_read: usize,
+    /// Hold the first read replies until this many are waiting, then answer them last first.
+    batch: usize,
+    held: Vec<Vec<u8>>,
+}
+
+fn reply(kind: u8, id: u32, body: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    let mut packet = codec::start(kind, Some(id));
+    body(&mut packet);
+    codec::finish(packet)
+}
+
+fn status_reply(id: u32, code: u32) -> Vec<u8> {
+    reply(kind::STATUS, id, |p| {
+        codec::put_u32(p, code);
+        codec::put_bytes(p, b"");
+        codec::put_bytes(p, b"");
+    })
+}
+
+fn attrs_of(fake: &Fake, path: &str) -> Option<Attrs> {
+    if let Some(data) = fake.files.get(path) {
+        return Some(Attrs {
+            size: Some(data.len() as u64),
+            permissions: Some(0o100_644),
+            ..Attrs::default()
+        });
+    }
+    fake.dirs.iter().any(|d| d == path).then(|| Attrs {
+        permissions: Some(0o040_755),
+        ..Attrs::default()
+    })
+}
+
+impl Fake {
+    fn handle(&mut self, packet: &[u8]) -> Vec<Vec<u8>> {
+        let mut r = Reader::new(packet);
+        let kind = r.u8().unwrap();
+        if kind == kind::INIT {
+            let mut out = codec::start(kind::VERSION, None);
+            codec::put_u32(&mut out, 3);
+            codec::put_bytes(&mut out, b"posix-rename@openssh.com");
+            codec::put_bytes(&mut out, b"1");
+            return vec![codec::finish(out)];
+        }
+        let id = r.u32().unwrap();
+        let path_of = |r: &mut Reader<'_>| r.string().unwrap();
+        match kind {
+            kind::OPEN | kind::OPENDIR => {
+                let path = path_of(&mut r);
+                let write = kind == kind::OPEN && r.u32().unwrap() & 0x02 != 0;
+                if write {
+                    self.files.insert(path.clone(), Vec::new());
+                } else if attrs_of(self, &path).is_none() {
+                    return vec![status_reply(id, status::NO_SUCH_FILE)];
+                }
+                let handle = format!("h{id}").into_bytes();
+                // The flag: whether a directory's entries were already sent.
+                self.handles.insert(handle.clone(), (path, false));
+                vec![reply(kind::HANDLE, id, |p| codec::put_bytes(p, &handle))]
+            }
+            kind::READ => {
+                let (path, _) = self.handles[r.bytes().unwrap()].clone();
+                let offset = r.u64().unwrap() as usize;
+                let len = (r.u32().unwrap() as usize).min(self.max_read);
+                let data = &self.files[&path];
+                let answer = if offset >= data.len() {
+                    status_reply(id, status::EOF)
+                } else {
+                    let end = (offset + len).min(data.len());
+                    reply(kind::DATA, id, |p| codec::put_bytes(p, &data[offset..end]))
+                };
+                self.held.push(answer);
+                if self.held.len() >= self.batch {
+                    // Only the first batch is held: it proves the client sent that many.
+                    self.batch = 1;
+                    let mut out = std::mem::take(&mut self.held);
+                    out.reverse();
+                    out
+                } else {
+                    Vec::new()
+                }
+            }
+            kind::WRITE => {
+                let (path, _) = self.handles[r.bytes().unwrap()].clone();
+                let offset = r.u64().unwrap() as usize;
+                let data = r.bytes().unwrap();
+                let file = self.files.get_mut(&path).unwrap();
+                if file.len() < offset + data.len() {
+                    file.resize(offset + data.len(), 0);
+                }
+                file[offset..offset + data.len()].copy_from_slice(data);
+                vec![status_reply(id, status::OK)]
+            }
+            kind::READDIR => {
+                let handle = r.bytes().unwrap().to_vec();
+                let (path, listed) = self.handles[&handle].clone();
+                if listed {
+                    // Second call: the listing is over.
+                    return vec![status_reply(id, status::EOF)];
+                }
+                self.handles.insert(handle, (path.clone(), true));
+                let prefix = format!("{path}/");
+                let names: Vec<String> = self
+                    .files
+                    .keys()
+                    .chain(self.dirs.iter())
+                    .filter_map(|k| k.strip_prefix(&prefix))
+                    .filter(|rest| !rest.contains('/'))
+                    .map(str::to_owned)
+                    .collect();
+                vec![reply(kind::NAME, id, |p| {
+                    codec::put_u32(p, names.len() as u32 + 1);
+                    for name in [".".to_owned()].iter().chain(&names) {
+                        codec::put_bytes(p, name.as_bytes());
+                        codec::put_bytes(p, b"");
+                        let attrs = attrs_of(self, &format!("{prefix}{name}")).unwrap_or_default();
+                        attrs.encode(p);
+                    }
+                })]
+            }
+            kind::CLOSE => {
+                self.handles.remove(r.bytes().unwrap());
+                vec![status_reply(id, status::OK)]
+            }
+            kind::STAT | kind::LSTAT => match attrs_of(self, &path_of(&mut r)) {
+                Some(attrs) => vec![reply(kind::ATTRS, id, |p| attrs.encode(p))],
+                None => vec![status_reply(id, status::NO_SUCH_FILE)],
+            },
+            kind::FSTAT => {
+                let (path, _) = self.handles[r.bytes().unwrap()].clone();
+                let attrs = attrs_of(self, &path).unwrap();
+                vec![reply(kind::ATTRS, id, |p| attrs.encode(p))]
+            }
+            kind::MKDIR => {
+                self.dirs.push(path_of(&mut r));
+                vec![status_reply(id, status::OK)]
+            }
+            kind::EXTENDED => {
+                assert_eq!(r.string().unwrap(), "posix-rename@openssh.com");
+                let (from, to) = (path_of(&mut r), path_of(&mut r));
+                let data = self.files.remove(&from).unwrap();
+                self.files.insert(to, data);
+                vec![status_reply(id, status::OK)]
+            }
+            _ => vec![status_reply(id, status::OP_UNSUPPORTED)],
+        }
+    }
+}
+
+fn serve(fake: Arc<Mutex<Fake>>, mut stream: UnixStream) {
+    let mut writer = stream.try_clone().unwrap();
+    loop {
+        let mut length = [0u8; 4];
+        if stream.read_exact(&mut length).is_err() {
+            return;
+        }
+        let mut packet = vec![0u8; u32::from_be_bytes(length) as usize];
+        if stream.read_exact(&mut packet).is_err() {
+            return;
+        }
+        for answer in fake.lock().unwrap().handle(&packet) {
+            if writer.write_all(&answer).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+fn session_with(fake: Fake) -> (Session, Arc<Mutex<Fake>>) {
+    let (client, server) = UnixStream::pair().unwrap();
+    let fake = Arc::new(Mutex::new(fake));
+    let state = Arc::clone(&fake);
+    thread::spawn(move || serve(state, server));
+    let timeouts = Timeouts {
+        start: Duration::from_secs(10),
+        operation: Duration::from_secs(10),
+    };
+    let end: Arc<dyn EndReason> = Arc::new(|| Some("the fake server stopped".to_owned()));
+    let session = Session::start(client.try_clone().unwrap(), client, timeouts, end).unwrap();
+    (session, fake)
+}
+
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 % 251) as u8).collect()
+}
+
+#[test]
+fn a_download_keeps_many_reads_in_flight_and_asks_again_after_short_reads() {
+    let data = pattern(8 * 32 * 1024 + 123);
+    let mut fake = Fake {
+        max_read: 20_000,
+        batch: 8,
+        ..Fake::default()
+    };
+    fake.files.insert("/big".into(), data.clone());
+    let (session, _) = session_with(fake);
+    assert!(session.has_extension("posix-rename@openssh.com"));
+    assert_eq!(session.read_chunk(), 32 * 1024);
+    let target = tempfile::tempfile().unwrap();
+    let moved = Mutex::new(0u64);
+    let stop = AtomicBool::new(false);
+    let progress = |bytes| *moved.lock().unwrap() += bytes;
+    let control = Control {
+        stop: &stop,
+        progress: &progress,
+    };
+    // Every read is answered with at most 20,000 bytes: the download must ask for the rest.
+    // The first 8 replies are held until 8 reads wait, so the reads must be in flight together.
+    let size = transfer::download(&session, "/big", None, &target, &control).unwrap();
+    assert_eq!(size, data.len() as u64);
+    assert_eq!(*moved.lock().unwrap(), data.len() as u64);
+    let mut copied = Vec::new();
+    let mut target = target;
+    std::io::Seek::rewind(&mut target).unwrap();
+    target.read_to_end(&mut copied).unwrap();
+    assert!(copied == data, "the copy differs from the source");
+}
+
+#[test]
+fn reads_from_many_threads_are_in_flight_at_once() {
+    let data = pattern(64 * 1024);
+    let mut fake = Fake {
+        max_read: usize::MAX,
+        batch: 6,
+        ..Fake::default()
+    };
+    fake.files.insert("/f".into(), data.clone());
+    let (session, _) = session_with(fake);
+    let session = Arc::new(session);
+    let handle = session.open("/f", OpenFlags::READ).unwrap();
+    // The server answers nothing until six reads wait: six threads must all be in flight.
+    let results: Vec<_> = (0..6u64)
+        .map(|i| {
+            let session = Arc::clone(&session);
+            let handle = handle.clone();
+            thread::spawn(move || session.read(&handle, i * 1000, 1000).unwrap())
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    for (i, chunk) in results.iter().enumerate() {
+        assert_eq!(chunk.as_slice(), &data[i * 1000..(i + 1) * 1000]);
+    }
+    session.close(&handle).unwrap();
+}
+
+#[test]
+fn uploads_listings_renames_and_errors() {
+    let fake = Fake {
+        max_read: usize::MAX,
+        batch: 1,
+        dirs: vec!["/d".into()],
+        ..Fake::default()
+    };
+    let (session, state) = session_with(fake);
+    let data = pattern(100_000);
+    let mut source = tempfile::tempfile().unwrap();
+    source.write_all(&data).unwrap();
+    std::io::Seek::rewind(&mut source).unwrap();
+    let stop = AtomicBool::new(false);
+    let control = Control {
+        stop: &stop,
+        progress: &|_| {},
+    };
+    let sent = transfer::upload(&session, &mut source, "/d/tmp", 0o644, &control).unwrap();
+    assert_eq!(sent, data.len() as u64);
+    session.rename("/d/tmp", "/d/out").unwrap();
+    assert!(state.lock().unwrap().files["/d/out"] == data);
+    session.mkdir("/d/sub", &Attrs::default()).unwrap();
+    let mut names: Vec<_> = session
+        .read_dir("/d")
+        .unwrap()
+        .into_iter()
+        .map(|(name, attrs)| (name, attrs.is_dir()))
+        .collect();
+    names.sort();
+    assert_eq!(names, [("out".into(), false), ("sub".into(), true)]);
+    let missing = session.stat("/nope").unwrap_err();
+    assert!(missing.is_not_found(), "{missing}");
+    let read = session.read_exact_at(
+        &session.open("/d/out", OpenFlags::READ).unwrap(),
+        99_990,
+        50,
+    );
+    assert_eq!(read.unwrap(), &data[99_990..]);
+    assert!(matches!(
+        session.fsync(&Handle(b"h".to_vec())),
+        Err(Error::Unsupported(_))
+    ));
+}
+
+#[test]
+fn a_stopped_transfer_fails_as_cancelled() {
+    let mut fake = Fake {
+        max_read: usize::MAX,
+        batch: 1,
+        ..Fake::default()
+    };
+    fake.files.insert("/f".into(), pattern(10));
+    let (session, _) = session_with(fake);
+    let stop = AtomicBool::new(true);
+    let control = Control {
+        stop: &stop,
+        progress: &|_| {},
+    };
+    let target = tempfile::tempfile().unwrap();
+    let result = transfer::download(&session, "/f", None, &target, &control);
+    assert_eq!(result, Err(Error::Cancelled));
+}
+
+#[test]
+fn a_server_that_goes_away_fails_every_waiting_request() {
+    let (client, server) = UnixStream::pair().unwrap();
+    let timeouts = Timeouts {
+        start: Duration::from_secs(10),
+        operation: Duration::from_secs(10),
+    };
+    drop(server);
+    let end: Arc<dyn EndReason> = Arc::new(|| Some("ssh: connection refused".to_owned()));
+    let error = Session::start(client.try_clone().unwrap(), client, timeouts, end).unwrap_err();
+    assert_eq!(
+        error,
+        Error::Closed {
+            reason: Some("ssh: connection refused".into())
+        }
+    );
+}

@@ -1,0 +1,615 @@
+//! The built-in `red-connector-ssh` against a real OpenSSH sshd on 127.0.0.1.
+//!
+//! Enabled by the `ssh-tests` feature (`scripts/test` turns it on where it started the server,
+//! as in CI); then a missing server is a failure, not a skip. Without the feature the tests are
+//! listed as ignored. `scripts/sshd-up` starts the server (as root: with a test user and a
+//! password) and prints `RED_TEST_SSHD=<state dir>`; the tests read the port, user, keys and
+//! secrets from that directory (default /tmp/red-sshd). Every test works in its own directory
+//! below the test user's home, so they run in parallel.
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use red::connector::ssh::Ssh;
+use red::connector::{Access, Connector, ConnectorError, Context, Listing, Operation, Progress};
+use serde_json::{Value, json};
+
+/// How to reach the test server.
+struct Server {
+    state: PathBuf,
+    port: u16,
+    user: String,
+    home: PathBuf,
+    password: String,
+    passphrase: String,
+    host_key: String,
+}
+
+fn read(state: &Path, name: &str) -> String {
+    fs::read_to_string(state.join(name))
+        .unwrap_or_else(|e| {
+            panic!(
+                "the ssh tests are enabled but `{}` is unreadable ({e}): run scripts/sshd-up",
+                state.join(name).display()
+            )
+        })
+        .trim()
+        .to_owned()
+}
+
+fn server() -> Server {
+    let state =
+        std::env::var_os("RED_TEST_SSHD").map_or_else(|| "/tmp/red-sshd".into(), PathBuf::from);
+    let port = read(&state, "port").parse().expect("a port number");
+    let answer = std::net::TcpStream::connect(("127.0.0.1", port));
+    assert!(
+        answer.is_ok(),
+        "no sshd on 127.0.0.1:{port}: run scripts/sshd-up"
+    );
+    let host_key = read(&state, "host_ed25519.pub");
+    Server {
+        port,
+        user: read(&state, "user"),
+        home: PathBuf::from(read(&state, "home_path")),
+        password: read(&state, "password"),
+        passphrase: read(&state, "passphrase"),
+        host_key: host_key
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" "),
+        state,
+    }
+}
+
+impl Server {
+    /// A fresh directory below the test user's home, owned by that user; its name relative
+    /// to the home (as access blocks give it).
+    fn workspace(&self, test: &str) -> (String, PathBuf) {
+        let name = format!("it-{test}-{}", uuid::Uuid::new_v4().as_simple());
+        let path = self.home.join(&name);
+        fs::create_dir(&path).expect("workspace");
+        let owner = fs::metadata(&self.home).expect("home");
+        std::os::unix::fs::chown(&path, Some(owner.uid()), Some(owner.gid())).expect("chown");
+        (name, path)
+    }
+
+    fn key(&self, name: &str) -> String {
+        fs::read_to_string(self.state.join(name)).expect("key file")
+    }
+
+    /// An access block with password auth and the pinned host key.
+    fn access(&self, path_field: &str, path: &str) -> Value {
+        json!({
+            "host": "127.0.0.1",
+            "port": self.port,
+            "auth": {"username": self.user, "password": self.password},
+            "hostKey": self.host_key,
+            path_field: path,
+            "timeout": 20,
+        })
+    }
+
+    fn with_auth(&self, mut access: Value, auth: Value) -> Value {
+        access["auth"] = auth;
+        access
+    }
+}
+
+fn connector() -> Ssh {
+    Ssh::new().with_askpass_program(PathBuf::from(env!("CARGO_BIN_EXE_red")))
+}
+
+/// Progress that counts bytes and keeps notes.
+#[derive(Default)]
+struct Seen {
+    bytes: AtomicU64,
+    total: AtomicU64,
+    notes: Mutex<Vec<String>>,
+}
+
+impl Progress for Seen {
+    fn advance(&self, bytes: u64, total: Option<u64>) {
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        self.total.store(total.unwrap_or(0), Ordering::Relaxed);
+    }
+    fn note(&self, message: &str) {
+        self.notes.lock().expect("notes").push(message.to_owned());
+    }
+}
+
+fn context(seen: &Arc<Seen>) -> Context {
+    let mut context = Context::new(std::env::temp_dir());
+    context.progress = Arc::clone(seen) as Arc<dyn Progress>;
+    context
+}
+
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+fn remote_error(result: Result<red::connector::Received, ConnectorError>) -> String {
+    match result {
+        Err(ConnectorError::Remote(text)) => text,
+        other => panic!("expected a refusal from the server, got {other:?}"),
+    }
+}
+
+macro_rules! ssh_test {
+    ($name:ident, $body:block) => {
+        #[test]
+        #[cfg_attr(
+            not(feature = "ssh-tests"),
+            ignore = "needs an sshd: see docs/testing.md"
+        )]
+        fn $name() $body
+    };
+}
+
+ssh_test!(keys_of_every_type_receive_a_file_on_a_non_default_port, {
+    let server = server();
+    let (dir, path) = server.workspace("keys");
+    let data = pattern(3 * 1024 * 1024 + 17, 1);
+    fs::write(path.join("in.bin"), &data).unwrap();
+    let connector = connector();
+    for key in ["id_ed25519", "id_ecdsa", "id_rsa"] {
+        let access = server.with_auth(
+            server.access("filePath", &format!("~/{dir}/in.bin")),
+            json!({"username": server.user, "privateKey": server.key(key)}),
+        );
+        let access = Access::new(access);
+        connector
+            .check(Operation::ReceiveFile, &access, None)
+            .unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let target = out.path().join("got.bin");
+        let seen = Arc::new(Seen::default());
+        connector
+            .receive_file(&access, &target, &context(&seen))
+            .unwrap_or_else(|e| panic!("{key}: {e}"));
+        assert!(fs::read(&target).unwrap() == data, "{key}: content differs");
+        assert_eq!(seen.bytes.load(Ordering::Relaxed), data.len() as u64);
+    }
+    assert_eq!(connector.connections(), 3, "one connection per key");
+});
+
+ssh_test!(
+    password_auth_sends_into_new_directories_and_reuses_the_connection,
+    {
+        let server = server();
+        let (dir, path) = server.workspace("password");
+        let connector = connector();
+        let source = tempfile::tempdir().unwrap();
+        let data = pattern(700_000, 2);
+        fs::write(source.path().join("out.bin"), &data).unwrap();
+        let seen = Arc::new(Seen::default());
+        let access = Access::new(server.access("filePath", &format!("{dir}/deep/new/out ü.bin")));
+        connector
+            .send_file(&access, &source.path().join("out.bin"), &context(&seen))
+            .unwrap();
+        assert!(fs::read(path.join("deep/new/out ü.bin")).unwrap() == data);
+        // Nothing half-written is left beside it.
+        let names: Vec<_> = fs::read_dir(path.join("deep/new")).unwrap().collect();
+        assert_eq!(names.len(), 1);
+        let back = source.path().join("back.bin");
+        let access = Access::new(server.access("filePath", &format!("~/{dir}/deep/new/out ü.bin")));
+        connector
+            .receive_file(&access, &back, &context(&seen))
+            .unwrap();
+        assert!(fs::read(&back).unwrap() == data);
+        assert_eq!(
+            connector.connections(),
+            1,
+            "the same login reuses its connection"
+        );
+    }
+);
+
+ssh_test!(
+    a_passphrase_protected_key_works_and_a_wrong_passphrase_is_named,
+    {
+        let server = server();
+        let (dir, path) = server.workspace("passphrase");
+        fs::write(path.join("f"), b"hello").unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let seen = Arc::new(Seen::default());
+        let good = server.with_auth(
+            server.access("filePath", &format!("{dir}/f")),
+            json!({"username": server.user, "privateKey": server.key("id_ed25519_pass"),
+               "passphrase": server.passphrase}),
+        );
+        connector()
+            .receive_file(&Access::new(good), &out.path().join("f"), &context(&seen))
+            .unwrap();
+        assert_eq!(fs::read(out.path().join("f")).unwrap(), b"hello");
+        let wrong = server.with_auth(
+            server.access("filePath", &format!("{dir}/f")),
+            json!({"username": server.user, "privateKey": server.key("id_ed25519_pass"),
+               "passphrase": "canary-wrong-passphrase"}),
+        );
+        let text = remote_error(connector().receive_file(
+            &Access::new(wrong),
+            &out.path().join("g"),
+            &context(&seen),
+        ));
+        assert!(text.contains("refused the credentials"), "{text}");
+        assert!(!text.contains("canary"), "{text}");
+        assert!(!out.path().join("g").exists());
+    }
+);
+
+ssh_test!(a_wrong_password_is_a_clear_error_without_the_password, {
+    let server = server();
+    let (dir, _) = server.workspace("wrongpw");
+    let access = server.with_auth(
+        server.access("filePath", &format!("{dir}/none")),
+        json!({"username": server.user, "password": "canary-wrong-password"}),
+    );
+    let out = tempfile::tempdir().unwrap();
+    let seen = Arc::new(Seen::default());
+    let text = remote_error(connector().receive_file(
+        &Access::new(access),
+        &out.path().join("x"),
+        &context(&seen),
+    ));
+    assert!(text.contains("refused the credentials"), "{text}");
+    assert!(
+        text.contains(&format!("127.0.0.1:{}", server.port)),
+        "{text}"
+    );
+    assert!(!text.contains("canary"), "{text}");
+});
+
+ssh_test!(an_unknown_host_key_is_refused_with_how_to_trust_it, {
+    let server = server();
+    let empty = tempfile::NamedTempFile::new().unwrap();
+    let connector = connector().with_known_hosts(empty.path().to_path_buf());
+    let mut access = server.access("filePath", "x");
+    access.as_object_mut().unwrap().remove("hostKey");
+    let out = tempfile::tempdir().unwrap();
+    let seen = Arc::new(Seen::default());
+    let text = remote_error(connector.receive_file(
+        &Access::new(access),
+        &out.path().join("x"),
+        &context(&seen),
+    ));
+    assert!(text.contains("is not known"), "{text}");
+    assert!(
+        text.contains(&format!("ssh-keyscan -p {} 127.0.0.1", server.port)),
+        "{text}"
+    );
+    assert!(text.contains("hostKey"), "{text}");
+    assert!(!text.contains(&server.password));
+});
+
+ssh_test!(a_changed_host_key_is_refused, {
+    let server = server();
+    let mut access = server.access("filePath", "x");
+    // The client key stands in for a host key the server does not have.
+    let wrong = server.key("id_ed25519.pub");
+    access["hostKey"] = json!(wrong.trim());
+    let out = tempfile::tempdir().unwrap();
+    let seen = Arc::new(Seen::default());
+    let text = remote_error(connector().receive_file(
+        &Access::new(access),
+        &out.path().join("x"),
+        &context(&seen),
+    ));
+    assert!(
+        text.contains("differs from the known or pinned one"),
+        "{text}"
+    );
+});
+
+ssh_test!(a_key_in_known_hosts_is_accepted, {
+    let server = server();
+    let (dir, path) = server.workspace("knownhosts");
+    fs::write(path.join("f"), b"known").unwrap();
+    let known = tempfile::NamedTempFile::new().unwrap();
+    fs::write(
+        known.path(),
+        format!("[127.0.0.1]:{} {}\n", server.port, server.host_key),
+    )
+    .unwrap();
+    let connector = connector().with_known_hosts(known.path().to_path_buf());
+    let mut access = server.access("filePath", &format!("{dir}/f"));
+    access.as_object_mut().unwrap().remove("hostKey");
+    let out = tempfile::tempdir().unwrap();
+    let seen = Arc::new(Seen::default());
+    connector
+        .receive_file(&Access::new(access), &out.path().join("f"), &context(&seen))
+        .unwrap();
+    assert_eq!(fs::read(out.path().join("f")).unwrap(), b"known");
+});
+
+ssh_test!(a_server_that_is_down_fails_quickly_and_clearly, {
+    let server = server();
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port();
+    drop(free);
+    let mut access = server.access("filePath", "x");
+    access["port"] = json!(port);
+    let out = tempfile::tempdir().unwrap();
+    let seen = Arc::new(Seen::default());
+    let text = remote_error(connector().receive_file(
+        &Access::new(access),
+        &out.path().join("x"),
+        &context(&seen),
+    ));
+    assert!(text.contains("refused a connection"), "{text}");
+});
+
+ssh_test!(a_server_that_never_answers_times_out_clearly, {
+    let server = server();
+    // Accepts the TCP connection and never says a word.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        let mut streams = Vec::new();
+        for _ in 0..3 {
+            match silent.accept() {
+                Ok((stream, _)) => streams.push(stream),
+                Err(_) => break,
+            }
+        }
+        streams
+    });
+    let mut access = server.access("filePath", "x");
+    access["port"] = json!(port);
+    access["timeout"] = json!(1);
+    access["authTimeout"] = json!(1);
+    access["bannerTimeout"] = json!(1);
+    let out = tempfile::tempdir().unwrap();
+    let seen = Arc::new(Seen::default());
+    let text = remote_error(connector().receive_file(
+        &Access::new(access),
+        &out.path().join("x"),
+        &context(&seen),
+    ));
+    assert!(text.contains("did not answer in time"), "{text}");
+    // Every attempt (three) reached the silent server.
+    assert_eq!(held.join().unwrap().len(), 3);
+});
+
+ssh_test!(many_threads_read_one_file_over_one_connection, {
+    let server = server();
+    let (dir, path) = server.workspace("threads");
+    let data = Arc::new(pattern(8 * 1024 * 1024, 9));
+    fs::write(path.join("f"), data.as_slice()).unwrap();
+    let connector = connector();
+    let access = Access::new(server.access("dirPath", &dir));
+    let (target, remote_dir) = connector.target(&access, Operation::MountDir).unwrap();
+    let seen = Arc::new(Seen::default());
+    let connection = connector.connect(&target, &context(&seen)).unwrap();
+    let session = Arc::clone(connection.session());
+    assert!(session.read_chunk() > 64 * 1024, "{:?}", session.limits());
+    let file = format!("{remote_dir}/f");
+    assert_eq!(session.stat(&file).unwrap().size, Some(data.len() as u64));
+    let handle = session.open(&file, red::sftp::OpenFlags::READ).unwrap();
+    let readers: Vec<_> = (0..16u64)
+        .map(|i| {
+            let (session, handle, data) = (Arc::clone(&session), handle.clone(), Arc::clone(&data));
+            std::thread::spawn(move || {
+                let offset = (i * 517_001) % (data.len() as u64 - 1_000_000);
+                let got = session.read_exact_at(&handle, offset, 1_000_000).unwrap();
+                let start = offset as usize;
+                assert!(got == data[start..start + 1_000_000], "range {i} differs");
+                let tail = session.read(&handle, data.len() as u64, 10).unwrap();
+                assert!(tail.is_empty(), "a read at the end is empty");
+            })
+        })
+        .collect();
+    for reader in readers {
+        reader.join().unwrap();
+    }
+    session.close(&handle).unwrap();
+    assert_eq!(connector.connections(), 1);
+});
+
+/// A tree with nested directories, spaces and non-ASCII names.
+fn make_tree(root: &Path) -> Vec<(String, Vec<u8>)> {
+    let files = vec![
+        ("a.txt".to_owned(), b"a".to_vec()),
+        ("sub dir/b ü.bin".to_owned(), pattern(300_000, 3)),
+        ("sub dir/deeper/c".to_owned(), Vec::new()),
+        ("z/d".to_owned(), pattern(1000, 4)),
+    ];
+    for (path, data) in &files {
+        let path = root.join(path);
+        fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        fs::write(path, data).expect("write");
+    }
+    files
+}
+
+fn assert_tree(root: &Path, files: &[(String, Vec<u8>)]) {
+    for (path, data) in files {
+        let got = fs::read(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert!(&got == data, "{path} differs");
+    }
+}
+
+ssh_test!(
+    a_directory_is_received_at_the_destination_without_nesting,
+    {
+        let server = server();
+        let (dir, path) = server.workspace("recvdir");
+        let files = make_tree(&path.join("tree"));
+        let out = tempfile::tempdir().unwrap();
+        let destination = out.path().join("input");
+        let seen = Arc::new(Seen::default());
+        let access = Access::new(server.access("dirPath", &format!("~/{dir}/tree")));
+        connector()
+            .receive_dir(&access, &destination, None, &context(&seen))
+            .unwrap();
+        assert_tree(&destination, &files);
+        assert!(!destination.join("tree").exists(), "no scp -r nesting");
+        let total: usize = files.iter().map(|(_, d)| d.len()).sum();
+        assert_eq!(seen.bytes.load(Ordering::Relaxed), total as u64);
+        assert_eq!(seen.total.load(Ordering::Relaxed), total as u64);
+    }
+);
+
+ssh_test!(a_listing_is_checked_when_receiving, {
+    let server = server();
+    let (dir, path) = server.workspace("listing");
+    let files = make_tree(&path.join("tree"));
+    let access = Access::new(server.access("dirPath", &format!("{dir}/tree")));
+    let listing = Listing(json!([
+        {"class": "File", "basename": "a.txt", "size": 1},
+        {"class": "Directory", "basename": "sub dir", "listing": [
+            {"class": "File", "basename": "b ü.bin"}
+        ]}
+    ]));
+    let out = tempfile::tempdir().unwrap();
+    let seen = Arc::new(Seen::default());
+    let connector = connector();
+    connector
+        .check(Operation::ReceiveDir, &access, Some(&listing))
+        .unwrap();
+    connector
+        .receive_dir(
+            &access,
+            &out.path().join("in"),
+            Some(&listing),
+            &context(&seen),
+        )
+        .unwrap();
+    assert_tree(&out.path().join("in"), &files[..2]);
+    assert!(
+        !out.path().join("in/z").exists(),
+        "unlisted entries stay behind"
+    );
+    let notes = seen.notes.lock().unwrap().clone();
+    assert!(notes.iter().any(|n| n.contains("`z`")), "{notes:?}");
+    assert!(
+        notes.iter().any(|n| n.contains("`sub dir/deeper`")),
+        "{notes:?}"
+    );
+    let missing = Listing(json!([
+        {"class": "File", "basename": "a.txt"},
+        {"class": "File", "basename": "gone.txt"},
+        {"class": "File", "basename": "z"}
+    ]));
+    let error = connector
+        .receive_dir(
+            &access,
+            &out.path().join("in2"),
+            Some(&missing),
+            &context(&seen),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("`gone.txt` is missing"), "{error}");
+    assert!(error.contains("`z` is not a regular file"), "{error}");
+    assert!(
+        !out.path().join("in2").exists(),
+        "a failed receive leaves nothing"
+    );
+});
+
+ssh_test!(directories_are_sent_with_and_without_a_listing, {
+    let server = server();
+    let (dir, path) = server.workspace("senddir");
+    let source = tempfile::tempdir().unwrap();
+    let files = make_tree(source.path());
+    let seen = Arc::new(Seen::default());
+    let connector = connector();
+    let access = Access::new(server.access("dirPath", &format!("~/{dir}/new/all")));
+    connector
+        .send_dir(&access, source.path(), None, &context(&seen))
+        .unwrap();
+    assert_tree(&path.join("new/all"), &files);
+    let listing = Listing(json!([
+        {"class": "Directory", "basename": "z", "listing": [{"class": "File", "basename": "d"}]}
+    ]));
+    let access = Access::new(server.access("dirPath", &format!("{dir}/some")));
+    connector
+        .send_dir(&access, source.path(), Some(&listing), &context(&seen))
+        .unwrap();
+    assert_tree(&path.join("some"), &files[3..]);
+    assert!(!path.join("some/a.txt").exists());
+    let missing = Listing(json!([{"class": "File", "basename": "nope"}]));
+    let error = connector
+        .send_dir(&access, source.path(), Some(&missing), &context(&seen))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("`nope` is missing"), "{error}");
+});
+
+/// Every command line and environment of every process, as `ps` would show them.
+fn processes() -> Vec<String> {
+    let mut all = Vec::new();
+    for entry in fs::read_dir("/proc").expect("/proc").filter_map(Result::ok) {
+        for part in ["cmdline", "environ"] {
+            if let Ok(bytes) = fs::read(entry.path().join(part)) {
+                all.push(String::from_utf8_lossy(&bytes).replace('\0', " "));
+            }
+        }
+    }
+    all
+}
+
+ssh_test!(secrets_never_show_in_processes_messages_or_left_files, {
+    let server = server();
+    let (dir, path) = server.workspace("canary");
+    fs::write(path.join("big"), pattern(64 * 1024 * 1024, 5)).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let key = server.key("id_ed25519_pass");
+    // A line of the key's base64 body is as secret as the key.
+    let key_line = key.lines().nth(2).unwrap().to_owned();
+    let access = Access::new(server.with_auth(
+        server.access("filePath", &format!("{dir}/big")),
+        json!({"username": server.user, "privateKey": key, "passphrase": server.passphrase}),
+    ));
+    let password_access = Access::new(server.access("filePath", &format!("{dir}/big")));
+    let connector = connector().with_scratch_dir(scratch.path().to_path_buf());
+    let done = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let done = Arc::clone(&done);
+        let secrets = [
+            server.password.clone(),
+            server.passphrase.clone(),
+            key_line.clone(),
+        ];
+        let port = format!("-p {}", server.port);
+        std::thread::spawn(move || {
+            let mut saw_ssh = false;
+            while !done.load(Ordering::Relaxed) {
+                for process in processes() {
+                    for secret in &secrets {
+                        assert!(
+                            !process.contains(secret.as_str()),
+                            "a secret shows in: {process}"
+                        );
+                    }
+                    saw_ssh |= process.starts_with("ssh -s") && process.contains(&port);
+                }
+            }
+            saw_ssh
+        })
+    };
+    let out = tempfile::tempdir().unwrap();
+    let seen = Arc::new(Seen::default());
+    let received = connector.receive_file(&access, &out.path().join("big"), &context(&seen));
+    let again = connector.receive_file(&password_access, &out.path().join("big2"), &context(&seen));
+    done.store(true, Ordering::Relaxed);
+    let saw_ssh = watcher.join().expect("no secret in any process");
+    received.unwrap();
+    again.unwrap();
+    assert!(
+        saw_ssh,
+        "the watcher never saw the ssh child: the check proved nothing"
+    );
+    let left: Vec<_> = fs::read_dir(scratch.path()).unwrap().collect();
+    assert!(left.is_empty(), "private directories left behind: {left:?}");
+    let shown = format!("{access:?} {password_access:?} {connector:?}");
+    for secret in [&server.password, &server.passphrase, &key_line] {
+        assert!(!shown.contains(secret.as_str()));
+    }
+});
