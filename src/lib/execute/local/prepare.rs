@@ -76,6 +76,9 @@ fn nearest<'t>(root: NodeRef<'t>, pointer: &str) -> (NodeRef<'t>, String) {
 struct Checker<'f> {
     filled: &'f Filled,
     diagnostics: Vec<Diagnostic>,
+    /// One connector object per command for the whole run, so that a connector can keep
+    /// connections (ssh) or what it learnt (an external one's `cli-version`) between calls.
+    connectors: std::collections::HashMap<String, Arc<dyn Connector>>,
 }
 
 impl Checker<'_> {
@@ -107,8 +110,17 @@ impl Checker<'_> {
     ) -> Option<(Arc<dyn Connector>, Access, Option<Listing>)> {
         let root = self.filled.tree().root();
         let object = root.pointer(pointer)?;
-        let connector = match connector::lookup(command) {
-            Ok(connector) => connector,
+        let found = match self.connectors.get(command) {
+            Some(connector) => Ok(Arc::clone(connector)),
+            None => connector::lookup(command),
+        };
+        let connector = match found {
+            Ok(connector) => {
+                self.connectors
+                    .entry(command.to_owned())
+                    .or_insert_with(|| Arc::clone(&connector));
+                connector
+            }
             Err(error) => {
                 self.error(
                     &format!("{pointer}/connector/command"),
@@ -167,6 +179,7 @@ pub(super) fn batches(
     let mut checker = Checker {
         filled,
         diagnostics: Vec::new(),
+        connectors: std::collections::HashMap::new(),
     };
     let mut prepared = Vec::with_capacity(plan.batches.len());
     for batch in &plan.batches {
