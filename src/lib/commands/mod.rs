@@ -4,6 +4,7 @@ pub mod bench;
 pub mod convert;
 pub mod fill;
 pub mod gpus;
+pub mod mount;
 pub mod plan;
 pub mod schema;
 pub mod upgrade;
