@@ -8,6 +8,7 @@ mod convert;
 mod docker;
 mod fill;
 mod gpus;
+mod mount;
 mod plan;
 mod upgrade;
 mod validate;

@@ -26,7 +26,7 @@ use crate::mount::{self, LocalRemote, Options};
 pub struct MountArgs {
     /// What to mount and where: `ACCESS MOUNTPOINT` (a RED access block file or inline JSON),
     /// `ssh://user@host:port/absolute/path MOUNTPOINT`, or only `MOUNTPOINT` with `--local`.
-    #[arg(value_name = "SOURCE] [MOUNTPOINT", num_args = 1..=2, required = true)]
+    #[arg(value_names = ["SOURCE", "MOUNTPOINT"], num_args = 1..=2, required = true)]
     pub targets: Vec<String>,
     /// Mount this local directory (measures the FUSE layer alone; used by the tests).
     #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]

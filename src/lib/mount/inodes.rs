@@ -84,11 +84,11 @@ impl InodeTable {
 
     /// The inode of `path` (a new one when it has none), counting one lookup.
     pub fn lookup(&mut self, path: &str) -> u64 {
-        if let Some(&ino) = self.by_path.get(path) {
-            if let Some(node) = self.nodes.get_mut(&ino) {
-                node.lookups = node.lookups.saturating_add(1);
-                return ino;
-            }
+        if let Some(&ino) = self.by_path.get(path)
+            && let Some(node) = self.nodes.get_mut(&ino)
+        {
+            node.lookups = node.lookups.saturating_add(1);
+            return ino;
         }
         let ino = self.next;
         self.next += 1;
@@ -112,12 +112,11 @@ impl InodeTable {
             return;
         };
         node.lookups = node.lookups.saturating_sub(count);
-        if node.lookups == 0 {
-            if let Some(node) = self.nodes.remove(&ino) {
-                if self.by_path.get(&node.path) == Some(&ino) {
-                    self.by_path.remove(&node.path);
-                }
-            }
+        if node.lookups == 0
+            && let Some(node) = self.nodes.remove(&ino)
+            && self.by_path.get(&node.path) == Some(&ino)
+        {
+            self.by_path.remove(&node.path);
         }
     }
 

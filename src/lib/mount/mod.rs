@@ -294,15 +294,14 @@ fn unescape_mountinfo(field: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut index = 0;
     while index < bytes.len() {
-        if bytes[index] == b'\\' {
-            if let Some(value) = field
+        if bytes[index] == b'\\'
+            && let Some(value) = field
                 .get(index + 1..index + 4)
                 .and_then(|digits| u8::from_str_radix(digits, 8).ok())
-            {
-                out.push(value);
-                index += 4;
-                continue;
-            }
+        {
+            out.push(value);
+            index += 4;
+            continue;
         }
         out.push(bytes[index]);
         index += 1;

@@ -55,10 +55,10 @@ impl Pool {
 
     /// Queue `job`; it is dropped unrun when the pool is shut down.
     pub fn spawn(&self, job: impl FnOnce() + Send + 'static) {
-        if let Ok(sender) = self.sender.lock() {
-            if let Some(sender) = sender.as_ref() {
-                let _ = sender.send(Box::new(job));
-            }
+        if let Ok(sender) = self.sender.lock()
+            && let Some(sender) = sender.as_ref()
+        {
+            let _ = sender.send(Box::new(job));
         }
     }
 
