@@ -419,8 +419,15 @@ impl<R: Remote> RemoteFs<R> {
 
     fn read_at(&self, fh: FileHandle, offset: u64, size: u32) -> Result<Vec<u8>, RemoteError> {
         let file = self.file(fh).map_err(|_| RemoteError::NotFound)?;
-        let file_size = file.size.load(Ordering::Relaxed);
-        let plan = lock(&file.planner).plan(offset, u64::from(size), file_size);
+        // The size seen at open may be stale (the file grew): the read itself is always asked
+        // for, only the read-ahead stops at the known size.
+        let known = file.size.load(Ordering::Relaxed);
+        let plan = lock(&file.planner).plan(
+            offset,
+            u64::from(size),
+            known.max(offset.saturating_add(u64::from(size))),
+        );
+        let ahead_limit = known.div_ceil(self.readahead.chunk);
         let chunk = self.readahead.chunk;
         let needed: Vec<Arc<Slot>> = {
             let mut chunks = lock(&file.chunks);
@@ -429,7 +436,7 @@ impl<R: Remote> RemoteFs<R> {
                 .clone()
                 .map(|index| self.fetch(&file, &mut chunks, index))
                 .collect();
-            for index in plan.ahead.clone() {
+            for index in plan.ahead.start..plan.ahead.end.min(ahead_limit) {
                 self.fetch(&file, &mut chunks, index);
             }
             if plan.sequential {
