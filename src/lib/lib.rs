@@ -37,6 +37,7 @@ pub mod execute;
 pub mod fill;
 pub mod gpus;
 pub mod load;
+pub mod mount;
 pub mod net;
 pub mod parse;
 pub mod plan;

@@ -11,6 +11,7 @@ mod external;
 mod fill;
 mod gpus;
 mod http;
+mod mount;
 mod plan;
 mod ssh;
 mod upgrade;

@@ -78,6 +78,10 @@ pub enum Command {
     /// Measure data access as the Curious Containers study did: block reads and the CNN loader.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
+    /// Mount a remote directory with red's own FUSE filesystem until Ctrl-C or `red umount`.
+    Mount(commands::mount::MountArgs),
+    /// Unmount a directory mounted by `red mount` (or any FUSE mount of this user).
+    Umount(commands::mount::UmountArgs),
 }
 
 /// Run `red` with these arguments and return the process exit code.
@@ -111,6 +115,8 @@ where
         Command::Exec(args) => commands::exec::run(&args, &printer),
         Command::Gpus(args) => commands::gpus::run(&args, &printer),
         Command::Bench(command) => commands::bench::run(&command, &printer),
+        Command::Mount(args) => commands::mount::run(&args, &printer),
+        Command::Umount(args) => commands::mount::umount(&args, &printer),
     };
     match result {
         Ok(status) => status.into(),

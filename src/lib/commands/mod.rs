@@ -5,6 +5,7 @@ pub mod convert;
 pub mod exec;
 pub mod fill;
 pub mod gpus;
+pub mod mount;
 pub mod plan;
 pub mod schema;
 pub mod upgrade;
