@@ -613,3 +613,119 @@ ssh_test!(secrets_never_show_in_processes_messages_or_left_files, {
         assert!(!shown.contains(secret.as_str()));
     }
 });
+
+/// `mount-dir`: red's own SSHFS, through the connector, on a real FUSE mount.
+#[test]
+#[cfg_attr(
+    not(all(feature = "ssh-tests", feature = "fuse-tests")),
+    ignore = "needs sshd and FUSE: see docs/testing.md"
+)]
+fn mount_dir_serves_the_remote_directory_until_unmounted() {
+    let server = server();
+    let (name, path) = server.workspace("mount");
+    fs::create_dir(path.join("sub")).expect("sub");
+    let payload: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    fs::write(path.join("sub/data.bin"), &payload).expect("data");
+    let access = Access::new(server.access("dirPath", &name));
+    let connector = connector();
+    connector
+        .check(Operation::MountDir, &access, None)
+        .expect("a valid mount block");
+    let mountpoint = tempfile::tempdir().expect("mount point");
+    let context = Context::new(PathBuf::from("."));
+    let mounted = connector
+        .mount_dir(&access, mountpoint.path(), &context)
+        .expect("mount");
+    assert_eq!(
+        fs::read(mountpoint.path().join("sub/data.bin")).expect("read through the mount"),
+        payload
+    );
+    // Read-only unless the block says `writable: true`.
+    assert!(fs::write(mountpoint.path().join("new.txt"), "x").is_err());
+    mounted.unmount().expect("unmount");
+    let table = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    assert!(
+        !table.contains(&mountpoint.path().display().to_string()),
+        "still mounted"
+    );
+}
+
+/// `red exec` with a `mount: true` input: mounted on the host, bound read-only into the
+/// container, unmounted afterwards; the container gets no FUSE device or capability.
+#[test]
+#[cfg_attr(
+    not(all(
+        feature = "ssh-tests",
+        feature = "fuse-tests",
+        feature = "docker-tests"
+    )),
+    ignore = "needs sshd, FUSE and Docker: see docs/testing.md"
+)]
+fn exec_binds_a_mounted_directory_into_the_container() {
+    let server = server();
+    let (name, path) = server.workspace("exec-mount");
+    fs::write(path.join("words.txt"), "alpha beta gamma\n").expect("words");
+    let access = server.access("dirPath", &name);
+    let red = format!(
+        r#"redVersion: "9"
+cli:
+  cwlVersion: v1.0
+  class: CommandLineTool
+  baseCommand: [sh, -c, 'wc -w < "$0"/words.txt > count.txt; cat /proc/self/status | grep CapEff > caps.txt']
+  inputs:
+    data: {{type: Directory, inputBinding: {{position: 0}}}}
+  outputs:
+    count: {{type: File, outputBinding: {{glob: count.txt}}}}
+    caps: {{type: File, outputBinding: {{glob: caps.txt}}}}
+inputs:
+  data:
+    class: Directory
+    connector:
+      command: red-connector-ssh
+      mount: true
+      access: {access}
+container:
+  engine: docker
+  settings:
+    image: {{url: "red-test/busybox:latest"}}
+    ram: 256
+"#,
+        access = serde_json::to_string(&access).expect("json")
+    );
+    let dir = tempfile::tempdir().expect("dir");
+    fs::write(dir.path().join("mount.red.yml"), red).expect("red file");
+    fs::create_dir(dir.path().join("tmp")).expect("tmp");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_red"))
+        .args(["exec", "mount.red.yml", "--format", "json"])
+        .current_dir(dir.path())
+        .env("TMPDIR", dir.path().join("tmp"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("red exec");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!stdout.contains(&server.password), "the password leaked");
+    assert_eq!(
+        fs::read_to_string(dir.path().join("outputs/count.txt"))
+            .expect("count")
+            .trim(),
+        "3"
+    );
+    let caps = fs::read_to_string(dir.path().join("outputs/caps.txt")).expect("caps");
+    assert!(
+        !caps.contains("ffffffff"),
+        "the container got full capabilities: {caps}"
+    );
+    let table = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    assert!(!table.contains("red-run-"), "a mount of the run was left");
+    let left: Vec<_> = fs::read_dir(dir.path().join("tmp"))
+        .expect("tmp")
+        .flatten()
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -19,6 +19,7 @@ pub mod local;
 pub mod pool;
 pub mod readahead;
 pub mod remote;
+pub mod sftp;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

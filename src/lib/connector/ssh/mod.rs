@@ -24,7 +24,10 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use super::{Access, Connector, ConnectorError, Context, Listing, Operation, Received, SSH};
+use super::{
+    Access, Connector, ConnectorError, Context, Listing, Mounted, Operation, Received, SSH,
+};
+use crate::mount::{self, Remote as _, RemoteError, sftp::SftpRemote};
 use crate::sftp::{self, Session, transfer};
 use crate::ssh::{self, Auth, Connection, Target};
 use access::Settings;
@@ -374,9 +377,6 @@ impl Connector for Ssh {
         access: &Access,
         listing: Option<&Listing>,
     ) -> Result<(), ConnectorError> {
-        if operation == Operation::MountDir {
-            return self.unsupported(operation);
-        }
         self.settings(access, operation)?;
         if let Some(listing) = listing {
             tree::entries(listing)?;
@@ -405,6 +405,46 @@ impl Connector for Ssh {
             let _ = fs::remove_file(destination);
         }
         result.map(|_| Received::Staged)
+    }
+
+    fn mount_dir(
+        &self,
+        access: &Access,
+        mountpoint: &Path,
+        context: &Context,
+    ) -> Result<Box<dyn Mounted>, ConnectorError> {
+        let Settings { target, path } = self.settings(access, Operation::MountDir)?;
+        let writable = access.optional_bool("writable")?.unwrap_or(false);
+        let connection = self.connect(&target, context)?;
+        let label = target.label();
+        let remote = SftpRemote::new(target, connection);
+        let failed = |e: RemoteError| ConnectorError::Remote(format!("`{path}` on `{label}`: {e}"));
+        let root = remote.absolute(&path).map_err(failed)?;
+        match remote.stat(&root).map_err(failed)?.kind {
+            mount::Kind::Directory => {}
+            _ => {
+                return Err(ConnectorError::Content(format!(
+                    "`{path}` on `{label}` is not a directory"
+                )));
+            }
+        }
+        let options = mount::Options {
+            read_write: writable,
+            // The Docker daemon (root) must see a mount made by another user.
+            allow_other: !rustix::process::getuid().is_root(),
+            source: format!("red:{label}:{root}"),
+            ..mount::Options::default()
+        };
+        let guard = mount::mount(Arc::new(remote), &root, mountpoint, options).map_err(|e| {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                text.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            ConnectorError::Remote(text)
+        })?;
+        Ok(Box::new(guard))
     }
 
     fn receive_dir(
@@ -476,14 +516,15 @@ mod tests {
     }
 
     #[test]
-    fn mount_is_refused_for_now_and_blocks_are_checked() {
+    fn mount_blocks_are_checked_like_the_others() {
         let access = Access::new(serde_json::json!({
             "host": "h", "auth": {"username": "u"}, "dirPath": "d"
         }));
-        assert!(matches!(
-            Ssh::new().check(Operation::MountDir, &access, None),
-            Err(ConnectorError::Unsupported { .. })
-        ));
+        assert!(Ssh::new().check(Operation::MountDir, &access, None).is_ok());
+        let file = Access::new(serde_json::json!({
+            "host": "h", "auth": {"username": "u"}, "filePath": "f"
+        }));
+        assert!(Ssh::new().check(Operation::MountDir, &file, None).is_err());
         assert!(
             Ssh::new()
                 .check(Operation::ReceiveDir, &access, None)
