@@ -339,6 +339,17 @@ fn send_file_streams_with_put_or_post() {
         log.contains("PUT /upload/put.bin") && log.contains("POST /upload/post.bin"),
         "{log}"
     );
+    // An output that is a link to a file elsewhere is never uploaded.
+    let link = dir.path().join("link.bin");
+    std::os::unix::fs::symlink(&source, &link).expect("link");
+    let through_link = access(json!({
+        "url": server.url("/upload/link.bin"), "method": "PUT", "auth": auth
+    }));
+    assert!(
+        http.send_file(&through_link, &link, &context(dir.path()))
+            .is_err()
+    );
+    assert!(server.uploaded("link.bin").is_none());
     let wrong = access(json!({
         "url": server.url("/upload/denied.bin"), "method": "PUT",
         "auth": {"username": SERVER_USER, "password": CANARY}

@@ -24,6 +24,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -679,14 +680,24 @@ impl Connector for Http {
     ) -> Result<(), ConnectorError> {
         let request = parse(access, Operation::SendFile)?;
         let name = shown(&request.url);
+        // Never through a link: an output that links elsewhere must not upload that file.
         let open = || {
-            File::open(source)
+            OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(source)
                 .map_err(|e| ConnectorError::io(format!("cannot open `{}`", source.display()), e))
         };
-        let total = open()?
+        let metadata = open()?
             .metadata()
-            .map_err(|e| ConnectorError::io(format!("cannot read `{}`", source.display()), e))?
-            .len();
+            .map_err(|e| ConnectorError::io(format!("cannot read `{}`", source.display()), e))?;
+        if !metadata.is_file() {
+            return Err(ConnectorError::Content(format!(
+                "`{}` is not a regular file",
+                source.display()
+            )));
+        }
+        let total = metadata.len();
         if self.json {
             serde_json::from_reader::<_, serde_json::Value>(BufReader::new(open()?)).map_err(
                 |e| {
