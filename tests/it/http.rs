@@ -119,15 +119,48 @@ fn a_dropped_download_resumes_with_a_range_request() {
     result.expect("resumed download");
     assert!(fs::read(dir.path().join("in")).expect("received") == body);
     let log = server.requests();
-    let lines: Vec<&str> = log.lines().collect();
-    assert_eq!(lines.first(), Some(&"GET /flaky/big.bin -"), "{log}");
+    let lines: Vec<Vec<&str>> = log.lines().map(|l| l.split(' ').collect()).collect();
+    assert_eq!(
+        lines.first().map(Vec::as_slice),
+        Some(&["GET", "/flaky/big.bin", "-", "-"][..])
+    );
     let resumed = lines.get(1).expect("a second request");
     let offset: u64 = resumed
-        .strip_prefix("GET /flaky/big.bin bytes=")
+        .get(2)
+        .and_then(|r| r.strip_prefix("bytes="))
         .and_then(|r| r.strip_suffix('-'))
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("not a range request: {log}"));
     assert!(offset > 0 && offset < body.len() as u64, "{log}");
+    // It names the version it resumes (the ETag of the first answer).
+    assert_eq!(
+        resumed.get(3),
+        Some(&format!("\"e-{}\"", body.len()).as_str()),
+        "{log}"
+    );
+    assert_eq!(lines.len(), 2, "{log}");
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "peer-tests"),
+    ignore = "needs python3: see docs/testing.md"
+)]
+fn a_resume_starts_over_when_the_file_changed_meanwhile() {
+    let server = HttpServer::start(false);
+    let body = pattern(4 << 20);
+    server.serve("big.bin", &body);
+    let url = server.url("/flaky-changing/big.bin");
+    let (dir, result) = receive(HTTP, &access(json!({ "url": url })));
+    result.expect("restarted download");
+    assert!(fs::read(dir.path().join("in")).expect("received") == body);
+    let log = server.requests();
+    let second = log.lines().nth(1).unwrap_or_default();
+    assert!(
+        second.contains("bytes=") && second.ends_with("\"first\""),
+        "{log}"
+    );
+    assert_eq!(log.lines().count(), 2, "{log}");
 }
 
 #[test]
@@ -306,6 +339,17 @@ fn send_file_streams_with_put_or_post() {
         log.contains("PUT /upload/put.bin") && log.contains("POST /upload/post.bin"),
         "{log}"
     );
+    // An output that is a link to a file elsewhere is never uploaded.
+    let link = dir.path().join("link.bin");
+    std::os::unix::fs::symlink(&source, &link).expect("link");
+    let through_link = access(json!({
+        "url": server.url("/upload/link.bin"), "method": "PUT", "auth": auth
+    }));
+    assert!(
+        http.send_file(&through_link, &link, &context(dir.path()))
+            .is_err()
+    );
+    assert!(server.uploaded("link.bin").is_none());
     let wrong = access(json!({
         "url": server.url("/upload/denied.bin"), "method": "PUT",
         "auth": {"username": SERVER_USER, "password": CANARY}

@@ -2,8 +2,9 @@
 """A small HTTP(S) server on 127.0.0.1 for red's connector tests (standard library only).
 
 Started by the tests on a free port (`--port 0`); prints `PORT <n>` on stdout once it listens.
-Every request is appended to `<root>/requests.log` as `METHOD PATH RANGE` (RANGE is `-` when
-absent), so tests can see what a client asked for. Paths:
+Every request is appended to `<root>/requests.log` as `METHOD PATH RANGE IF-RANGE` (`-` for a
+header that is absent), so tests can see what a client asked for. Files carry a strong ETag.
+Paths:
 
   /files/<path>             files under <root>/files, with `Range: bytes=N-` answered by 206
   /private/<path>           the same, behind basic auth (--user/--password)
@@ -11,6 +12,8 @@ absent), so tests can see what a client asked for. Paths:
   /flaky/<path>             first GET (no Range) sends half the body and drops the connection;
                             later GETs are served normally, ranges included
   /flaky-norange/<path>     like /flaky but ranges are ignored (always 200 and the whole file)
+  /flaky-changing/<path>    like /flaky, but the file's ETag changes after the first GET, so a
+                            resume with If-Range gets the whole file again (200)
   /redirect/<n>/<path>      302 to /redirect/<n-1>/<path>, and /redirect/0/<path> to /files/<path>
   /loop                     302 to itself
   /status/<code>            answers <code> with an empty body
@@ -45,7 +48,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def record(self):
         with LOCK, open(os.path.join(self.server.root, "requests.log"), "a") as log:
-            log.write("{} {} {}\n".format(self.command, self.path, self.headers.get("Range", "-")))
+            log.write("{} {} {} {}\n".format(
+                self.command, self.path, self.headers.get("Range", "-"),
+                self.headers.get("If-Range", "-").replace(" ", "_")))
 
     def empty(self, code, headers=()):
         self.send_response(code)
@@ -91,14 +96,18 @@ class Handler(BaseHTTPRequestHandler):
             return None
         return path
 
-    def serve(self, relative, ranges=True, truncate=False):
+    def serve(self, relative, ranges=True, truncate=False, etag=None):
         path = self.local(relative)
         if path is None:
             self.empty(404)
             return
         size = os.path.getsize(path)
+        etag = etag or '"e-{}"'.format(size)
         start = 0
         header = self.headers.get("Range")
+        if_range = self.headers.get("If-Range")
+        if if_range is not None and if_range != etag:
+            header = None
         if ranges and header and header.startswith("bytes=") and header.endswith("-"):
             start = int(header[len("bytes="):-1])
             if start >= size:
@@ -109,6 +118,7 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.send_response(200)
         self.send_header("Accept-Ranges", "bytes" if ranges else "none")
+        self.send_header("ETag", etag)
         self.send_header("Content-Length", str(size - start))
         self.end_headers()
         with open(path, "rb") as source:
@@ -147,10 +157,13 @@ class Handler(BaseHTTPRequestHandler):
         elif head == "digest":
             if self.digest_authorised():
                 self.serve(rest)
-        elif head in ("flaky", "flaky-norange"):
-            ranges = head == "flaky"
+        elif head in ("flaky", "flaky-norange", "flaky-changing"):
+            ranges = head != "flaky-norange"
             truncate = "Range" not in self.headers and self.first_time(path)
-            self.serve(rest, ranges=ranges, truncate=truncate)
+            etag = None
+            if head == "flaky-changing":
+                etag = '"first"' if truncate else '"second"'
+            self.serve(rest, ranges=ranges, truncate=truncate, etag=etag)
         elif head == "redirect":
             count, _, target = rest.partition("/")
             count = int(count)

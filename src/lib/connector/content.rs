@@ -12,9 +12,10 @@
 //! reads local files only; no network.
 
 use std::collections::BTreeSet;
-use std::fs::{self, File};
+use std::fs::{self, OpenOptions};
 use std::io::{self, Read};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
 
 use serde_json::Value;
 use sha1::Sha1;
@@ -172,7 +173,10 @@ fn parse_checksum(checksum: &str) -> Result<(Algorithm, String), ConnectorError>
 
 /// Hash a file with `algorithm`, streaming.
 fn digest(path: &Path, algorithm: Algorithm) -> Result<String, ConnectorError> {
-    let mut file = File::open(path)
+    let mut file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
         .map_err(|e| ConnectorError::io(format!("cannot open `{}`", path.display()), e))?;
     let mut sha1 = Sha1::new();
     let mut sha256 = Sha256::new();
@@ -209,7 +213,8 @@ pub fn sha1(path: &Path) -> Result<String, ConnectorError> {
     digest(path, Algorithm::Sha1).map(|hex| format!("sha1${hex}"))
 }
 
-/// Check that `path` is a regular file (links are followed) with the given checksum and size.
+/// Check that `path` is a regular file (not a symbolic link: an output that links elsewhere
+/// would deliver a file from outside the run) with the given checksum and size.
 ///
 /// # Errors
 /// [`ConnectorError::Content`] when it is missing, not a regular file, or differs;
@@ -219,7 +224,7 @@ pub fn verify_file(
     checksum: Option<&str>,
     size: Option<u64>,
 ) -> Result<(), ConnectorError> {
-    let metadata = match fs::metadata(path) {
+    let metadata = match fs::symlink_metadata(path) {
         Ok(metadata) => metadata,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Err(ConnectorError::Content(format!(
@@ -234,6 +239,12 @@ pub fn verify_file(
             ));
         }
     };
+    if metadata.is_symlink() {
+        return Err(ConnectorError::Content(format!(
+            "`{}` is a symbolic link, not a regular file",
+            path.display()
+        )));
+    }
     if !metadata.is_file() {
         return Err(ConnectorError::Content(format!(
             "`{}` is not a regular file",
@@ -343,12 +354,6 @@ fn verify_entries(
     Ok(())
 }
 
-/// Where a listing entry lands below `dir`.
-#[must_use]
-pub fn entry_path(dir: &Path, entry: &Entry) -> PathBuf {
-    dir.join(&entry.basename)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,6 +392,10 @@ mod tests {
             verify_file(dir.path(), None, None),
             Err(ConnectorError::Content(_))
         ));
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        let error = verify_file(&link, None, None).unwrap_err().to_string();
+        assert!(error.contains("symbolic link"), "{error}");
         for bad in ["md5$abc", "sha1", "sha1$xyz", "sha256$00"] {
             assert!(verify_file(&file, Some(bad), None).is_err(), "{bad}");
         }

@@ -7,7 +7,8 @@
 //!
 //! What it does better than the reference: a download streams to the destination and is
 //! retried a bounded number of times on a transient failure, resuming with `Range: bytes=N-`
-//! where the server answers `206` for the right offset (else it starts over); a failed or
+//! (and `If-Range`, so a file that changed meanwhile is not spliced) where the server answers
+//! `206` for the right offset (else it starts over); a failed or
 //! cancelled download leaves nothing behind; redirects are followed at most
 //! [`MAX_REDIRECTS`] times (credentials are dropped when a redirect leaves the host); uploads
 //! stream the file; messages show URLs without user info or query, never a password.
@@ -23,12 +24,16 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, RequestBuilder, Response};
-use reqwest::header::{AUTHORIZATION, CONTENT_RANGE, CONTENT_TYPE, RANGE, WWW_AUTHENTICATE};
+use reqwest::header::{
+    AUTHORIZATION, CONTENT_RANGE, CONTENT_TYPE, ETAG, HeaderValue, IF_RANGE, LAST_MODIFIED, RANGE,
+    WWW_AUTHENTICATE,
+};
 
 use super::content::{Class, Entry, entries};
 use super::copy::remove_any;
@@ -316,6 +321,16 @@ fn status_error(method: &str, url: &str, status: StatusCode) -> ConnectorError {
     ConnectorError::Remote(format!("{method} {url} answered {status}{hint}"))
 }
 
+/// What identifies this version of the file for `If-Range`: a strong ETag, else Last-Modified.
+fn range_validator(response: &Response) -> Option<HeaderValue> {
+    let headers = response.headers();
+    headers
+        .get(ETAG)
+        .filter(|tag| !tag.as_bytes().starts_with(b"W/"))
+        .or_else(|| headers.get(LAST_MODIFIED))
+        .cloned()
+}
+
 /// Whether a 206 answer starts where the partial file ends.
 fn resumes_at(response: &Response, offset: u64) -> bool {
     response
@@ -361,6 +376,7 @@ fn download_into(
     let name = shown(url);
     let mut written = 0u64;
     let mut retries = 0;
+    let mut validator = None;
     loop {
         context.check_stop()?;
         match attempt(
@@ -371,6 +387,7 @@ fn download_into(
             file,
             destination,
             &mut written,
+            &mut validator,
             context,
         ) {
             // No fsync: the run directory is scratch space, read right after from the page cache.
@@ -408,6 +425,7 @@ fn attempt(
     file: &mut File,
     destination: &Path,
     written: &mut u64,
+    validator: &mut Option<HeaderValue>,
     context: &Context,
 ) -> Result<(), Attempt> {
     let write_error = |e| {
@@ -420,10 +438,13 @@ fn attempt(
     let sent = request
         .send(|| {
             let builder = request.builder(client, reqwest::Method::GET, url);
-            Ok(if offset > 0 {
-                builder.header(RANGE, format!("bytes={offset}-"))
-            } else {
-                builder
+            Ok(match (offset, validator.as_ref()) {
+                (0, _) => builder,
+                // If the file changed since, the server sends all of it (200): start over.
+                (_, Some(validator)) => builder
+                    .header(RANGE, format!("bytes={offset}-"))
+                    .header(IF_RANGE, validator.clone()),
+                (_, None) => builder.header(RANGE, format!("bytes={offset}-")),
             })
         })
         .map_err(Attempt::Fatal)?;
@@ -456,6 +477,9 @@ fn attempt(
         } else {
             Attempt::Fatal(status_error("GET", name, status))
         });
+    }
+    if *written == 0 {
+        *validator = range_validator(&response);
     }
     let total = response.content_length().map(|length| length + *written);
     let mut buffer = vec![0u8; 256 * 1024];
@@ -656,14 +680,24 @@ impl Connector for Http {
     ) -> Result<(), ConnectorError> {
         let request = parse(access, Operation::SendFile)?;
         let name = shown(&request.url);
+        // Never through a link: an output that links elsewhere must not upload that file.
         let open = || {
-            File::open(source)
+            OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(source)
                 .map_err(|e| ConnectorError::io(format!("cannot open `{}`", source.display()), e))
         };
-        let total = open()?
+        let metadata = open()?
             .metadata()
-            .map_err(|e| ConnectorError::io(format!("cannot read `{}`", source.display()), e))?
-            .len();
+            .map_err(|e| ConnectorError::io(format!("cannot read `{}`", source.display()), e))?;
+        if !metadata.is_file() {
+            return Err(ConnectorError::Content(format!(
+                "`{}` is not a regular file",
+                source.display()
+            )));
+        }
+        let total = metadata.len();
         if self.json {
             serde_json::from_reader::<_, serde_json::Value>(BufReader::new(open()?)).map_err(
                 |e| {
