@@ -152,8 +152,11 @@ impl Tools {
         let destination = self.fresh("sftp");
         let batch = self.scratch.path().join("batch");
         let get = if dir { "get -r" } else { "get" };
-        fs::write(&batch, format!("{get} \"{path}\" \"{}\"\n", destination.display()))
-            .expect("batch file");
+        fs::write(
+            &batch,
+            format!("{get} \"{path}\" \"{}\"\n", destination.display()),
+        )
+        .expect("batch file");
         let mut command = Command::new("sftp");
         self.ssh_options(&mut command, "-P", None);
         run(command
@@ -176,7 +179,10 @@ impl Tools {
             fs::create_dir(&destination).expect("reference destination");
         }
         let sub = if dir { "receive-dir" } else { "receive-file" };
-        run(Command::new(program).arg(sub).arg(&access).arg(&destination))
+        run(Command::new(program)
+            .arg(sub)
+            .arg(&access)
+            .arg(&destination))
     }
 }
 
@@ -189,7 +195,10 @@ fn line(name: &str, bytes: u64, took: Option<Duration>, red: Option<Duration>) {
     let ratio = red.map_or(String::new(), |r| {
         format!("  red is {:.2}x", took.as_secs_f64() / r.as_secs_f64())
     });
-    println!("  {name:<34} {:>8.2} s {rate:>9.1} MB/s{ratio}", took.as_secs_f64());
+    println!(
+        "  {name:<34} {:>8.2} s {rate:>9.1} MB/s{ratio}",
+        took.as_secs_f64()
+    );
 }
 
 fn main() {
@@ -202,7 +211,9 @@ fn main() {
     let big = data.join("big.bin");
     let big_bytes = mib * 1024 * 1024;
     if fs::metadata(&big).map(|m| m.len()).unwrap_or(0) != big_bytes {
-        let chunk: Vec<u8> = (0..1024 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        let chunk: Vec<u8> = (0..1024 * 1024u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
         let mut file = fs::File::create(&big).expect("big file");
         for _ in 0..mib {
             std::io::Write::write_all(&mut file, &chunk).expect("write big file");
@@ -235,7 +246,9 @@ fn main() {
     line("red (aes128-gcm)", big_bytes, red, None);
     let took = best(rounds, || tools.scp(big_path, false, None));
     line("scp (default cipher)", big_bytes, took, red);
-    let took = best(rounds, || tools.scp(big_path, false, Some("aes128-gcm@openssh.com")));
+    let took = best(rounds, || {
+        tools.scp(big_path, false, Some("aes128-gcm@openssh.com"))
+    });
     line("scp -c aes128-gcm@openssh.com", big_bytes, took, red);
     let took = best(rounds, || tools.sftp(big_path, false));
     line("sftp get (default cipher)", big_bytes, took, red);
