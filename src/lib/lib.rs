@@ -20,6 +20,8 @@
 //! - [`redact`] masks secrets in everything printed.
 //! - [`execute`] runs containers (Docker through bollard); [`gpus`] finds the host's GPUs and
 //!   matches a RED file's GPU requirements to them.
+//! - [`connector`] moves inputs and outputs (local, http, ssh); [`ssh`] reaches a host through
+//!   the system OpenSSH client and [`sftp`] speaks SFTP over it, many requests in flight.
 //! - [`bench`] measures data access the way the Curious Containers study did.
 //! - [`cli`] is the edge: argument parsing, output, exit codes. [`commands`] has one thin
 //!   module per subcommand.

@@ -6,7 +6,7 @@
 //! named [`PROGRAM`] inside the connection's private directory (mode 0700): started under that
 //! name, `red` connects to the Unix socket beside the link, sends the prompt, and prints the
 //! answer for `ssh` to read ([`run_if_invoked`], called first thing by the binary). The answer
-//! comes from a thread of the `red` process that opened the connection ([`Server`]); it
+//! comes from a thread of the `red` process that opened the connection (`Server`); it
 //! answers only prompts that ask for a password or passphrase, and only a few times. The
 //! secret never leaves memory except through that socket, which only the user can reach.
 

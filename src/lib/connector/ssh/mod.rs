@@ -1,6 +1,6 @@
 //! `red-connector-ssh`, built in: files and directories over SFTP through the system `ssh`.
 //!
-//! Access-compatible with the reference red-connector-ssh 1.3 (see [`access`]), with what it
+//! Access-compatible with the reference red-connector-ssh 1.3 (see `access.rs`), with what it
 //! lacks: host keys are verified (known_hosts or a pinned `hostKey`), the port is honoured with
 //! a key, keys of every type work (ed25519, ecdsa, rsa), and no secret reaches a command line.
 //! A directory received without a listing lands at the destination itself (the reference's

@@ -1,0 +1,285 @@
+//! The plumbing under a [`Session`](super::Session): the queue to the writer thread, the
+//! table of requests waiting for replies, and the reader thread that matches each reply to its
+//! request id. A request is registered before it is sent, so a reply can never arrive for an
+//! unknown id; when the stream ends every waiting request fails with the reason.
+
+use std::collections::HashMap;
+use std::io::{BufWriter, Read, Write};
+use std::sync::atomic::AtomicU32;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread;
+use std::time::Duration;
+
+use super::codec::{Reader, kind, status};
+use super::{EndReason, Error, Result};
+
+/// A reply packet: its kind and the whole packet (the body starts after kind and id).
+#[derive(Debug)]
+pub(super) struct Reply {
+    kind: u8,
+    packet: Vec<u8>,
+}
+
+/// Where a reply's body starts: after the kind byte and the request id.
+const BODY: usize = 5;
+
+impl Reply {
+    fn body(&self) -> &[u8] {
+        self.packet.get(BODY..).unwrap_or_default()
+    }
+}
+
+pub(super) type Waiter = SyncSender<Result<Reply>>;
+
+pub(super) struct Shared {
+    pub(super) outgoing: Mutex<Option<Sender<Vec<u8>>>>,
+    pub(super) pending: Mutex<HashMap<u32, Waiter>>,
+    pub(super) closed: Mutex<Option<Option<String>>>,
+    pub(super) next_id: AtomicU32,
+}
+
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    /// Mark the session closed and wake every waiter with the reason.
+    pub(super) fn close(&self, reason: Option<String>) {
+        {
+            let mut closed = lock(&self.closed);
+            if closed.is_none() {
+                *closed = Some(reason.clone());
+            }
+        }
+        lock(&self.outgoing).take();
+        let waiters: Vec<Waiter> = lock(&self.pending).drain().map(|(_, w)| w).collect();
+        for waiter in waiters {
+            let _ = waiter.try_send(Err(Error::Closed {
+                reason: reason.clone(),
+            }));
+        }
+    }
+
+    pub(super) fn closed_error(&self) -> Option<Error> {
+        lock(&self.closed).as_ref().map(|reason| Error::Closed {
+            reason: reason.clone(),
+        })
+    }
+}
+
+/// A request sent and not yet answered. Dropping it forgets the reply.
+pub struct Pending {
+    pub(super) id: u32,
+    pub(super) receiver: Receiver<Result<Reply>>,
+    pub(super) shared: Arc<Shared>,
+    pub(super) operation: &'static str,
+    pub(super) path: String,
+    pub(super) timeout: Duration,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending")
+            .field("id", &self.id)
+            .field("operation", &self.operation)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        lock(&self.shared.pending).remove(&self.id);
+    }
+}
+
+impl Pending {
+    fn wait(&self) -> Result<Reply> {
+        match self.receiver.recv_timeout(self.timeout) {
+            Ok(reply) => reply,
+            Err(RecvTimeoutError::Timeout) => Err(Error::Timeout {
+                operation: format!("{} `{}`", self.operation, self.path),
+                seconds: self.timeout,
+            }),
+            Err(RecvTimeoutError::Disconnected) => Err(self
+                .shared
+                .closed_error()
+                .unwrap_or(Error::Closed { reason: None })),
+        }
+    }
+
+    fn status_error(&self, body: &[u8]) -> Error {
+        let mut reader = Reader::new(body);
+        let code = reader.u32().unwrap_or(status::FAILURE);
+        let message = reader.string().unwrap_or_default();
+        Error::Status {
+            code,
+            path: self.path.clone(),
+            message,
+        }
+    }
+
+    /// Wait for an `OK` status.
+    ///
+    /// # Errors
+    /// Any other status, a timeout, or a closed session.
+    pub fn wait_ok(self) -> Result<()> {
+        let reply = self.wait()?;
+        match reply.kind {
+            kind::STATUS => match self.status_error(reply.body()) {
+                Error::Status { code, .. } if code == status::OK => Ok(()),
+                error => Err(error),
+            },
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Wait for the data of a read: empty at the end of the file; may be shorter than asked.
+    ///
+    /// # Errors
+    /// An error status, a timeout, or a closed session.
+    pub fn wait_data(self) -> Result<Vec<u8>> {
+        let reply = self.wait()?;
+        match reply.kind {
+            kind::DATA => {
+                let length = Reader::new(reply.body()).bytes()?.len();
+                // Reuse the packet's buffer: drop the header in place instead of copying.
+                let mut data = reply.packet;
+                data.drain(..BODY + 4);
+                data.truncate(length);
+                Ok(data)
+            }
+            kind::STATUS => match self.status_error(reply.body()) {
+                Error::Status { code, .. } if code == status::EOF => Ok(Vec::new()),
+                error => Err(error),
+            },
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub(super) fn wait_kind(self, wanted: u8) -> Result<Vec<u8>> {
+        let reply = self.wait()?;
+        if reply.kind == wanted {
+            let mut body = reply.packet;
+            body.drain(..BODY.min(body.len()));
+            Ok(body)
+        } else if reply.kind == kind::STATUS {
+            Err(self.status_error(reply.body()))
+        } else {
+            Err(unexpected(reply.kind))
+        }
+    }
+}
+
+fn unexpected(kind: u8) -> Error {
+    Error::Protocol(format!("unexpected reply of type {kind}"))
+}
+
+pub(super) fn send(shared: &Shared, packet: Vec<u8>) -> Result<()> {
+    let sent = lock(&shared.outgoing)
+        .as_ref()
+        .is_some_and(|queue| queue.send(packet).is_ok());
+    if sent {
+        Ok(())
+    } else {
+        Err(shared
+            .closed_error()
+            .unwrap_or(Error::Closed { reason: None }))
+    }
+}
+
+pub(super) fn spawn_writer<W: Write + Send + 'static>(
+    output: W,
+    queue: Receiver<Vec<u8>>,
+    shared: Arc<Shared>,
+    end: Arc<dyn EndReason>,
+) -> Result<()> {
+    let body = move || {
+        let mut output = BufWriter::with_capacity(512 * 1024, output);
+        while let Ok(packet) = queue.recv() {
+            let mut result = output.write_all(&packet);
+            // Gather what is already queued into the same flush.
+            while result.is_ok() {
+                match queue.try_recv() {
+                    Ok(packet) => result = output.write_all(&packet),
+                    Err(_) => break,
+                }
+            }
+            if let Err(error) = result.and_then(|()| output.flush()) {
+                let reason = end.reason().unwrap_or_else(|| error.to_string());
+                shared.close(Some(reason));
+                return;
+            }
+        }
+    };
+    thread::Builder::new()
+        .name("sftp-writer".into())
+        .spawn(body)
+        .map(drop)
+        .map_err(|e| Error::Local(format!("cannot start the sftp writer thread: {e}")))
+}
+
+/// The largest packet accepted from a server (OpenSSH sends at most 256 KiB plus headers).
+const MAX_PACKET: usize = 16 * 1024 * 1024;
+
+fn read_packet(input: &mut impl Read) -> std::io::Result<Option<Vec<u8>>> {
+    let mut length = [0u8; 4];
+    match input.read_exact(&mut length) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let length = u32::from_be_bytes(length) as usize;
+    if length == 0 || length > MAX_PACKET {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("a packet of {length} bytes is not sftp"),
+        ));
+    }
+    let mut packet = vec![0u8; length];
+    input.read_exact(&mut packet)?;
+    Ok(Some(packet))
+}
+
+pub(super) fn spawn_reader<R: Read + Send + 'static>(
+    input: R,
+    shared: Arc<Shared>,
+    version: SyncSender<Result<Vec<u8>>>,
+    end: Arc<dyn EndReason>,
+) -> Result<()> {
+    let body = move || {
+        let mut input = std::io::BufReader::with_capacity(512 * 1024, input);
+        let mut version = Some(version);
+        let reason = loop {
+            let packet = match read_packet(&mut input) {
+                Ok(Some(packet)) => packet,
+                Ok(None) => break end.reason(),
+                Err(error) => break Some(end.reason().unwrap_or_else(|| error.to_string())),
+            };
+            let mut reader = Reader::new(&packet);
+            let Ok(kind) = reader.u8() else { continue };
+            if kind == kind::VERSION {
+                if let Some(version) = version.take() {
+                    let _ = version.send(Ok(packet.get(1..).unwrap_or_default().to_vec()));
+                }
+                continue;
+            }
+            let Ok(id) = reader.u32() else { continue };
+            let waiter = lock(&shared.pending).remove(&id);
+            if let Some(waiter) = waiter {
+                let _ = waiter.try_send(Ok(Reply { kind, packet }));
+            }
+        };
+        if let Some(version) = version.take() {
+            let _ = version.send(Err(Error::Closed {
+                reason: reason.clone(),
+            }));
+        }
+        shared.close(reason);
+    };
+    thread::Builder::new()
+        .name("sftp-reader".into())
+        .spawn(body)
+        .map(drop)
+        .map_err(|e| Error::Local(format!("cannot start the sftp reader thread: {e}")))
+}
