@@ -143,7 +143,10 @@ impl MountGuard {
             return Ok(());
         };
         if session.guard.is_finished() {
-            let _ = session.join();
+            // Unmounted from outside. Dropping fuser's mount handle now would unmount the path
+            // again (fuser 0.18 reads a dead connection as still mounted), and by now the path
+            // may hold a new mount. Leave the handle (one descriptor) alone instead.
+            std::mem::forget(session);
             return Ok(());
         }
         match session.umount_and_join() {
