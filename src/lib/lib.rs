@@ -21,6 +21,8 @@
 //! - [`execute`] runs containers (Docker through bollard); [`gpus`] finds the host's GPUs and
 //!   matches a RED file's GPU requirements to them.
 //! - [`bench`] measures data access the way the Curious Containers study did.
+//! - [`mount`] is red's own FUSE filesystem over a small `Remote` trait (`red mount`, and the
+//!   `mount: true` inputs of `red exec`).
 //! - [`cli`] is the edge: argument parsing, output, exit codes. [`commands`] has one thin
 //!   module per subcommand.
 //!
