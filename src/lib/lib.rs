@@ -23,6 +23,8 @@
 //! - [`connector`] moves inputs and outputs (local, http, ssh); [`ssh`] reaches a host through
 //!   the system OpenSSH client and [`sftp`] speaks SFTP over it, many requests in flight.
 //! - [`bench`] measures data access the way the Curious Containers study did.
+//! - [`mount`] is red's own FUSE filesystem over a small `Remote` trait (`red mount`, and the
+//!   `mount: true` inputs of `red exec`).
 //! - [`cli`] is the edge: argument parsing, output, exit codes. [`commands`] has one thin
 //!   module per subcommand.
 //!

@@ -610,6 +610,29 @@ fn red_umount_ends_a_foreground_mount() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "fuse-tests"), ignore = "needs FUSE: see docs/mount.md")]
+fn an_ending_red_mount_leaves_a_new_mount_at_the_same_path_alone() {
+    let src = tree();
+    let mnt = tempfile::tempdir().unwrap();
+    let mut first = spawn_red_mount(src.path(), mnt.path());
+    mount::unmount(mnt.path()).expect("unmount");
+    // Mount again at once, while the first process is still noticing that it was unmounted.
+    let mut second = spawn_red_mount(src.path(), mnt.path());
+    assert!(first.wait().unwrap().success());
+    assert!(
+        is_mounted(mnt.path()),
+        "the first process unmounted the second mount"
+    );
+    assert_eq!(
+        fs::read(mnt.path().join("small.txt")).unwrap(),
+        b"hello through fuse\n"
+    );
+    mount::unmount(mnt.path()).expect("unmount");
+    assert!(second.wait().unwrap().success());
+    assert!(!is_mounted(mnt.path()));
+}
+
+#[test]
 fn ssh_sources_need_the_sftp_transport() {
     let run = Red::new()
         .args([

@@ -131,6 +131,21 @@ pub fn run(args: &MountArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     if args.background {
         return background(&mountpoint, printer);
     }
+    // Signals are caught from before the mount exists, so no signal can end red between
+    // mounting and waiting (which would leave the mount behind).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the signal handler")?;
+    let signals = {
+        use tokio::signal::unix::{SignalKind, signal};
+        let _context = runtime.enter();
+        (
+            signal(SignalKind::terminate()).context("cannot catch SIGTERM")?,
+            signal(SignalKind::hangup()).context("cannot catch SIGHUP")?,
+            signal(SignalKind::interrupt()).context("cannot catch SIGINT")?,
+        )
+    };
     let guard = match &source {
         Source::Local(dir) => {
             let options = Options {
@@ -145,7 +160,7 @@ pub fn run(args: &MountArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         mountpoint.display(),
         mountpoint.display()
     ));
-    let stopped_by = wait_for_stop(&guard)?;
+    let stopped_by = runtime.block_on(wait_for_stop(&guard, signals));
     guard
         .unmount()
         .with_context(|| format!("after {stopped_by}"))?;
@@ -156,27 +171,24 @@ pub fn run(args: &MountArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-/// Block until a stop signal arrives or the mount is removed from outside; say which.
-fn wait_for_stop(guard: &mount::MountGuard) -> anyhow::Result<&'static str> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the signal handler")?;
-    runtime.block_on(async {
-        let mut terminate = signal(SignalKind::terminate())?;
-        let mut hangup = signal(SignalKind::hangup())?;
-        let mut interrupt = signal(SignalKind::interrupt())?;
-        let mut tick = tokio::time::interval(Duration::from_millis(200));
-        loop {
-            tokio::select! {
-                _ = terminate.recv() => return Ok("SIGTERM"),
-                _ = hangup.recv() => return Ok("SIGHUP"),
-                _ = interrupt.recv() => return Ok("interrupt"),
-                _ = tick.tick() => if guard.ended() { return Ok("unmounted from outside") },
-            }
+/// Wait until a stop signal arrives or the mount is removed from outside; say which.
+async fn wait_for_stop(
+    guard: &mount::MountGuard,
+    (mut terminate, mut hangup, mut interrupt): (
+        tokio::signal::unix::Signal,
+        tokio::signal::unix::Signal,
+        tokio::signal::unix::Signal,
+    ),
+) -> &'static str {
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    loop {
+        tokio::select! {
+            _ = terminate.recv() => return "SIGTERM",
+            _ = hangup.recv() => return "SIGHUP",
+            _ = interrupt.recv() => return "interrupt",
+            _ = tick.tick() => if guard.ended() { return "unmounted from outside" },
         }
-    })
+    }
 }
 
 /// Start this same command without `--background` as a child, wait until its mount shows in

@@ -144,7 +144,10 @@ impl MountGuard {
             return Ok(());
         };
         if session.guard.is_finished() {
-            let _ = session.join();
+            // Unmounted from outside. Dropping fuser's mount handle now would unmount the path
+            // again (fuser 0.18 reads a dead connection as still mounted), and by now the path
+            // may hold a new mount. Leave the handle (one descriptor) alone instead.
+            std::mem::forget(session);
             return Ok(());
         }
         match session.umount_and_join() {
@@ -270,10 +273,24 @@ fn fusermount(args: &[&str], mountpoint: &Path) -> Result<(), String> {
 /// # Errors
 /// When neither can remove it.
 pub fn unmount(mountpoint: &Path) -> Result<(), MountError> {
-    fusermount(&["-u"], mountpoint).map_err(|message| MountError::Unmount {
-        path: mountpoint.to_path_buf(),
-        message,
-    })
+    // A mount that is busy for a moment (a stat in flight, the session still starting) is
+    // tried again a few times before giving up.
+    let mut attempts = 0;
+    loop {
+        match fusermount(&["-u"], mountpoint) {
+            Ok(()) => return Ok(()),
+            Err(message) => {
+                attempts += 1;
+                if attempts >= 10 || !is_mounted(mountpoint) {
+                    return Err(MountError::Unmount {
+                        path: mountpoint.to_path_buf(),
+                        message,
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
 }
 
 /// Whether `path` is a mount point in this process's mount namespace (/proc/self/mountinfo).
