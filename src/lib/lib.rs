@@ -27,6 +27,7 @@
 //! `parse`, `validate`, `template`, `fill`, `plan`, `convert` and `upgrade` are synchronous and
 //! pure; tokio lives only in [`execute`]. `tests/it/cli.rs` checks that layering.
 
+pub mod agency;
 pub mod bench;
 pub mod cli;
 pub mod commands;
