@@ -186,10 +186,10 @@ pub fn message_of(content_type: &str, body: &str) -> String {
             _ => {}
         }
     }
-    if trimmed.starts_with('<') {
-        if let Some(text) = element(trimmed, "p").or_else(|| element(trimmed, "title")) {
-            return text;
-        }
+    if trimmed.starts_with('<')
+        && let Some(text) = element(trimmed, "p").or_else(|| element(trimmed, "title"))
+    {
+        return text;
     }
     if trimmed.is_empty() {
         return "(no message)".to_owned();

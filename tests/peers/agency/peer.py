@@ -188,8 +188,8 @@ class FakeNode:
         batch = self._mongo.db["batches"].find_one({"_id": ObjectId(batch_id)})
         if batch is None or batch["state"] != "processing":
             return  # cancelled meanwhile: the real node removes the container
-        cli = restricted.get("cli", {})
-        command = cli.get("baseCommand")
+        experiment = self._mongo.db["experiments"].find_one({"_id": ObjectId(batch["experimentId"])})
+        command = ((experiment or {}).get("cli") or {}).get("baseCommand")
         inputs = restricted.get("inputs", {}) or {}
         fails = command == "false" or any(v == "FAIL" for v in inputs.values())
         stdout = f"fake stdout of batch {batch_id}\ncommand: {command}\n"
