@@ -2,6 +2,7 @@
 
 mod support;
 
+mod agency;
 mod bench;
 mod cli;
 mod convert;

@@ -10,6 +10,7 @@ as docs/remote.md (and the AGENCY.md research note, section 9) describe:
    batches the real scheduler gives it, fetches their secrets from the real trustee, builds the
    restricted RED with the real code, marks them `processing`, and after PEER_RUN_SECONDS ends
    them. A batch fails when `cli.baseCommand` is `false` or a scalar input is the string "FAIL";
+   a batch with a scalar input "SLOW" runs 15 times longer (for cancel tests);
    a failure writes stdout/stderr to GridFS and goes through the real `batch_failure` (so the
    retry, then final failure, is the broker's own).
 
@@ -170,7 +171,10 @@ class FakeNode:
             },
         )
         if result.modified_count == 1:
-            timer = threading.Timer(RUN_SECONDS, self._finish, args=(batch_id, restricted))
+            inputs = batch.get("inputs") or {}
+            slow = any(v == "SLOW" for v in inputs.values())
+            seconds = RUN_SECONDS * 15 if slow else RUN_SECONDS
+            timer = threading.Timer(seconds, self._finish, args=(batch_id, restricted))
             timer.daemon = True
             timer.start()
 
