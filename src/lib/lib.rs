@@ -37,6 +37,7 @@ pub mod diagnostic;
 pub mod execute;
 pub mod fill;
 pub mod gpus;
+pub mod kiosk;
 pub mod load;
 pub mod net;
 pub mod parse;

@@ -9,6 +9,7 @@ mod convert;
 mod docker;
 mod fill;
 mod gpus;
+mod kiosk;
 mod plan;
 mod upgrade;
 mod validate;

@@ -81,6 +81,9 @@ pub enum Command {
     Cancel(commands::cancel::CancelArgs),
     /// Print the stdout or stderr a CC-Agency broker keeps for a batch.
     Logs(commands::logs::LogsArgs),
+    /// Send images to a DeepCell Kiosk and collect the results.
+    #[command(subcommand)]
+    Kiosk(commands::kiosk::KioskCommand),
     /// List the GPUs red sees on this host (through `nvidia-smi`).
     Gpus(commands::gpus::GpusArgs),
     /// Measure data access as the Curious Containers study did: block reads and the CNN loader.
@@ -116,6 +119,7 @@ where
         Command::List(args) => commands::list::run(&args, &printer),
         Command::Cancel(args) => commands::cancel::run(&args, &printer),
         Command::Logs(args) => commands::logs::run(&args, &printer),
+        Command::Kiosk(command) => commands::kiosk::run(&command, &printer),
         Command::Gpus(args) => commands::gpus::run(&args, &printer),
         Command::Bench(command) => commands::bench::run(&command, &printer),
     };

@@ -5,6 +5,7 @@ pub mod cancel;
 pub mod convert;
 pub mod fill;
 pub mod gpus;
+pub mod kiosk;
 pub mod list;
 pub mod logs;
 pub mod plan;

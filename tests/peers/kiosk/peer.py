@@ -223,7 +223,7 @@ IMAGE_MAGIC = (b"\x89PNG", b"II*\x00", b"MM\x00*", b"\xff\xd8\xff", b"GIF8", b"B
 
 def update(key, **fields):
     fields["updated_at"] = py_now()
-    fields["updated_by"] = CONSUMER
+    fields["updated_by"] = threading.current_thread().name
     db.hset(key, mapping={k: str(v) for k, v in fields.items()})
 
 
@@ -253,7 +253,7 @@ def image_job(queue, key):
     name = fields.get("input_file_name", "")
     if name.lower().endswith(".zip"):
         raise ValueError('Invalid filetype for "{}" job.'.format(queue))
-    update(key, status="started", identity_started=CONSUMER)
+    update(key, status="started", identity_started=threading.current_thread().name)
     time.sleep(STEP)
     data = bucket_read(name)
     update(key, status="pre-processing", download_time=time.time() - start, scale=fields.get("scale") or "1", dim_order="YXC")
@@ -282,7 +282,7 @@ def zip_job(queue, key):
     name = fields.get("input_file_name", "")
     if not name.lower().endswith(".zip"):
         raise ValueError('Invalid filetype for "{}" job.'.format(queue))
-    update(key, status="started", identity_started=CONSUMER)
+    update(key, status="started", identity_started=threading.current_thread().name)
     child_queue = queue[: -len("-zip")]
     children = []
     with zipfile.ZipFile(io.BytesIO(bucket_read(name))) as archive:
@@ -326,7 +326,8 @@ def zip_job(queue, key):
 
 
 def consume(queue):
-    processing = "processing-{}:{}".format(queue, CONSUMER)
+    # One processing list per worker, as each consumer pod has its own.
+    processing = "processing-{}:{}".format(queue, threading.current_thread().name)
     handler = zip_job if queue.endswith("-zip") else image_job
     while True:
         # Anything stranded in our processing list goes back to the work queue first.
@@ -348,8 +349,9 @@ def main():
     for job_type in JOB_TYPES:
         for queue in (job_type, job_type + "-zip"):
             # Several workers per queue, like an autoscaled deployment.
-            for _ in range(4):
-                threading.Thread(target=consume, args=(queue,), daemon=True).start()
+            for i in range(4):
+                name = "{}-{}-{}".format(CONSUMER, queue, i)
+                threading.Thread(target=consume, args=(queue,), name=name, daemon=True).start()
     server = make_server("127.0.0.1", PORT, app, threaded=True)
     print("kiosk peer: front end on http://127.0.0.1:{}".format(PORT), flush=True)
     server.serve_forever()
