@@ -20,12 +20,15 @@
 //! - [`redact`] masks secrets in everything printed.
 //! - [`execute`] runs containers (Docker through bollard); [`gpus`] finds the host's GPUs and
 //!   matches a RED file's GPU requirements to them.
+//! - [`agency`] is the client of a CC-Agency broker (`red submit`, `status`, `list`, `cancel`,
+//!   `logs`); [`kiosk`] is the client of a DeepCell Kiosk front end (`red kiosk`). Both are async
+//!   (reqwest through [`net`]) and have a timeout on every request.
 //! - [`bench`] measures data access the way the Curious Containers study did.
 //! - [`cli`] is the edge: argument parsing, output, exit codes. [`commands`] has one thin
 //!   module per subcommand.
 //!
 //! `parse`, `validate`, `template`, `fill`, `plan`, `convert` and `upgrade` are synchronous and
-//! pure; tokio lives only in [`execute`]. `tests/it/cli.rs` checks that layering.
+//! pure; tokio lives only in [`execute`], [`agency`], [`kiosk`] and the commands that drive them. `tests/it/cli.rs` checks that layering.
 
 pub mod agency;
 pub mod bench;
