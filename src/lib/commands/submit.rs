@@ -164,12 +164,18 @@ async fn follow(
     mut batches: Vec<Batch>,
     printer: &Printer,
 ) -> Result<Vec<Batch>, agency::Error> {
-    const FIRST: Duration = Duration::from_millis(250);
+    const FIRST: Duration = Duration::from_millis(500);
     const MAX: Duration = Duration::from_secs(5);
     let progress = std::io::stderr().is_terminal();
     let mut seen: HashMap<String, State> =
         batches.iter().map(|b| (b.id.clone(), b.state)).collect();
-    let mut delay = FIRST;
+    // Each poll makes the broker list every batch of the experiment and hash the password once:
+    // a big experiment is polled less often (5 ms per batch: every 5 s to 10 s for 1,000).
+    let per_batch =
+        Duration::from_millis(5).saturating_mul(u32::try_from(batches.len()).unwrap_or(u32::MAX));
+    let floor = FIRST.max(per_batch);
+    let ceiling = MAX.max(floor.saturating_mul(2));
+    let mut delay = floor;
     while !batches.iter().all(|b| b.state.is_terminal()) {
         tokio::time::sleep(delay).await;
         batches = client.experiment_batches(experiment).await?;
@@ -199,9 +205,9 @@ async fn follow(
             }
         }
         delay = if changed {
-            FIRST
+            floor
         } else {
-            (delay * 3 / 2).min(MAX)
+            (delay * 3 / 2).min(ceiling)
         };
     }
     Ok(batches)
