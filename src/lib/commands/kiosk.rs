@@ -61,7 +61,7 @@ pub struct KioskSubmitArgs {
     /// Seconds one request may take (an upload the Kiosk never answers fails after this).
     #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
     pub request_timeout: f64,
-    /// Seconds between two polls of one job.
+    /// The longest wait between two polls of one job (the first comes after a tenth of it).
     #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
     pub poll: f64,
     /// Rescale factor sent with each job (empty: the Kiosk detects it).
@@ -367,6 +367,11 @@ async fn follow(
     const GRACE: Duration = Duration::from_secs(30);
     let mut errors = 0;
     let mut last_status: Option<String> = None;
+    // Start polling soon (most jobs on a quiet Kiosk end within a second), then back off to
+    // `--poll`.
+    let mut delay = (settings.poll / 10)
+        .max(Duration::from_millis(50))
+        .min(settings.poll);
     let fields = loop {
         if start.elapsed() > settings.timeout {
             outcome.reason = Some(format!(
@@ -377,7 +382,8 @@ async fn follow(
             let _ = client.expire(hash, settings.expire).await;
             return Ok(());
         }
-        tokio::time::sleep(settings.poll).await;
+        tokio::time::sleep(delay).await;
+        delay = (delay * 3 / 2).min(settings.poll);
         match client.fields(hash).await {
             Ok(fields) if fields.is_finished() => break fields,
             Ok(fields) => {

@@ -20,7 +20,8 @@ the section it follows. Status codes and bodies are the front end's own.
   image to `<type>`, wait with `progress`, and end `done` with `failures` (URL-encoded).
 
 Environment: KIOSK_PORT (8095), KIOSK_REDIS_PORT (6390), KIOSK_BUCKET (kiosk-peer), JOB_TYPES
-(mesmer,polaris,segmentation,caliban,spot), KIOSK_STEP_SECONDS (0.5), STATE_DIR (bucket files).
+(mesmer,polaris,segmentation,caliban,spot), KIOSK_STEP_SECONDS (0.5), KIOSK_WORKERS (4 consumer
+threads per queue), STATE_DIR (bucket files).
 """
 
 import datetime
@@ -44,6 +45,7 @@ REDIS_PORT = int(os.environ.get("KIOSK_REDIS_PORT", "6390"))
 BUCKET = os.environ.get("KIOSK_BUCKET", "kiosk-peer")
 JOB_TYPES = os.environ.get("JOB_TYPES", "mesmer,polaris,segmentation,caliban,spot").split(",")
 STEP = float(os.environ.get("KIOSK_STEP_SECONDS", "0.5"))
+WORKERS = int(os.environ.get("KIOSK_WORKERS", "4"))
 STATE_DIR = os.environ.get("STATE_DIR", "/tmp/red-kiosk/bucket")
 CONSUMER = "kiosk-consumer-peer"
 
@@ -349,7 +351,7 @@ def main():
     for job_type in JOB_TYPES:
         for queue in (job_type, job_type + "-zip"):
             # Several workers per queue, like an autoscaled deployment.
-            for i in range(4):
+            for i in range(WORKERS):
                 name = "{}-{}-{}".format(CONSUMER, queue, i)
                 threading.Thread(target=consume, args=(queue,), name=name, daemon=True).start()
     server = make_server("127.0.0.1", PORT, app, threaded=True)
