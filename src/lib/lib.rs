@@ -22,6 +22,9 @@
 //!   matches a RED file's GPU requirements to them.
 //! - [`connector`] moves inputs and outputs (local, http, ssh); [`ssh`] reaches a host through
 //!   the system OpenSSH client and [`sftp`] speaks SFTP over it, many requests in flight.
+//! - [`agency`] is the client of a CC-Agency broker (`red submit`, `status`, `list`, `cancel`,
+//!   `logs`); [`kiosk`] is the client of a DeepCell Kiosk front end (`red kiosk`). Both are async
+//!   (reqwest through [`net`]) and have a timeout on every request.
 //! - [`bench`] measures data access the way the Curious Containers study did.
 //! - [`mount`] is red's own FUSE filesystem over a small `Remote` trait (`red mount`, and the
 //!   `mount: true` inputs of `red exec`).
@@ -29,8 +32,9 @@
 //!   module per subcommand.
 //!
 //! `parse`, `validate`, `template`, `fill`, `plan`, `convert` and `upgrade` are synchronous and
-//! pure; tokio lives only in [`execute`]. `tests/it/cli.rs` checks that layering.
+//! pure; tokio lives only in [`execute`], [`agency`], [`kiosk`] and the commands that drive them. `tests/it/cli.rs` checks that layering.
 
+pub mod agency;
 pub mod bench;
 pub mod cli;
 pub mod commands;
@@ -40,6 +44,7 @@ pub mod diagnostic;
 pub mod execute;
 pub mod fill;
 pub mod gpus;
+pub mod kiosk;
 pub mod load;
 pub mod mount;
 pub mod net;

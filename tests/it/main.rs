@@ -2,6 +2,7 @@
 
 mod support;
 
+mod agency;
 mod bench;
 mod cli;
 mod convert;
@@ -11,6 +12,7 @@ mod external;
 mod fill;
 mod gpus;
 mod http;
+mod kiosk;
 mod mount;
 mod plan;
 mod ssh;

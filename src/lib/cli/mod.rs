@@ -73,6 +73,19 @@ pub enum Command {
     Plan(commands::plan::PlanArgs),
     /// Run an experiment here, every batch in its own Docker container.
     Exec(commands::exec::ExecArgs),
+    /// Send a RED file to a CC-Agency broker; with `--wait`, follow its batches to the end.
+    Submit(commands::submit::SubmitArgs),
+    /// Show the state of experiments and batches on a CC-Agency broker.
+    Status(commands::status::StatusArgs),
+    /// List batches on a CC-Agency broker, filtered and paged.
+    List(commands::list::ListArgs),
+    /// Cancel batches (or every unfinished batch of an experiment) on a CC-Agency broker.
+    Cancel(commands::cancel::CancelArgs),
+    /// Print the stdout or stderr a CC-Agency broker keeps for a batch.
+    Logs(commands::logs::LogsArgs),
+    /// Send images to a DeepCell Kiosk and collect the results.
+    #[command(subcommand)]
+    Kiosk(commands::kiosk::KioskCommand),
     /// List the GPUs red sees on this host (through `nvidia-smi`).
     Gpus(commands::gpus::GpusArgs),
     /// Measure data access as the Curious Containers study did: block reads and the CNN loader.
@@ -113,6 +126,12 @@ where
         Command::Fill(args) => commands::fill::run(&args, &printer),
         Command::Plan(args) => commands::plan::run(&args, &printer),
         Command::Exec(args) => commands::exec::run(&args, &printer),
+        Command::Submit(args) => commands::submit::run(&args, &printer),
+        Command::Status(args) => commands::status::run(&args, &printer),
+        Command::List(args) => commands::list::run(&args, &printer),
+        Command::Cancel(args) => commands::cancel::run(&args, &printer),
+        Command::Logs(args) => commands::logs::run(&args, &printer),
+        Command::Kiosk(command) => commands::kiosk::run(&command, &printer),
         Command::Gpus(args) => commands::gpus::run(&args, &printer),
         Command::Bench(command) => commands::bench::run(&command, &printer),
         Command::Mount(args) => commands::mount::run(&args, &printer),

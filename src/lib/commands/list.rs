@@ -1,0 +1,122 @@
+//! `red list`: the user's batches on a CC-Agency broker, newest first, filtered and paged by
+//! the broker.
+
+use clap::Args;
+
+use crate::agency::{self, BatchQuery, State};
+use crate::cli::{ExitStatus, Printer};
+use crate::commands::remote::{self, Format, RemoteArgs};
+
+/// A `--state` value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StateArg {
+    /// Waiting for a node.
+    Registered,
+    /// Given to a node.
+    Scheduled,
+    /// Running.
+    Processing,
+    /// Finished well.
+    Succeeded,
+    /// Finished badly.
+    Failed,
+    /// Cancelled.
+    Cancelled,
+}
+
+impl From<StateArg> for State {
+    fn from(state: StateArg) -> Self {
+        match state {
+            StateArg::Registered => State::Registered,
+            StateArg::Scheduled => State::Scheduled,
+            StateArg::Processing => State::Processing,
+            StateArg::Succeeded => State::Succeeded,
+            StateArg::Failed => State::Failed,
+            StateArg::Cancelled => State::Cancelled,
+        }
+    }
+}
+
+/// Arguments of `red list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only batches in this state.
+    #[arg(long, value_enum)]
+    pub state: Option<StateArg>,
+    /// Only this experiment's batches.
+    #[arg(long, value_name = "ID")]
+    pub experiment: Option<String>,
+    /// Only this user's batches (admins; other users always see only their own).
+    #[arg(long, value_name = "USER")]
+    pub owner: Option<String>,
+    /// At most this many batches.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: u64,
+    /// Skip this many first (paging).
+    #[arg(long, default_value_t = 0)]
+    pub skip: u64,
+    /// Oldest first.
+    #[arg(long)]
+    pub ascending: bool,
+    /// How to reach the broker.
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+/// Run `red list`.
+pub fn run(args: &ListArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    if let Some(id) = args
+        .experiment
+        .as_ref()
+        .filter(|id| !agency::is_object_id(id))
+    {
+        return Ok(remote::report(printer, &agency::Error::Id(id.clone())));
+    }
+    let client = remote::client(&args.remote, remote::FileAccess::default(), printer)?;
+    let query = BatchQuery {
+        experiment: args.experiment.clone(),
+        state: args.state.map(State::from),
+        username: args.owner.clone(),
+        node: None,
+        skip: (args.skip > 0).then_some(args.skip),
+        limit: Some(args.limit),
+        ascending: args.ascending,
+    };
+    remote::runtime()?.block_on(async {
+        let (batches, total) = match async {
+            Ok::<_, agency::Error>((
+                client.batches(&query).await?,
+                client.count_batches(&query).await?,
+            ))
+        }
+        .await
+        {
+            Ok(found) => found,
+            Err(error) => return Ok(remote::report(printer, &error)),
+        };
+        match args.format {
+            Format::Human => {
+                let mut text = String::from(remote::BATCH_HEADER);
+                for batch in &batches {
+                    text.push_str(&remote::batch_line(batch));
+                }
+                printer.out(&text);
+                printer.err(&format!(
+                    "{} of {total} batch{} (skipped {})\n",
+                    batches.len(),
+                    if total == 1 { "" } else { "es" },
+                    args.skip
+                ));
+            }
+            Format::Json => printer.out_json(serde_json::json!({
+                "total": total,
+                "skip": args.skip,
+                "batches": batches,
+            })),
+        }
+        Ok(ExitStatus::Success)
+    })
+}

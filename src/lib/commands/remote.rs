@@ -1,0 +1,224 @@
+//! What the CC-Agency commands share: the connection flags, where URL, user and password come
+//! from, the tokio runtime, and how a client error is shown.
+//!
+//! Order of the sources (docs/remote.md): a flag, then the RED file's access block (`red
+//! submit`), then `RED_AGENCY_URL` / `RED_AGENCY_USER` / `RED_AGENCY_PASSWORD`, then the config
+//! file, then (password only) a hidden prompt on a terminal. There is no password flag.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+use crate::agency::{self, Client, Credentials, config};
+use crate::cli::{ExitStatus, Printer};
+use crate::fill::Secret;
+
+/// How to reach the broker.
+#[derive(Debug, Clone, Args)]
+pub struct RemoteArgs {
+    /// The broker's base URL (default: `RED_AGENCY_URL`, then the config file).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// The broker user (default: `RED_AGENCY_USER`, then the config file). The password comes
+    /// from `RED_AGENCY_PASSWORD`, the config file or a prompt, never from a flag.
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Seconds one request may take, connecting included.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_seconds)]
+    pub timeout: f64,
+    /// The agency config file (default: `RED_AGENCY_CONFIG`, else
+    /// `$XDG_CONFIG_HOME/red/agency.json`, else `~/.config/red/agency.json`).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(value) if value > 0.0 && value <= 86_400.0 => Ok(value),
+        _ => Err(format!(
+            "`{text}` is not a number of seconds between 0 and 86400"
+        )),
+    }
+}
+
+/// Output formats of the agency commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Lines for people.
+    Human,
+    /// One JSON document on standard output.
+    Json,
+}
+
+/// What a RED file's access block gives (`red submit`); empty for the other commands.
+pub(crate) type FileAccess = agency::check::Access;
+
+/// The config file's path.
+fn config_path(args: &RemoteArgs) -> Option<PathBuf> {
+    if let Some(path) = &args.config {
+        return Some(path.clone());
+    }
+    if let Some(path) = std::env::var_os("RED_AGENCY_CONFIG") {
+        return Some(PathBuf::from(path));
+    }
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".config")))?;
+    Some(base.join("red").join("agency.json"))
+}
+
+fn env_text(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Make a client from the flags, the file's access block, the environment, the config file
+/// and, for a missing password, a prompt. Every password is registered with the printer.
+pub(crate) fn client(
+    args: &RemoteArgs,
+    file: FileAccess,
+    printer: &Printer,
+) -> anyhow::Result<Client> {
+    let config_file = config_path(args);
+    let config = match &config_file {
+        Some(path) => config::load(path)?,
+        None => config::Config::default(),
+    };
+    let where_to = || match &config_file {
+        Some(path) => format!("the config file `{}`", path.display()),
+        None => "a config file (`--config`)".to_owned(),
+    };
+    let url = args
+        .url
+        .clone()
+        .or(file.url)
+        .or_else(|| env_text("RED_AGENCY_URL"))
+        .or(config.url);
+    let Some(url) = url else {
+        anyhow::bail!(
+            "no CC-Agency URL: give `--url`, set `RED_AGENCY_URL`, or put `url` in {}",
+            where_to()
+        );
+    };
+    let file_user = file.username.clone();
+    let username = args
+        .user
+        .clone()
+        .or(file.username)
+        .or_else(|| env_text("RED_AGENCY_USER"))
+        .or(config.username);
+    let Some(username) = username else {
+        anyhow::bail!(
+            "no CC-Agency user: give `--user`, set `RED_AGENCY_USER`, or put `username` in {}",
+            where_to()
+        );
+    };
+    // The file's password belongs to the file's user only.
+    let file_password = file
+        .password
+        .filter(|_| file_user.as_deref() == Some(&username));
+    let password = match file_password
+        .or_else(|| env_text("RED_AGENCY_PASSWORD").map(Secret::new))
+        .or(config.password)
+    {
+        Some(password) => password,
+        None => prompt(&username, &url, &where_to())?,
+    };
+    printer.protect([password.expose()]);
+    let timeout = Duration::from_secs_f64(args.timeout);
+    Ok(Client::new(
+        &url,
+        Credentials { username, password },
+        timeout,
+    )?)
+}
+
+fn prompt(username: &str, url: &str, config: &str) -> anyhow::Result<Secret> {
+    if !crate::fill::sources::terminal_available() {
+        anyhow::bail!(
+            "no password for `{username}`: set `RED_AGENCY_PASSWORD` or put `password` in {config} \
+             (mode 0600); there is no terminal to ask on"
+        );
+    }
+    let term = dialoguer::console::Term::stderr();
+    let value = dialoguer::Password::new()
+        .with_prompt(format!("password of `{username}` at {url} (hidden)"))
+        .interact_on(&term)
+        .map_err(|dialoguer::Error::IO(error)| error)?;
+    Ok(Secret::new(value))
+}
+
+/// A single-threaded tokio runtime for one command.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Show a client error with its hint; a rejected request is the input's fault (1), anything
+/// else the infrastructure's (2).
+pub(crate) fn report(printer: &Printer, error: &agency::Error) -> ExitStatus {
+    let mut text = format!("error: {error}\n");
+    if let Some(hint) = error.hint() {
+        text.push_str(&format!("  help: {hint}\n"));
+    }
+    printer.err(&text);
+    match error {
+        agency::Error::BadRequest { .. } | agency::Error::Id(_) => ExitStatus::Failure,
+        _ => ExitStatus::Error,
+    }
+}
+
+/// Show a unix time as UTC `YYYY-MM-DD HH:MM:SS`.
+#[must_use]
+pub(crate) fn utc(seconds: f64) -> String {
+    if !seconds.is_finite() || seconds < 0.0 {
+        return "-".to_owned();
+    }
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let total = seconds as u64;
+    let (days, rest) = (total / 86_400, total % 86_400);
+    let (hour, minute, second) = (rest / 3600, rest % 3600 / 60, rest % 60);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    #[allow(clippy::cast_possible_wrap)]
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}")
+}
+
+/// One batch as a table line: index, id, state, node, experiment.
+pub(crate) fn batch_line(batch: &agency::Batch) -> String {
+    format!(
+        "{:>5}  {}  {:<10}  {:<12}  {}  {}\n",
+        batch.index,
+        batch.id,
+        batch.state.as_str(),
+        batch.node.as_deref().unwrap_or("-"),
+        batch.experiment_id,
+        utc(batch.registration_time),
+    )
+}
+
+/// The header of [`batch_line`] tables.
+pub(crate) const BATCH_HEADER: &str = "index  batch                     state       node          experiment                registered (UTC)\n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0.0), "1970-01-01 00:00:00");
+        assert_eq!(utc(1_795_329_720.26), "2026-11-22 06:42:00");
+        assert_eq!(utc(951_782_400.0), "2000-02-29 00:00:00");
+        assert_eq!(utc(-1.0), "-");
+    }
+}
