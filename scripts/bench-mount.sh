@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Measure the FUSE layer of `red mount` alone: mount a local directory with `red mount --local`
 # (the LocalRemote, no network, no encryption) and compare `red bench io` on the mount with the
-# same file read directly (docs/mount.md, "Figures").
+# same file read directly (docs/sshfs.md, "Figures").
 #
 #   scripts/bench-mount.sh [SIZE_GIB] [WORK_DIR]
 #

@@ -114,7 +114,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 }
 
 #[test]
-#[cfg_attr(not(feature = "fuse-tests"), ignore = "needs FUSE: see docs/mount.md")]
+#[cfg_attr(not(feature = "fuse-tests"), ignore = "needs FUSE: see docs/sshfs.md")]
 fn every_byte_and_attribute_reads_as_the_original() {
     let src = tree();
     let (mnt, guard) = mount_local(src.path(), Options::default());
@@ -197,7 +197,7 @@ fn random_reads(mnt: &Path, original: &[u8], readers: u64) {
 }
 
 #[test]
-#[cfg_attr(not(feature = "fuse-tests"), ignore = "needs FUSE: see docs/mount.md")]
+#[cfg_attr(not(feature = "fuse-tests"), ignore = "needs FUSE: see docs/sshfs.md")]
 fn random_and_concurrent_reads_match_the_original() {
     let src = tree();
     let original = fs::read(src.path().join("big.bin")).unwrap();
@@ -208,7 +208,7 @@ fn random_and_concurrent_reads_match_the_original() {
 }
 
 #[test]
-#[cfg_attr(not(feature = "fuse-tests"), ignore = "needs FUSE: see docs/mount.md")]
+#[cfg_attr(not(feature = "fuse-tests"), ignore = "needs FUSE: see docs/sshfs.md")]
 fn direct_io_reads_match_the_original() {
     let src = tree();
     let original = fs::read(src.path().join("big.bin")).unwrap();
@@ -245,7 +245,7 @@ fn errno(result: std::io::Result<impl Sized>) -> Option<i32> {
 }
 
 #[test]
-#[cfg_attr(not(feature = "fuse-tests"), ignore = "needs FUSE: see docs/mount.md")]
+#[cfg_attr(not(feature = "fuse-tests"), ignore = "needs FUSE: see docs/sshfs.md")]
 fn a_read_only_mount_refuses_every_change() {
     let src = tree();
     let (mnt, guard) = mount_local(src.path(), Options::default());
@@ -273,7 +273,7 @@ fn a_read_only_mount_refuses_every_change() {
 }
 
 #[test]
-#[cfg_attr(not(feature = "fuse-tests"), ignore = "needs FUSE: see docs/mount.md")]
+#[cfg_attr(not(feature = "fuse-tests"), ignore = "needs FUSE: see docs/sshfs.md")]
 fn a_read_write_mount_creates_writes_renames_and_removes() {
     let src = tree();
     let options = Options {
@@ -464,7 +464,7 @@ fn fault_options() -> Options {
 }
 
 #[test]
-#[cfg_attr(not(feature = "fuse-tests"), ignore = "needs FUSE: see docs/mount.md")]
+#[cfg_attr(not(feature = "fuse-tests"), ignore = "needs FUSE: see docs/sshfs.md")]
 fn a_hanging_remote_fails_reads_with_eio_and_recovers() {
     let src = tree();
     let remote = Arc::new(Faulty::new(src.path()));
@@ -497,7 +497,7 @@ fn a_hanging_remote_fails_reads_with_eio_and_recovers() {
 }
 
 #[test]
-#[cfg_attr(not(feature = "fuse-tests"), ignore = "needs FUSE: see docs/mount.md")]
+#[cfg_attr(not(feature = "fuse-tests"), ignore = "needs FUSE: see docs/sshfs.md")]
 fn a_lost_connection_gives_eio_and_reconnects_on_the_next_call() {
     let src = tree();
     let remote = Arc::new(Faulty::new(src.path()));
@@ -583,19 +583,19 @@ fn stop_with(signal: &str) {
 }
 
 #[test]
-#[cfg_attr(not(feature = "fuse-tests"), ignore = "needs FUSE: see docs/mount.md")]
+#[cfg_attr(not(feature = "fuse-tests"), ignore = "needs FUSE: see docs/sshfs.md")]
 fn sigterm_unmounts_and_ends_red_mount() {
     stop_with("-TERM");
 }
 
 #[test]
-#[cfg_attr(not(feature = "fuse-tests"), ignore = "needs FUSE: see docs/mount.md")]
+#[cfg_attr(not(feature = "fuse-tests"), ignore = "needs FUSE: see docs/sshfs.md")]
 fn ctrl_c_unmounts_and_ends_red_mount() {
     stop_with("-INT");
 }
 
 #[test]
-#[cfg_attr(not(feature = "fuse-tests"), ignore = "needs FUSE: see docs/mount.md")]
+#[cfg_attr(not(feature = "fuse-tests"), ignore = "needs FUSE: see docs/sshfs.md")]
 fn red_umount_ends_a_foreground_mount() {
     let src = tree();
     let mnt = tempfile::tempdir().unwrap();
@@ -610,7 +610,7 @@ fn red_umount_ends_a_foreground_mount() {
 }
 
 #[test]
-#[cfg_attr(not(feature = "fuse-tests"), ignore = "needs FUSE: see docs/mount.md")]
+#[cfg_attr(not(feature = "fuse-tests"), ignore = "needs FUSE: see docs/sshfs.md")]
 fn an_ending_red_mount_leaves_a_new_mount_at_the_same_path_alone() {
     let src = tree();
     let mnt = tempfile::tempdir().unwrap();
@@ -632,18 +632,60 @@ fn an_ending_red_mount_leaves_a_new_mount_at_the_same_path_alone() {
     assert!(!is_mounted(mnt.path()));
 }
 
+/// What cannot be mounted is refused before anything connects, and no secret is echoed.
 #[test]
-fn ssh_sources_need_the_sftp_transport() {
-    let run = Red::new()
-        .args([
+fn ssh_sources_are_checked_before_connecting() {
+    let files = [
+        (
+            "access.yml",
+            "host: 127.0.0.1\nauth: {username: a, password: '{{sftp_password}}'}\ndirPath: /srv\n",
+        ),
+        ("broken.yml", "host: [127.0.0.1\n"),
+        (
+            "unknown.json",
+            r#"{"host": "127.0.0.1", "auth": {"username": "a"}, "dirPath": "/", "color": "red"}"#,
+        ),
+    ];
+    let refused = |args: &[&str], expected: &str| {
+        let red = files
+            .iter()
+            .fold(Red::new(), |red, (name, text)| red.file(name, text));
+        let run = red.args(args).run();
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(expected), "{args:?}: {}", run.stderr);
+        assert!(!run.stderr.contains("canary"), "{args:?}: {}", run.stderr);
+    };
+    refused(
+        &[
             "mount",
-            "ssh://alice@127.0.0.1:2222/srv/data",
+            "ssh://alice:canary-pw@127.0.0.1:2222/srv",
             "/nonexistent-mnt",
-        ])
-        .run();
-    assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("SFTP transport"), "{}", run.stderr);
-    let run = Red::new().args(["mount", "/nonexistent-mnt"]).run();
-    assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("--local"), "{}", run.stderr);
+        ],
+        "must not hold a password",
+    );
+    refused(
+        &[
+            "mount",
+            r#"{"host": "127.0.0.1", "auth": {"username": "a", "password": "canary-pw"}, "dirPath": "/"}"#,
+            "/nonexistent-mnt",
+        ],
+        "holds a secret",
+    );
+    refused(
+        &["mount", "access.yml", "/nonexistent-mnt"],
+        "still holds the template variable `{{sftp_password}}`",
+    );
+    refused(
+        &[
+            "mount",
+            "access.yml",
+            "/nonexistent-mnt",
+            "--host-key",
+            "ssh-ed25519 AAAA",
+        ],
+        "go with an `ssh://` address",
+    );
+    refused(&["mount", "broken.yml", "/nonexistent-mnt"], "broken.yml:");
+    refused(&["mount", "unknown.json", "/nonexistent-mnt"], "`/color`");
+    refused(&["mount", "/nonexistent-mnt"], "--local");
 }

@@ -729,3 +729,82 @@ container:
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// `red mount ssh://…` in the background, read through, `red umount`; then the same directory
+/// from an access block file (password login), writable because the block says so.
+#[test]
+#[cfg_attr(
+    not(all(feature = "ssh-tests", feature = "fuse-tests")),
+    ignore = "needs sshd and FUSE: see docs/testing.md"
+)]
+fn red_mount_serves_an_address_and_an_access_file() {
+    let server = server();
+    let (name, path) = server.workspace("red-mount");
+    let payload: Vec<u8> = (0..1_500_000u32).map(|i| (i % 239) as u8).collect();
+    fs::write(path.join("data.bin"), &payload).expect("data");
+    let scratch = tempfile::tempdir().expect("scratch");
+    let mountpoint = scratch.path().join("mnt");
+    fs::create_dir(&mountpoint).expect("mount point");
+    let red = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_red"))
+            .args(args)
+            .current_dir(scratch.path())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("red")
+    };
+    let address = format!("ssh://{}@127.0.0.1:{}/~/{name}", server.user, server.port);
+    let key_file = server.state.join("id_ed25519");
+    let mountpoint_text = mountpoint.display().to_string();
+    let mounted = red(&[
+        "mount",
+        &address,
+        &mountpoint_text,
+        "--host-key",
+        server.host_key.trim(),
+        "--identity",
+        &key_file.display().to_string(),
+        "--background",
+    ]);
+    assert!(
+        mounted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&mounted.stderr)
+    );
+    let read = fs::read(mountpoint.join("data.bin"));
+    let unmounted = red(&["umount", &mountpoint_text]);
+    assert_eq!(read.expect("read through the mount"), payload);
+    assert!(
+        unmounted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&unmounted.stderr)
+    );
+
+    let mut access = server.access("dirPath", &name);
+    access["writable"] = true.into();
+    let access_file = scratch.path().join("access.json");
+    fs::write(&access_file, access.to_string()).expect("access file");
+    let mounted = red(&[
+        "mount",
+        &access_file.display().to_string(),
+        &mountpoint_text,
+        "--background",
+    ]);
+    assert!(
+        mounted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&mounted.stderr)
+    );
+    let written = fs::write(mountpoint.join("new.txt"), "written through red mount\n");
+    let listed = fs::read_dir(&mountpoint).map(|entries| entries.count());
+    let unmounted = red(&["umount", &mountpoint_text]);
+    written.expect("write through a writable mount");
+    assert_eq!(listed.expect("list"), 2);
+    assert!(unmounted.status.success());
+    assert_eq!(
+        fs::read_to_string(path.join("new.txt")).expect("written on the server"),
+        "written through red mount\n"
+    );
+    let table = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    assert!(!table.contains(&mountpoint_text), "still mounted");
+}

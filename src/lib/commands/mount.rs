@@ -14,6 +14,8 @@ use clap::Args;
 
 use crate::bench::stats::parse_size;
 use crate::cli::{ExitStatus, Printer};
+use crate::connector::ssh::Ssh;
+use crate::connector::{Access, ConnectorError, Context};
 use crate::mount::{self, LocalRemote, Options};
 
 /// Arguments of `red mount`.
@@ -21,13 +23,21 @@ use crate::mount::{self, LocalRemote, Options};
 #[command(
     after_help = "Examples:\n  red mount ssh://alice@data.example.org:22/srv/data /mnt/data\n  \
     red mount access.json /mnt/data --read-write\n  red mount --local /srv/data /mnt/data\n\n\
-    See docs/mount.md for the options, the faults and the figures."
+    See docs/sshfs.md for the options, the faults and the figures."
 )]
 pub struct MountArgs {
     /// What to mount and where: `ACCESS MOUNTPOINT` (a RED access block file or inline JSON),
     /// `ssh://user@host:port/absolute/path MOUNTPOINT`, or only `MOUNTPOINT` with `--local`.
     #[arg(value_names = ["SOURCE", "MOUNTPOINT"], num_args = 1..=2, required = true)]
     pub targets: Vec<String>,
+    /// With an `ssh://` address: trust this host key (`ssh-ed25519 AAAA…`, as `ssh-keyscan`
+    /// prints it) instead of looking the host up in ~/.ssh/known_hosts.
+    #[arg(long, value_name = "KEY")]
+    pub host_key: Option<String>,
+    /// With an `ssh://` address: log in with this private key file (an unencrypted key;
+    /// otherwise the agent and the default keys are used).
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub identity: Option<PathBuf>,
     /// Mount this local directory (measures the FUSE layer alone; used by the tests).
     #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
     pub local: Option<PathBuf>,
@@ -70,6 +80,8 @@ pub struct UmountArgs {
 /// Where the files come from.
 enum Source {
     Local(PathBuf),
+    /// An access block of `red-connector-ssh` (with `dirPath`).
+    Ssh(Access),
 }
 
 fn source(args: &MountArgs) -> anyhow::Result<(Source, PathBuf)> {
@@ -85,25 +97,189 @@ fn source(args: &MountArgs) -> anyhow::Result<(Source, PathBuf)> {
         }
         (Some(_), _) => anyhow::bail!("with `--local DIR`, give only the mount point"),
         (None, [_]) => anyhow::bail!(
-            "give what to mount and where: `red mount ACCESS MOUNTPOINT` or `red mount --local DIR MOUNTPOINT`"
+            "give what to mount and where: `red mount ssh://user@host/path MOUNTPOINT`, `red mount ACCESS MOUNTPOINT` or `red mount --local DIR MOUNTPOINT`"
         ),
-        (None, [what, _]) => {
-            let kind = if what.starts_with("ssh://") {
-                "an `ssh://` address"
+        (None, [what, mountpoint]) => {
+            if !what.starts_with("ssh://") && (args.host_key.is_some() || args.identity.is_some()) {
+                anyhow::bail!(
+                    "`--host-key` and `--identity` go with an `ssh://` address; in an access block, use `hostKey` and `auth.privateKey`"
+                );
+            }
+            let access = if what.starts_with("ssh://") {
+                let mut access = ssh_address(what)?;
+                if let Some(key) = &args.host_key {
+                    access["hostKey"] = key.as_str().into();
+                }
+                if let Some(file) = &args.identity {
+                    let key = std::fs::read_to_string(file).with_context(|| {
+                        format!("cannot read the key file `{}`", file.display())
+                    })?;
+                    access["auth"]["privateKey"] = key.into();
+                }
+                Access::new(access)
             } else if what.trim_start().starts_with('{') {
-                "an inline access block"
+                inline_access(what)?
             } else if Path::new(what).is_file() {
-                "an access block file"
+                access_file(Path::new(what))?
             } else {
                 anyhow::bail!(
                     "`{what}` is neither an `ssh://user@host:port/path` address, inline JSON, nor an existing access block file"
                 );
             };
-            anyhow::bail!(
-                "mounting {kind} needs the SFTP transport (issue 6), which this build does not have yet; `--local DIR` works"
-            )
+            Ok((Source::Ssh(access), PathBuf::from(mountpoint)))
         }
         (None, _) => anyhow::bail!("give what to mount and where"),
+    }
+}
+
+/// `ssh://[user@]host[:port]/path` as an access block that logs in with the agent or the
+/// default keys (a password never goes in an address: use an access block file for one).
+/// The path is absolute; `/~/data` starts at the login's home.
+fn ssh_address(address: &str) -> anyhow::Result<serde_json::Value> {
+    let url = reqwest::Url::parse(address)
+        .with_context(|| format!("`{address}` is not an `ssh://user@host:port/path` address"))?;
+    if url.password().is_some() {
+        anyhow::bail!(
+            "an address must not hold a password (it would be visible to every user of this machine); put it in an access block file with mode 0600 and mount that file"
+        );
+    }
+    let host = url
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .with_context(|| format!("`{address}` names no host"))?
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let user = match url.username() {
+        "" => login_name()
+            .context("the address names no user and red cannot tell who you are; write `ssh://user@host/path`")?,
+        user => percent_decoded(user)?,
+    };
+    let path = percent_decoded(url.path())?;
+    let path = match path.strip_prefix("/~") {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => format!("~{rest}"),
+        _ if path.is_empty() => "/".to_owned(),
+        _ => path,
+    };
+    let mut block = serde_json::json!({
+        "host": host,
+        "auth": {"username": user},
+        "dirPath": path,
+    });
+    if let Some(port) = url.port() {
+        block["port"] = port.into();
+    }
+    Ok(block)
+}
+
+/// The invoking user's login name, as `ssh` would use it: `$USER`, `$LOGNAME`, else the
+/// passwd entry of the real uid.
+fn login_name() -> Option<String> {
+    let named = |var: &str| std::env::var(var).ok().filter(|u| !u.is_empty());
+    named("USER").or_else(|| named("LOGNAME")).or_else(|| {
+        let uid = rustix::process::getuid().as_raw().to_string();
+        std::fs::read_to_string("/etc/passwd")
+            .ok()?
+            .lines()
+            .find_map(|line| {
+                let mut fields = line.split(':');
+                let name = fields.next()?;
+                (fields.nth(1)? == uid).then(|| name.to_owned())
+            })
+    })
+}
+
+fn percent_decoded(text: &str) -> anyhow::Result<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while let Some(&byte) = bytes.get(at) {
+        if byte == b'%' {
+            let hex = bytes
+                .get(at + 1..at + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .with_context(|| format!("`{text}` has a broken %-escape"))?;
+            out.push(hex);
+            at += 3;
+        } else {
+            out.push(byte);
+            at += 1;
+        }
+    }
+    String::from_utf8(out).with_context(|| format!("`{text}` is not UTF-8 once decoded"))
+}
+
+/// An access block given on the command line: fine for where and who, refused when it holds
+/// a secret (every user of the machine can read a command line).
+fn inline_access(text: &str) -> anyhow::Result<Access> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).context("the inline access block is not valid JSON")?;
+    if holds_secret(&value) {
+        anyhow::bail!(
+            "the inline access block holds a secret, which every user of this machine could read on the command line; put it in a file with mode 0600 and mount that file"
+        );
+    }
+    Ok(Access::new(value))
+}
+
+fn holds_secret(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Object(map) => map
+            .iter()
+            .any(|(key, inner)| crate::connector::is_secret_key(key) || holds_secret(inner)),
+        serde_json::Value::Array(items) => items.iter().any(holds_secret),
+        _ => false,
+    }
+}
+
+/// An access block file (JSON or YAML), filled: template variables are refused by name.
+fn access_file(path: &Path) -> anyhow::Result<Access> {
+    let parsed = crate::load::file(path).map_err(|e| {
+        let at = match (e.diagnostic.line, e.diagnostic.column) {
+            (Some(line), Some(column)) => format!(":{line}:{column}"),
+            _ => String::new(),
+        };
+        let hint = e
+            .diagnostic
+            .hint
+            .as_ref()
+            .map_or(String::new(), |h| format!(" (hint: {h})"));
+        anyhow::anyhow!("{}{at}: {}{hint}", path.display(), e.diagnostic.message)
+    })?;
+    let value = crate::plan::to_json(parsed.tree.root());
+    let text = value.to_string();
+    if let Some(start) = text.find("{{") {
+        let name: String = text[start + 2..]
+            .chars()
+            .take_while(|c| *c != '}')
+            .collect();
+        anyhow::bail!(
+            "`{}` still holds the template variable `{{{{{}}}}}`; write the value into the file (mode 0600) before mounting it",
+            path.display(),
+            name.trim()
+        );
+    }
+    Ok(Access::new(value))
+}
+
+/// A connector error in one line, with the field it is about and the hint.
+fn connector_message(error: &ConnectorError) -> String {
+    match error {
+        ConnectorError::Access(access) => {
+            let mut text = if access.pointer.is_empty() {
+                format!("the access block: {}", access.message)
+            } else {
+                format!(
+                    "the access block at `{}`: {}",
+                    access.pointer, access.message
+                )
+            };
+            if let Some(hint) = &access.hint {
+                text.push_str(&format!(" (hint: {hint})"));
+            }
+            text
+        }
+        other => other.to_string(),
     }
 }
 
@@ -146,13 +322,27 @@ pub fn run(args: &MountArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             signal(SignalKind::interrupt()).context("cannot catch SIGINT")?,
         )
     };
-    let guard = match &source {
+    let guard = match source {
         Source::Local(dir) => {
             let options = Options {
                 source: format!("red:local:{}", dir.display()),
                 ..options
             };
-            mount::mount(Arc::new(LocalRemote::new(dir)), "/", &mountpoint, options)?
+            mount::mount(Arc::new(LocalRemote::new(&dir)), "/", &mountpoint, options)?
+        }
+        Source::Ssh(access) => {
+            let connector = Ssh::new();
+            let context = Context::new(std::env::current_dir().unwrap_or_default());
+            let remote = connector
+                .mount_source(&access, &context)
+                .map_err(|e| anyhow::anyhow!("{}", connector_message(&e)))?;
+            let options = Options {
+                read_write: options.read_write || remote.writable,
+                ..options
+            };
+            remote
+                .mount(&mountpoint, options)
+                .map_err(|e| anyhow::anyhow!("{}", connector_message(&e)))?
         }
     };
     printer.err(&format!(

@@ -11,7 +11,7 @@
 //! requests, large random reads are split into parallel requests) and in [`fs`] (many session
 //! threads, page cache kept while the remote file is unchanged). What keeps it from hanging is
 //! in [`pool`]: every remote call has a timeout, after which the request fails with EIO.
-//! docs/mount.md has the design, the options and the faults.
+//! docs/sshfs.md has the design, the options and the faults.
 
 pub mod fs;
 pub mod inodes;

@@ -54,6 +54,44 @@ impl std::fmt::Debug for Ssh {
     }
 }
 
+/// A checked remote directory, ready to mount.
+#[derive(Debug)]
+pub struct MountSource {
+    remote: SftpRemote,
+    /// The directory's absolute path on the remote.
+    pub root: String,
+    /// Whether the access block asked for a writable mount (`writable: true`).
+    pub writable: bool,
+    /// `user@host:port`, for messages and the mount table.
+    pub label: String,
+}
+
+impl MountSource {
+    /// Mount the directory at `mountpoint` (its `source` in the mount table is set here).
+    ///
+    /// # Errors
+    /// When FUSE refuses; the message carries every cause.
+    pub fn mount(
+        self,
+        mountpoint: &Path,
+        options: mount::Options,
+    ) -> Result<mount::MountGuard, ConnectorError> {
+        let options = mount::Options {
+            source: format!("red:{}:{}", self.label, self.root),
+            ..options
+        };
+        mount::mount(Arc::new(self.remote), &self.root, mountpoint, options).map_err(|e| {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                text.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            ConnectorError::Remote(text)
+        })
+    }
+}
+
 impl Default for Ssh {
     fn default() -> Self {
         Self::new()
@@ -124,6 +162,36 @@ impl Ssh {
         self.with_session(target, context, |_| Ok(()))?;
         self.connection(target)
             .map_err(|e| ConnectorError::Remote(e.to_string()))
+    }
+
+    /// The remote directory an access block's `dirPath` names, over a pooled connection and
+    /// checked to be a directory: what `mount: true` inputs and `red mount` serve.
+    ///
+    /// # Errors
+    /// A wrong access block, a failed connection, or a path that is not a directory.
+    pub fn mount_source(
+        &self,
+        access: &Access,
+        context: &Context,
+    ) -> Result<MountSource, ConnectorError> {
+        let Settings { target, path } = self.settings(access, Operation::MountDir)?;
+        let writable = access.optional_bool("writable")?.unwrap_or(false);
+        let connection = self.connect(&target, context)?;
+        let label = target.label();
+        let remote = SftpRemote::new(target, connection);
+        let failed = |e: RemoteError| ConnectorError::Remote(format!("`{path}` on `{label}`: {e}"));
+        let root = remote.absolute(&path).map_err(failed)?;
+        if remote.stat(&root).map_err(failed)?.kind != mount::Kind::Directory {
+            return Err(ConnectorError::Content(format!(
+                "`{path}` on `{label}` is not a directory"
+            )));
+        }
+        Ok(MountSource {
+            remote,
+            root,
+            writable,
+            label,
+        })
     }
 
     /// The number of connections held.
@@ -413,38 +481,16 @@ impl Connector for Ssh {
         mountpoint: &Path,
         context: &Context,
     ) -> Result<Box<dyn Mounted>, ConnectorError> {
-        let Settings { target, path } = self.settings(access, Operation::MountDir)?;
-        let writable = access.optional_bool("writable")?.unwrap_or(false);
-        let connection = self.connect(&target, context)?;
-        let label = target.label();
-        let remote = SftpRemote::new(target, connection);
-        let failed = |e: RemoteError| ConnectorError::Remote(format!("`{path}` on `{label}`: {e}"));
-        let root = remote.absolute(&path).map_err(failed)?;
-        match remote.stat(&root).map_err(failed)?.kind {
-            mount::Kind::Directory => {}
-            _ => {
-                return Err(ConnectorError::Content(format!(
-                    "`{path}` on `{label}` is not a directory"
-                )));
-            }
-        }
+        let source = self.mount_source(access, context)?;
         let options = mount::Options {
-            read_write: writable,
+            read_write: source.writable,
             // The Docker daemon (root) must see a mount made by another user.
             allow_other: !rustix::process::getuid().is_root(),
-            source: format!("red:{label}:{root}"),
             ..mount::Options::default()
         };
-        let guard = mount::mount(Arc::new(remote), &root, mountpoint, options).map_err(|e| {
-            let mut text = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(cause) = source {
-                text.push_str(&format!(": {cause}"));
-                source = cause.source();
-            }
-            ConnectorError::Remote(text)
-        })?;
-        Ok(Box::new(guard))
+        source
+            .mount(mountpoint, options)
+            .map(|guard| Box::new(guard) as Box<dyn Mounted>)
     }
 
     fn receive_dir(
