@@ -808,3 +808,160 @@ fn red_mount_serves_an_address_and_an_access_file() {
     let table = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     assert!(!table.contains(&mountpoint_text), "still mounted");
 }
+
+/// An sshd of the test's own on a free port, with the harness's config and keys, so the test
+/// can kill it (listener and every session it forked) and start it again on the same port.
+struct OwnServer {
+    config: PathBuf,
+    port: u16,
+    scratch: tempfile::TempDir,
+    listener: Option<std::process::Child>,
+}
+
+impl OwnServer {
+    fn start(server: &Server) -> Self {
+        let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut own = Self {
+            config: server.state.join("sshd_config"),
+            port,
+            scratch: tempfile::tempdir().expect("scratch"),
+            listener: None,
+        };
+        own.restart();
+        own
+    }
+
+    fn restart(&mut self) {
+        let child = std::process::Command::new("/usr/sbin/sshd")
+            .arg("-D")
+            .arg("-f")
+            .arg(&self.config)
+            .arg("-E")
+            .arg(self.scratch.path().join("sshd.log"))
+            .arg("-o")
+            .arg(format!("Port={}", self.port))
+            .arg("-o")
+            .arg(format!(
+                "PidFile={}",
+                self.scratch.path().join("sshd.pid").display()
+            ))
+            .spawn()
+            .expect("start sshd");
+        self.listener = Some(child);
+        // Wait until it accepts connections (not a timed assertion: it fails only if sshd
+        // never listens).
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        panic!("the test's own sshd does not listen on port {}", self.port);
+    }
+
+    /// SIGKILL the listener and every process it forked (the sessions serving clients).
+    fn kill(&mut self) {
+        let Some(mut listener) = self.listener.take() else {
+            return;
+        };
+        let mut doomed = vec![listener.id()];
+        let mut at = 0;
+        while let Some(&parent) = doomed.get(at) {
+            doomed.extend(children_of(parent));
+            at += 1;
+        }
+        for pid in doomed {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+        let _ = listener.wait();
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn children_of(parent: u32) -> Vec<u32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = fs::read_to_string(entry.path().join("stat")).ok()?;
+            // The fields after the command name (which may hold spaces) start after `)`.
+            let ppid: u32 = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            (ppid == parent).then_some(pid)
+        })
+        .collect()
+}
+
+/// The server dies in the middle of a read: the read fails with EIO (it does not hang), and
+/// once the server is back the mount reconnects and serves the file again, byte for byte.
+#[test]
+#[cfg_attr(
+    not(all(feature = "ssh-tests", feature = "fuse-tests")),
+    ignore = "needs sshd and FUSE: see docs/testing.md"
+)]
+fn a_killed_server_fails_reads_with_eio_then_the_mount_recovers() {
+    use std::io::Read as _;
+
+    let server = server();
+    let mut own = OwnServer::start(&server);
+    let (name, path) = server.workspace("killed");
+    let payload = pattern(48 * 1024 * 1024, 7);
+    fs::write(path.join("big.bin"), &payload).expect("data");
+    let mut access = server.access("dirPath", &name);
+    access["port"] = own.port.into();
+    access["timeout"] = 5.into();
+    let connector = connector();
+    let source = connector
+        .mount_source(&Access::new(access), &Context::new(PathBuf::from(".")))
+        .expect("a mountable directory");
+    let mountpoint = tempfile::tempdir().expect("mount point");
+    let options = red::mount::Options {
+        direct_io: true,
+        timeout: std::time::Duration::from_secs(5),
+        ..red::mount::Options::default()
+    };
+    let guard = source.mount(mountpoint.path(), options).expect("mount");
+    let file_path = mountpoint.path().join("big.bin");
+
+    let mut file = fs::File::open(&file_path).expect("open through the mount");
+    let mut head = vec![0u8; 1024 * 1024];
+    file.read_exact(&mut head).expect("the first MiB");
+    assert_eq!(head, payload[..head.len()]);
+    own.kill();
+    let mut rest = Vec::new();
+    let failed = file
+        .read_to_end(&mut rest)
+        .expect_err("reading on after the server died must fail");
+    assert_eq!(failed.raw_os_error(), Some(libc::EIO), "{failed}");
+    assert!(
+        fs::read(&file_path).is_err(),
+        "no reads while the server is down"
+    );
+
+    own.restart();
+    let again = fs::read(&file_path).expect("the mount serves again once the server is back");
+    assert!(
+        again == payload,
+        "the file reads as the original after reconnecting"
+    );
+    drop(file);
+    guard.unmount().expect("unmount");
+}
