@@ -52,7 +52,7 @@ pub enum Style {
     Block,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct NodeData {
     pub(crate) kind: Kind,
     pub(crate) style: Style,
@@ -64,7 +64,7 @@ pub(crate) struct NodeData {
 }
 
 /// An arena of nodes; `root` is the document's top-level value.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tree {
     pub(crate) nodes: Vec<NodeData>,
     pub(crate) children: Vec<NodeId>,

@@ -7,6 +7,7 @@
 //! bound (no "billion laughs"). Every error carries the line and column where it was found.
 //! Nothing here knows about RED itself; that is [`crate::validate`]'s job.
 
+mod fast;
 mod input;
 pub mod scalar;
 
@@ -145,7 +146,18 @@ pub fn document(source: SourceFile) -> Result<Parsed, Error> {
 }
 
 /// Parse text into a tree (the document root is `null` for an empty stream).
+///
+/// The plain block YAML of typical RED files is read by [`fast`]; anything else, and every
+/// error, by saphyr. Both give the same tree.
 pub fn tree(text: &str) -> Result<Tree, Error> {
+    if let Some(tree) = fast::tree(text) {
+        return Ok(tree);
+    }
+    saphyr_tree(text)
+}
+
+/// Parse text into a tree with saphyr's full YAML 1.2 parser.
+fn saphyr_tree(text: &str) -> Result<Tree, Error> {
     let mut builder = Builder::with_capacity(text.len());
     let mut parser = Parser::new(input::ShortWindow::new(text));
     let mut documents = 0;
