@@ -965,3 +965,68 @@ fn a_killed_server_fails_reads_with_eio_then_the_mount_recovers() {
     drop(file);
     guard.unmount().expect("unmount");
 }
+
+/// The reference red-connector-ssh 1.3 (PyPI), driven by red through the CLI-1 protocol
+/// against the same sshd: a file received and a file sent, byte for byte, and a wrong
+/// password reported without the password.
+#[test]
+#[cfg_attr(
+    not(all(feature = "ssh-tests", feature = "peer-tests")),
+    ignore = "needs sshd and scripts/peers-up: see docs/testing.md"
+)]
+fn reference_ssh_connector_moves_files_through_cli1() {
+    use red::connector::external::External;
+
+    let server = server();
+    let (name, path) = server.workspace("reference");
+    let payload = pattern(700_000, 11);
+    fs::write(path.join("in.bin"), &payload).expect("remote file");
+    let reference = External::new(
+        "red-connector-ssh",
+        crate::support::peers::peers_bin().join("ref-connector-ssh"),
+    );
+    let scratch = tempfile::tempdir().expect("scratch");
+    let context = Context::new(scratch.path().to_path_buf());
+    // The reference knows neither `hostKey` nor `timeout` (it trusts any host key: red's own
+    // connector is the one that checks them).
+    let block = |field: &str, remote: String| {
+        let mut access = server.access(field, &remote);
+        let object = access.as_object_mut().expect("an object");
+        object.remove("hostKey");
+        object.remove("timeout");
+        Access::new(access)
+    };
+    let home = server.home.display().to_string();
+    let received = scratch.path().join("in.bin");
+    reference
+        .receive_file(
+            &block("filePath", format!("{home}/{name}/in.bin")),
+            &received,
+            &context,
+        )
+        .expect("the reference receives over sshd");
+    assert!(fs::read(&received).expect("received") == payload);
+
+    let outgoing = scratch.path().join("out.bin");
+    fs::write(&outgoing, pattern(300_000, 12)).expect("local file");
+    reference
+        .send_file(
+            &block("filePath", format!("{home}/{name}/out.bin")),
+            &outgoing,
+            &context,
+        )
+        .expect("the reference sends over sshd");
+    assert!(fs::read(path.join("out.bin")).expect("sent") == pattern(300_000, 12));
+
+    let mut wrong = block("filePath", format!("{home}/{name}/in.bin"));
+    let canary = "canary-wrong-Pw-7f3";
+    let mut value = wrong.value().clone();
+    value["auth"]["password"] = canary.into();
+    wrong = Access::new(value);
+    let message = reference
+        .receive_file(&wrong, &scratch.path().join("never.bin"), &context)
+        .expect_err("a wrong password fails")
+        .to_string();
+    assert!(!message.contains(canary), "{message}");
+    assert!(!scratch.path().join("never.bin").exists());
+}
