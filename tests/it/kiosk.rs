@@ -425,7 +425,14 @@ fn scratch(red_file: &str, files: &[(&str, Vec<u8>)]) -> tempfile::TempDir {
 fn submit_red(dir: &std::path::Path, url: &str, extra: &[&str]) -> (Run, tempfile::TempDir) {
     let tmp = tempfile::tempdir().expect("temp dir");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_red"))
-        .args(["submit", "k.red.yml", "--kiosk", url, "--job-type", "mesmer"])
+        .args([
+            "submit",
+            "k.red.yml",
+            "--kiosk",
+            url,
+            "--job-type",
+            "mesmer",
+        ])
         .args(extra)
         .current_dir(dir)
         .env("NO_COLOR", "1")
@@ -518,20 +525,25 @@ fn a_failed_kiosk_job_fails_its_batch_only() {
     let (run, tmp) = submit_red(dir, &url, &[]);
     assert_eq!(run.code, 1, "{}", run.snapshot());
     assert!(
-        run.stdout.contains("batch 0: succeeded, Kiosk job mesmer:ok.png:")
+        run.stdout
+            .contains("batch 0: succeeded, Kiosk job mesmer:ok.png:")
             && run.stdout.contains("result -> outputs_0/masks.zip"),
         "{}",
         run.snapshot()
     );
     assert!(
-        run.stdout.contains("batch 1: failed, Kiosk job mesmer:bad.png:")
+        run.stdout
+            .contains("batch 1: failed, Kiosk job mesmer:bad.png:")
             && run.stdout.contains(
                 "  error: the Kiosk job failed: RuntimeError: Simulated model failure for bad.png"
             ),
         "{}",
         run.snapshot()
     );
-    assert!(zip_holds(&dir.join("outputs_0/masks.zip"), "ok_feature_0.tif"));
+    assert!(zip_holds(
+        &dir.join("outputs_0/masks.zip"),
+        "ok_feature_0.tif"
+    ));
     assert!(!dir.join("outputs_1").exists(), "{}", run.snapshot());
     assert!(
         run.stderr.contains("1 of 2 batches succeeded"),

@@ -29,8 +29,8 @@ use crate::diagnostic::Diagnostic;
 use crate::execute::local::batch::receive_file_input;
 use crate::execute::local::prepare::{self, Delivery, Input, Output};
 use crate::execute::local::{NoEvents, RunDir, Worker, blocking, output_dir};
-use crate::kiosk::pick::{self, PickError};
 use crate::kiosk::Client;
+use crate::kiosk::pick::{self, PickError};
 use crate::plan::{self, PlanOptions};
 use crate::tree::NodeRef;
 
@@ -236,7 +236,12 @@ pub(crate) fn run(
         }
         let mut input = inputs.swap_remove(chosen.input);
         let output = outputs.swap_remove(chosen.output);
-        let staged = input.target.rsplit('/').next().unwrap_or_default().to_owned();
+        let staged = input
+            .target
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
         let upload = pick::upload_name(
             &staged,
             &[

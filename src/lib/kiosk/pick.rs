@@ -386,7 +386,10 @@ mod tests {
         );
         assert!(error.is_about_inputs());
         assert!(error.to_string().contains("(`a`, `b`)"), "{error}");
-        assert_eq!(pick(&inputs, &outputs, Some("b"), None).map(|p| p.input), Ok(1));
+        assert_eq!(
+            pick(&inputs, &outputs, Some("b"), None).map(|p| p.input),
+            Ok(1)
+        );
         let unknown = pick(&inputs, &outputs, Some("c"), None).unwrap_err();
         assert!(
             unknown
@@ -486,7 +489,10 @@ mod tests {
         assert_eq!(upload_name("image", &path), "cells.png");
         let url = [None, Some("http://h/x/b.zip?sig=1")];
         assert_eq!(upload_name("image", &url), "b.zip");
-        assert_eq!(upload_name("image", &[None, Some("http://h/data")]), "image");
+        assert_eq!(
+            upload_name("image", &[None, Some("http://h/data")]),
+            "image"
+        );
         assert_eq!(upload_name("image", &[]), "image");
     }
 }
