@@ -596,15 +596,17 @@ fn secrets_of_an_access_block_are_never_printed() {
         .expect("port")
         .port();
     let canary = "kiosk-canary-7c1e";
+    // The password is also the file name in the URL, which the connector's error names: the
+    // printer must mask it there too.
     let input = format!(
-        "      image:\n        class: File\n        connector:\n          command: red-connector-http\n          access:\n            url: http://127.0.0.1:{port}/cells.png\n            auth:\n              username: someone\n              password: {canary}\n"
+        "      image:\n        class: File\n        connector:\n          command: red-connector-http\n          access:\n            url: http://127.0.0.1:{port}/{canary}.png\n            auth:\n              username: someone\n              password: {canary}\n"
     );
     for format in ["human", "json"] {
         let scratch = scratch(&kiosk_red_file(&[&input]), &[]);
         let (run, tmp) = submit_red(scratch.path(), &url, &["--format", format]);
         assert_eq!(run.code, 1, "{}", run.snapshot());
         assert!(
-            run.stdout.contains("could not receive-file"),
+            run.stdout.contains("could not receive-file") && run.stdout.contains("********.png"),
             "{}",
             run.snapshot()
         );
@@ -686,4 +688,46 @@ fn a_batch_with_two_file_inputs_needs_input_named_before_anything_is_sent() {
         run.snapshot()
     );
     assert!(!run.stderr.contains("cannot reach"), "{}", run.snapshot());
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "kiosk-tests"),
+    ignore = "needs the Kiosk double: scripts/kiosk-up"
+)]
+fn results_go_through_the_output_connector_of_each_batch() {
+    let url = kiosk();
+    let batch = |image: &str, result: &str| {
+        format!(
+            "{}    outputs:\n      masks:\n        class: File\n        connector:\n          command: red-connector-local\n          access: {{path: {result}}}\n",
+            local_image(image)
+        )
+    };
+    let scratch = scratch(
+        &kiosk_red_file(&[
+            &batch("data/a.png", "results/first.zip"),
+            &batch("data/b.png", "results/second.zip"),
+        ]),
+        &[("data/a.png", png("one")), ("data/b.png", png("two"))],
+    );
+    let dir = scratch.path();
+    let (run, tmp) = submit_red(dir, &url, &["--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.snapshot());
+    let report = json(&run);
+    for i in 0..2 {
+        assert_eq!(
+            report["batches"][i]["delivered"], "red-connector-local send-file",
+            "{report}"
+        );
+    }
+    assert!(zip_holds(&dir.join("results/first.zip"), "a_feature_0.tif"));
+    assert!(zip_holds(
+        &dir.join("results/second.zip"),
+        "b_feature_0.tif"
+    ));
+    assert!(
+        !dir.join("outputs_0").exists() && !dir.join("outputs_1").exists(),
+        "nothing goes to the output directories when outputs have connectors"
+    );
+    assert_no_run_dir(&tmp);
 }
