@@ -362,3 +362,372 @@ fn a_kiosk_that_is_down_is_a_clear_error() {
         run.snapshot()
     );
 }
+
+// `red submit FILE --kiosk URL --job-type T`: a RED file's batches run on the Kiosk.
+
+/// A RED file whose batches each have one File input `image` (one `inputs:` block per batch)
+/// and one File output `masks` (globbed as `masks.zip`), with no output connectors: results go
+/// to `outputs_<i>/`.
+fn kiosk_red_file(batches: &[&str]) -> String {
+    let batches: String = batches
+        .iter()
+        .map(|inputs| format!("  - inputs:\n{inputs}"))
+        .collect();
+    format!(
+        r#"redVersion: "9"
+cli:
+  cwlVersion: v1.0
+  class: CommandLineTool
+  baseCommand: [segment]
+  inputs:
+    image:
+      type: File
+      inputBinding: {{position: 0}}
+  outputs:
+    masks:
+      type: File
+      outputBinding: {{glob: masks.zip}}
+batches:
+{batches}container:
+  engine: docker
+  settings:
+    image:
+      url: example.org/segment:1
+execution:
+  engine: ccfaice
+  settings: {{}}
+"#
+    )
+}
+
+/// One batch's `inputs:` block reading `path` with `red-connector-local`.
+fn local_image(path: &str) -> String {
+    format!(
+        "      image:\n        class: File\n        connector:\n          command: red-connector-local\n          access: {{path: {path}}}\n"
+    )
+}
+
+/// A scratch directory that outlives the run (the one of [`Red`] goes with it), holding a RED
+/// file `k.red.yml` and binary files.
+fn scratch(red_file: &str, files: &[(&str, Vec<u8>)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("k.red.yml"), red_file).expect("write");
+    for (name, bytes) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, bytes).expect("write");
+    }
+    dir
+}
+
+/// Run `red submit k.red.yml --kiosk URL --job-type mesmer EXTRA…` in `dir`, with a private
+/// TMPDIR (to see the run directory go away).
+fn submit_red(dir: &std::path::Path, url: &str, extra: &[&str]) -> (Run, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_red"))
+        .args([
+            "submit",
+            "k.red.yml",
+            "--kiosk",
+            url,
+            "--job-type",
+            "mesmer",
+        ])
+        .args(extra)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("HOME", dir)
+        .env("TMPDIR", tmp.path())
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run red");
+    let run = Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    (run, tmp)
+}
+
+fn assert_no_run_dir(tmp: &tempfile::TempDir) {
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .expect("tmp")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind in TMPDIR: {left:?}");
+}
+
+fn zip_holds(path: &std::path::Path, member: &str) -> bool {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    bytes.starts_with(b"PK") && bytes.windows(member.len()).any(|w| w == member.as_bytes())
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "kiosk-tests"),
+    ignore = "needs the Kiosk double: scripts/kiosk-up"
+)]
+fn a_red_file_runs_on_the_kiosk_and_results_land_in_the_output_directories() {
+    let url = kiosk();
+    let scratch = scratch(
+        &kiosk_red_file(&[&local_image("data/a.png"), &local_image("data/b.png")]),
+        &[("data/a.png", png("first")), ("data/b.png", png("second"))],
+    );
+    let dir = scratch.path();
+    let (run, tmp) = submit_red(dir, &url, &["--format", "json", "--jobs", "2"]);
+    assert_eq!(run.code, 0, "{}", run.snapshot());
+    let report = json(&run);
+    assert_eq!(report["succeeded"], true, "{report}");
+    assert_eq!(report["jobType"], "mesmer");
+    let batches = report["batches"].as_array().expect("batches");
+    assert_eq!(batches.len(), 2);
+    for (i, stem) in [(0, "a"), (1, "b")] {
+        let batch = &batches[i];
+        assert_eq!(batch["index"], i, "{batch}");
+        assert_eq!(batch["state"], "succeeded", "{batch}");
+        assert_eq!(batch["input"], "image");
+        assert_eq!(batch["output"], "masks");
+        assert_eq!(batch["kioskStatus"], "done");
+        // Uploaded under the name of the local file, so the Kiosk sees an image.
+        assert!(
+            batch["job"]
+                .as_str()
+                .is_some_and(|j| j.starts_with(&format!("mesmer:{stem}.png:"))),
+            "{batch}"
+        );
+        let delivered = format!("outputs_{i}/masks.zip");
+        assert_eq!(batch["delivered"], delivered.as_str());
+        assert!(
+            zip_holds(&dir.join(&delivered), &format!("{stem}_feature_0.tif")),
+            "batch {i}'s result is not its own"
+        );
+    }
+    assert_no_run_dir(&tmp);
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "kiosk-tests"),
+    ignore = "needs the Kiosk double: scripts/kiosk-up"
+)]
+fn a_failed_kiosk_job_fails_its_batch_only() {
+    let url = kiosk();
+    let scratch = scratch(
+        &kiosk_red_file(&[&local_image("data/ok.png"), &local_image("data/bad.png")]),
+        &[
+            ("data/ok.png", png("fine")),
+            ("data/bad.png", png("KIOSK-PEER-FAIL")),
+        ],
+    );
+    let dir = scratch.path();
+    let (run, tmp) = submit_red(dir, &url, &[]);
+    assert_eq!(run.code, 1, "{}", run.snapshot());
+    assert!(
+        run.stdout
+            .contains("batch 0: succeeded, Kiosk job mesmer:ok.png:")
+            && run.stdout.contains("result -> outputs_0/masks.zip"),
+        "{}",
+        run.snapshot()
+    );
+    assert!(
+        run.stdout
+            .contains("batch 1: failed, Kiosk job mesmer:bad.png:")
+            && run.stdout.contains(
+                "  error: the Kiosk job failed: RuntimeError: Simulated model failure for bad.png"
+            ),
+        "{}",
+        run.snapshot()
+    );
+    assert!(zip_holds(
+        &dir.join("outputs_0/masks.zip"),
+        "ok_feature_0.tif"
+    ));
+    assert!(!dir.join("outputs_1").exists(), "{}", run.snapshot());
+    assert!(
+        run.stderr.contains("1 of 2 batches succeeded"),
+        "{}",
+        run.snapshot()
+    );
+    assert_no_run_dir(&tmp);
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "kiosk-tests"),
+    ignore = "needs the Kiosk double: scripts/kiosk-up"
+)]
+fn an_input_that_cannot_be_fetched_names_its_batch_and_input() {
+    let url = kiosk();
+    let scratch = scratch(
+        &kiosk_red_file(&[&local_image("data/a.png"), &local_image("data/gone.png")]),
+        &[("data/a.png", png("here"))],
+    );
+    let dir = scratch.path();
+    let (run, tmp) = submit_red(dir, &url, &["--format", "json"]);
+    assert_eq!(run.code, 1, "{}", run.snapshot());
+    let report = json(&run);
+    assert_eq!(report["succeeded"], false);
+    assert_eq!(report["batches"][0]["state"], "succeeded");
+    let failed = &report["batches"][1];
+    assert_eq!(failed["index"], 1);
+    assert_eq!(failed["state"], "error");
+    assert!(failed.get("job").is_none(), "nothing was sent: {failed}");
+    let error = failed["error"].as_str().expect("error");
+    assert!(
+        error.starts_with("input `image`: `red-connector-local` could not receive-file")
+            && error.contains("gone.png"),
+        "{error}"
+    );
+    assert!(dir.join("outputs_0/masks.zip").is_file());
+    assert_no_run_dir(&tmp);
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "kiosk-tests"),
+    ignore = "needs the Kiosk double: scripts/kiosk-up"
+)]
+fn secrets_of_an_access_block_are_never_printed() {
+    let url = kiosk();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let canary = "kiosk-canary-7c1e";
+    // The password is also the file name in the URL, which the connector's error names: the
+    // printer must mask it there too.
+    let input = format!(
+        "      image:\n        class: File\n        connector:\n          command: red-connector-http\n          access:\n            url: http://127.0.0.1:{port}/{canary}.png\n            auth:\n              username: someone\n              password: {canary}\n"
+    );
+    for format in ["human", "json"] {
+        let scratch = scratch(&kiosk_red_file(&[&input]), &[]);
+        let (run, tmp) = submit_red(scratch.path(), &url, &["--format", format]);
+        assert_eq!(run.code, 1, "{}", run.snapshot());
+        assert!(
+            run.stdout.contains("could not receive-file") && run.stdout.contains("********.png"),
+            "{}",
+            run.snapshot()
+        );
+        assert!(
+            !run.stdout.contains(canary) && !run.stderr.contains(canary),
+            "the password was printed: {}",
+            run.snapshot()
+        );
+        assert_no_run_dir(&tmp);
+    }
+}
+
+#[test]
+fn kiosk_mode_refuses_the_agency_flags() {
+    for flag in [
+        &["--wait"][..],
+        &["--disable-retry"],
+        &["--url", "http://127.0.0.1:1"],
+        &["--user", "someone"],
+    ] {
+        let run = Red::new()
+            .file("k.red.yml", &kiosk_red_file(&[&local_image("a.png")]))
+            .args([
+                "submit",
+                "k.red.yml",
+                "--kiosk",
+                "http://127.0.0.1:1",
+                "--job-type",
+                "mesmer",
+            ])
+            .args(flag)
+            .run();
+        assert_eq!(run.code, 2, "{}", run.snapshot());
+        assert!(
+            run.stderr.contains("cannot be used with") && run.stderr.contains(flag[0]),
+            "{}",
+            run.snapshot()
+        );
+    }
+    let run = Red::new()
+        .file("k.red.yml", &kiosk_red_file(&[&local_image("a.png")]))
+        .args(["submit", "k.red.yml", "--job-type", "mesmer"])
+        .run();
+    assert_eq!(run.code, 2, "{}", run.snapshot());
+    assert!(run.stderr.contains("--kiosk"), "{}", run.snapshot());
+}
+
+#[test]
+fn a_batch_with_two_file_inputs_needs_input_named_before_anything_is_sent() {
+    let two = format!(
+        "{}{}",
+        local_image("a.png"),
+        local_image("b.png").replace("      image:", "      other:")
+    );
+    let file = kiosk_red_file(&[&two]).replace(
+        "  outputs:\n",
+        "    other:\n      type: File\n      inputBinding: {position: 1}\n  outputs:\n",
+    );
+    // The Kiosk is never reached: the port is closed.
+    let run = Red::new()
+        .file("k.red.yml", &file)
+        .args([
+            "submit",
+            "k.red.yml",
+            "--kiosk",
+            "http://127.0.0.1:1",
+            "--job-type",
+            "mesmer",
+        ])
+        .run();
+    assert_eq!(run.code, 1, "{}", run.snapshot());
+    assert!(
+        run.stderr.contains("k.red.yml:")
+            && run
+                .stderr
+                .contains("the batch has 2 File inputs (`image`, `other`)")
+            && run.stderr.contains("--input NAME"),
+        "{}",
+        run.snapshot()
+    );
+    assert!(!run.stderr.contains("cannot reach"), "{}", run.snapshot());
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "kiosk-tests"),
+    ignore = "needs the Kiosk double: scripts/kiosk-up"
+)]
+fn results_go_through_the_output_connector_of_each_batch() {
+    let url = kiosk();
+    let batch = |image: &str, result: &str| {
+        format!(
+            "{}    outputs:\n      masks:\n        class: File\n        connector:\n          command: red-connector-local\n          access: {{path: {result}}}\n",
+            local_image(image)
+        )
+    };
+    let scratch = scratch(
+        &kiosk_red_file(&[
+            &batch("data/a.png", "results/first.zip"),
+            &batch("data/b.png", "results/second.zip"),
+        ]),
+        &[("data/a.png", png("one")), ("data/b.png", png("two"))],
+    );
+    let dir = scratch.path();
+    let (run, tmp) = submit_red(dir, &url, &["--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.snapshot());
+    let report = json(&run);
+    for i in 0..2 {
+        assert_eq!(
+            report["batches"][i]["delivered"], "red-connector-local send-file",
+            "{report}"
+        );
+    }
+    assert!(zip_holds(&dir.join("results/first.zip"), "a_feature_0.tif"));
+    assert!(zip_holds(
+        &dir.join("results/second.zip"),
+        "b_feature_0.tif"
+    ));
+    assert!(
+        !dir.join("outputs_0").exists() && !dir.join("outputs_1").exists(),
+        "nothing goes to the output directories when outputs have connectors"
+    );
+    assert_no_run_dir(&tmp);
+}

@@ -89,21 +89,21 @@ pub fn run(command: &KioskCommand, printer: &Printer) -> anyhow::Result<ExitStat
     }
 }
 
-fn seconds(value: f64, flag: &str) -> anyhow::Result<Duration> {
+pub(crate) fn seconds(value: f64, flag: &str) -> anyhow::Result<Duration> {
     Duration::try_from_secs_f64(value)
         .ok()
         .filter(|d| !d.is_zero())
         .ok_or_else(|| anyhow::anyhow!("`{flag}` must be a positive number of seconds"))
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?)
 }
 
-fn fail(printer: &Printer, error: &kiosk::Error) -> ExitStatus {
+pub(crate) fn fail(printer: &Printer, error: &kiosk::Error) -> ExitStatus {
     printer.err(&format!("error: {error}\n"));
     match error {
         kiosk::Error::UnknownJobType { .. } | kiosk::Error::Io { .. } => ExitStatus::Failure,
@@ -134,31 +134,32 @@ fn jobtypes(args: &JobtypesArgs, printer: &Printer) -> anyhow::Result<ExitStatus
 
 /// One job's outcome.
 #[derive(Debug, Clone, Serialize)]
-struct Outcome {
+pub(crate) struct Outcome {
     input: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    hash: Option<String>,
+    pub(crate) hash: Option<String>,
     /// `done`, `failed`, or `error` (red could not follow it).
-    status: String,
-    seconds: f64,
+    pub(crate) status: String,
+    pub(crate) seconds: f64,
     #[serde(skip_serializing_if = "Option::is_none", rename = "outputUrl")]
     output_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    output: Option<String>,
+    pub(crate) output: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<String>,
+    pub(crate) reason: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    failures: Vec<Failure>,
+    pub(crate) failures: Vec<Failure>,
 }
 
+/// A failed image of a zip job.
 #[derive(Debug, Clone, Serialize)]
-struct Failure {
-    child: String,
-    reason: String,
+pub(crate) struct Failure {
+    pub(crate) child: String,
+    pub(crate) reason: String,
 }
 
 impl Outcome {
-    fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         self.status == "done" && self.failures.is_empty()
     }
 }
@@ -199,15 +200,17 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, kiosk::Error> {
     Ok(out)
 }
 
-struct Settings {
-    job_type: String,
-    download: Option<PathBuf>,
-    timeout: Duration,
-    poll: Duration,
-    scale: Option<String>,
-    channels: Option<String>,
-    expire: u64,
-    progress: bool,
+/// How every job of one run is made and followed.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) job_type: String,
+    pub(crate) download: Option<PathBuf>,
+    pub(crate) timeout: Duration,
+    pub(crate) poll: Duration,
+    pub(crate) scale: Option<String>,
+    pub(crate) channels: Option<String>,
+    pub(crate) expire: u64,
+    pub(crate) progress: bool,
 }
 
 fn submit(args: &KioskSubmitArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
@@ -304,7 +307,9 @@ fn submit(args: &KioskSubmitArgs, printer: &Printer) -> anyhow::Result<ExitStatu
     })
 }
 
-async fn one_job(
+/// Upload `file`, create its job, follow it to its end and download the result into
+/// `settings.download`; every failure is in the outcome.
+pub(crate) async fn one_job(
     client: &Client,
     settings: &Settings,
     file: &Path,

@@ -15,6 +15,7 @@ pub mod remote;
 pub mod schema;
 pub mod status;
 pub mod submit;
+pub mod submit_kiosk;
 pub mod upgrade;
 pub mod validate;
 pub mod vars;

@@ -16,13 +16,15 @@ use crate::agency::{self, Batch, Client, State, Stream, SubmitFlags};
 use crate::cli::{ExitStatus, Printer};
 use crate::commands::fill::{self as fill_command, SourceArgs};
 use crate::commands::remote::{self, Format, RemoteArgs};
+use crate::commands::submit_kiosk::{self, KioskArgs};
 use crate::plan;
 
 /// Arguments of `red submit`.
 #[derive(Debug, Args)]
 #[command(after_help = "The broker and user come from the file's \
     `execution.settings.access` unless flags, RED_AGENCY_* variables or the config file say \
-    otherwise. See docs/remote.md.")]
+    otherwise. See docs/remote.md. With --kiosk, each batch's File input goes to a DeepCell \
+    Kiosk instead and the result zip to its File output; see docs/kiosk.md.")]
 pub struct SubmitArgs {
     /// The RED file (YAML or JSON); `-` reads standard input.
     pub file: PathBuf,
@@ -44,6 +46,9 @@ pub struct SubmitArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+    /// Run on a DeepCell Kiosk instead (`--kiosk URL --job-type T`).
+    #[command(flatten)]
+    pub kiosk: KioskArgs,
 }
 
 /// One batch in the JSON report.
@@ -62,6 +67,9 @@ struct BatchReport {
 
 /// Run `red submit`.
 pub fn run(args: &SubmitArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    if args.kiosk.kiosk.is_some() {
+        return submit_kiosk::run(args, &args.kiosk, printer);
+    }
     let report = fill_command::Report {
         printer,
         path: args.file.display().to_string(),

@@ -6,6 +6,8 @@
 //! fails is never answered), uploads are named by their basename, both parameter styles
 //! (`dataRescale`/`channels` and `jobForm{…}`) are sent, and one HMGET replaces thirteen HGETs.
 
+pub mod pick;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -190,6 +190,25 @@ fn stage_inputs(
     Ok(staged)
 }
 
+/// Receive one File input into `dir` as `red exec` does (`dir/0/<basename of its target>`,
+/// content checked against the file's `checksum` and `size`); returns where it landed. Used by
+/// `red submit --kiosk`, which sends the file elsewhere instead of into a container.
+pub(crate) fn receive_file_input(
+    batch_index: usize,
+    input: Input,
+    dir: &Path,
+    worker: &Worker,
+) -> Result<PathBuf, String> {
+    let mut warnings = Vec::new();
+    let staged = stage_inputs(batch_index, vec![input], dir, worker, &mut warnings)
+        .map_err(|failure| failure.message)?;
+    staged
+        .into_iter()
+        .next()
+        .map(|one| one.bind.host)
+        .ok_or_else(|| "no input was received".to_owned())
+}
+
 /// Undo mounts; errors become warnings.
 fn unmount_all(staged: &mut [Staged], warnings: &mut Vec<String>) {
     for one in staged.iter_mut().rev() {

@@ -13,8 +13,8 @@
 //! is owned by a guard (container, mounts, run directory), so it is removed on success, failure,
 //! panic and cancellation alike.
 
-mod batch;
-mod prepare;
+pub(crate) mod batch;
+pub(crate) mod prepare;
 pub mod report;
 
 use std::fs;
@@ -161,12 +161,13 @@ pub(crate) async fn blocking<T: Send + 'static>(
 
 /// The private directory of one run, removed when dropped. It is never removed while something
 /// is still mounted inside it: a read-write mount would otherwise lose remote data.
-struct RunDir {
-    path: PathBuf,
+pub(crate) struct RunDir {
+    pub(crate) path: PathBuf,
 }
 
 impl RunDir {
-    fn create(run_id: &str) -> Result<Self, ExecError> {
+    /// Make `$TMPDIR/red-run-<run_id>` with mode 0700.
+    pub(crate) fn create(run_id: &str) -> Result<Self, ExecError> {
         let path = std::env::temp_dir().join(format!("red-run-{run_id}"));
         let made = fs::create_dir(&path)
             .and_then(|()| fs::set_permissions(&path, fs::Permissions::from_mode(0o700)));

@@ -11,21 +11,21 @@ use crate::plan::{self, Action, BatchPlan, Destination, OutputPlan, Plan};
 use crate::tree::NodeRef;
 
 /// One input, ready to receive.
-pub(super) struct Input {
-    pub(super) name: String,
-    pub(super) action: Action,
-    pub(super) connector: Arc<dyn Connector>,
-    pub(super) access: Access,
-    pub(super) listing: Option<Listing>,
+pub(crate) struct Input {
+    pub(crate) name: String,
+    pub(crate) action: Action,
+    pub(crate) connector: Arc<dyn Connector>,
+    pub(crate) access: Access,
+    pub(crate) listing: Option<Listing>,
     /// The File's `checksum` (`sha1$…`) and `size`, checked once it is received.
-    pub(super) checksum: Option<String>,
-    pub(super) size: Option<u64>,
+    pub(crate) checksum: Option<String>,
+    pub(crate) size: Option<u64>,
     /// Path in the container.
-    pub(super) target: String,
+    pub(crate) target: String,
 }
 
 /// How one output leaves the run.
-pub(super) enum Delivery {
+pub(crate) enum Delivery {
     /// Copied into the batch's output directory under its basename.
     Directory,
     /// Sent by a connector.
@@ -39,16 +39,16 @@ pub(super) enum Delivery {
 }
 
 /// One output, ready to collect.
-pub(super) struct Output {
-    pub(super) plan: OutputPlan,
-    pub(super) delivery: Delivery,
+pub(crate) struct Output {
+    pub(crate) plan: OutputPlan,
+    pub(crate) delivery: Delivery,
 }
 
 /// One batch, ready to run.
-pub(super) struct Batch {
-    pub(super) plan: BatchPlan,
-    pub(super) inputs: Vec<Input>,
-    pub(super) outputs: Vec<Output>,
+pub(crate) struct Batch {
+    pub(crate) plan: BatchPlan,
+    pub(crate) inputs: Vec<Input>,
+    pub(crate) outputs: Vec<Output>,
 }
 
 fn operation(action: Action) -> Operation {
@@ -171,7 +171,7 @@ impl Checker<'_> {
 }
 
 /// Resolve and check every connector of `plan`; all problems at once, located.
-pub(super) fn batches(
+pub(crate) fn batches(
     filled: &Filled,
     plan: &Plan,
     batched: bool,
