@@ -532,6 +532,10 @@ impl<R: Remote> Filesystem for RemoteFs<R> {
         }
         // Drop pages when a getattr shows the file changed on the remote.
         let _ = config.add_capabilities(InitFlags::FUSE_AUTO_INVAL_DATA);
+        // A large O_DIRECT read (a 16 MiB block of a training file) reaches red as all of its
+        // pieces at once, served in parallel, instead of one piece after the other; libfuse
+        // asks for the same by default.
+        let _ = config.add_capabilities(InitFlags::FUSE_ASYNC_DIO);
         Ok(())
     }
 
