@@ -34,3 +34,15 @@ pub fn async_builder(insecure: bool) -> reqwest::ClientBuilder {
         .user_agent(concat!("red/", env!("CARGO_PKG_VERSION")))
         .tls_danger_accept_invalid_certs(insecure)
 }
+
+/// An async client for a remote API (CC-Agency, the Kiosk): every request ends within
+/// `timeout`, and connecting within the shorter of `timeout` and [`CONNECT_TIMEOUT`].
+///
+/// # Errors
+/// When the TLS back end cannot be set up.
+pub fn api_client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
+    async_builder(false)
+        .timeout(timeout)
+        .connect_timeout(timeout.min(CONNECT_TIMEOUT))
+        .build()
+}

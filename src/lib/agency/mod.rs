@@ -302,14 +302,10 @@ impl Client {
                 reason: "a base URL has no `?query` or `#fragment`".to_owned(),
             });
         }
-        let http = crate::net::async_builder(false)
-            .timeout(timeout)
-            .connect_timeout(timeout.min(crate::net::CONNECT_TIMEOUT))
-            .build()
-            .map_err(|e| Error::Url {
-                url: base.to_owned(),
-                reason: e.to_string(),
-            })?;
+        let http = crate::net::api_client(timeout).map_err(|e| Error::Url {
+            url: base.to_owned(),
+            reason: e.to_string(),
+        })?;
         Ok(Self {
             http,
             base: base.trim_end_matches('/').to_owned(),

@@ -130,20 +130,12 @@ fn parse_user(text: &str) -> Result<ContainerUser, String> {
 
 /// Run `red exec`.
 pub fn run(args: &ExecArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let report = fill_command::Report {
-        printer,
-        path: args.file.display().to_string(),
-        format: match args.format {
-            Format::Human => fill_command::Format::Human,
-            Format::Json => fill_command::Format::Json,
-        },
-    };
-    let (filled, _values, warnings) = match fill_command::obtain(&report, &args.file, &args.sources)
-    {
-        Ok(obtained) => obtained,
+    let report =
+        fill_command::Report::for_file(printer, &args.file, matches!(args.format, Format::Json));
+    let filled = match report.filled(&args.file, &args.sources) {
+        Ok(filled) => filled,
         Err(status) => return Ok(status),
     };
-    report.warnings(&warnings);
     let root = filled.tree().root();
     if let Some(engine) = root.pointer("/execution/engine")
         && engine.as_str() == Some("ccagency")

@@ -267,7 +267,24 @@ pub(crate) struct Report<'p> {
     pub(crate) format: Format,
 }
 
-impl Report<'_> {
+impl<'p> Report<'p> {
+    /// A report about `file` for a command that runs it (JSON when `json`).
+    pub(crate) fn for_file(printer: &'p Printer, file: &Path, json: bool) -> Self {
+        Self {
+            printer,
+            path: file.display().to_string(),
+            format: if json { Format::Json } else { Format::Human },
+        }
+    }
+
+    /// [`obtain`] the filled document of `file`, printing its warnings; on failure everything
+    /// has been reported and the exit status is returned.
+    pub(crate) fn filled(&self, file: &Path, sources: &SourceArgs) -> Result<Filled, ExitStatus> {
+        let (filled, _values, warnings) = obtain(self, file, sources)?;
+        self.warnings(&warnings);
+        Ok(filled)
+    }
+
     /// Print diagnostics about the file (`source` is the text they point into, if its lines may
     /// be shown) and return the status they call for.
     pub(crate) fn diagnostics(

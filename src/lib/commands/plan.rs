@@ -50,20 +50,12 @@ pub enum Format {
 
 /// Run `red plan`.
 pub fn run(args: &PlanArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let report = fill_command::Report {
-        printer,
-        path: args.file.display().to_string(),
-        format: match args.format {
-            Format::Human => fill_command::Format::Human,
-            Format::Json => fill_command::Format::Json,
-        },
-    };
-    let (filled, _values, warnings) = match fill_command::obtain(&report, &args.file, &args.sources)
-    {
-        Ok(obtained) => obtained,
+    let report =
+        fill_command::Report::for_file(printer, &args.file, matches!(args.format, Format::Json));
+    let filled = match report.filled(&args.file, &args.sources) {
+        Ok(filled) => filled,
         Err(status) => return Ok(status),
     };
-    report.warnings(&warnings);
     let path = &report.path;
     let options = PlanOptions {
         mode: match args.cli_compat {

@@ -70,20 +70,12 @@ pub fn run(args: &SubmitArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     if args.kiosk.kiosk.is_some() {
         return submit_kiosk::run(args, &args.kiosk, printer);
     }
-    let report = fill_command::Report {
-        printer,
-        path: args.file.display().to_string(),
-        format: match args.format {
-            Format::Human => fill_command::Format::Human,
-            Format::Json => fill_command::Format::Json,
-        },
-    };
-    let (filled, _values, warnings) = match fill_command::obtain(&report, &args.file, &args.sources)
-    {
-        Ok(obtained) => obtained,
+    let report =
+        fill_command::Report::for_file(printer, &args.file, matches!(args.format, Format::Json));
+    let filled = match report.filled(&args.file, &args.sources) {
+        Ok(filled) => filled,
         Err(status) => return Ok(status),
     };
-    report.warnings(&warnings);
     let problems = agency::check::submit(&filled);
     if !problems.is_empty() {
         return Ok(report.diagnostics(&problems, Some(filled.source())));

@@ -241,14 +241,10 @@ impl Client {
                 reason: "only http and https are supported".to_owned(),
             });
         }
-        let http = crate::net::async_builder(false)
-            .timeout(timeout)
-            .connect_timeout(timeout.min(crate::net::CONNECT_TIMEOUT))
-            .build()
-            .map_err(|e| Error::Url {
-                url: base.to_owned(),
-                reason: e.to_string(),
-            })?;
+        let http = crate::net::api_client(timeout).map_err(|e| Error::Url {
+            url: base.to_owned(),
+            reason: e.to_string(),
+        })?;
         Ok(Self {
             http,
             base: with_scheme.trim_end_matches('/').to_owned(),
