@@ -24,7 +24,8 @@
 # another user it still runs, with warm caches: the figures then say less).
 #
 # Env: RED (the binary; default: build target/release/red), WORK (default /tmp/red-bench-sshfs),
-# JOBS (which jobs, default "seq rand1 rand4"), MOUNTS (which mounts, default all five).
+# JOBS (which jobs, default "seq rand1 rand4"), MOUNTS (which mounts, default all five),
+# RED_OPTS (more options for both red mounts, e.g. "--readahead 4M").
 #
 # The older form `scripts/bench-sshfs.sh start DATA_DIR MOUNT_POINT [STATE_DIR]` / `stop
 # MOUNT_POINT [STATE_DIR]` (docs/bench.md) still mounts a directory with libfuse sshfs alone.
@@ -180,8 +181,9 @@ mount_one() { # NAME MOUNT_POINT
     red | red-directio)
         local extra=()
         [ "$name" = red-directio ] && extra=(--direct-io)
+        # shellcheck disable=SC2086
         "$red" mount "ssh://$user@127.0.0.1:$port$data" "$point" --identity "$key" \
-            --host-key "$host_key" --background "${extra[@]}" > /dev/null
+            --host-key "$host_key" --background "${extra[@]}" ${RED_OPTS:-} > /dev/null
         ;;
     esac
 }
