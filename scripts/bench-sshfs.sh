@@ -5,15 +5,17 @@
 #   scripts/bench-sshfs.sh [SIZE_GIB] [ROUNDS]        # default: a 2 GiB file, 3 rounds
 #
 # One run starts the test sshd (scripts/sshd-up, 127.0.0.1 only), writes SIZE_GIB GiB of random
-# bytes into a directory under the sshd user's home, and then, ROUNDS times, for each of
+# bytes into a directory under the sshd user's home, mounts it, and then, ROUNDS times, for each
+# of
 #   local          the file itself (the ceiling of the disk)
 #   sshfs-default  libfuse sshfs with its default options (OpenSSH's cipher: chacha20-poly1305)
 #   sshfs-tuned    sshfs -o Ciphers=aes128-gcm@openssh.com,max_read=65536,kernel_cache and the
 #                  mount's kernel read-ahead raised to 16 MiB (the best tuned sshfs of SSHFS.md)
 #   red            `red mount` with its default options
 #   red-directio   `red mount --direct-io`
-# mounts it, drops the page cache (as root) and runs three fio jobs, each reading the whole
-# file once with plain read(2) calls:
+# drops the page cache (as root) and runs three fio jobs, each reading the whole file once with
+# plain read(2) calls (all mounts stay up; each job runs on every mount in turn, so compared
+# figures are taken close together):
 #   seq    sequential 1 MiB reads
 #   rand1  random 16 MiB reads, one reader (fio's random map: every block once)
 #   rand4  random 16 MiB reads, four readers, each over its own quarter of the file
@@ -222,32 +224,42 @@ ssh_cat() {
     python3 -c "print(f'{$bytes / 1048576 / ($end - $start):.1f}')"
 }
 
+# All mounts stay up for the whole run, and each job is run on every mount in turn, so the
+# figures a ratio compares are taken seconds apart (the load of a shared machine drifts).
+declare -A target_of
+for name in $mounts_wanted; do
+    if [ "$name" = local ]; then
+        target_of[$name]=$file
+        continue
+    fi
+    point=$work/mnt-$name
+    mount_one "$name" "$point"
+    target_of[$name]=$point/big.bin
+    [ "$(stat -c %s "${target_of[$name]}")" -eq "$bytes" ] || { say "$name shows the wrong size"; exit 1; }
+    cmp -n 16777216 "$file" "${target_of[$name]}" || { say "$name reads other bytes"; exit 1; }
+done
+
 results=$work/results.tsv
 : > "$results"
 say "file $size_gib GiB, $rounds rounds, load: $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq "$rounds"); do
-    for name in $mounts_wanted; do
-        if [ "$name" = local ]; then
-            target=$file
-        else
-            point=$work/mnt-$name
-            mount_one "$name" "$point"
-            target=$point/big.bin
-            [ "$(stat -c %s "$target")" -eq "$bytes" ] || { say "$name shows the wrong size"; exit 1; }
-            cmp -n 16777216 "$file" "$target" || { say "$name reads other bytes"; exit 1; }
-        fi
-        for job in $jobs_wanted; do
+    for job in $jobs_wanted; do
+        for name in $mounts_wanted; do
             drop_caches
-            mibs=$(run_fio "$job" "$target")
+            mibs=$(run_fio "$job" "${target_of[$name]}")
             printf '%s\t%s\t%s\t%s\n' "$round" "$name" "$job" "$mibs" >> "$results"
-            say "round $round $name $job: $mibs MiB/s (load $(cut -d' ' -f1 /proc/loadavg))"
+            say "round $round $job $name: $mibs MiB/s (load $(cut -d' ' -f1 /proc/loadavg))"
         done
-        [ "$name" = local ] || unmount_one "$name" "$point"
+        if [ "$job" = seq ]; then
+            drop_caches
+            mibs=$(ssh_cat)
+            printf '%s\tssh-cat\tseq\t%s\n' "$round" "$mibs" >> "$results"
+            say "round $round seq ssh cat (aes128-gcm): $mibs MiB/s"
+        fi
     done
-    drop_caches
-    mibs=$(ssh_cat)
-    printf '%s\tssh-cat\tseq\t%s\n' "$round" "$mibs" >> "$results"
-    say "round $round ssh cat (aes128-gcm): $mibs MiB/s"
+done
+for name in $mounts_wanted; do
+    [ "$name" = local ] || unmount_one "$name" "$work/mnt-$name"
 done
 say "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
