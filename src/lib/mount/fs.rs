@@ -560,9 +560,6 @@ impl<R: Remote> Filesystem for RemoteFs<R> {
         }
         // Drop pages when a getattr shows the file changed on the remote.
         let _ = config.add_capabilities(InitFlags::FUSE_AUTO_INVAL_DATA);
-        // With direct_io, let the kernel send the pieces of one large read all at once
-        // (otherwise a 16 MiB read arrives as 1 MiB requests, each after the last answered).
-        let _ = config.add_capabilities(InitFlags::FUSE_ASYNC_DIO);
         Ok(())
     }
 
