@@ -1,27 +1,55 @@
 #!/usr/bin/env bash
-# Start a loopback OpenSSH sshd (127.0.0.1 only, its own host key, config and client key in a
-# private directory) and mount DATA_DIR through libfuse sshfs, for `red bench` comparisons
-# (docs/bench.md). Needs root, openssh-server, sshfs and fuse3:
-#   apt-get install -y openssh-server sshfs fuse3
+# red's own SSHFS (`red mount ssh://…`) against libfuse `sshfs`, over a loopback sshd, measured
+# with fio the way SSHFS.md (the CC study) did (docs/sshfs.md, "Figures").
 #
-#   scripts/bench-sshfs.sh start DATA_DIR MOUNT_POINT [STATE_DIR]   # prints the sshd port
-#   scripts/bench-sshfs.sh stop MOUNT_POINT [STATE_DIR]
+#   scripts/bench-sshfs.sh [SIZE_GIB] [ROUNDS]        # default: a 2 GiB file, 3 rounds
+#
+# One run starts the test sshd (scripts/sshd-up, 127.0.0.1 only), writes SIZE_GIB GiB of random
+# bytes into a directory under the sshd user's home, mounts it, and then, ROUNDS times, for each
+# of
+#   local          the file itself (the ceiling of the disk)
+#   sshfs-default  libfuse sshfs with its default options (OpenSSH's cipher: chacha20-poly1305)
+#   sshfs-tuned    sshfs -o Ciphers=aes128-gcm@openssh.com,max_read=65536,kernel_cache and the
+#                  mount's kernel read-ahead raised to 16 MiB (the best tuned sshfs of SSHFS.md)
+#   red            `red mount` with its default options
+#   red-directio   `red mount --direct-io`
+# drops the page cache (as root) and runs three fio jobs, each reading the whole file once with
+# plain read(2) calls (all mounts stay up; each job runs on every mount in turn, so compared
+# figures are taken close together):
+#   seq    sequential 1 MiB reads
+#   rand1  random 16 MiB reads, one reader (fio's random map: every block once)
+#   rand4  random 16 MiB reads, four readers, each over its own quarter of the file
+# and times `ssh -c aes128-gcm@openssh.com … cat FILE > /dev/null` (the link's ceiling with the
+# cipher red uses). The table shows the median MiB/s of the rounds and the ratios of red to
+# each reference (above 1: red is faster), then which of the targets of issue 7 are met.
+# Needs root for the page-cache drops, the read-ahead of sshfs-tuned and the sshd user (as
+# another user it still runs, with warm caches: the figures then say less).
+#
+# Env: RED (the binary; default: build target/release/red), WORK (default /tmp/red-bench-sshfs),
+# JOBS (which jobs, default "seq rand1 rand4"), MOUNTS (which mounts, default all five),
+# RED_OPTS (more options for both red mounts, e.g. "--readahead 4M").
+#
+# The older form `scripts/bench-sshfs.sh start DATA_DIR MOUNT_POINT [STATE_DIR]` / `stop
+# MOUNT_POINT [STATE_DIR]` (docs/bench.md) still mounts a directory with libfuse sshfs alone.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
-action=${1:?usage: bench-sshfs.sh start DATA_DIR MOUNT_POINT [STATE_DIR] | stop MOUNT_POINT [STATE_DIR]}
-case "$action" in
-start)
-    data=$(realpath "${2:?data directory}")
-    mount_point=${3:?mount point}
-    state=${4:-/tmp/red-bench-sshd}
-    mkdir -p "$state" "$mount_point" /run/sshd
-    chmod 700 "$state"
-    [ -f "$state/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -f "$state/host_ed25519"
-    [ -f "$state/client_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -f "$state/client_ed25519"
-    cp "$state/client_ed25519.pub" "$state/authorized_keys"
-    chmod 600 "$state/authorized_keys"
-    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    cat > "$state/sshd_config" <<CONFIG
+legacy() {
+    local action=$1
+    case "$action" in
+    start)
+        local data mount_point state port
+        data=$(realpath "${2:?data directory}")
+        mount_point=${3:?mount point}
+        state=${4:-/tmp/red-bench-sshd}
+        mkdir -p "$state" "$mount_point" /run/sshd
+        chmod 700 "$state"
+        [ -f "$state/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -f "$state/host_ed25519"
+        [ -f "$state/client_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -f "$state/client_ed25519"
+        cp "$state/client_ed25519.pub" "$state/authorized_keys"
+        chmod 600 "$state/authorized_keys"
+        port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+        cat > "$state/sshd_config" <<CONFIG
 ListenAddress 127.0.0.1
 Port $port
 HostKey $state/host_ed25519
@@ -34,23 +62,278 @@ UsePAM no
 StrictModes no
 Subsystem sftp /usr/lib/openssh/sftp-server
 CONFIG
-    /usr/sbin/sshd -f "$state/sshd_config" -E "$state/sshd.log"
-    # Pin the host key: read it from the file instead of trusting the first connection.
-    echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$state/host_ed25519.pub")" > "$state/known_hosts"
-    # libfuse sshfs with its default options (cipher chosen by OpenSSH: chacha20-poly1305).
-    sshfs -p "$port" \
-        -o "IdentityFile=$state/client_ed25519,UserKnownHostsFile=$state/known_hosts,StrictHostKeyChecking=yes" \
-        "root@127.0.0.1:$data" "$mount_point"
-    echo "$port"
-    ;;
-stop)
-    mount_point=${2:?mount point}
-    state=${3:-/tmp/red-bench-sshd}
-    fusermount3 -u "$mount_point" || true
-    if [ -f "$state/sshd.pid" ]; then kill "$(cat "$state/sshd.pid")" || true; fi
-    ;;
-*)
-    echo "unknown action \`$action\`" >&2
-    exit 2
+        /usr/sbin/sshd -f "$state/sshd_config" -E "$state/sshd.log"
+        # Pin the host key: read it from the file instead of trusting the first connection.
+        echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$state/host_ed25519.pub")" > "$state/known_hosts"
+        sshfs -p "$port" \
+            -o "IdentityFile=$state/client_ed25519,UserKnownHostsFile=$state/known_hosts,StrictHostKeyChecking=yes" \
+            "root@127.0.0.1:$data" "$mount_point"
+        echo "$port"
+        ;;
+    stop)
+        local mount_point=${2:?mount point} state=${3:-/tmp/red-bench-sshd}
+        fusermount3 -u "$mount_point" || true
+        if [ -f "$state/sshd.pid" ]; then kill "$(cat "$state/sshd.pid")" || true; fi
+        ;;
+    esac
+}
+case "${1:-}" in
+start | stop)
+    legacy "$@"
+    exit 0
     ;;
 esac
+
+size_gib=${1:-2}
+rounds=${2:-3}
+work=${WORK:-/tmp/red-bench-sshfs}
+jobs_wanted=${JOBS:-seq rand1 rand4}
+mounts_wanted=${MOUNTS:-local sshfs-default sshfs-tuned red red-directio}
+say() { echo "bench-sshfs: $*" >&2; }
+root=0
+[ "$(id -u)" -eq 0 ] && root=1
+
+# Tools.
+missing=()
+command -v fio > /dev/null || missing+=(fio)
+command -v sshfs > /dev/null || missing+=(sshfs)
+command -v fusermount3 > /dev/null || missing+=(fuse3)
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$root" = 1 ] && command -v apt-get > /dev/null; then
+        say "installing ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq < /dev/null
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" < /dev/null > /dev/null
+    else
+        say "missing: ${missing[*]} (run as root to install them with apt)"
+        exit 2
+    fi
+fi
+if [ -n "${RED:-}" ]; then
+    red=$RED
+else
+    say "building red (release)"
+    cargo build --release --quiet
+    red=target/release/red
+fi
+[ "$root" = 1 ] || say "not root: page caches are not dropped and sshfs-tuned keeps 128 KiB read-ahead"
+
+# The server and the file.
+state=$(scripts/sshd-up | tail -n1)
+state=${state#RED_TEST_SSHD=}
+port=$(cat "$state/port")
+user=$(cat "$state/user")
+home=$(cat "$state/home_path")
+key=$state/id_ed25519
+host_key=$(cut -d' ' -f1,2 "$state/host_ed25519.pub")
+mkdir -p "$work"
+known_hosts=$work/known_hosts
+echo "[127.0.0.1]:$port $host_key" > "$known_hosts"
+data=$home/bench-sshfs
+file=$data/big.bin
+bytes=$((size_gib * 1024 * 1024 * 1024))
+mkdir -p "$data"
+if [ ! -f "$file" ] || [ "$(stat -c %s "$file")" -ne "$bytes" ]; then
+    say "writing $size_gib GiB of random bytes to $file"
+    head -c "$bytes" /dev/urandom > "$file.part"
+    mv "$file.part" "$file"
+fi
+if [ "$root" = 1 ]; then chown -R "$user:" "$data"; fi
+
+# Mounts, always removed on the way out.
+mounted=()
+cleanup() {
+    local point
+    for point in "${mounted[@]}"; do
+        if mountpoint -q "$point"; then
+            fusermount3 -u "$point" 2> /dev/null || fusermount3 -u -z "$point" 2> /dev/null || true
+        fi
+    done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+set_readahead() { # MOUNT_POINT KIB
+    local dev
+    dev=$(mountpoint -d "$1")
+    if [ "$root" = 1 ] && [ -w "/sys/class/bdi/$dev/read_ahead_kb" ]; then
+        echo "$2" > "/sys/class/bdi/$dev/read_ahead_kb"
+    fi
+}
+
+ssh_opts=(-p "$port" -i "$key" -o IdentitiesOnly=yes -o "UserKnownHostsFile=$known_hosts"
+    -o StrictHostKeyChecking=yes -o BatchMode=yes -o LogLevel=ERROR)
+
+mount_one() { # NAME MOUNT_POINT
+    local name=$1 point=$2
+    mkdir -p "$point"
+    mounted+=("$point")
+    case "$name" in
+    sshfs-default)
+        sshfs -p "$port" -o "IdentityFile=$key,UserKnownHostsFile=$known_hosts,StrictHostKeyChecking=yes" \
+            "$user@127.0.0.1:$data" "$point"
+        ;;
+    sshfs-tuned)
+        sshfs -p "$port" \
+            -o "IdentityFile=$key,UserKnownHostsFile=$known_hosts,StrictHostKeyChecking=yes" \
+            -o Ciphers=aes128-gcm@openssh.com,max_read=65536,kernel_cache \
+            "$user@127.0.0.1:$data" "$point"
+        set_readahead "$point" 16384
+        ;;
+    red | red-directio)
+        local extra=()
+        [ "$name" = red-directio ] && extra=(--direct-io)
+        # shellcheck disable=SC2086
+        "$red" mount "ssh://$user@127.0.0.1:$port$data" "$point" --identity "$key" \
+            --host-key "$host_key" --background "${extra[@]}" ${RED_OPTS:-} > /dev/null
+        ;;
+    esac
+}
+
+unmount_one() { # NAME MOUNT_POINT
+    case "$1" in
+    red | red-directio) "$red" umount "$2" 2> /dev/null ;;
+    *) fusermount3 -u "$2" ;;
+    esac
+}
+
+drop_caches() {
+    sync
+    if [ "$root" = 1 ]; then echo 3 > /proc/sys/vm/drop_caches; fi
+}
+
+# fio job: prints MiB/s (all readers together).
+run_fio() { # JOB FILE
+    local job=$1 target=$2 args
+    case "$job" in
+    seq) args=(--rw=read --bs=1m --size="$bytes" --numjobs=1) ;;
+    rand1) args=(--rw=randread --bs=16m --size="$bytes" --numjobs=1) ;;
+    rand4) args=(--rw=randread --bs=16m --size=$((bytes / 4)) --offset_increment=$((bytes / 4))
+        --numjobs=4) ;;
+    esac
+    fio --name="$job" --filename="$target" --readonly --ioengine=psync --direct=0 \
+        --group_reporting --runtime=120 --output-format=json "${args[@]}" |
+        python3 -c 'import json, sys; j = json.load(sys.stdin)["jobs"][0]["read"]; print("%.1f" % (j["bw_bytes"] / 1048576))'
+}
+
+ssh_cat() {
+    local start end
+    start=$(date +%s.%N)
+    ssh -c aes128-gcm@openssh.com "${ssh_opts[@]}" "$user@127.0.0.1" cat "$file" > /dev/null
+    end=$(date +%s.%N)
+    python3 -c "print(f'{$bytes / 1048576 / ($end - $start):.1f}')"
+}
+
+# All mounts stay up for the whole run, and each job is run on every mount in turn, so the
+# figures a ratio compares are taken seconds apart (the load of a shared machine drifts).
+declare -A target_of
+for name in $mounts_wanted; do
+    if [ "$name" = local ]; then
+        target_of[$name]=$file
+        continue
+    fi
+    point=$work/mnt-$name
+    mount_one "$name" "$point"
+    target_of[$name]=$point/big.bin
+    [ "$(stat -c %s "${target_of[$name]}")" -eq "$bytes" ] || { say "$name shows the wrong size"; exit 1; }
+    cmp -n 16777216 "$file" "${target_of[$name]}" || { say "$name reads other bytes"; exit 1; }
+done
+
+results=$work/results.tsv
+: > "$results"
+say "file $size_gib GiB, $rounds rounds, load: $(cut -d' ' -f1-3 /proc/loadavg)"
+for round in $(seq "$rounds"); do
+    for job in $jobs_wanted; do
+        for name in $mounts_wanted; do
+            drop_caches
+            mibs=$(run_fio "$job" "${target_of[$name]}")
+            printf '%s\t%s\t%s\t%s\n' "$round" "$name" "$job" "$mibs" >> "$results"
+            say "round $round $job $name: $mibs MiB/s (load $(cut -d' ' -f1 /proc/loadavg))"
+        done
+        if [ "$job" = seq ]; then
+            drop_caches
+            mibs=$(ssh_cat)
+            printf '%s\tssh-cat\tseq\t%s\n' "$round" "$mibs" >> "$results"
+            say "round $round seq ssh cat (aes128-gcm): $mibs MiB/s"
+        fi
+    done
+done
+for name in $mounts_wanted; do
+    [ "$name" = local ] || unmount_one "$name" "$work/mnt-$name"
+done
+say "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+python3 - "$results" "$size_gib" "$rounds" <<'PY'
+import statistics, sys
+from collections import defaultdict
+
+path, size_gib, rounds = sys.argv[1], sys.argv[2], sys.argv[3]
+runs = defaultdict(list)
+for line in open(path):
+    _, mount, job, mibs = line.split("\t")
+    runs[(mount, job)].append(float(mibs))
+med = {key: statistics.median(values) for key, values in runs.items()}
+jobs = ["seq", "rand1", "rand4"]
+heads = {"seq": "seq 1 MiB", "rand1": "rand 16 MiB, 1 reader", "rand4": "rand 16 MiB, 4 readers"}
+names = {
+    "local": "local file (ceiling of the disk)",
+    "ssh-cat": "`ssh -c aes128-gcm cat` (ceiling of the link)",
+    "sshfs-default": "libfuse sshfs, default options",
+    "sshfs-tuned": "sshfs tuned (aes128-gcm, max_read=65536, kernel_cache, 16 MiB read-ahead)",
+    "red": "red mount (default options)",
+    "red-directio": "red mount --direct-io",
+}
+present = [m for m in names if any((m, j) in med for j in jobs)]
+
+def cell(value):
+    return "—" if value is None else f"{value:.0f}"
+
+def spread(mount, job):
+    values = runs.get((mount, job))
+    return "" if not values or len(values) < 2 else f" ({min(values):.0f}–{max(values):.0f})"
+
+print(f"\nMiB/s, median of {rounds} rounds (min–max), {size_gib} GiB file\n")
+print("| mount | " + " | ".join(heads[j] for j in jobs) + " |")
+print("| --- |" + " --- |" * len(jobs))
+for m in present:
+    print(f"| {names[m]} | " + " | ".join(cell(med.get((m, j))) + spread(m, j) for j in jobs) + " |")
+
+refs = [("sshfs-default", "sshfs default"), ("sshfs-tuned", "sshfs tuned"), ("local", "local"),
+        ("ssh-cat", "ssh cat")]
+print("\nRatios (red / reference)\n")
+print("| red | reference | " + " | ".join(heads[j] for j in jobs) + " |")
+print("| --- | --- |" + " --- |" * len(jobs))
+for red in ("red", "red-directio"):
+    if red not in present:
+        continue
+    for ref, label in refs:
+        row = []
+        for j in jobs:
+            a, b = med.get((red, j)), med.get((ref, j))
+            row.append("—" if a is None or b is None or b == 0 else f"{a / b:.2f}")
+        if any(r != "—" for r in row):
+            print(f"| {names[red]} | {label} | " + " | ".join(row) + " |")
+
+def ratio(red, ref, job):
+    a, b = med.get((red, job)), med.get((ref, job))
+    return None if a is None or b is None or b == 0 else a / b
+
+print("\nTargets of issue 7")
+targets = [
+    ("≥ 2x sshfs default, rand 16 MiB 1 reader", "sshfs-default", "rand1", 2.0),
+    ("≥ 2x sshfs default, rand 16 MiB 4 readers", "sshfs-default", "rand4", 2.0),
+    ("≥ 1.6x sshfs default, sequential", "sshfs-default", "seq", 1.6),
+    ("≥ 1.3x sshfs tuned, sequential", "sshfs-tuned", "seq", 1.3),
+    ("≥ 1.3x sshfs tuned, rand 16 MiB 1 reader", "sshfs-tuned", "rand1", 1.3),
+    ("≥ 1.3x sshfs tuned, rand 16 MiB 4 readers", "sshfs-tuned", "rand4", 1.3),
+    ("within 15% of ssh cat (aes128-gcm), sequential", "ssh-cat", "seq", 0.85),
+]
+for red in ("red", "red-directio"):
+    if red not in present:
+        continue
+    for label, ref, job, want in targets:
+        r = ratio(red, ref, job)
+        verdict = "n/a" if r is None else ("met" if r >= want else "NOT met")
+        shown = "—" if r is None else f"{r:.2f}"
+        print(f"  {names[red]}: {label}: {shown} -> {verdict}")
+PY

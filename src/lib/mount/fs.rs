@@ -417,7 +417,7 @@ impl<R: Remote> RemoteFs<R> {
         slot
     }
 
-    fn read_at(&self, fh: FileHandle, offset: u64, size: u32) -> Result<Vec<u8>, RemoteError> {
+    fn read_at(&self, fh: FileHandle, offset: u64, size: u32) -> Result<Served, RemoteError> {
         let file = self.file(fh).map_err(|_| RemoteError::NotFound)?;
         // The size seen at open may be stale (the file grew): the read itself is always asked
         // for, only the read-ahead stops at the known size.
@@ -451,7 +451,7 @@ impl<R: Remote> RemoteFs<R> {
         };
         let deadline = Instant::now() + self.options.timeout;
         let end = offset.saturating_add(u64::from(size));
-        let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        let mut pieces: Vec<(Arc<Vec<u8>>, usize, usize)> = Vec::with_capacity(needed.len());
         for (index, slot) in plan.needed.clone().zip(needed) {
             let data = match slot.wait(deadline) {
                 Ok(data) => data,
@@ -472,14 +472,42 @@ impl<R: Remote> RemoteFs<R> {
             let from = usize::try_from(offset.saturating_sub(start)).unwrap_or(usize::MAX);
             let to = usize::try_from(end.min(start + chunk) - start).unwrap_or(usize::MAX);
             let to = to.min(data.len());
+            let short = (data.len() as u64) < chunk;
             if from < to {
-                out.extend_from_slice(&data[from..to]);
+                pieces.push((data, from, to));
             }
-            if (data.len() as u64) < chunk {
+            if short {
                 break; // the end of the file
             }
         }
-        Ok(out)
+        if pieces.len() == 1
+            && let Some((data, from, to)) = pieces.pop()
+        {
+            return Ok(Served::Chunk(data, from, to));
+        }
+        let mut out = Vec::with_capacity(pieces.iter().map(|(_, from, to)| to - from).sum());
+        for (data, from, to) in &pieces {
+            out.extend_from_slice(data.get(*from..*to).unwrap_or_default());
+        }
+        Ok(Served::Joined(out))
+    }
+}
+
+/// The bytes of one read: part of a single cached chunk (answered without a copy), or the
+/// parts of several chunks joined.
+enum Served {
+    /// `chunk[from..to]`.
+    Chunk(Arc<Vec<u8>>, usize, usize),
+    /// Bytes joined from several chunks.
+    Joined(Vec<u8>),
+}
+
+impl Served {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Self::Chunk(data, from, to) => data.get(*from..*to).unwrap_or_default(),
+            Self::Joined(data) => data,
+        }
     }
 }
 
@@ -764,7 +792,7 @@ impl<R: Remote> Filesystem for RemoteFs<R> {
         reply: ReplyData,
     ) {
         match self.read_at(fh, offset, size) {
-            Ok(data) => reply.data(&data),
+            Ok(served) => reply.data(served.bytes()),
             Err(RemoteError::NotFound) => reply.error(Errno::EBADF),
             Err(error) => reply.error(errno(&error)),
         }

@@ -9,6 +9,14 @@
 //! The kernel may deliver the reads of one stream slightly out of order (several FUSE threads,
 //! asynchronous read-ahead), so "near" allows a slack of two chunks or one read length.
 //!
+//! A reader that reads blocks of a fixed size at random places (16 MiB records with
+//! `direct_io`, which the kernel hands over as 1 MiB requests one after the other) looks
+//! sequential inside each block, and a window grown there would fetch megabytes past the
+//! block's end for nothing (SSHFS.md's random 16 MiB job fetched almost twice what it read).
+//! So the planner remembers how long the last sequential run was when a jump ended it, and
+//! reads ahead no further than a run of that length would go; a run that outgrows it is a
+//! stream again and gets the whole window.
+//!
 //! The planner is pure: the filesystem does the fetching ([`super::fs`]).
 
 use std::ops::Range;
@@ -58,6 +66,10 @@ pub struct Planner {
     next: u64,
     /// Bytes currently fetched ahead of a sequential stream (0 when random).
     window: u64,
+    /// Where the current sequential run started.
+    run_start: u64,
+    /// How long the last run that a jump ended was (bytes), if one was.
+    last_run: Option<u64>,
 }
 
 impl Planner {
@@ -68,6 +80,8 @@ impl Planner {
             config,
             next: 0,
             window: 0,
+            run_start: 0,
+            last_run: None,
         }
     }
 
@@ -98,11 +112,23 @@ impl Planner {
             };
             self.next = self.next.max(end);
         } else {
+            let run = self.next.saturating_sub(self.run_start);
+            if run > 0 {
+                self.last_run = Some(run);
+            }
             self.window = 0;
             self.next = end;
+            self.run_start = offset;
         }
         let needed = offset / chunk..(end - 1) / chunk + 1;
-        let ahead_end = end.saturating_add(self.window).min(size);
+        let mut ahead_end = end.saturating_add(self.window).min(size);
+        if let Some(run) = self.last_run {
+            // Expect this run to end where the last one did, unless it already went further.
+            let expected_end = self.run_start.saturating_add(run);
+            if end <= expected_end {
+                ahead_end = ahead_end.min(expected_end);
+            }
+        }
         let ahead = if ahead_end > end {
             needed.end..ahead_end.div_ceil(chunk).max(needed.end)
         } else {
@@ -198,6 +224,43 @@ mod tests {
         let plan = planner.plan(501 * M, M, size);
         assert!(plan.sequential);
         assert_eq!(planner.window(), M, "starts again from the initial window");
+    }
+
+    #[test]
+    fn blocks_read_at_random_places_are_not_read_past_their_end() {
+        let mut planner = planner();
+        let size = 4096 * M;
+        // A 16 MiB block read as 1 MiB requests one after the other, then a jump.
+        let mut ahead_end = 0;
+        for i in 0..16 {
+            ahead_end = planner.plan(100 * M + i * M, M, size).ahead.end;
+        }
+        assert!(
+            ahead_end * 512 * K > 116 * M,
+            "the first block still reads ahead"
+        );
+        // The next blocks: read ahead inside the block, never past its end.
+        for block in [2000 * M, 48 * M, 3000 * M] {
+            let first = planner.plan(block, M, size);
+            assert!(!first.sequential);
+            for i in 1..16 {
+                let plan = planner.plan(block + i * M, M, size);
+                assert!(plan.sequential);
+                assert!(
+                    plan.ahead.end * 512 * K <= block + 16 * M,
+                    "block at {block}: read {i} fetches up to {}",
+                    plan.ahead.end * 512 * K
+                );
+            }
+        }
+        // A run that outgrows the blocks is a stream again: the whole window.
+        let start = 1000 * M;
+        planner.plan(start, M, size);
+        let mut plan = planner.plan(start + M, M, size);
+        for i in 2..24 {
+            plan = planner.plan(start + i * M, M, size);
+        }
+        assert_eq!(plan.ahead.end * 512 * K, start + 24 * M + 16 * M);
     }
 
     proptest::proptest! {

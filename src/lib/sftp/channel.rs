@@ -14,20 +14,13 @@ use std::time::Duration;
 use super::codec::{Reader, kind, status};
 use super::{EndReason, Error, Result};
 
-/// A reply packet: its kind and the whole packet (the body starts after kind and id).
+/// A reply packet: its kind and its body (what follows the kind and the request id). For
+/// `DATA`, the body is the data itself (its length prefix is consumed by the reader thread, so
+/// the bytes land in their own buffer once and are never moved again).
 #[derive(Debug)]
 pub(super) struct Reply {
     kind: u8,
-    packet: Vec<u8>,
-}
-
-/// Where a reply's body starts: after the kind byte and the request id.
-const BODY: usize = 5;
-
-impl Reply {
-    fn body(&self) -> &[u8] {
-        self.packet.get(BODY..).unwrap_or_default()
-    }
+    body: Vec<u8>,
 }
 
 pub(super) type Waiter = SyncSender<Result<Reply>>;
@@ -126,7 +119,7 @@ impl Pending {
     pub fn wait_ok(self) -> Result<()> {
         let reply = self.wait()?;
         match reply.kind {
-            kind::STATUS => match self.status_error(reply.body()) {
+            kind::STATUS => match self.status_error(&reply.body) {
                 Error::Status { code, .. } if code == status::OK => Ok(()),
                 error => Err(error),
             },
@@ -141,15 +134,8 @@ impl Pending {
     pub fn wait_data(self) -> Result<Vec<u8>> {
         let reply = self.wait()?;
         match reply.kind {
-            kind::DATA => {
-                let length = Reader::new(reply.body()).bytes()?.len();
-                // Reuse the packet's buffer: drop the header in place instead of copying.
-                let mut data = reply.packet;
-                data.drain(..BODY + 4);
-                data.truncate(length);
-                Ok(data)
-            }
-            kind::STATUS => match self.status_error(reply.body()) {
+            kind::DATA => Ok(reply.body),
+            kind::STATUS => match self.status_error(&reply.body) {
                 Error::Status { code, .. } if code == status::EOF => Ok(Vec::new()),
                 error => Err(error),
             },
@@ -160,11 +146,9 @@ impl Pending {
     pub(super) fn wait_kind(self, wanted: u8) -> Result<Vec<u8>> {
         let reply = self.wait()?;
         if reply.kind == wanted {
-            let mut body = reply.packet;
-            body.drain(..BODY.min(body.len()));
-            Ok(body)
+            Ok(reply.body)
         } else if reply.kind == kind::STATUS {
-            Err(self.status_error(reply.body()))
+            Err(self.status_error(&reply.body))
         } else {
             Err(unexpected(reply.kind))
         }
@@ -222,7 +206,37 @@ pub(super) fn spawn_writer<W: Write + Send + 'static>(
 /// The largest packet accepted from a server (OpenSSH sends at most 256 KiB plus headers).
 const MAX_PACKET: usize = 16 * 1024 * 1024;
 
-fn read_packet(input: &mut impl Read) -> std::io::Result<Option<Vec<u8>>> {
+/// One packet from the server, split as the reader thread needs it.
+enum Packet {
+    /// `VERSION`: everything after the kind byte.
+    Version(Vec<u8>),
+    /// A reply to request `id`.
+    Reply(u32, Reply),
+}
+
+fn invalid(message: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, message)
+}
+
+/// Read exactly `length` bytes into a new buffer, without zeroing it first.
+fn read_vec(input: &mut impl Read, length: usize) -> std::io::Result<Vec<u8>> {
+    let mut buffer = Vec::with_capacity(length);
+    input.take(length as u64).read_to_end(&mut buffer)?;
+    if buffer.len() < length {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(buffer)
+}
+
+fn read_u32(input: &mut impl Read) -> std::io::Result<u32> {
+    let mut word = [0u8; 4];
+    input.read_exact(&mut word)?;
+    Ok(u32::from_be_bytes(word))
+}
+
+/// The next packet; `None` at the end of the stream. A `DATA` reply's bytes are read straight
+/// into their own buffer (no header to strip later).
+fn read_packet(input: &mut impl Read) -> std::io::Result<Option<Packet>> {
     let mut length = [0u8; 4];
     match input.read_exact(&mut length) {
         Ok(()) => {}
@@ -231,14 +245,33 @@ fn read_packet(input: &mut impl Read) -> std::io::Result<Option<Vec<u8>>> {
     }
     let length = u32::from_be_bytes(length) as usize;
     if length == 0 || length > MAX_PACKET {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("a packet of {length} bytes is not sftp"),
-        ));
+        return Err(invalid(format!("a packet of {length} bytes is not sftp")));
     }
-    let mut packet = vec![0u8; length];
-    input.read_exact(&mut packet)?;
-    Ok(Some(packet))
+    let mut kind = [0u8; 1];
+    input.read_exact(&mut kind)?;
+    let kind = kind[0];
+    if kind == kind::VERSION {
+        return Ok(Some(Packet::Version(read_vec(input, length - 1)?)));
+    }
+    if length < 5 {
+        return Err(invalid(format!(
+            "a reply of {length} bytes has no request id"
+        )));
+    }
+    let id = read_u32(input)?;
+    let rest = length - 5;
+    if kind == kind::DATA && rest >= 4 {
+        let data = read_u32(input)? as usize;
+        if data != rest - 4 {
+            return Err(invalid(format!(
+                "a data reply of {length} bytes says it holds {data}"
+            )));
+        }
+        let body = read_vec(input, data)?;
+        return Ok(Some(Packet::Reply(id, Reply { kind, body })));
+    }
+    let body = read_vec(input, rest)?;
+    Ok(Some(Packet::Reply(id, Reply { kind, body })))
 }
 
 pub(super) fn spawn_reader<R: Read + Send + 'static>(
@@ -248,7 +281,9 @@ pub(super) fn spawn_reader<R: Read + Send + 'static>(
     end: Arc<dyn EndReason>,
 ) -> Result<()> {
     let body = move || {
-        let mut input = std::io::BufReader::with_capacity(512 * 1024, input);
+        // A small buffer: headers come from it, while the data of a large reply is read
+        // straight into its own buffer (BufReader passes large reads through once it is empty).
+        let mut input = std::io::BufReader::with_capacity(16 * 1024, input);
         let mut version = Some(version);
         let reason = loop {
             let packet = match read_packet(&mut input) {
@@ -256,18 +291,18 @@ pub(super) fn spawn_reader<R: Read + Send + 'static>(
                 Ok(None) => break end.reason(),
                 Err(error) => break Some(end.reason().unwrap_or_else(|| error.to_string())),
             };
-            let mut reader = Reader::new(&packet);
-            let Ok(kind) = reader.u8() else { continue };
-            if kind == kind::VERSION {
-                if let Some(version) = version.take() {
-                    let _ = version.send(Ok(packet.get(1..).unwrap_or_default().to_vec()));
+            match packet {
+                Packet::Version(body) => {
+                    if let Some(version) = version.take() {
+                        let _ = version.send(Ok(body));
+                    }
                 }
-                continue;
-            }
-            let Ok(id) = reader.u32() else { continue };
-            let waiter = lock(&shared.pending).remove(&id);
-            if let Some(waiter) = waiter {
-                let _ = waiter.try_send(Ok(Reply { kind, packet }));
+                Packet::Reply(id, reply) => {
+                    let waiter = lock(&shared.pending).remove(&id);
+                    if let Some(waiter) = waiter {
+                        let _ = waiter.try_send(Ok(reply));
+                    }
+                }
             }
         };
         if let Some(version) = version.take() {

@@ -214,6 +214,7 @@ impl<'a> Reader<'a> {
         Ok(head)
     }
 
+    #[cfg(test)]
     pub(crate) fn u8(&mut self) -> Result<u8> {
         Ok(self.take(1)?.first().copied().unwrap_or_default())
     }

@@ -177,6 +177,10 @@ fn fill(file: &mut File, buffer: &mut [u8]) -> Result<usize> {
 }
 
 /// Read `len` bytes at `offset` with parallel requests; shorter at the end of the file.
+///
+/// Replies are taken in the order of their offsets (a short read asks for its rest next), so
+/// the result grows at its end and is never zeroed first; a range one reply answers whole is
+/// returned as that reply's own buffer.
 pub(super) fn read_range(
     session: &Session,
     handle: &Handle,
@@ -184,7 +188,7 @@ pub(super) fn read_range(
     len: usize,
 ) -> Result<Vec<u8>> {
     let chunk = session.read_chunk() as usize;
-    let mut out = vec![0u8; len];
+    let mut out: Vec<u8> = Vec::new();
     let mut queue: VecDeque<(usize, usize, Pending)> = VecDeque::new();
     let mut at = 0usize;
     let mut end = len;
@@ -199,14 +203,24 @@ pub(super) fn read_range(
         let Some((start, asked, pending)) = queue.pop_front() else {
             break;
         };
-        let data = pending.wait_data()?;
+        let mut data = pending.wait_data()?;
         if data.is_empty() {
             end = end.min(start);
             continue;
         }
-        let got = data.len().min(asked);
-        if let Some(target) = out.get_mut(start..start + got) {
-            target.copy_from_slice(data.get(..got).unwrap_or_default());
+        data.truncate(asked);
+        let got = data.len();
+        if start != out.len() {
+            // Past an end of file seen earlier: the file grew meanwhile; stop at that end.
+            continue;
+        }
+        if out.is_empty() && got == len {
+            out = data;
+        } else {
+            if out.capacity() == 0 {
+                out.reserve_exact(len);
+            }
+            out.extend_from_slice(&data);
         }
         if got < asked && start + got < end {
             let rest = start + got;
