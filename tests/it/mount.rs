@@ -689,3 +689,34 @@ fn ssh_sources_are_checked_before_connecting() {
     refused(&["mount", "unknown.json", "/nonexistent-mnt"], "`/color`");
     refused(&["mount", "/nonexistent-mnt"], "--local");
 }
+
+#[test]
+#[cfg_attr(not(feature = "fuse-tests"), ignore = "needs FUSE: see docs/sshfs.md")]
+fn a_mount_point_that_is_already_mounted_is_refused() {
+    let src = tree();
+    let mnt = tempfile::tempdir().unwrap();
+    let mut first = spawn_red_mount(src.path(), mnt.path());
+    for background in [false, true] {
+        let mut args = vec![
+            "mount",
+            "--local",
+            src.path().to_str().unwrap(),
+            mnt.path().to_str().unwrap(),
+        ];
+        if background {
+            args.push("--background");
+        }
+        let run = Red::new().args(args).run();
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("already a mount point"),
+            "{}",
+            run.stderr
+        );
+    }
+    let run = Red::new()
+        .args(["umount", mnt.path().to_str().unwrap()])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(first.wait().unwrap().success());
+}

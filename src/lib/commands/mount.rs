@@ -304,6 +304,13 @@ pub fn run(args: &MountArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         allow_other: args.allow_other,
         ..Options::default()
     };
+    if mount::is_mounted(&mountpoint) {
+        anyhow::bail!(
+            "`{}` is already a mount point; unmount it first (`red umount {}`) or choose another directory",
+            mountpoint.display(),
+            mountpoint.display()
+        );
+    }
     if args.background {
         return background(&mountpoint, printer);
     }
