@@ -27,6 +27,32 @@ const MAX_DEPTH: usize = 100;
 /// Longer implicit keys go to saphyr (YAML bounds them at 1024 characters).
 const MAX_KEY_BYTES: usize = 500;
 
+/// Whether `byte` is a YAML indicator that may not start a plain scalar (`-` only when a blank
+/// follows it, which the callers check).
+fn is_indicator(byte: u8) -> bool {
+    matches!(
+        byte,
+        b',' | b'['
+            | b']'
+            | b'{'
+            | b'}'
+            | b'#'
+            | b'&'
+            | b'*'
+            | b'!'
+            | b'|'
+            | b'>'
+            | b'\''
+            | b'"'
+            | b'%'
+            | b'@'
+            | b'`'
+            | b'?'
+            | b':'
+            | b'-'
+    )
+}
+
 /// The text is outside the subset (or wrong): let saphyr read it.
 struct GiveUp;
 
@@ -486,28 +512,7 @@ impl<'a> Scanner<'a> {
 
     fn block_plain(&mut self, start: usize) -> Step<(Token<'a>, After)> {
         let first = self.byte(start).ok_or(GiveUp)?;
-        if matches!(
-            first,
-            b',' | b'['
-                | b']'
-                | b'{'
-                | b'}'
-                | b'#'
-                | b'&'
-                | b'*'
-                | b'!'
-                | b'|'
-                | b'>'
-                | b'\''
-                | b'"'
-                | b'%'
-                | b'@'
-                | b'`'
-                | b'?'
-                | b':'
-                | b'-'
-        ) && (first != b'-' || self.blank_or_eol(start + 1))
-        {
+        if is_indicator(first) && (first != b'-' || self.blank_or_eol(start + 1)) {
             return Err(GiveUp);
         }
         let mut at = start;
@@ -720,32 +725,12 @@ impl<'a> Scanner<'a> {
     /// `}` or `:` that ends it.
     fn flow_plain(&self, start: usize) -> Step<(Token<'a>, usize)> {
         let first = self.byte(start).ok_or(GiveUp)?;
-        if matches!(
-            first,
-            b',' | b'['
-                | b']'
-                | b'{'
-                | b'}'
-                | b'#'
-                | b'&'
-                | b'*'
-                | b'!'
-                | b'|'
-                | b'>'
-                | b'\''
-                | b'"'
-                | b'%'
-                | b'@'
-                | b'`'
-                | b'?'
-                | b':'
-                | b'-'
-                | b'\n'
-        ) && (first != b'-'
-            || matches!(
-                self.byte(start + 1),
-                None | Some(b' ' | b'\n' | b',' | b'[' | b']' | b'{' | b'}')
-            ))
+        if (is_indicator(first) || first == b'\n')
+            && (first != b'-'
+                || matches!(
+                    self.byte(start + 1),
+                    None | Some(b' ' | b'\n' | b',' | b'[' | b']' | b'{' | b'}')
+                ))
         {
             return Err(GiveUp);
         }

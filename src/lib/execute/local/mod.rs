@@ -389,8 +389,9 @@ mod tests {
         let path = dir.path.clone();
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700);
-        fs::create_dir_all(path.join("batch-0/work")).unwrap();
-        fs::write(path.join("batch-0/work/f"), "x").unwrap();
+        let inner = path.join("batch-0").join("work");
+        fs::create_dir_all(&inner).unwrap();
+        fs::write(inner.join("f"), "x").unwrap();
         drop(dir);
         assert!(!path.exists());
     }
