@@ -33,7 +33,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::copy::remove_any;
 use super::{Access, Connector, ConnectorError, Context, Listing, Mounted, Operation, Received};
 use crate::redact::Redactor;
 use crate::template::is_protected_key;
@@ -536,10 +535,7 @@ impl Connector for External {
             self.timeouts.transfer,
             Some(context),
         );
-        if result.is_err() {
-            remove_any(destination);
-        }
-        result.map(|()| Received::Staged)
+        Received::staged_or_removed(result, destination)
     }
 
     fn receive_dir(
@@ -561,10 +557,7 @@ impl Connector for External {
             self.timeouts.transfer,
             Some(context),
         );
-        if result.is_err() {
-            remove_any(destination);
-        }
-        result.map(|()| Received::Staged)
+        Received::staged_or_removed(result, destination)
     }
 
     fn mount_dir(

@@ -305,6 +305,23 @@ pub enum Received {
     Bind(PathBuf),
 }
 
+impl Received {
+    /// The outcome of a transfer into `destination`: [`Received::Staged`] when it worked;
+    /// otherwise whatever part of it was written is removed, so nothing partial is left.
+    ///
+    /// # Errors
+    /// The transfer's own error.
+    pub fn staged_or_removed(
+        result: Result<(), ConnectorError>,
+        destination: &Path,
+    ) -> Result<Self, ConnectorError> {
+        if result.is_err() {
+            copy::remove_any(destination);
+        }
+        result.map(|()| Self::Staged)
+    }
+}
+
 /// A mounted directory; dropping it unmounts (errors are then only logged), [`Mounted::unmount`]
 /// unmounts and reports.
 pub trait Mounted: Send {

@@ -36,7 +36,6 @@ use reqwest::header::{
 };
 
 use super::content::{Class, Entry, entries};
-use super::copy::remove_any;
 use super::{
     Access, AccessError, Connector, ConnectorError, Context, HTTP, HTTP_JSON, Listing, Operation,
     Received,
@@ -666,10 +665,7 @@ impl Connector for Http {
             destination,
             context,
         );
-        if result.is_err() {
-            remove_any(destination);
-        }
-        result.map(|()| Received::Staged)
+        Received::staged_or_removed(result, destination)
     }
 
     fn send_file(

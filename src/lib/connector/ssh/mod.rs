@@ -502,10 +502,7 @@ impl Connector for Ssh {
     ) -> Result<Received, ConnectorError> {
         let Settings { target, path } = self.settings(access, Operation::ReceiveDir)?;
         let result = tree::receive(self, &target, &path, destination, listing, context);
-        if result.is_err() {
-            let _ = fs::remove_dir_all(destination);
-        }
-        result.map(|()| Received::Staged)
+        Received::staged_or_removed(result, destination)
     }
 
     fn send_file(
