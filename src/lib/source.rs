@@ -74,6 +74,14 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The file is larger than the 4 GiB that offsets into it can address.
+    #[error("`{origin}` is {size} bytes; RED files can be at most 4 GiB")]
+    TooLarge {
+        /// The file.
+        origin: Origin,
+        /// Its size in bytes.
+        size: usize,
+    },
     /// The bytes are not UTF-8.
     #[error("`{origin}` is not UTF-8 text: invalid byte 0x{byte:02x} at {location}")]
     NotUtf8 {
@@ -91,7 +99,10 @@ pub enum Error {
 pub struct SourceFile {
     origin: Origin,
     text: String,
-    line_starts: Vec<usize>,
+    /// Byte offset of each line's first character. `u32` like every offset in the tree (texts
+    /// are far below 4 GiB), and sized exactly: for a 100,000-batch file this table is the
+    /// largest thing after the tree itself.
+    line_starts: Vec<u32>,
 }
 
 impl SourceFile {
@@ -102,12 +113,14 @@ impl SourceFile {
             Some(rest) => rest.to_owned(),
             None => text,
         };
-        let mut line_starts = vec![0];
+        let breaks = text.bytes().filter(|b| *b == b'\n').count();
+        let mut line_starts = Vec::with_capacity(breaks + 1);
+        line_starts.push(0);
         line_starts.extend(
             text.bytes()
                 .enumerate()
                 .filter(|(_, b)| *b == b'\n')
-                .map(|(i, _)| i + 1),
+                .map(|(i, _)| to_u32(i + 1)),
         );
         Self {
             origin,
@@ -139,6 +152,12 @@ impl SourceFile {
 
     /// Decode bytes as UTF-8, reporting the location of the first invalid byte.
     pub fn from_bytes(origin: Origin, bytes: Vec<u8>) -> Result<Self, Error> {
+        if u32::try_from(bytes.len()).is_err() {
+            return Err(Error::TooLarge {
+                origin,
+                size: bytes.len(),
+            });
+        }
         match String::from_utf8(bytes) {
             Ok(text) => Ok(Self::new(origin, text)),
             Err(error) => {
@@ -172,12 +191,12 @@ impl SourceFile {
     #[must_use]
     pub fn line_text(&self, line: u32) -> Option<&str> {
         let index = usize::try_from(line).ok()?.checked_sub(1)?;
-        let start = *self.line_starts.get(index)?;
+        let start = widen(*self.line_starts.get(index)?);
         let end = self
             .line_starts
             .get(index + 1)
-            .map_or(self.text.len(), |e| e - 1);
-        let line = &self.text[start..end.max(start)];
+            .map_or(self.text.len(), |&e| widen(e) - 1);
+        let line = self.text.get(start..end.max(start))?;
         Some(line.strip_suffix('\r').unwrap_or(line))
     }
 
@@ -190,7 +209,7 @@ impl SourceFile {
         else {
             return 0;
         };
-        let Some(&start) = self.line_starts.get(index) else {
+        let Some(start) = self.line_starts.get(index).map(|&s| widen(s)) else {
             return self.text.len();
         };
         let column = usize::try_from(location.column.saturating_sub(1)).unwrap_or(usize::MAX);
@@ -213,6 +232,11 @@ impl SourceFile {
 #[must_use]
 pub(crate) fn to_u32(value: usize) -> u32 {
     u32::try_from(value).unwrap_or(u32::MAX)
+}
+
+/// A stored `u32` offset as an index.
+fn widen(offset: u32) -> usize {
+    usize::try_from(offset).unwrap_or(usize::MAX)
 }
 
 #[cfg(test)]

@@ -297,14 +297,20 @@ enum Segment<'t> {
     Index(usize),
 }
 
+/// A node about to be visited, with what the keys above it allow.
 struct Frame<'t> {
     node: NodeRef<'t>,
-    depth: usize,
-    segment: Option<Segment<'t>>,
     /// Below `access` or `auth`.
     allowed: bool,
     /// Below a protected key.
     protected: bool,
+}
+
+/// A collection the walk is inside, and the position of its next child. The walk holds one of
+/// these per level of nesting, never one per sibling: a list of 100,000 batches costs one.
+struct Open<'t> {
+    frame: Frame<'t>,
+    next: usize,
 }
 
 fn pointer_of(path: &[Segment<'_>]) -> String {
@@ -328,60 +334,78 @@ fn pointer_of(path: &[Segment<'_>]) -> String {
 pub fn scan(tree: &Tree) -> Scan {
     let mut scan = Scan::default();
     let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    // The key or index of each open collection's current child, from the root down.
     let mut path: Vec<Segment<'_>> = Vec::new();
-    let mut stack = vec![Frame {
+    let mut open: Vec<Open<'_>> = Vec::new();
+    let root = Frame {
         node: tree.root(),
-        depth: 0,
-        segment: None,
         allowed: false,
         protected: false,
-    }];
-    while let Some(frame) = stack.pop() {
-        path.truncate(frame.depth.saturating_sub(1));
-        if let Some(segment) = frame.segment {
-            path.push(segment);
-        }
-        let node = frame.node;
-        match node.kind() {
-            Kind::Map => {
-                let start = stack.len();
-                for (key, value) in node.entries() {
-                    let name = key.as_str();
-                    let allowed = frame.allowed || name.is_some_and(is_template_key);
-                    let protected_here = name.is_some_and(is_protected_key);
-                    if protected_here && !allowed && !frame.protected {
-                        path.push(Segment::Key(key));
-                        scan.diagnostics
-                            .push(misplaced_key(key, &pointer_of(&path)));
-                        path.pop();
-                    }
-                    stack.push(Frame {
-                        node: value,
-                        depth: frame.depth + 1,
-                        segment: Some(Segment::Key(key)),
-                        allowed,
-                        protected: frame.protected || protected_here,
-                    });
+    };
+    visit(root, &mut path, &mut open, &mut scan, &mut index);
+    while let Some(top) = open.last_mut() {
+        let position = top.next;
+        top.next += 1;
+        let Frame {
+            node,
+            allowed,
+            protected,
+        } = top.frame;
+        let child = if node.kind() == Kind::Map {
+            node.entry(position).map(|(key, value)| {
+                let name = key.as_str();
+                let allowed_here = allowed || name.is_some_and(is_template_key);
+                let protected_here = name.is_some_and(is_protected_key);
+                path.push(Segment::Key(key));
+                if protected_here && !allowed_here && !protected {
+                    scan.diagnostics
+                        .push(misplaced_key(key, &pointer_of(&path)));
                 }
-                stack[start..].reverse();
-            }
-            Kind::Seq => {
-                let start = stack.len();
-                for (i, item) in node.items().enumerate() {
-                    stack.push(Frame {
-                        node: item,
-                        depth: frame.depth + 1,
-                        segment: Some(Segment::Index(i)),
-                        ..frame
-                    });
+                Frame {
+                    node: value,
+                    allowed: allowed_here,
+                    protected: protected || protected_here,
                 }
-                stack[start..].reverse();
+            })
+        } else {
+            node.item(position).map(|item| {
+                path.push(Segment::Index(position));
+                Frame {
+                    node: item,
+                    allowed,
+                    protected,
+                }
+            })
+        };
+        match child {
+            Some(child) => visit(child, &mut path, &mut open, &mut scan, &mut index),
+            None => {
+                open.pop();
+                path.pop();
             }
-            Kind::Str => string(&mut scan, &mut index, &frame, &path),
-            _ => {}
         }
     }
     scan
+}
+
+/// Visit one node whose segment is already on `path`: open a collection, or check a string and
+/// leave it.
+fn visit<'t>(
+    frame: Frame<'t>,
+    path: &mut Vec<Segment<'t>>,
+    open: &mut Vec<Open<'t>>,
+    scan: &mut Scan,
+    index: &mut std::collections::HashMap<String, usize>,
+) {
+    match frame.node.kind() {
+        Kind::Map | Kind::Seq => open.push(Open { frame, next: 0 }),
+        kind => {
+            if kind == Kind::Str {
+                string(scan, index, &frame, path);
+            }
+            path.pop();
+        }
+    }
 }
 
 fn string(

@@ -271,6 +271,30 @@ impl<'t> NodeRef<'t> {
         ids.iter().map(move |&id| NodeRef { tree, id })
     }
 
+    /// Item `index` of a sequence (`None` past the end, or for anything else).
+    #[must_use]
+    pub fn item(self, index: usize) -> Option<NodeRef<'t>> {
+        if self.kind() != Kind::Seq {
+            return None;
+        }
+        let id = *self.child_ids().get(index)?;
+        Some(NodeRef {
+            tree: self.tree,
+            id,
+        })
+    }
+
+    /// Entry `index` of a mapping as (key, value) (`None` past the end, or for anything else).
+    #[must_use]
+    pub fn entry(self, index: usize) -> Option<(NodeRef<'t>, NodeRef<'t>)> {
+        if self.kind() != Kind::Map {
+            return None;
+        }
+        let pair = self.child_ids().get(index * 2..index * 2 + 2)?;
+        let tree = self.tree;
+        Some((NodeRef { tree, id: pair[0] }, NodeRef { tree, id: pair[1] }))
+    }
+
     /// The (key, value) entries of a mapping in document order (empty for anything else).
     pub fn entries(
         self,
@@ -311,12 +335,6 @@ impl<'t> NodeRef<'t> {
     #[must_use]
     pub fn get_entry(self, key: &str) -> Option<(NodeRef<'t>, NodeRef<'t>)> {
         self.entries().find(|(k, _)| k.as_str() == Some(key))
-    }
-
-    /// The item at `index` of a sequence.
-    #[must_use]
-    pub fn item(self, index: usize) -> Option<NodeRef<'t>> {
-        self.items().nth(index)
     }
 
     /// Follow a JSON pointer (`/inputs/file/connector`) from this node.

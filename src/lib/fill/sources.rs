@@ -303,6 +303,13 @@ pub fn read_file(path: &Path) -> Result<VarsFile, Error> {
             path: path.to_path_buf(),
             source,
         },
+        source::Error::TooLarge { size, .. } => Error::Read {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::FileTooLarge,
+                format!("{size} bytes, over the 4 GiB limit"),
+            ),
+        },
         source::Error::NotUtf8 { byte, location, .. } => Error::NotUtf8 {
             path: path.to_path_buf(),
             byte,

@@ -132,3 +132,19 @@ fn non_string_keys_are_kept() {
     let kinds: Vec<_> = tree.root().entries().map(|(k, _)| k.kind()).collect();
     assert_eq!(kinds, [Kind::Int, Kind::Bool, Kind::Seq]);
 }
+
+#[test]
+fn items_and_entries_are_reached_by_position() {
+    let tree = parse("list: [a, b]\nmap: {k: v}\n").expect("parses");
+    let root = tree.root();
+    let list = root.get("list").expect("list");
+    assert_eq!(list.item(1).map(NodeRef::text), Some("b"));
+    assert!(list.item(2).is_none());
+    assert!(list.entry(0).is_none(), "a sequence has no entries");
+    let map = root.get("map").expect("map");
+    let (key, value) = map.entry(0).expect("one entry");
+    assert_eq!((key.text(), value.text()), ("k", "v"));
+    assert!(map.entry(1).is_none());
+    assert!(map.item(0).is_none(), "a mapping has no items");
+    assert!(value.entry(0).is_none() && value.item(0).is_none());
+}

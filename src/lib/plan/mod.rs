@@ -252,15 +252,58 @@ impl PlanError {
 }
 
 /// One job of the document: its inputs, outputs and where they sit.
+#[derive(Clone, Copy)]
 struct Job<'t> {
     index: usize,
     batched: bool,
     inputs: NodeRef<'t>,
     outputs: Option<NodeRef<'t>>,
-    pointer: String,
 }
 
-fn jobs(tree: &Tree) -> Result<Vec<Job<'_>>, PlanError> {
+impl Job<'_> {
+    /// The job's JSON pointer: `/batches/N`, or the root for the single-job form.
+    fn pointer(&self) -> String {
+        if self.batched {
+            format!("/batches/{}", self.index)
+        } else {
+            String::new()
+        }
+    }
+}
+
+/// The jobs of a document, read from the tree as they are walked: a file of 100,000 batches
+/// is linted without a list of 100,000 jobs beside its tree.
+enum Jobs<'t> {
+    Batches(NodeRef<'t>),
+    Single(Job<'t>),
+}
+
+impl<'t> Jobs<'t> {
+    fn len(&self) -> usize {
+        match self {
+            Jobs::Batches(batches) => batches.len(),
+            Jobs::Single(_) => 1,
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = Job<'t>> + use<'t> {
+        let (single, batches) = match self {
+            Jobs::Batches(batches) => (None, Some(*batches)),
+            Jobs::Single(job) => (Some(*job), None),
+        };
+        let batched = batches.into_iter().flat_map(|batches| {
+            batches.items().enumerate().map(|(index, batch)| Job {
+                index,
+                batched: true,
+                inputs: batch.get("inputs").unwrap_or(batch),
+                outputs: batch.get("outputs"),
+            })
+        });
+        single.into_iter().chain(batched)
+    }
+}
+
+fn jobs(tree: &Tree) -> Result<Jobs<'_>, PlanError> {
     let root = tree.root();
     if let Some(batches) = root.get("batches") {
         if batches.kind() != Kind::Seq {
@@ -270,17 +313,7 @@ fn jobs(tree: &Tree) -> Result<Vec<Job<'_>>, PlanError> {
                 "/batches".into(),
             ));
         }
-        return Ok(batches
-            .items()
-            .enumerate()
-            .map(|(index, batch)| Job {
-                index,
-                batched: true,
-                inputs: batch.get("inputs").unwrap_or(batch),
-                outputs: batch.get("outputs"),
-                pointer: format!("/batches/{index}"),
-            })
-            .collect());
+        return Ok(Jobs::Batches(batches));
     }
     let inputs = root.get("inputs").ok_or_else(|| {
         PlanError::shape(
@@ -289,13 +322,12 @@ fn jobs(tree: &Tree) -> Result<Vec<Job<'_>>, PlanError> {
             String::new(),
         )
     })?;
-    Ok(vec![Job {
+    Ok(Jobs::Single(Job {
         index: 0,
         batched: false,
         inputs,
         outputs: root.get("outputs"),
-        pointer: String::new(),
-    }])
+    }))
 }
 
 /// Plan every batch of a validated, filled document. Taking a [`Filled`] (which only
@@ -329,6 +361,7 @@ fn build_tree(tree: &Tree, options: &PlanOptions) -> Result<Plan, PlanError> {
     let connectors_mode = jobs
         .iter()
         .any(|job| job.outputs.is_some_and(|o| !o.is_empty()));
+    let several = jobs.len() > 1;
     let container = container(root)?;
     let mut ids = Ids::new(options.stable_ids);
     let batches = jobs
@@ -336,8 +369,8 @@ fn build_tree(tree: &Tree, options: &PlanOptions) -> Result<Plan, PlanError> {
         .map(|job| {
             let context = BatchContext {
                 tool: &tool,
-                job,
-                several: jobs.len() > 1,
+                job: &job,
+                several,
                 connectors_mode,
             };
             context.plan(&container, options.mode, &mut ids)
@@ -368,9 +401,9 @@ pub fn lint(tree: &Tree) -> Vec<Diagnostic> {
     };
     let mut first: Option<(usize, String, String, &'static str)> = None;
     let mut differing = 0usize;
-    for job in &jobs {
+    for job in jobs.iter() {
         let mut ids = Ids::new(true);
-        let Ok((paths, _)) = stage(&tool, job, &mut ids) else {
+        let Ok((paths, _)) = stage(&tool, &job, &mut ids) else {
             continue;
         };
         let cwl = argv::build_for(&tool, job.inputs, &paths, Mode::Cwl);
@@ -451,7 +484,7 @@ fn describe(result: &Result<Vec<String>, ArgvError>) -> String {
 fn argv_error(error: &ArgvError, cli_pointer: &str, job: Option<&Job<'_>>) -> PlanError {
     let base = match error.place {
         argv::Place::Cli => cli_pointer.to_owned(),
-        argv::Place::Job => job.map_or_else(String::new, |j| format!("{}/inputs", j.pointer)),
+        argv::Place::Job => job.map_or_else(String::new, |j| format!("{}/inputs", j.pointer())),
     };
     PlanError {
         problem: Box::new(Problem::Argv(error.problem.clone())),
@@ -639,7 +672,7 @@ impl BatchContext<'_, '_> {
                     .map_or(serde_json::Value::Null, |a| summarise(a, false)),
                 pointer: format!(
                     "{}/outputs/{}",
-                    self.job.pointer,
+                    self.job.pointer(),
                     escape_pointer_segment(output.name)
                 ),
             },

@@ -109,7 +109,7 @@ pub(super) fn stage<'t>(
         };
         let pointer = format!(
             "{}/inputs/{}",
-            job.pointer,
+            job.pointer(),
             escape_pointer_segment(input.name)
         );
         if value.kind() == Kind::Seq {

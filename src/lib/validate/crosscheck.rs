@@ -117,6 +117,7 @@ fn parse_output_type(text: &str) -> Option<&str> {
     }
 }
 
+#[derive(Clone, Copy)]
 struct Job<'t> {
     /// The batch index, or `None` for the single-job form.
     batch: Option<usize>,
@@ -135,9 +136,17 @@ impl Job<'_> {
     }
 }
 
-fn jobs(root: NodeRef<'_>) -> Vec<Job<'_>> {
-    match root.get("batches") {
-        Some(batches) => batches
+/// The jobs of the document, read from the tree as they are walked (a list of 100,000 batches
+/// is checked without a second list beside it).
+fn jobs(root: NodeRef<'_>) -> impl Iterator<Item = Job<'_>> {
+    let batches = root.get("batches");
+    let single = batches.is_none().then(|| Job {
+        batch: None,
+        inputs: root.get("inputs"),
+        outputs: root.get("outputs"),
+    });
+    let batched = batches.into_iter().flat_map(|batches| {
+        batches
             .items()
             .enumerate()
             .filter(|(_, b)| b.is_map())
@@ -146,13 +155,8 @@ fn jobs(root: NodeRef<'_>) -> Vec<Job<'_>> {
                 inputs: b.get("inputs"),
                 outputs: b.get("outputs"),
             })
-            .collect(),
-        None => vec![Job {
-            batch: None,
-            inputs: root.get("inputs"),
-            outputs: root.get("outputs"),
-        }],
-    }
+    });
+    single.into_iter().chain(batched)
 }
 
 fn at<'t>(segments: &[Seg<'t>], more: &[Seg<'t>]) -> Vec<Seg<'t>> {
@@ -175,7 +179,6 @@ pub(crate) fn check(tree: &Tree, rejected: &Rejected, warnings: bool) -> Vec<Dia
     let Some(cli) = root.get("cli").filter(|c| c.is_map()) else {
         return out;
     };
-    let jobs = jobs(root);
     let cli_inputs = cli.get("inputs").filter(|n| n.is_map());
     let cli_outputs = cli.get("outputs").filter(|n| n.is_map());
     if let Some(cli_inputs) = cli_inputs {
@@ -185,9 +188,9 @@ pub(crate) fn check(tree: &Tree, rejected: &Rejected, warnings: bool) -> Vec<Dia
             .collect();
         let mut scratch = Vec::with_capacity(8);
         let typed = typed_inputs(cli_inputs, rejected);
-        for job in &jobs {
+        for job in jobs(root) {
             check_job_inputs(
-                job,
+                &job,
                 cli_inputs,
                 &typed,
                 &declared,
@@ -196,7 +199,7 @@ pub(crate) fn check(tree: &Tree, rejected: &Rejected, warnings: bool) -> Vec<Dia
                 &mut out,
             );
         }
-        names::cli_inputs(cli_inputs, !jobs.is_empty(), warnings, &mut out);
+        names::cli_inputs(cli_inputs, jobs(root).next().is_some(), warnings, &mut out);
     }
     if let Some(cli_outputs) = cli_outputs {
         let declared: Vec<&str> = cli_outputs
@@ -204,9 +207,9 @@ pub(crate) fn check(tree: &Tree, rejected: &Rejected, warnings: bool) -> Vec<Dia
             .filter_map(|(k, _)| k.as_str())
             .collect();
         let mut scratch = Vec::with_capacity(8);
-        for job in &jobs {
+        for job in jobs(root) {
             check_job_outputs(
-                job,
+                &job,
                 cli_outputs,
                 &declared,
                 rejected,
@@ -214,7 +217,7 @@ pub(crate) fn check(tree: &Tree, rejected: &Rejected, warnings: bool) -> Vec<Dia
                 &mut out,
             );
         }
-        let any_outputs = jobs.iter().any(|j| j.outputs.is_some());
+        let any_outputs = jobs(root).any(|j| j.outputs.is_some());
         names::cli_outputs(cli_outputs, any_outputs, rejected, warnings, &mut out);
     }
     out
