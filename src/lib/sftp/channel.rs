@@ -2,6 +2,10 @@
 //! table of requests waiting for replies, and the reader thread that matches each reply to its
 //! request id. A request is registered before it is sent, so a reply can never arrive for an
 //! unknown id; when the stream ends every waiting request fails with the reason.
+//!
+//! A read may name a [`Sink`]: the reader thread then reads the reply's data from the stream
+//! straight into its place in the caller's buffer. A range read of many requests (a chunk of a
+//! mounted file) is assembled where it lands, not copied together afterwards.
 
 use std::collections::HashMap;
 use std::io::{BufWriter, Read, Write};
@@ -21,13 +25,30 @@ use super::{EndReason, Error, Result};
 pub(super) struct Reply {
     kind: u8,
     body: Vec<u8>,
+    /// For a `DATA` reply read into the request's [`Sink`]: how many bytes landed there (the
+    /// body is then empty).
+    landed: usize,
 }
 
 pub(super) type Waiter = SyncSender<Result<Reply>>;
 
+/// Where the data of a read reply goes: `buffer[at..at + room]`.
+#[derive(Debug, Clone)]
+pub(super) struct Sink {
+    pub(super) buffer: Arc<Mutex<Vec<u8>>>,
+    pub(super) at: usize,
+    pub(super) room: usize,
+}
+
+/// A request waiting for its reply.
+pub(super) struct Entry {
+    pub(super) waiter: Waiter,
+    pub(super) sink: Option<Sink>,
+}
+
 pub(super) struct Shared {
     pub(super) outgoing: Mutex<Option<Sender<Vec<u8>>>>,
-    pub(super) pending: Mutex<HashMap<u32, Waiter>>,
+    pub(super) pending: Mutex<HashMap<u32, Entry>>,
     pub(super) closed: Mutex<Option<Option<String>>>,
     pub(super) next_id: AtomicU32,
 }
@@ -46,7 +67,10 @@ impl Shared {
             }
         }
         lock(&self.outgoing).take();
-        let waiters: Vec<Waiter> = lock(&self.pending).drain().map(|(_, w)| w).collect();
+        let waiters: Vec<Waiter> = lock(&self.pending)
+            .drain()
+            .map(|(_, entry)| entry.waiter)
+            .collect();
         for waiter in waiters {
             let _ = waiter.try_send(Err(Error::Closed {
                 reason: reason.clone(),
@@ -137,6 +161,33 @@ impl Pending {
             kind::DATA => Ok(reply.body),
             kind::STATUS => match self.status_error(&reply.body) {
                 Error::Status { code, .. } if code == status::EOF => Ok(Vec::new()),
+                error => Err(error),
+            },
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Wait for a read sent with a [`Sink`]: how many bytes are now in the sink's place (0 at
+    /// the end of the file). A reply the reader thread could not place (larger than asked, or
+    /// the buffer was taken) is copied there, cut to the room.
+    ///
+    /// # Errors
+    /// An error status, a timeout, or a closed session.
+    pub(super) fn wait_into(self, sink: &Sink) -> Result<usize> {
+        let reply = self.wait()?;
+        match reply.kind {
+            kind::DATA if reply.body.is_empty() => Ok(reply.landed),
+            kind::DATA => {
+                let len = reply.body.len().min(sink.room);
+                let mut buffer = lock(&sink.buffer);
+                let place = buffer
+                    .get_mut(sink.at..sink.at + len)
+                    .ok_or_else(|| Error::Local("the read buffer is gone".into()))?;
+                place.copy_from_slice(&reply.body[..len]);
+                Ok(len)
+            }
+            kind::STATUS => match self.status_error(&reply.body) {
+                Error::Status { code, .. } if code == status::EOF => Ok(0),
                 error => Err(error),
             },
             other => Err(unexpected(other)),
@@ -235,8 +286,9 @@ fn read_u32(input: &mut impl Read) -> std::io::Result<u32> {
 }
 
 /// The next packet; `None` at the end of the stream. A `DATA` reply's bytes are read straight
-/// into their own buffer (no header to strip later).
-fn read_packet(input: &mut impl Read) -> std::io::Result<Option<Packet>> {
+/// into the request's sink when it has one and they fit, else into their own buffer (no header
+/// to strip later).
+fn read_packet(input: &mut impl Read, shared: &Shared) -> std::io::Result<Option<Packet>> {
     let mut length = [0u8; 4];
     match input.read_exact(&mut length) {
         Ok(()) => {}
@@ -267,11 +319,42 @@ fn read_packet(input: &mut impl Read) -> std::io::Result<Option<Packet>> {
                 "a data reply of {length} bytes says it holds {data}"
             )));
         }
+        let sink = lock(&shared.pending)
+            .get(&id)
+            .and_then(|entry| entry.sink.clone());
+        if let Some(sink) = sink.filter(|sink| data <= sink.room) {
+            let mut buffer = lock(&sink.buffer);
+            if let Some(place) = buffer.get_mut(sink.at..sink.at + data) {
+                input.read_exact(place)?;
+                return Ok(Some(Packet::Reply(
+                    id,
+                    Reply {
+                        kind,
+                        body: Vec::new(),
+                        landed: data,
+                    },
+                )));
+            }
+        }
         let body = read_vec(input, data)?;
-        return Ok(Some(Packet::Reply(id, Reply { kind, body })));
+        return Ok(Some(Packet::Reply(
+            id,
+            Reply {
+                kind,
+                body,
+                landed: 0,
+            },
+        )));
     }
     let body = read_vec(input, rest)?;
-    Ok(Some(Packet::Reply(id, Reply { kind, body })))
+    Ok(Some(Packet::Reply(
+        id,
+        Reply {
+            kind,
+            body,
+            landed: 0,
+        },
+    )))
 }
 
 pub(super) fn spawn_reader<R: Read + Send + 'static>(
@@ -286,7 +369,7 @@ pub(super) fn spawn_reader<R: Read + Send + 'static>(
         let mut input = std::io::BufReader::with_capacity(16 * 1024, input);
         let mut version = Some(version);
         let reason = loop {
-            let packet = match read_packet(&mut input) {
+            let packet = match read_packet(&mut input, &shared) {
                 Ok(Some(packet)) => packet,
                 Ok(None) => break end.reason(),
                 Err(error) => break Some(end.reason().unwrap_or_else(|| error.to_string())),
@@ -298,9 +381,9 @@ pub(super) fn spawn_reader<R: Read + Send + 'static>(
                     }
                 }
                 Packet::Reply(id, reply) => {
-                    let waiter = lock(&shared.pending).remove(&id);
-                    if let Some(waiter) = waiter {
-                        let _ = waiter.try_send(Ok(reply));
+                    let entry = lock(&shared.pending).remove(&id);
+                    if let Some(entry) = entry {
+                        let _ = entry.waiter.try_send(Ok(reply));
                     }
                 }
             }

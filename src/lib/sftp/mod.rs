@@ -277,12 +277,23 @@ impl Session {
         path: &str,
         body: impl FnOnce(&mut Vec<u8>),
     ) -> Result<Pending> {
+        self.request_into(kind, operation, path, None, body)
+    }
+
+    fn request_into(
+        &self,
+        kind: u8,
+        operation: &'static str,
+        path: &str,
+        sink: Option<channel::Sink>,
+        body: impl FnOnce(&mut Vec<u8>),
+    ) -> Result<Pending> {
         if let Some(error) = self.shared.closed_error() {
             return Err(error);
         }
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         let (waiter, receiver) = mpsc::sync_channel(1);
-        lock(&self.shared.pending).insert(id, waiter);
+        lock(&self.shared.pending).insert(id, channel::Entry { waiter, sink });
         let pending = Pending {
             id,
             receiver,
@@ -404,6 +415,22 @@ impl Session {
     /// When the session is closed.
     pub fn read_start(&self, handle: &Handle, offset: u64, len: u32) -> Result<Pending> {
         self.request(kind::READ, "read", "handle", |p| {
+            codec::put_bytes(p, &handle.0);
+            codec::put_u64(p, offset);
+            codec::put_u32(p, len);
+        })
+    }
+
+    /// Send a read whose data the reader thread puts straight into `sink` (at most
+    /// `sink.room` bytes at `offset`); wait for it with [`Pending::wait_into`].
+    fn read_start_into(
+        &self,
+        handle: &Handle,
+        offset: u64,
+        sink: channel::Sink,
+    ) -> Result<Pending> {
+        let len = u32::try_from(sink.room).unwrap_or(u32::MAX);
+        self.request_into(kind::READ, "read", "handle", Some(sink), |p| {
             codec::put_bytes(p, &handle.0);
             codec::put_u64(p, offset);
             codec::put_u32(p, len);

@@ -405,3 +405,32 @@ fn a_server_that_goes_away_fails_every_waiting_request() {
         }
     );
 }
+
+#[test]
+fn a_range_read_lands_every_reply_in_place_and_stops_at_the_end() {
+    let data = pattern(8 * 32 * 1024 + 123);
+    let fake = Fake {
+        max_read: 20_000,
+        ..Fake::default()
+    };
+    let mut fake = fake;
+    fake.files.insert("/big".into(), data.clone());
+    let (session, _) = session_with(fake);
+    let handle = session.open("/big", OpenFlags::READ).unwrap();
+    // Requests of 32 KiB answered with 20,000 bytes each: every reply lands at its own offset
+    // of the one buffer, and the rest of each request is asked for again.
+    let read = session.read_exact_at(&handle, 1000, 200_000).unwrap();
+    assert!(
+        read == data[1000..201_000],
+        "the range differs from the source"
+    );
+    // A range past the end comes back short, cut where the file ends.
+    let tail = session.read_exact_at(&handle, 250_000, 100_000).unwrap();
+    assert!(tail == data[250_000..], "the tail differs from the source");
+    assert!(
+        session
+            .read_exact_at(&handle, 400_000, 10)
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -10,7 +10,9 @@ use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
+use super::channel::{Sink, lock};
 use super::{Attrs, Error, Handle, OpenFlags, Pending, Result, Session};
 
 /// Requests in flight per file.
@@ -188,47 +190,48 @@ pub(super) fn read_range(
     len: usize,
 ) -> Result<Vec<u8>> {
     let chunk = session.read_chunk() as usize;
-    let mut out: Vec<u8> = Vec::new();
-    let mut queue: VecDeque<(usize, usize, Pending)> = VecDeque::new();
+    // Every request's data lands in its place in this one buffer (channel::Sink): nothing is
+    // copied together at the end.
+    let buffer = Arc::new(Mutex::new(vec![0u8; len]));
+    let sink = |at: usize, room: usize| Sink {
+        buffer: Arc::clone(&buffer),
+        at,
+        room,
+    };
+    let mut queue: VecDeque<(Sink, Pending)> = VecDeque::new();
     let mut at = 0usize;
+    // The bytes read from the start of the range without a gap, and the end of the file if a
+    // reply showed it.
+    let mut filled = 0usize;
     let mut end = len;
     while at < len || !queue.is_empty() {
         while at < len && queue.len() < WINDOW {
-            let asked = chunk.min(len - at);
-            let request = u32::try_from(asked).unwrap_or(u32::MAX);
-            let pending = session.read_start(handle, offset + at as u64, request)?;
-            queue.push_back((at, asked, pending));
-            at += asked;
+            let piece = sink(at, chunk.min(len - at));
+            at += piece.room;
+            let pending =
+                session.read_start_into(handle, offset + piece.at as u64, piece.clone())?;
+            queue.push_back((piece, pending));
         }
-        let Some((start, asked, pending)) = queue.pop_front() else {
+        let Some((piece, pending)) = queue.pop_front() else {
             break;
         };
-        let mut data = pending.wait_data()?;
-        if data.is_empty() {
-            end = end.min(start);
+        let got = pending.wait_into(&piece)?;
+        if got == 0 {
+            end = end.min(piece.at);
             continue;
         }
-        data.truncate(asked);
-        let got = data.len();
-        if start != out.len() {
+        if piece.at != filled {
             // Past an end of file seen earlier: the file grew meanwhile; stop at that end.
             continue;
         }
-        if out.is_empty() && got == len {
-            out = data;
-        } else {
-            if out.capacity() == 0 {
-                out.reserve_exact(len);
-            }
-            out.extend_from_slice(&data);
-        }
-        if got < asked && start + got < end {
-            let rest = start + got;
-            let request = u32::try_from(asked - got).unwrap_or(u32::MAX);
-            let pending = session.read_start(handle, offset + rest as u64, request)?;
-            queue.push_front((rest, asked - got, pending));
+        filled += got;
+        if got < piece.room && piece.at + got < end {
+            let rest = sink(piece.at + got, piece.room - got);
+            let pending = session.read_start_into(handle, offset + rest.at as u64, rest.clone())?;
+            queue.push_front((rest, pending));
         }
     }
-    out.truncate(end);
+    let mut out = std::mem::take(&mut *lock(&buffer));
+    out.truncate(filled.min(end));
     Ok(out)
 }
