@@ -50,8 +50,8 @@ pub struct MountArgs {
     /// Largest read-ahead window of a sequential reader (K, M, G suffixes are binary).
     #[arg(long, value_name = "SIZE", default_value = "16M", value_parser = parse_size)]
     pub readahead: u64,
-    /// Bytes per remote read request.
-    #[arg(long, value_name = "SIZE", default_value = "512K", value_parser = parse_size)]
+    /// Bytes per read-ahead chunk (fetched as requests of at most the server's read limit).
+    #[arg(long, value_name = "SIZE", default_value = "1M", value_parser = parse_size)]
     pub chunk: u64,
     /// Seconds any remote call may take before the read or listing fails with EIO.
     #[arg(long, value_name = "SECONDS", default_value_t = 20.0)]

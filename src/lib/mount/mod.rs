@@ -68,7 +68,7 @@ impl Default for Options {
             read_write: false,
             direct_io: false,
             readahead: 16 * 1024 * 1024,
-            chunk: 512 * 1024,
+            chunk: 1024 * 1024,
             kernel_readahead: true,
             timeout: Duration::from_secs(20),
             cache_ttl: Duration::from_secs(10),
