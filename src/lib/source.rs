@@ -99,8 +99,8 @@ pub enum Error {
 pub struct SourceFile {
     origin: Origin,
     text: String,
-    /// Byte offset of each line's first character. `u32` like every offset in the tree (texts
-    /// are far below 4 GiB), and sized exactly: for a 100,000-batch file this table is the
+    /// Byte offset of each line's first character. `u32` like every offset in the tree (a file
+    /// of 4 GiB or more is refused when read), and sized exactly: for a 100,000-batch file this table is the
     /// largest thing after the tree itself.
     line_starts: Vec<u32>,
 }
