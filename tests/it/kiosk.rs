@@ -344,6 +344,30 @@ fn benchmark_mode_submits_one_file_n_times() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "kiosk-tests"),
+    ignore = "needs the Kiosk double: scripts/kiosk-up"
+)]
+fn every_job_can_wait_in_the_queue_with_few_requests_at_once() {
+    let url = kiosk();
+    let run = with_files(Red::new(), &[("cells.png", png("queued"))])
+        .args(submit(&url))
+        .args(["--job-type", "mesmer", "cells.png", "--benchmark", "8"])
+        .args(["--jobs", "8", "--requests", "2", "--format", "json"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.snapshot());
+    let report = json(&run);
+    assert_eq!(report["succeeded"], 8, "{}", run.snapshot());
+    let hashes: std::collections::BTreeSet<&str> = report["jobs"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .map(|job| job["hash"].as_str().expect("hash"))
+        .collect();
+    assert_eq!(hashes.len(), 8, "one job per copy: {}", run.snapshot());
+}
+
+#[test]
 fn a_kiosk_that_is_down_is_a_clear_error() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::cli::{ExitStatus, Printer};
 use crate::commands::remote::Format;
-use crate::kiosk::{self, Client, JobRequest};
+use crate::kiosk::{self, Client, JobRequest, Pace};
 
 /// `red kiosk` subcommands.
 #[derive(Debug, Subcommand)]
@@ -53,15 +53,19 @@ pub struct KioskSubmitArgs {
     #[arg(long, value_name = "DIR")]
     pub download: Option<PathBuf>,
     /// How many jobs may be in flight at once.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub jobs: u32,
+    /// How many requests may be sent to the Kiosk at once [default: as many as `--jobs`]. With
+    /// fewer requests than jobs, jobs wait in the Kiosk's queue while few connections are open.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub requests: Option<u32>,
     /// Seconds a job may take from upload to result before it counts as failed.
     #[arg(long, value_name = "SECONDS", default_value_t = 3600.0)]
     pub timeout: f64,
     /// Seconds one request may take (an upload the Kiosk never answers fails after this).
     #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
     pub request_timeout: f64,
-    /// The longest wait between two polls of one job (the first comes after a tenth of it).
+    /// The longest wait between two polls of one job (polls are timed by the jobs that have ended).
     #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
     pub poll: f64,
     /// Rescale factor sent with each job (empty: the Kiosk detects it).
@@ -206,7 +210,8 @@ pub(crate) struct Settings {
     pub(crate) job_type: String,
     pub(crate) download: Option<PathBuf>,
     pub(crate) timeout: Duration,
-    pub(crate) poll: Duration,
+    /// When to poll, shared by every job of the run.
+    pub(crate) pace: Arc<Pace>,
     pub(crate) scale: Option<String>,
     pub(crate) channels: Option<String>,
     pub(crate) expire: u64,
@@ -246,13 +251,16 @@ fn submit(args: &KioskSubmitArgs, printer: &Printer) -> anyhow::Result<ExitStatu
         job_type: args.job_type.clone(),
         download: args.download.clone(),
         timeout: seconds(args.timeout, "--timeout")?,
-        poll: seconds(args.poll, "--poll")?,
+        pace: Arc::new(Pace::new(seconds(args.poll, "--poll")?)),
         scale: args.scale.clone(),
         channels: args.channels.clone(),
         expire: args.expire,
         progress: std::io::stderr().is_terminal(),
     });
     let mut client = Client::new(&args.url, request_timeout)?;
+    if let Some(most) = args.requests {
+        client = client.with_request_limit(most as usize);
+    }
     let printer = printer.clone();
     runtime()?.block_on(async move {
         if let Err(error) = client.resolve().await {
@@ -332,14 +340,7 @@ pub(crate) async fn one_job(
         failures: Vec::new(),
     };
     let result = async {
-        let data = tokio::fs::read(file)
-            .await
-            .map_err(|source| kiosk::Error::Io {
-                action: "read",
-                path: file.to_owned(),
-                source,
-            })?;
-        let uploaded = client.upload(&basename, data).await?;
+        let uploaded = client.upload(&basename, file).await?;
         let hash = client
             .predict(&JobRequest {
                 job_type: settings.job_type.clone(),
@@ -372,11 +373,9 @@ async fn follow(
     const GRACE: Duration = Duration::from_secs(30);
     let mut errors = 0;
     let mut last_status: Option<String> = None;
-    // Start polling soon (most jobs on a quiet Kiosk end within a second), then back off to
-    // `--poll`.
-    let mut delay = (settings.poll / 10)
-        .max(Duration::from_millis(50))
-        .min(settings.poll);
+    let created = Instant::now();
+    let mut delay = settings.pace.first();
+    let mut polls = 0;
     let fields = loop {
         if start.elapsed() > settings.timeout {
             outcome.reason = Some(format!(
@@ -388,9 +387,13 @@ async fn follow(
             return Ok(());
         }
         tokio::time::sleep(delay).await;
-        delay = (delay * 3 / 2).min(settings.poll);
+        polls += 1;
+        delay = settings.pace.next(delay, polls);
         match client.fields(hash).await {
-            Ok(fields) if fields.is_finished() => break fields,
+            Ok(fields) if fields.is_finished() => {
+                settings.pace.ended(created.elapsed());
+                break fields;
+            }
             Ok(fields) => {
                 errors = 0;
                 if fields.status.is_none() && start.elapsed() > GRACE {

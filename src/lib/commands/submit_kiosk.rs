@@ -29,8 +29,8 @@ use crate::diagnostic::Diagnostic;
 use crate::execute::local::batch::receive_file_input;
 use crate::execute::local::prepare::{self, Delivery, Input, Output};
 use crate::execute::local::{NoEvents, RunDir, Worker, blocking, output_dir};
-use crate::kiosk::Client;
 use crate::kiosk::pick::{self, PickError};
+use crate::kiosk::{Client, Pace};
 use crate::plan::{self, PlanOptions};
 use crate::tree::NodeRef;
 
@@ -259,7 +259,7 @@ pub(crate) fn run(
         job_type: job_type.clone(),
         download: None,
         timeout: job_timeout,
-        poll: POLL,
+        pace: Arc::new(Pace::new(POLL)),
         scale: kiosk_args.scale.clone(),
         channels: kiosk_args.channels.clone(),
         expire: EXPIRE,

@@ -6,9 +6,13 @@
 //! fails is never answered), uploads are named by their basename, both parameter styles
 //! (`dataRescale`/`channels` and `jobForm{…}`) are sent, and one HMGET replaces thirteen HGETs.
 
+pub mod pace;
 pub mod pick;
 
+pub use pace::Pace;
+
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -220,6 +224,8 @@ pub struct Client {
     http: reqwest::Client,
     base: String,
     timeout: Duration,
+    /// At most this many requests at once, across every clone (none: no bound of its own).
+    requests: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl Client {
@@ -249,7 +255,25 @@ impl Client {
             http,
             base: with_scheme.trim_end_matches('/').to_owned(),
             timeout,
+            requests: None,
         })
+    }
+
+    /// Send at most `most` requests at once, from this client and all its clones: many jobs can
+    /// wait in the Kiosk's queue (which is what it scales on) while the front end sees a bounded
+    /// number of connections.
+    #[must_use]
+    pub fn with_request_limit(mut self, most: usize) -> Self {
+        self.requests = Some(Arc::new(tokio::sync::Semaphore::new(most.max(1))));
+        self
+    }
+
+    /// A turn to send one request (held until its answer is read).
+    async fn turn(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        match &self.requests {
+            Some(requests) => Arc::clone(requests).acquire_owned().await.ok(),
+            None => None,
+        }
     }
 
     /// The base URL.
@@ -261,6 +285,7 @@ impl Client {
     /// Follow redirects of the base URL once (an ingress may send http to https), so that the
     /// POSTs go straight to the final place.
     pub async fn resolve(&mut self) -> Result<(), Error> {
+        let _turn = self.turn().await;
         let response = self
             .http
             .get(format!("{}/", self.base))
@@ -302,12 +327,20 @@ impl Client {
     }
 
     /// Upload a file's bytes under its basename; returns the bucket key (`uploads/…`).
-    pub async fn upload(&self, name: &str, data: Vec<u8>) -> Result<String, Error> {
+    /// The file is read only once the request has its turn, so that jobs waiting for one do not
+    /// hold their files in memory.
+    pub async fn upload(&self, name: &str, file: &Path) -> Result<String, Error> {
         #[derive(Deserialize)]
         struct Answer {
             #[serde(rename = "uploadedName")]
             uploaded_name: String,
         }
+        let turn = self.turn().await;
+        let data = tokio::fs::read(file).await.map_err(|source| Error::Io {
+            action: "read",
+            path: file.to_owned(),
+            source,
+        })?;
         let boundary = format!("red-{}", uuid::Uuid::new_v4().simple());
         let safe: String = name
             .chars()
@@ -329,7 +362,7 @@ impl Client {
                 format!("multipart/form-data; boundary={boundary}"),
             )
             .body(body);
-        let answer: Answer = self.json(request, &what).await?;
+        let answer: Answer = self.answer(request, &what, turn).await?;
         if !answer.uploaded_name.starts_with("uploads/") || answer.uploaded_name.contains("://") {
             return Err(Error::NotAKey(answer.uploaded_name));
         }
@@ -379,6 +412,7 @@ impl Client {
     /// Let the job's hash expire in `seconds`; `false` when it was already gone (404).
     pub async fn expire(&self, hash: &str, seconds: u64) -> Result<bool, Error> {
         let what = "POST /api/redis/expire";
+        let _turn = self.turn().await;
         let response = self
             .http
             .post(format!("{}/api/redis/expire", self.base))
@@ -395,6 +429,7 @@ impl Client {
     /// Download a result into `dest`; returns its size.
     pub async fn download(&self, url: &str, dest: &Path) -> Result<u64, Error> {
         let what = format!("the download of `{url}`");
+        let _turn = self.turn().await;
         let response = self
             .http
             .get(url)
@@ -416,6 +451,17 @@ impl Client {
         &self,
         request: reqwest::RequestBuilder,
         what: &str,
+    ) -> Result<T, Error> {
+        let turn = self.turn().await;
+        self.answer(request, what, turn).await
+    }
+
+    /// Send `request` in the turn given and read its JSON answer.
+    async fn answer<T: serde::de::DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+        what: &str,
+        _turn: Option<tokio::sync::OwnedSemaphorePermit>,
     ) -> Result<T, Error> {
         let response = request.send().await.map_err(|e| self.network(&e, what))?;
         let bytes = self.checked(response, what).await?;
@@ -493,6 +539,103 @@ mod tests {
         assert_eq!(pairs[1], ("k2".to_owned(), String::new()));
         assert!(parse_failures("").is_empty());
         assert_eq!(form_decode("100%"), "100%");
+    }
+
+    /// A front end on 127.0.0.1 that answers every request after a short hold and records the
+    /// most requests it had open at once.
+    fn counting_front_end() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::io::{BufRead, BufReader, Read, Write};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let (open, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let seen = Arc::clone(&most);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (open, most) = (Arc::clone(&open), Arc::clone(&most));
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                    let mut writer = stream;
+                    loop {
+                        let mut length = 0;
+                        let mut line = String::new();
+                        loop {
+                            line.clear();
+                            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if line == "\r\n" {
+                                break;
+                            }
+                            if let Some(value) =
+                                line.to_ascii_lowercase().strip_prefix("content-length:")
+                            {
+                                length = value.trim().parse().unwrap_or(0);
+                            }
+                        }
+                        let mut body = vec![0; length];
+                        if reader.read_exact(&mut body).is_err() {
+                            return;
+                        }
+                        let now = open.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(100));
+                        open.fetch_sub(1, Ordering::SeqCst);
+                        let answer = "{\"value\":1}";
+                        let reply = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{answer}",
+                            answer.len()
+                        );
+                        if writer.write_all(reply.as_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (url, seen)
+    }
+
+    fn expire_many(client: &Client, count: usize) -> usize {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let mut set = tokio::task::JoinSet::new();
+            for i in 0..count {
+                let client = client.clone();
+                set.spawn(async move { client.expire(&format!("job-{i}"), 60).await });
+            }
+            let mut answered = 0;
+            while let Some(joined) = set.join_next().await {
+                if matches!(joined, Ok(Ok(true))) {
+                    answered += 1;
+                }
+            }
+            answered
+        })
+    }
+
+    #[test]
+    fn a_request_limit_holds_across_clones() {
+        use std::sync::atomic::Ordering;
+        let (url, most) = counting_front_end();
+        let limited = Client::new(&url, Duration::from_secs(10))
+            .expect("client")
+            .with_request_limit(2);
+        assert_eq!(expire_many(&limited, 12), 12);
+        let with_limit = most.load(Ordering::SeqCst);
+        assert!(
+            (1..=2).contains(&with_limit),
+            "{with_limit} requests at once"
+        );
+        // Without a limit the same requests overlap, so the front end can tell the difference.
+        let (url, most) = counting_front_end();
+        let unlimited = Client::new(&url, Duration::from_secs(10)).expect("client");
+        assert_eq!(expire_many(&unlimited, 12), 12);
+        assert!(most.load(Ordering::SeqCst) > 2, "requests never overlapped");
     }
 
     #[test]

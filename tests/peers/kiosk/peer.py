@@ -21,14 +21,18 @@ the section it follows. Status codes and bodies are the front end's own.
 
 Environment: KIOSK_PORT (8095), KIOSK_REDIS_PORT (6390), KIOSK_BUCKET (kiosk-peer), JOB_TYPES
 (mesmer,polaris,segmentation,caliban,spot), KIOSK_STEP_SECONDS (0.5), KIOSK_WORKERS (4 consumer
-threads per queue), STATE_DIR (bucket files).
+threads per queue), KIOSK_FRONTENDS (1 front-end process; more share the listening socket, like the
+Kiosk's autoscaled front-end pods, so that the double's GIL is not what a benchmark measures),
+STATE_DIR (bucket files).
 """
 
+import ctypes
 import datetime
 import hashlib
 import io
 import json
 import os
+import signal
 import threading
 import time
 import traceback
@@ -46,11 +50,11 @@ BUCKET = os.environ.get("KIOSK_BUCKET", "kiosk-peer")
 JOB_TYPES = os.environ.get("JOB_TYPES", "mesmer,polaris,segmentation,caliban,spot").split(",")
 STEP = float(os.environ.get("KIOSK_STEP_SECONDS", "0.5"))
 WORKERS = int(os.environ.get("KIOSK_WORKERS", "4"))
+FRONTENDS = int(os.environ.get("KIOSK_FRONTENDS", "1"))
 STATE_DIR = os.environ.get("STATE_DIR", "/tmp/red-kiosk/bucket")
 CONSUMER = "kiosk-consumer-peer"
 
 db = redis.Redis(host="127.0.0.1", port=REDIS_PORT, decode_responses=True)
-bucket_lock = threading.Lock()
 
 
 def bucket_path(key):
@@ -345,16 +349,28 @@ def consume(queue):
         db.lrem(processing, 1, key)
 
 
+def more_frontends(server):
+    # Forked before any thread starts; each child serves the same socket and ends with its parent.
+    for _ in range(FRONTENDS - 1):
+        if os.fork() == 0:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+            if os.getppid() == 1:
+                os._exit(0)
+            server.serve_forever()
+            os._exit(0)
+
+
 def main():
     os.makedirs(STATE_DIR, exist_ok=True)
     db.ping()
+    server = make_server("127.0.0.1", PORT, app, threaded=True)
+    more_frontends(server)
     for job_type in JOB_TYPES:
         for queue in (job_type, job_type + "-zip"):
             # Several workers per queue, like an autoscaled deployment.
             for i in range(WORKERS):
                 name = "{}-{}-{}".format(CONSUMER, queue, i)
                 threading.Thread(target=consume, args=(queue,), name=name, daemon=True).start()
-    server = make_server("127.0.0.1", PORT, app, threaded=True)
     print("kiosk peer: front end on http://127.0.0.1:{}".format(PORT), flush=True)
     server.serve_forever()
 
