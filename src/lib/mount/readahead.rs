@@ -9,17 +9,23 @@
 //! The kernel may deliver the reads of one stream slightly out of order (several FUSE threads,
 //! asynchronous read-ahead), so "near" allows a slack of two chunks or one read length.
 //!
-//! A reader that reads blocks of a fixed size at random places (16 MiB records with
-//! `direct_io`, which the kernel hands over as 1 MiB requests one after the other) looks
-//! sequential inside each block, and a window grown there would fetch megabytes past the
-//! block's end for nothing (SSHFS.md's random 16 MiB job fetched almost twice what it read).
-//! So the planner remembers how long the last sequential run was when a jump ended it, and
-//! reads ahead no further than a run of that length would go; a run that outgrows it is a
-//! stream again and gets the whole window.
+//! A reader that reads blocks of a fixed size at random places (16 MiB records, which the
+//! kernel hands over as 1 MiB requests one after the other) looks sequential inside each block,
+//! and a window grown there would fetch megabytes past the block's end for nothing (SSHFS.md's
+//! random 16 MiB job fetched almost twice what it read). So the planner remembers how long the
+//! last few sequential runs were when a jump ended them, takes the shortest as the block size
+//! (two blocks picked next to each other make one run of twice the size), and reads ahead no
+//! further than the end of the block the read is in. A run longer than
+//! [`STREAM_AFTER_BLOCKS`] blocks is a stream again and gets the whole window.
 //!
 //! The planner is pure: the filesystem does the fetching ([`super::fs`]).
 
 use std::ops::Range;
+
+/// How many sequential runs the planner remembers to guess the block size of random reads.
+const RUNS_KEPT: usize = 4;
+/// A run longer than this many blocks is a stream, not blocks read one after the other.
+pub const STREAM_AFTER_BLOCKS: u64 = 4;
 
 /// Sizes the planner works with, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,8 +74,10 @@ pub struct Planner {
     window: u64,
     /// Where the current sequential run started.
     run_start: u64,
-    /// How long the last run that a jump ended was (bytes), if one was.
-    last_run: Option<u64>,
+    /// How long the last runs that a jump ended were (bytes; 0 for none yet), newest at
+    /// `runs_next - 1`.
+    runs: [u64; RUNS_KEPT],
+    runs_next: usize,
 }
 
 impl Planner {
@@ -81,8 +89,14 @@ impl Planner {
             next: 0,
             window: 0,
             run_start: 0,
-            last_run: None,
+            runs: [0; RUNS_KEPT],
+            runs_next: 0,
         }
+    }
+
+    /// The block size random reads seem to use: the shortest recent run, if there was one.
+    fn block(&self) -> Option<u64> {
+        self.runs.iter().copied().filter(|&run| run > 0).min()
     }
 
     /// The current read-ahead window in bytes.
@@ -114,7 +128,8 @@ impl Planner {
         } else {
             let run = self.next.saturating_sub(self.run_start);
             if run > 0 {
-                self.last_run = Some(run);
+                self.runs[self.runs_next % RUNS_KEPT] = run;
+                self.runs_next = (self.runs_next + 1) % RUNS_KEPT;
             }
             self.window = 0;
             self.next = end;
@@ -122,11 +137,12 @@ impl Planner {
         }
         let needed = offset / chunk..(end - 1) / chunk + 1;
         let mut ahead_end = end.saturating_add(self.window).min(size);
-        if let Some(run) = self.last_run {
-            // Expect this run to end where the last one did, unless it already went further.
-            let expected_end = self.run_start.saturating_add(run);
-            if end <= expected_end {
-                ahead_end = ahead_end.min(expected_end);
+        if let Some(block) = self.block() {
+            // Expect the run to end at the end of the block the read is in, unless it is long
+            // enough to be a stream.
+            let blocks = end.saturating_sub(self.run_start).div_ceil(block).max(1);
+            if blocks <= STREAM_AFTER_BLOCKS {
+                ahead_end = ahead_end.min(self.run_start.saturating_add(blocks * block));
             }
         }
         let ahead = if ahead_end > end {
@@ -253,14 +269,38 @@ mod tests {
                 );
             }
         }
-        // A run that outgrows the blocks is a stream again: the whole window.
+        // Two blocks next to each other: the second is not read past its end either.
         let start = 1000 * M;
         planner.plan(start, M, size);
-        let mut plan = planner.plan(start + M, M, size);
-        for i in 2..24 {
+        for i in 1..32 {
+            let plan = planner.plan(start + i * M, M, size);
+            assert!(plan.ahead.end * 512 * K <= start + 32 * M, "read {i}");
+        }
+        // A run longer than a few blocks is a stream again: the whole window.
+        let mut plan = planner.plan(start + 32 * M, M, size);
+        for i in 33..80 {
             plan = planner.plan(start + i * M, M, size);
         }
-        assert_eq!(plan.ahead.end * 512 * K, start + 24 * M + 16 * M);
+        assert_eq!(plan.ahead.end * 512 * K, start + 80 * M + 16 * M);
+    }
+
+    #[test]
+    fn two_blocks_read_one_after_the_other_do_not_raise_the_block_size() {
+        let mut planner = planner();
+        let size = 4096 * M;
+        let read_block = |planner: &mut Planner, at: u64, blocks: u64| -> u64 {
+            let mut furthest = 0;
+            for i in 0..16 * blocks {
+                furthest = furthest.max(planner.plan(at + i * M, M, size).ahead.end * 512 * K);
+            }
+            furthest
+        };
+        read_block(&mut planner, 100 * M, 1);
+        // Blocks at 200 and 216 MiB, read one after the other, make one 32 MiB run.
+        read_block(&mut planner, 200 * M, 2);
+        // The next block is still taken to be 16 MiB long.
+        let furthest = read_block(&mut planner, 3000 * M, 1);
+        assert!(furthest <= 3016 * M, "fetched up to {furthest}");
     }
 
     proptest::proptest! {
