@@ -46,6 +46,8 @@ fn errno(error: &RemoteError) -> Errno {
 struct Slot {
     state: Mutex<Option<Result<Arc<Vec<u8>>, RemoteError>>>,
     ready: Condvar,
+    /// How many bytes reads have taken from it (a chunk read whole is not asked for again).
+    served: AtomicU64,
 }
 
 impl Slot {
@@ -422,13 +424,15 @@ impl<R: Remote> RemoteFs<R> {
         // The size seen at open may be stale (the file grew): the read itself is always asked
         // for, only the read-ahead stops at the known size.
         let known = file.size.load(Ordering::Relaxed);
+        let chunk = self.readahead.chunk;
+        let fetched_ahead = lock(&file.chunks).slots.contains_key(&(offset / chunk));
         let plan = lock(&file.planner).plan(
             offset,
             u64::from(size),
             known.max(offset.saturating_add(u64::from(size))),
+            fetched_ahead,
         );
-        let ahead_limit = known.div_ceil(self.readahead.chunk);
-        let chunk = self.readahead.chunk;
+        let ahead_limit = known.div_ceil(chunk);
         let needed: Vec<Arc<Slot>> = {
             let mut chunks = lock(&file.chunks);
             let needed = plan
@@ -440,9 +444,12 @@ impl<R: Remote> RemoteFs<R> {
                 self.fetch(&file, &mut chunks, index);
             }
             if plan.sequential {
-                // A stream never comes back to chunks well behind it.
+                // A stream never comes back to chunks well behind it that it has read whole;
+                // the rest is still to come (the kernel's requests arrive out of order).
                 let behind = plan.needed.start.saturating_sub(2);
-                chunks.slots.retain(|&index, _| index >= behind);
+                chunks.slots.retain(|&index, slot| {
+                    index >= behind || slot.served.load(Ordering::Relaxed) < chunk
+                });
                 let Chunks { slots, order, .. } = &mut *chunks;
                 order.retain(|index| slots.contains_key(index));
             }
@@ -474,6 +481,7 @@ impl<R: Remote> RemoteFs<R> {
             let to = to.min(data.len());
             let short = (data.len() as u64) < chunk;
             if from < to {
+                slot.served.fetch_add((to - from) as u64, Ordering::Relaxed);
                 pieces.push((data, from, to));
             }
             if short {

@@ -6,16 +6,20 @@
 //! [`Config::initial_window`] up to [`Config::max_window`], so a stream soon has many requests in
 //! flight. A read elsewhere is random: the window is dropped and only the chunks the read covers
 //! are fetched, all at once, so a large random read (16 MiB) becomes parallel requests.
-//! The kernel may deliver the reads of one stream slightly out of order (several FUSE threads,
-//! asynchronous read-ahead), so "near" allows a slack of two chunks or one read length.
+//! The kernel delivers the reads of one stream out of order: slightly (several FUSE threads), and
+//! far, when its own asynchronous read-ahead runs tens of megabytes ahead of a request still
+//! waiting to be served. So "near" allows a slack of two chunks or one read length, and a read
+//! whose first chunk was already fetched ahead continues the stream wherever it lands (the
+//! caller knows its cache and says so).
 //!
 //! A reader that reads blocks of a fixed size at random places (16 MiB records, which the
 //! kernel hands over as 1 MiB requests one after the other) looks sequential inside each block,
 //! and a window grown there would fetch megabytes past the block's end for nothing (SSHFS.md's
 //! random 16 MiB job fetched almost twice what it read). So the planner remembers how long the
-//! last few sequential runs were when a jump ended them, takes the shortest as the block size
-//! (two blocks picked next to each other make one run of twice the size), and reads ahead no
-//! further than the end of the block the read is in. A run longer than
+//! last few sequential runs were when a jump ended them, takes their median as the block size
+//! (two blocks picked next to each other make one run of twice the size, and a request the
+//! kernel sent out of order can cut a run short), and reads ahead no further than the end of
+//! the block the read is in. A run longer than
 //! [`STREAM_AFTER_BLOCKS`] blocks is a stream again and gets the whole window.
 //!
 //! The planner is pure: the filesystem does the fetching ([`super::fs`]).
@@ -23,7 +27,7 @@
 use std::ops::Range;
 
 /// How many sequential runs the planner remembers to guess the block size of random reads.
-const RUNS_KEPT: usize = 4;
+const RUNS_KEPT: usize = 8;
 /// A run longer than this many blocks is a stream, not blocks read one after the other.
 pub const STREAM_AFTER_BLOCKS: u64 = 4;
 
@@ -94,9 +98,15 @@ impl Planner {
         }
     }
 
-    /// The block size random reads seem to use: the shortest recent run, if there was one.
+    /// The block size random reads seem to use: the median of the recent runs, if there was one.
     fn block(&self) -> Option<u64> {
-        self.runs.iter().copied().filter(|&run| run > 0).min()
+        let mut runs: Vec<u64> = self.runs.iter().copied().filter(|&run| run > 0).collect();
+        if runs.is_empty() {
+            return None;
+        }
+        // The lower median: of two runs, the shorter.
+        let middle = (runs.len() - 1) / 2;
+        Some(*runs.select_nth_unstable(middle).1)
     }
 
     /// The current read-ahead window in bytes.
@@ -105,8 +115,9 @@ impl Planner {
         self.window
     }
 
-    /// Plan a read of `len` bytes at `offset` in a file of `size` bytes.
-    pub fn plan(&mut self, offset: u64, len: u64, size: u64) -> Plan {
+    /// Plan a read of `len` bytes at `offset` in a file of `size` bytes; `fetched_ahead` says
+    /// whether its first chunk was already fetched ahead of an earlier read.
+    pub fn plan(&mut self, offset: u64, len: u64, size: u64, fetched_ahead: bool) -> Plan {
         let chunk = self.config.chunk;
         let end = offset.saturating_add(len).min(size);
         if len == 0 || offset >= size {
@@ -117,7 +128,10 @@ impl Planner {
             };
         }
         let slack = (2 * chunk).max(len);
-        let sequential = offset.abs_diff(self.next) <= slack;
+        // A read that ends before the furthest one is a request left behind: the reads in front
+        // of it already fetched what lies ahead (and may have let go of it since).
+        let left_behind = end <= self.next && offset < self.next;
+        let sequential = fetched_ahead || offset.abs_diff(self.next) <= slack;
         if sequential {
             self.window = if self.window == 0 {
                 self.config.initial_window
@@ -145,7 +159,7 @@ impl Planner {
                 ahead_end = ahead_end.min(self.run_start.saturating_add(blocks * block));
             }
         }
-        let ahead = if ahead_end > end {
+        let ahead = if ahead_end > end && !(sequential && left_behind) {
             needed.end..ahead_end.div_ceil(chunk).max(needed.end)
         } else {
             needed.end..needed.end
@@ -176,7 +190,7 @@ mod tests {
         let mut windows = Vec::new();
         let mut offset = 0;
         for _ in 0..10 {
-            let plan = planner.plan(offset, 128 * K, size);
+            let plan = planner.plan(offset, 128 * K, size, false);
             assert!(plan.sequential);
             windows.push(planner.window());
             offset += 128 * K;
@@ -185,7 +199,7 @@ mod tests {
         assert!(windows.windows(2).all(|w| w[1] >= w[0]), "{windows:?}");
         assert_eq!(*windows.last().unwrap(), 16 * M);
         // With the full window, the plan reaches 16 MiB past the read.
-        let plan = planner.plan(offset, 128 * K, size);
+        let plan = planner.plan(offset, 128 * K, size, false);
         let read_end = offset + 128 * K;
         assert_eq!(plan.ahead.end, (read_end + 16 * M).div_ceil(512 * K));
     }
@@ -194,10 +208,10 @@ mod tests {
     fn a_random_read_resets_the_window_and_fetches_only_what_it_covers() {
         let mut planner = planner();
         let size = 4096 * M;
-        planner.plan(0, M, size);
-        planner.plan(M, M, size);
+        planner.plan(0, M, size, false);
+        planner.plan(M, M, size, false);
         assert!(planner.window() > 0);
-        let plan = planner.plan(1000 * M, 16 * M, size);
+        let plan = planner.plan(1000 * M, 16 * M, size, false);
         assert!(!plan.sequential);
         assert_eq!(planner.window(), 0);
         assert_eq!(plan.needed, 2000..2032, "16 MiB in 512 KiB requests");
@@ -208,23 +222,44 @@ mod tests {
     fn reads_slightly_out_of_order_stay_sequential() {
         let mut planner = planner();
         let size = 64 * M;
-        assert!(planner.plan(0, 128 * K, size).sequential);
-        assert!(planner.plan(256 * K, 128 * K, size).sequential);
-        assert!(planner.plan(128 * K, 128 * K, size).sequential);
-        assert!(planner.plan(384 * K, 128 * K, size).sequential);
+        assert!(planner.plan(0, 128 * K, size, false).sequential);
+        assert!(planner.plan(256 * K, 128 * K, size, false).sequential);
+        assert!(planner.plan(128 * K, 128 * K, size, false).sequential);
+        assert!(planner.plan(384 * K, 128 * K, size, false).sequential);
+    }
+
+    #[test]
+    fn a_read_of_a_chunk_fetched_ahead_continues_the_stream_wherever_it_lands() {
+        let mut planner = planner();
+        let size = 1024 * M;
+        for i in 0..32 {
+            planner.plan(i * M, M, size, false);
+        }
+        // The kernel's own read-ahead got far ahead; a request it left behind comes in now.
+        let window = planner.window();
+        let plan = planner.plan(8 * M, M, size, true);
+        assert!(plan.sequential);
+        assert_eq!(planner.window(), window, "the window is not reset");
+        assert!(
+            plan.ahead.is_empty(),
+            "the reads in front fetched ahead already"
+        );
+        // The same read of a chunk that was never fetched is a jump.
+        let plan = planner.plan(8 * M, M, size, false);
+        assert!(!plan.sequential);
     }
 
     #[test]
     fn plans_stop_at_the_end_of_the_file() {
         let mut planner = planner();
         let size = 1300 * K;
-        let plan = planner.plan(0, 128 * K, size);
+        let plan = planner.plan(0, 128 * K, size, false);
         assert_eq!(plan.needed, 0..1);
         assert_eq!(plan.ahead, 1..3, "the last chunk is partial");
-        let plan = planner.plan(1200 * K, 512 * K, size);
+        let plan = planner.plan(1200 * K, 512 * K, size, false);
         assert_eq!(plan.needed, 2..3);
         assert!(plan.ahead.is_empty());
-        let plan = planner.plan(size, 4 * K, size);
+        let plan = planner.plan(size, 4 * K, size, false);
         assert!(plan.needed.is_empty());
     }
 
@@ -233,11 +268,11 @@ mod tests {
         let mut planner = planner();
         let size = 1024 * M;
         for i in 0..8 {
-            planner.plan(i * M, M, size);
+            planner.plan(i * M, M, size, false);
         }
-        let plan = planner.plan(500 * M, M, size);
+        let plan = planner.plan(500 * M, M, size, false);
         assert!(!plan.sequential);
-        let plan = planner.plan(501 * M, M, size);
+        let plan = planner.plan(501 * M, M, size, false);
         assert!(plan.sequential);
         assert_eq!(planner.window(), M, "starts again from the initial window");
     }
@@ -249,7 +284,7 @@ mod tests {
         // A 16 MiB block read as 1 MiB requests one after the other, then a jump.
         let mut ahead_end = 0;
         for i in 0..16 {
-            ahead_end = planner.plan(100 * M + i * M, M, size).ahead.end;
+            ahead_end = planner.plan(100 * M + i * M, M, size, false).ahead.end;
         }
         assert!(
             ahead_end * 512 * K > 116 * M,
@@ -257,10 +292,10 @@ mod tests {
         );
         // The next blocks: read ahead inside the block, never past its end.
         for block in [2000 * M, 48 * M, 3000 * M] {
-            let first = planner.plan(block, M, size);
+            let first = planner.plan(block, M, size, false);
             assert!(!first.sequential);
             for i in 1..16 {
-                let plan = planner.plan(block + i * M, M, size);
+                let plan = planner.plan(block + i * M, M, size, false);
                 assert!(plan.sequential);
                 assert!(
                     plan.ahead.end * 512 * K <= block + 16 * M,
@@ -271,17 +306,38 @@ mod tests {
         }
         // Two blocks next to each other: the second is not read past its end either.
         let start = 1000 * M;
-        planner.plan(start, M, size);
+        planner.plan(start, M, size, false);
         for i in 1..32 {
-            let plan = planner.plan(start + i * M, M, size);
+            let plan = planner.plan(start + i * M, M, size, false);
             assert!(plan.ahead.end * 512 * K <= start + 32 * M, "read {i}");
         }
         // A run longer than a few blocks is a stream again: the whole window.
-        let mut plan = planner.plan(start + 32 * M, M, size);
+        let mut plan = planner.plan(start + 32 * M, M, size, false);
         for i in 33..80 {
-            plan = planner.plan(start + i * M, M, size);
+            plan = planner.plan(start + i * M, M, size, false);
         }
         assert_eq!(plan.ahead.end * 512 * K, start + 80 * M + 16 * M);
+    }
+
+    #[test]
+    fn a_run_cut_short_does_not_shrink_the_block_size() {
+        let mut planner = planner();
+        let size = 4096 * M;
+        for (n, at) in [100, 300, 500].into_iter().enumerate() {
+            for i in 0..16 {
+                planner.plan((at + i) * M, M, size, n > 0 && i > 0);
+            }
+        }
+        // Two short runs: requests that came out of order.
+        planner.plan(700 * M, M, size, false);
+        planner.plan(701 * M, M, size, false);
+        planner.plan(900 * M, M, size, false);
+        // The next block reads ahead to its end, with no stop on the way.
+        let start = 2000 * M;
+        planner.plan(start, M, size, false);
+        let plan = planner.plan(start + M, M, size, false);
+        let plan = (2..6).fold(plan, |_, i| planner.plan(start + i * M, M, size, true));
+        assert_eq!(plan.ahead.end * 512 * K, start + 16 * M);
     }
 
     #[test]
@@ -291,7 +347,8 @@ mod tests {
         let read_block = |planner: &mut Planner, at: u64, blocks: u64| -> u64 {
             let mut furthest = 0;
             for i in 0..16 * blocks {
-                furthest = furthest.max(planner.plan(at + i * M, M, size).ahead.end * 512 * K);
+                furthest =
+                    furthest.max(planner.plan(at + i * M, M, size, false).ahead.end * 512 * K);
             }
             furthest
         };
@@ -312,7 +369,7 @@ mod tests {
         ) {
             let mut planner = planner();
             let chunk = 512 * K;
-            let plan = planner.plan(offset, len, size);
+            let plan = planner.plan(offset, len, size, false);
             if offset >= size {
                 proptest::prop_assert!(plan.needed.is_empty());
             } else {
