@@ -19,8 +19,8 @@
 //! last few sequential runs were when a jump ended them, takes their median as the block size
 //! (two blocks picked next to each other make one run of twice the size, and a request the
 //! kernel sent out of order can cut a run short), and reads ahead no further than the end of
-//! the block the read is in. A run longer than
-//! [`STREAM_AFTER_BLOCKS`] blocks is a stream again and gets the whole window.
+//! the block the read is in. A run longer than [`STREAM_AFTER_BLOCKS`] blocks is a stream again
+//! and gets the whole window.
 //!
 //! The planner is pure: the filesystem does the fetching ([`super::fs`]).
 
