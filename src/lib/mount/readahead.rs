@@ -130,7 +130,7 @@ impl Planner {
         let slack = (2 * chunk).max(len);
         // A read that ends before the furthest one is a request left behind: the reads in front
         // of it already fetched what lies ahead (and may have let go of it since).
-        let left_behind = end <= self.next && offset < self.next;
+        let left_behind = end <= self.next;
         let sequential = fetched_ahead || offset.abs_diff(self.next) <= slack;
         if sequential {
             self.window = if self.window == 0 {
