@@ -3,7 +3,9 @@
 //! fuser runs several session threads (each with its own `/dev/fuse` clone), so requests are
 //! served in parallel. Every remote call goes through the worker [`Pool`] with the mount's
 //! timeout, so no request waits on the remote forever: a remote that hangs or drops answers
-//! EIO. Attributes and directory listings are cached for the TTL; a listing also fills the
+//! EIO. Chunks of a file are the exception: they are read in the background
+//! ([`Remote::read_start`]; the SFTP session's reader thread completes them) and awaited with
+//! the same timeout, so a read costs no worker and one wake-up per chunk. Attributes and directory listings are cached for the TTL; a listing also fills the
 //! attribute cache, so `ls -l` and a walk cost one remote call per directory.
 //!
 //! Reads go through a per-handle chunk cache fed by the [`Planner`]: the chunks a read covers
@@ -24,10 +26,11 @@ use fuser::{
 };
 
 use super::Options;
+use super::buffers::{Buffers, Chunk};
 use super::inodes::{self, InodeTable, ROOT};
 use super::pool::Pool;
 use super::readahead::{Config, Planner};
-use super::remote::{Attrs, Kind, OpenFlags, Remote, RemoteError};
+use super::remote::{Attrs, Kind, NotStarted, OpenFlags, ReadDone, Remote, RemoteError};
 
 /// Lock a mutex, taking the data of a poisoned one (a panicking request must not wedge the
 /// mount).
@@ -44,19 +47,19 @@ fn errno(error: &RemoteError) -> Errno {
 /// One chunk of a file being fetched or fetched.
 #[derive(Debug, Default)]
 struct Slot {
-    state: Mutex<Option<Result<Arc<Vec<u8>>, RemoteError>>>,
+    state: Mutex<Option<Result<Arc<Chunk>, RemoteError>>>,
     ready: Condvar,
     /// How many bytes reads have taken from it (a chunk read whole is not asked for again).
     served: AtomicU64,
 }
 
 impl Slot {
-    fn fill(&self, result: Result<Vec<u8>, RemoteError>) {
+    fn fill(&self, result: Result<Chunk, RemoteError>) {
         *lock(&self.state) = Some(result.map(Arc::new));
         self.ready.notify_all();
     }
 
-    fn wait(&self, deadline: Instant) -> Result<Arc<Vec<u8>>, RemoteError> {
+    fn wait(&self, deadline: Instant) -> Result<Arc<Chunk>, RemoteError> {
         let mut state = lock(&self.state);
         loop {
             if let Some(result) = state.as_ref() {
@@ -101,6 +104,7 @@ impl Chunks {
 /// An open remote file.
 struct OpenFile<R: Remote> {
     remote: Arc<R>,
+    buffers: Arc<Buffers>,
     handle: Option<R::Handle>,
     path: String,
     size: AtomicU64,
@@ -118,6 +122,7 @@ impl<R: Remote> OpenFile<R> {
 
 impl<R: Remote> Drop for OpenFile<R> {
     fn drop(&mut self) {
+        self.buffers.closed();
         if let Some(handle) = self.handle.take() {
             // Release cannot report errors to anyone; the data went out with each write.
             let _ = self.remote.close(handle);
@@ -139,6 +144,8 @@ pub struct RemoteFs<R: Remote> {
     root: String,
     options: Options,
     readahead: Config,
+    /// The chunk buffers of every open file.
+    buffers: Arc<Buffers>,
     pool: Pool,
     needs_reconnect: Arc<AtomicBool>,
     inodes: Mutex<InodeTable>,
@@ -174,7 +181,9 @@ impl<R: Remote> RemoteFs<R> {
             "/".to_owned()
         };
         let readahead = Config::new(options.chunk, options.readahead);
+        let chunk = usize::try_from(readahead.chunk).unwrap_or(usize::MAX);
         Ok(Self {
+            buffers: Buffers::new(chunk, Self::chunks_per_file(readahead).min(256)),
             pool: Pool::new(options.workers)?,
             remote,
             root,
@@ -361,12 +370,11 @@ impl<R: Remote> RemoteFs<R> {
             })
             .map_err(|e| errno(&e))?;
         lock(&self.seen).insert(ino, (attrs.mtime, attrs.size));
-        let capacity = usize::try_from(
-            (2 * self.readahead.max_window + 16 * 1024 * 1024) / self.readahead.chunk,
-        )
-        .unwrap_or(64);
+        let capacity = Self::chunks_per_file(self.readahead);
+        self.buffers.opened();
         let file = OpenFile {
             remote: Arc::clone(&self.remote),
+            buffers: Arc::clone(&self.buffers),
             handle: Some(handle),
             path,
             size: AtomicU64::new(attrs.size),
@@ -379,6 +387,13 @@ impl<R: Remote> RemoteFs<R> {
         let fh = self.next_handle.fetch_add(1, Ordering::Relaxed);
         lock(&self.files).insert(fh, Arc::new(file));
         Ok(fh)
+    }
+
+    /// How many chunks an open file keeps: two read-ahead windows and 16 MiB for the reads
+    /// that come back to a block (four readers of 16 MiB blocks, say).
+    fn chunks_per_file(readahead: Config) -> usize {
+        usize::try_from((2 * readahead.max_window + 16 * 1024 * 1024) / readahead.chunk)
+            .unwrap_or(64)
     }
 
     fn open_flags(&self, ino: u64, attrs_before: Option<(SystemTime, u64)>) -> FopenFlags {
@@ -406,15 +421,46 @@ impl<R: Remote> RemoteFs<R> {
         chunks.slots.insert(index, Arc::clone(&slot));
         chunks.order.push_back(index);
         let chunk = self.readahead.chunk;
-        let job_slot = Arc::clone(&slot);
+        let offset = index * chunk;
+        let done: ReadDone = {
+            let slot = Arc::clone(&slot);
+            let buffers = Arc::clone(&self.buffers);
+            let needs_reconnect = Arc::clone(&self.needs_reconnect);
+            Box::new(move |result| {
+                if matches!(result, Err(RemoteError::Disconnected)) {
+                    needs_reconnect.store(true, Ordering::Release);
+                }
+                slot.fill(result.map(|(buffer, len)| buffers.chunk(buffer, len)));
+            })
+        };
+        // In the background when the remote can (no thread waits for the chunk), unless the
+        // connection must be made again first: that waits, on a worker.
+        let done = match file.handle() {
+            Ok(handle) if !self.needs_reconnect.load(Ordering::Acquire) => {
+                match file
+                    .remote
+                    .read_start(handle, offset, self.buffers.take(), done)
+                {
+                    Ok(()) => return slot,
+                    Err(NotStarted { buffer, done }) => {
+                        self.buffers.give_back(buffer);
+                        done
+                    }
+                }
+            }
+            _ => done,
+        };
         let job_file = Arc::clone(file);
         let needs_reconnect = Arc::clone(&self.needs_reconnect);
         self.pool.spawn(move || {
             let result = guarded(&*job_file.remote, &needs_reconnect, |remote| {
                 let len = u32::try_from(chunk).unwrap_or(u32::MAX);
-                remote.read(job_file.handle()?, index * chunk, len)
+                remote.read(job_file.handle()?, offset, len)
             });
-            job_slot.fill(result);
+            done(result.map(|data| {
+                let len = data.len();
+                (data, len)
+            }));
         });
         slot
     }
@@ -440,8 +486,18 @@ impl<R: Remote> RemoteFs<R> {
                 .clone()
                 .map(|index| self.fetch(&file, &mut chunks, index))
                 .collect();
-            for index in plan.ahead.start..plan.ahead.end.min(ahead_limit) {
-                self.fetch(&file, &mut chunks, index);
+            // The window is topped up a quarter at a time, not a chunk per read: each top-up
+            // is one packet through ssh, sshd and the server, all of which wake for it.
+            let ahead = plan.ahead.start..plan.ahead.end.min(ahead_limit);
+            let missing = ahead
+                .clone()
+                .filter(|index| !chunks.slots.contains_key(index))
+                .count() as u64;
+            let quarter = (plan.ahead.end - plan.ahead.start).div_ceil(4);
+            if missing > 0 && (missing >= quarter || ahead.end == ahead_limit) {
+                for index in ahead {
+                    self.fetch(&file, &mut chunks, index);
+                }
             }
             if plan.sequential {
                 // A stream never comes back to chunks well behind it that it has read whole;
@@ -458,7 +514,7 @@ impl<R: Remote> RemoteFs<R> {
         };
         let deadline = Instant::now() + self.options.timeout;
         let end = offset.saturating_add(u64::from(size));
-        let mut pieces: Vec<(Arc<Vec<u8>>, usize, usize)> = Vec::with_capacity(needed.len());
+        let mut pieces: Vec<(Arc<Chunk>, usize, usize)> = Vec::with_capacity(needed.len());
         for (index, slot) in plan.needed.clone().zip(needed) {
             let data = match slot.wait(deadline) {
                 Ok(data) => data,
@@ -495,7 +551,7 @@ impl<R: Remote> RemoteFs<R> {
         }
         let mut out = Vec::with_capacity(pieces.iter().map(|(_, from, to)| to - from).sum());
         for (data, from, to) in &pieces {
-            out.extend_from_slice(data.get(*from..*to).unwrap_or_default());
+            out.extend_from_slice(data.bytes().get(*from..*to).unwrap_or_default());
         }
         Ok(Served::Joined(out))
     }
@@ -505,7 +561,7 @@ impl<R: Remote> RemoteFs<R> {
 /// parts of several chunks joined.
 enum Served {
     /// `chunk[from..to]`.
-    Chunk(Arc<Vec<u8>>, usize, usize),
+    Chunk(Arc<Chunk>, usize, usize),
     /// Bytes joined from several chunks.
     Joined(Vec<u8>),
 }
@@ -513,7 +569,7 @@ enum Served {
 impl Served {
     fn bytes(&self) -> &[u8] {
         match self {
-            Self::Chunk(data, from, to) => data.get(*from..*to).unwrap_or_default(),
+            Self::Chunk(data, from, to) => data.bytes().get(*from..*to).unwrap_or_default(),
             Self::Joined(data) => data,
         }
     }

@@ -13,6 +13,7 @@
 //! in [`pool`]: every remote call has a timeout, after which the request fails with EIO.
 //! docs/sshfs.md has the design, the options and the faults.
 
+pub mod buffers;
 pub mod fs;
 pub mod inodes;
 pub mod local;

@@ -136,13 +136,33 @@ impl RemoteError {
     }
 }
 
+/// Where a background read ([`Remote::read_start`]) delivers: the buffer and how many bytes
+/// from its start were read.
+pub type ReadDone = Box<dyn FnOnce(Result<(Vec<u8>, usize), RemoteError>) + Send>;
+
+/// A background read the remote did not start: the buffer and the callback, back to the caller.
+pub struct NotStarted {
+    pub buffer: Vec<u8>,
+    pub done: ReadDone,
+}
+
+impl std::fmt::Debug for NotStarted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotStarted")
+            .field("len", &self.buffer.len())
+            .finish_non_exhaustive()
+    }
+}
+
 /// Where the files of a mount live. Every method may be called from many threads at once;
 /// [`Remote::read`] is called with many requests in flight on the same handle, and the
 /// implementation should pipeline them (an SFTP session sends them all before waiting).
 ///
 /// Paths are absolute and `/`-separated, without `.` or `..` components; names are UTF-8.
 /// Calls may block; the mount runs them on its own worker threads and gives up waiting after
-/// its timeout (the call itself then finishes or fails whenever the remote lets it).
+/// its timeout (the call itself then finishes or fails whenever the remote lets it). The one
+/// exception is [`Remote::read_start`], which the mount calls from the request's own thread
+/// and which must return at once.
 ///
 /// Reconnecting is the implementation's job: after a call returned
 /// [`RemoteError::Disconnected`], the mount calls [`Remote::reconnect`] before its next call,
@@ -187,6 +207,25 @@ pub trait Remote: Send + Sync + 'static {
     /// # Errors
     /// [`RemoteError`].
     fn read(&self, handle: &Self::Handle, offset: u64, len: u32) -> Result<Vec<u8>, RemoteError>;
+
+    /// Start reading `buffer.len()` bytes at `offset` into `buffer` and return at once; `done`
+    /// runs exactly once with the buffer and how many bytes from its start were read (fewer
+    /// only at the end of the file), on a thread of the remote's own, so it must be quick. A
+    /// remote that cannot read in the background (the default) gives both back, and the
+    /// caller reads with [`Remote::read`] on a thread of its own.
+    ///
+    /// # Errors
+    /// [`NotStarted`] when the remote does not read in the background.
+    fn read_start(
+        &self,
+        handle: &Self::Handle,
+        offset: u64,
+        buffer: Vec<u8>,
+        done: ReadDone,
+    ) -> Result<(), NotStarted> {
+        let _ = (handle, offset);
+        Err(NotStarted { buffer, done })
+    }
 
     /// Write all of `data` at `offset`.
     ///

@@ -13,7 +13,7 @@
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
-use super::remote::{Attrs, Kind, OpenFlags, Remote, RemoteError};
+use super::remote::{Attrs, Kind, NotStarted, OpenFlags, ReadDone, Remote, RemoteError};
 use crate::sftp;
 use crate::ssh::{Connection, Target};
 
@@ -172,6 +172,24 @@ impl Remote for SftpRemote {
         self.session()
             .read_exact_at(handle, offset, len as usize)
             .map_err(remote_error)
+    }
+
+    fn read_start(
+        &self,
+        handle: &Self::Handle,
+        offset: u64,
+        buffer: Vec<u8>,
+        done: ReadDone,
+    ) -> Result<(), NotStarted> {
+        // The requests of the range are pipelined like those of `read`, and the reader thread
+        // of the session completes the range: no thread waits for it.
+        self.session().read_range_start(
+            handle,
+            offset,
+            buffer,
+            Box::new(move |result| done(result.map_err(remote_error))),
+        );
+        Ok(())
     }
 
     fn write(&self, handle: &Self::Handle, offset: u64, data: &[u8]) -> Result<(), RemoteError> {

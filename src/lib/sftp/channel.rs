@@ -6,16 +6,21 @@
 //! A read may name a [`Sink`]: the reader thread then reads the reply's data from the stream
 //! straight into its place in the caller's buffer. A range read of many requests (a chunk of a
 //! mounted file) is assembled where it lands, not copied together afterwards.
+//!
+//! A request is answered either to a thread waiting on its [`Pending`] or to a callback that the
+//! reader thread runs itself ([`call`]): a mounted file's read-ahead completes its chunks there,
+//! without waking a thread for every reply. A callback must never wait for another reply (only
+//! the reader thread could deliver it) and must not block on the stream.
 
 use std::collections::HashMap;
 use std::io::{BufWriter, Read, Write};
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::Duration;
 
-use super::codec::{Reader, kind, status};
+use super::codec::{self, Reader, kind, status};
 use super::{EndReason, Error, Result};
 
 /// A reply packet: its kind and its body (what follows the kind and the request id). For
@@ -32,6 +37,9 @@ pub(super) struct Reply {
 
 pub(super) type Waiter = SyncSender<Result<Reply>>;
 
+/// What the reader thread runs with a request's reply.
+pub(super) type Callback = Box<dyn FnOnce(Result<Reply>) + Send>;
+
 /// Where the data of a read reply goes: `buffer[at..at + room]`.
 #[derive(Debug, Clone)]
 pub(super) struct Sink {
@@ -40,9 +48,29 @@ pub(super) struct Sink {
     pub(super) room: usize,
 }
 
+/// Who gets a reply.
+pub(super) enum Answer {
+    /// A thread waiting on a [`Pending`].
+    Wait(Waiter),
+    /// A callback run on the thread that has the reply (the reader thread, or the one that
+    /// found the session closed).
+    Call(Callback),
+}
+
+impl Answer {
+    fn give(self, reply: Result<Reply>) {
+        match self {
+            Self::Wait(waiter) => {
+                let _ = waiter.try_send(reply);
+            }
+            Self::Call(callback) => callback(reply),
+        }
+    }
+}
+
 /// A request waiting for its reply.
 pub(super) struct Entry {
-    pub(super) waiter: Waiter,
+    pub(super) answer: Answer,
     pub(super) sink: Option<Sink>,
 }
 
@@ -58,7 +86,7 @@ pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    /// Mark the session closed and wake every waiter with the reason.
+    /// Mark the session closed and answer every waiting request with the reason.
     pub(super) fn close(&self, reason: Option<String>) {
         {
             let mut closed = lock(&self.closed);
@@ -67,12 +95,13 @@ impl Shared {
             }
         }
         lock(&self.outgoing).take();
-        let waiters: Vec<Waiter> = lock(&self.pending)
+        // Taken out of the table first: a callback may send a request of its own.
+        let answers: Vec<Answer> = lock(&self.pending)
             .drain()
-            .map(|(_, entry)| entry.waiter)
+            .map(|(_, entry)| entry.answer)
             .collect();
-        for waiter in waiters {
-            let _ = waiter.try_send(Err(Error::Closed {
+        for answer in answers {
+            answer.give(Err(Error::Closed {
                 reason: reason.clone(),
             }));
         }
@@ -126,14 +155,7 @@ impl Pending {
     }
 
     fn status_error(&self, body: &[u8]) -> Error {
-        let mut reader = Reader::new(body);
-        let code = reader.u32().unwrap_or(status::FAILURE);
-        let message = reader.string().unwrap_or_default();
-        Error::Status {
-            code,
-            path: self.path.clone(),
-            message,
-        }
+        status_error(body, &self.path)
     }
 
     /// Wait for an `OK` status.
@@ -167,33 +189,6 @@ impl Pending {
         }
     }
 
-    /// Wait for a read sent with a [`Sink`]: how many bytes are now in the sink's place (0 at
-    /// the end of the file). A reply the reader thread could not place (larger than asked, or
-    /// the buffer was taken) is copied there, cut to the room.
-    ///
-    /// # Errors
-    /// An error status, a timeout, or a closed session.
-    pub(super) fn wait_into(self, sink: &Sink) -> Result<usize> {
-        let reply = self.wait()?;
-        match reply.kind {
-            kind::DATA if reply.body.is_empty() => Ok(reply.landed),
-            kind::DATA => {
-                let len = reply.body.len().min(sink.room);
-                let mut buffer = lock(&sink.buffer);
-                let place = buffer
-                    .get_mut(sink.at..sink.at + len)
-                    .ok_or_else(|| Error::Local("the read buffer is gone".into()))?;
-                place.copy_from_slice(&reply.body[..len]);
-                Ok(len)
-            }
-            kind::STATUS => match self.status_error(&reply.body) {
-                Error::Status { code, .. } if code == status::EOF => Ok(0),
-                error => Err(error),
-            },
-            other => Err(unexpected(other)),
-        }
-    }
-
     pub(super) fn wait_kind(self, wanted: u8) -> Result<Vec<u8>> {
         let reply = self.wait()?;
         if reply.kind == wanted {
@@ -202,6 +197,72 @@ impl Pending {
             Err(self.status_error(&reply.body))
         } else {
             Err(unexpected(reply.kind))
+        }
+    }
+}
+
+fn status_error(body: &[u8], path: &str) -> Error {
+    let mut reader = Reader::new(body);
+    let code = reader.u32().unwrap_or(status::FAILURE);
+    let message = reader.string().unwrap_or_default();
+    Error::Status {
+        code,
+        path: path.to_owned(),
+        message,
+    }
+}
+
+/// How many bytes of a read reply are now in `sink`'s place (0 at the end of the file). A reply
+/// the reader thread could not place (larger than asked, or the buffer was taken) is copied
+/// there, cut to the room.
+pub(super) fn landed(reply: Reply, sink: &Sink, path: &str) -> Result<usize> {
+    match reply.kind {
+        kind::DATA if reply.body.is_empty() => Ok(reply.landed),
+        kind::DATA => {
+            let len = reply.body.len().min(sink.room);
+            let mut buffer = lock(&sink.buffer);
+            let place = buffer
+                .get_mut(sink.at..sink.at + len)
+                .ok_or_else(|| Error::Local("the read buffer is gone".into()))?;
+            place.copy_from_slice(&reply.body[..len]);
+            Ok(len)
+        }
+        kind::STATUS => match status_error(&reply.body, path) {
+            Error::Status { code, .. } if code == status::EOF => Ok(0),
+            error => Err(error),
+        },
+        other => Err(unexpected(other)),
+    }
+}
+
+/// Send a request whose reply goes to `callback`, which always runs exactly once: with the
+/// reply, or with the error that kept the request from being sent or answered (the session
+/// closed). It may run before this returns.
+pub(super) fn call(
+    shared: &Shared,
+    kind: u8,
+    sink: Option<Sink>,
+    body: impl FnOnce(&mut Vec<u8>),
+    callback: Callback,
+) {
+    if let Some(error) = shared.closed_error() {
+        return callback(Err(error));
+    }
+    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    lock(&shared.pending).insert(
+        id,
+        Entry {
+            answer: Answer::Call(callback),
+            sink,
+        },
+    );
+    let mut packet = codec::start(kind, Some(id));
+    body(&mut packet);
+    if let Err(error) = send(shared, codec::finish(packet)) {
+        // Unless closing the session answered it already.
+        let entry = lock(&shared.pending).remove(&id);
+        if let Some(entry) = entry {
+            entry.answer.give(Err(error));
         }
     }
 }
@@ -383,7 +444,7 @@ pub(super) fn spawn_reader<R: Read + Send + 'static>(
                 Packet::Reply(id, reply) => {
                     let entry = lock(&shared.pending).remove(&id);
                     if let Some(entry) = entry {
-                        let _ = entry.waiter.try_send(Ok(reply));
+                        entry.answer.give(Ok(reply));
                     }
                 }
             }

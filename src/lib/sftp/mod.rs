@@ -14,7 +14,10 @@
 
 mod channel;
 mod codec;
+mod range;
 pub mod transfer;
+
+pub use range::RangeDone;
 
 #[cfg(test)]
 mod tests;
@@ -293,7 +296,13 @@ impl Session {
         }
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         let (waiter, receiver) = mpsc::sync_channel(1);
-        lock(&self.shared.pending).insert(id, channel::Entry { waiter, sink });
+        lock(&self.shared.pending).insert(
+            id,
+            channel::Entry {
+                answer: channel::Answer::Wait(waiter),
+                sink,
+            },
+        );
         let pending = Pending {
             id,
             receiver,
@@ -421,22 +430,6 @@ impl Session {
         })
     }
 
-    /// Send a read whose data the reader thread puts straight into `sink` (at most
-    /// `sink.room` bytes at `offset`); wait for it with [`Pending::wait_into`].
-    fn read_start_into(
-        &self,
-        handle: &Handle,
-        offset: u64,
-        sink: channel::Sink,
-    ) -> Result<Pending> {
-        let len = u32::try_from(sink.room).unwrap_or(u32::MAX);
-        self.request_into(kind::READ, "read", "handle", Some(sink), |p| {
-            codec::put_bytes(p, &handle.0);
-            codec::put_u64(p, offset);
-            codec::put_u32(p, len);
-        })
-    }
-
     /// Read up to `len` bytes at `offset`: empty at the end of the file, and possibly shorter
     /// than asked (above [`Self::read_chunk`] for example). Safe to call from many threads at
     /// once; the requests are all in flight together.
@@ -453,7 +446,16 @@ impl Session {
     /// # Errors
     /// When any request fails.
     pub fn read_exact_at(&self, handle: &Handle, offset: u64, len: usize) -> Result<Vec<u8>> {
-        transfer::read_range(self, handle, offset, len)
+        range::read_exact(self, handle, offset, len, self.timeout)
+    }
+
+    /// Start reading `buffer.len()` bytes at `offset` into `buffer` as parallel requests of
+    /// [`Self::read_chunk`] bytes and return at once. `done` runs exactly once, usually on the
+    /// session's reader thread (so it must be quick and must not wait for the session), with
+    /// the buffer and how many bytes from its start were read: fewer only at the end of the
+    /// file. Nothing times out here; a closed session answers with its error.
+    pub fn read_range_start(&self, handle: &Handle, offset: u64, buffer: Vec<u8>, done: RangeDone) {
+        range::start(self, handle, offset, buffer, done);
     }
 
     /// Send a write of `data` at `offset` and return without waiting.

@@ -80,6 +80,8 @@ struct Fake {
     /// Hold the first read replies until this many are waiting, then answer them last first.
     batch: usize,
     held: Vec<Vec<u8>>,
+    /// Hang up at the first read instead of answering it.
+    vanish_at_read: bool,
 }
 
 fn reply(kind: u8, id: u32, body: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
@@ -237,7 +239,11 @@ fn serve(fake: Arc<Mutex<Fake>>, mut stream: UnixStream) {
         if stream.read_exact(&mut packet).is_err() {
             return;
         }
-        for answer in fake.lock().unwrap().handle(&packet) {
+        let mut fake = fake.lock().unwrap();
+        if fake.vanish_at_read && packet.first() == Some(&kind::READ) {
+            return;
+        }
+        for answer in fake.handle(&packet) {
             if writer.write_all(&answer).is_err() {
                 return;
             }
@@ -433,4 +439,66 @@ fn a_range_read_lands_every_reply_in_place_and_stops_at_the_end() {
             .unwrap()
             .is_empty()
     );
+}
+
+#[test]
+fn a_range_read_in_the_background_takes_replies_in_any_order() {
+    // 64 requests of 32 KiB, more than the window: the first eight replies come last first,
+    // every reply is short (20,000 bytes), and the buffer starts out full of old bytes.
+    let data = pattern(2 * 1024 * 1024 + 77);
+    let mut fake = Fake {
+        max_read: 20_000,
+        batch: 8,
+        ..Fake::default()
+    };
+    fake.files.insert("/big".into(), data.clone());
+    let (session, _) = session_with(fake);
+    let handle = session.open("/big", OpenFlags::READ).unwrap();
+    let range = |offset: u64, len: usize| {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        session.read_range_start(
+            &handle,
+            offset,
+            vec![0xAA; len],
+            Box::new(move |result| sender.send(result).unwrap()),
+        );
+        receiver.recv_timeout(Duration::from_secs(10)).unwrap()
+    };
+    let (buffer, filled) = range(5, 2 * 1024 * 1024).unwrap();
+    assert_eq!(filled, 2 * 1024 * 1024);
+    assert!(
+        buffer == data[5..5 + filled],
+        "the range differs from the source"
+    );
+    let (buffer, filled) = range(2 * 1024 * 1024, 1024 * 1024).unwrap();
+    assert_eq!(filled, 77, "the range stops at the end of the file");
+    assert!(buffer[..filled] == data[2 * 1024 * 1024..]);
+    assert_eq!(range(0, 0).unwrap().1, 0);
+    session.close(&handle).unwrap();
+}
+
+#[test]
+fn a_range_read_of_a_closed_session_answers_with_the_error() {
+    let mut fake = Fake {
+        vanish_at_read: true,
+        ..Fake::default()
+    };
+    fake.files.insert("/f".into(), pattern(100_000));
+    let (session, _) = session_with(fake);
+    let handle = session.open("/f", OpenFlags::READ).unwrap();
+    let range = || {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        session.read_range_start(
+            &handle,
+            0,
+            vec![0; 100_000],
+            Box::new(move |result| sender.send(result).unwrap()),
+        );
+        receiver.recv_timeout(Duration::from_secs(10)).unwrap()
+    };
+    // In flight when the server goes away, and sent after.
+    for _ in 0..2 {
+        let result = range();
+        assert!(matches!(result, Err(Error::Closed { .. })), "{result:?}");
+    }
 }

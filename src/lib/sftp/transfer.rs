@@ -10,9 +10,7 @@ use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
-use super::channel::{Sink, lock};
 use super::{Attrs, Error, Handle, OpenFlags, Pending, Result, Session};
 
 /// Requests in flight per file.
@@ -176,62 +174,4 @@ fn fill(file: &mut File, buffer: &mut [u8]) -> Result<usize> {
         }
     }
     Ok(filled)
-}
-
-/// Read `len` bytes at `offset` with parallel requests; shorter at the end of the file.
-///
-/// Replies are taken in the order of their offsets (a short read asks for its rest next), so
-/// the result grows at its end and is never zeroed first; a range one reply answers whole is
-/// returned as that reply's own buffer.
-pub(super) fn read_range(
-    session: &Session,
-    handle: &Handle,
-    offset: u64,
-    len: usize,
-) -> Result<Vec<u8>> {
-    let chunk = session.read_chunk() as usize;
-    // Every request's data lands in its place in this one buffer (channel::Sink): nothing is
-    // copied together at the end.
-    let buffer = Arc::new(Mutex::new(vec![0u8; len]));
-    let sink = |at: usize, room: usize| Sink {
-        buffer: Arc::clone(&buffer),
-        at,
-        room,
-    };
-    let mut queue: VecDeque<(Sink, Pending)> = VecDeque::new();
-    let mut at = 0usize;
-    // The bytes read from the start of the range without a gap, and the end of the file if a
-    // reply showed it.
-    let mut filled = 0usize;
-    let mut end = len;
-    while at < len || !queue.is_empty() {
-        while at < len && queue.len() < WINDOW {
-            let piece = sink(at, chunk.min(len - at));
-            at += piece.room;
-            let pending =
-                session.read_start_into(handle, offset + piece.at as u64, piece.clone())?;
-            queue.push_back((piece, pending));
-        }
-        let Some((piece, pending)) = queue.pop_front() else {
-            break;
-        };
-        let got = pending.wait_into(&piece)?;
-        if got == 0 {
-            end = end.min(piece.at);
-            continue;
-        }
-        if piece.at != filled {
-            // Past an end of file seen earlier: the file grew meanwhile; stop at that end.
-            continue;
-        }
-        filled += got;
-        if got < piece.room && piece.at + got < end {
-            let rest = sink(piece.at + got, piece.room - got);
-            let pending = session.read_start_into(handle, offset + rest.at as u64, rest.clone())?;
-            queue.push_front((rest, pending));
-        }
-    }
-    let mut out = std::mem::take(&mut *lock(&buffer));
-    out.truncate(filled.min(end));
-    Ok(out)
 }
