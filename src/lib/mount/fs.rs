@@ -30,7 +30,7 @@ use super::buffers::{Buffers, Chunk};
 use super::inodes::{self, InodeTable, ROOT};
 use super::pool::Pool;
 use super::readahead::{Config, Planner};
-use super::remote::{Attrs, Kind, NotStarted, OpenFlags, ReadDone, Remote, RemoteError};
+use super::remote::{Attrs, BackgroundRead, Kind, OpenFlags, ReadDone, Remote, RemoteError};
 
 /// Lock a mutex, taking the data of a poisoned one (a panicking request must not wedge the
 /// mount).
@@ -412,16 +412,15 @@ impl<R: Remote> RemoteFs<R> {
         lock(&self.files).get(&fh.0).cloned().ok_or(Errno::EBADF)
     }
 
-    /// Start fetching chunk `index` of `file` unless it is cached or on its way.
-    fn fetch(&self, file: &Arc<OpenFile<R>>, chunks: &mut Chunks, index: u64) -> Arc<Slot> {
+    /// The slot of chunk `index`: the cached or awaited one, or a new one whose read
+    /// is added to `batch` (started by [`Self::start_reads`]).
+    fn fetch(&self, chunks: &mut Chunks, index: u64, batch: &mut Vec<BackgroundRead>) -> Arc<Slot> {
         if let Some(slot) = chunks.slots.get(&index) {
             return Arc::clone(slot);
         }
         let slot = Arc::new(Slot::default());
         chunks.slots.insert(index, Arc::clone(&slot));
         chunks.order.push_back(index);
-        let chunk = self.readahead.chunk;
-        let offset = index * chunk;
         let done: ReadDone = {
             let slot = Arc::clone(&slot);
             let buffers = Arc::clone(&self.buffers);
@@ -433,36 +432,50 @@ impl<R: Remote> RemoteFs<R> {
                 slot.fill(result.map(|(buffer, len)| buffers.chunk(buffer, len)));
             })
         };
-        // In the background when the remote can (no thread waits for the chunk), unless the
-        // connection must be made again first: that waits, on a worker.
-        let done = match file.handle() {
-            Ok(handle) if !self.needs_reconnect.load(Ordering::Acquire) => {
-                match file
-                    .remote
-                    .read_start(handle, offset, self.buffers.take(), done)
-                {
-                    Ok(()) => return slot,
-                    Err(NotStarted { buffer, done }) => {
-                        self.buffers.give_back(buffer);
-                        done
-                    }
-                }
-            }
-            _ => done,
-        };
-        let job_file = Arc::clone(file);
-        let needs_reconnect = Arc::clone(&self.needs_reconnect);
-        self.pool.spawn(move || {
-            let result = guarded(&*job_file.remote, &needs_reconnect, |remote| {
-                let len = u32::try_from(chunk).unwrap_or(u32::MAX);
-                remote.read(job_file.handle()?, offset, len)
-            });
-            done(result.map(|data| {
-                let len = data.len();
-                (data, len)
-            }));
+        batch.push(BackgroundRead {
+            offset: index * self.readahead.chunk,
+            buffer: self.buffers.take(),
+            done,
         });
         slot
+    }
+
+    /// Start the reads of a batch: in the background when the remote can (no thread waits for
+    /// them), unless the connection must be made again first; otherwise each on a worker,
+    /// which reconnects first when needed.
+    fn start_reads(&self, file: &Arc<OpenFile<R>>, batch: Vec<BackgroundRead>) {
+        if batch.is_empty() {
+            return;
+        }
+        let batch = match file.handle() {
+            Ok(handle) if !self.needs_reconnect.load(Ordering::Acquire) => {
+                match file.remote.read_start(handle, batch) {
+                    Ok(()) => return,
+                    Err(batch) => batch,
+                }
+            }
+            _ => batch,
+        };
+        for BackgroundRead {
+            offset,
+            buffer,
+            done,
+        } in batch
+        {
+            let len = u32::try_from(buffer.len()).unwrap_or(u32::MAX);
+            self.buffers.give_back(buffer);
+            let job_file = Arc::clone(file);
+            let needs_reconnect = Arc::clone(&self.needs_reconnect);
+            self.pool.spawn(move || {
+                let result = guarded(&*job_file.remote, &needs_reconnect, |remote| {
+                    remote.read(job_file.handle()?, offset, len)
+                });
+                done(result.map(|data| {
+                    let len = data.len();
+                    (data, len)
+                }));
+            });
+        }
     }
 
     fn read_at(&self, fh: FileHandle, offset: u64, size: u32) -> Result<Served, RemoteError> {
@@ -479,12 +492,13 @@ impl<R: Remote> RemoteFs<R> {
             fetched_ahead,
         );
         let ahead_limit = known.div_ceil(chunk);
+        let mut batch = Vec::new();
         let needed: Vec<Arc<Slot>> = {
             let mut chunks = lock(&file.chunks);
             let needed = plan
                 .needed
                 .clone()
-                .map(|index| self.fetch(&file, &mut chunks, index))
+                .map(|index| self.fetch(&mut chunks, index, &mut batch))
                 .collect();
             // The window is topped up a quarter at a time, not a chunk per read: each top-up
             // is one packet through ssh, sshd and the server, all of which wake for it.
@@ -496,7 +510,7 @@ impl<R: Remote> RemoteFs<R> {
             let quarter = (plan.ahead.end - plan.ahead.start).div_ceil(4);
             if missing > 0 && (missing >= quarter || ahead.end == ahead_limit) {
                 for index in ahead {
-                    self.fetch(&file, &mut chunks, index);
+                    self.fetch(&mut chunks, index, &mut batch);
                 }
             }
             if plan.sequential {
@@ -510,6 +524,8 @@ impl<R: Remote> RemoteFs<R> {
                 order.retain(|index| slots.contains_key(index));
             }
             chunks.evict();
+            // Started before the lock is let go, so reads go out in the order of the file.
+            self.start_reads(&file, batch);
             needed
         };
         let deadline = Instant::now() + self.options.timeout;

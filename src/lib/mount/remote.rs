@@ -136,19 +136,21 @@ impl RemoteError {
     }
 }
 
-/// Where a background read ([`Remote::read_start`]) delivers: the buffer and how many bytes
-/// from its start were read.
+/// Where a background read delivers: the buffer and how many bytes from its start were read.
 pub type ReadDone = Box<dyn FnOnce(Result<(Vec<u8>, usize), RemoteError>) + Send>;
 
-/// A background read the remote did not start: the buffer and the callback, back to the caller.
-pub struct NotStarted {
+/// One read to start in the background ([`Remote::read_start`]): `buffer.len()` bytes at
+/// `offset`, into `buffer`.
+pub struct BackgroundRead {
+    pub offset: u64,
     pub buffer: Vec<u8>,
     pub done: ReadDone,
 }
 
-impl std::fmt::Debug for NotStarted {
+impl std::fmt::Debug for BackgroundRead {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NotStarted")
+        f.debug_struct("BackgroundRead")
+            .field("offset", &self.offset)
             .field("len", &self.buffer.len())
             .finish_non_exhaustive()
     }
@@ -208,23 +210,21 @@ pub trait Remote: Send + Sync + 'static {
     /// [`RemoteError`].
     fn read(&self, handle: &Self::Handle, offset: u64, len: u32) -> Result<Vec<u8>, RemoteError>;
 
-    /// Start reading `buffer.len()` bytes at `offset` into `buffer` and return at once; `done`
-    /// runs exactly once with the buffer and how many bytes from its start were read (fewer
-    /// only at the end of the file), on a thread of the remote's own, so it must be quick. A
-    /// remote that cannot read in the background (the default) gives both back, and the
-    /// caller reads with [`Remote::read`] on a thread of its own.
+    /// Start the reads and return at once; each read's `done` runs exactly once with its
+    /// buffer and how many bytes from its start were read (fewer only at the end of the file),
+    /// on a thread of the remote's own, so it must be quick. Starting them together lets the
+    /// remote send them together. A remote that cannot read in the background (the default)
+    /// gives them back, and the caller reads with [`Remote::read`] on threads of its own.
     ///
     /// # Errors
-    /// [`NotStarted`] when the remote does not read in the background.
+    /// The reads, when the remote does not read in the background.
     fn read_start(
         &self,
         handle: &Self::Handle,
-        offset: u64,
-        buffer: Vec<u8>,
-        done: ReadDone,
-    ) -> Result<(), NotStarted> {
-        let _ = (handle, offset);
-        Err(NotStarted { buffer, done })
+        reads: Vec<BackgroundRead>,
+    ) -> Result<(), Vec<BackgroundRead>> {
+        let _ = handle;
+        Err(reads)
     }
 
     /// Write all of `data` at `offset`.

@@ -13,7 +13,7 @@
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
-use super::remote::{Attrs, Kind, NotStarted, OpenFlags, ReadDone, Remote, RemoteError};
+use super::remote::{Attrs, BackgroundRead, Kind, OpenFlags, Remote, RemoteError};
 use crate::sftp;
 use crate::ssh::{Connection, Target};
 
@@ -177,18 +177,22 @@ impl Remote for SftpRemote {
     fn read_start(
         &self,
         handle: &Self::Handle,
-        offset: u64,
-        buffer: Vec<u8>,
-        done: ReadDone,
-    ) -> Result<(), NotStarted> {
-        // The requests of the range are pipelined like those of `read`, and the reader thread
-        // of the session completes the range: no thread waits for it.
-        self.session().read_range_start(
-            handle,
-            offset,
-            buffer,
-            Box::new(move |result| done(result.map_err(remote_error))),
-        );
+        reads: Vec<BackgroundRead>,
+    ) -> Result<(), Vec<BackgroundRead>> {
+        // The requests go out in one write to `ssh`, and the session's reader thread completes
+        // each range as its last reply lands: no thread waits for them.
+        let ranges = reads
+            .into_iter()
+            .map(|read| {
+                let done = read.done;
+                sftp::RangeRead {
+                    offset: read.offset,
+                    buffer: read.buffer,
+                    done: Box::new(move |result| done(result.map_err(remote_error))),
+                }
+            })
+            .collect();
+        self.session().read_ranges_start(handle, ranges);
         Ok(())
     }
 

@@ -8,7 +8,7 @@
 //! mounted file) is assembled where it lands, not copied together afterwards.
 //!
 //! A request is answered either to a thread waiting on its [`Pending`] or to a callback that the
-//! reader thread runs itself ([`call`]): a mounted file's read-ahead completes its chunks there,
+//! reader thread runs itself ([`Outbox`]): a mounted file's read-ahead completes its chunks there,
 //! without waking a thread for every reply. A callback must never wait for another reply (only
 //! the reader thread could deliver it) and must not block on the stream.
 
@@ -235,34 +235,64 @@ pub(super) fn landed(reply: Reply, sink: &Sink, path: &str) -> Result<usize> {
     }
 }
 
-/// Send a request whose reply goes to `callback`, which always runs exactly once: with the
-/// reply, or with the error that kept the request from being sent or answered (the session
-/// closed). It may run before this returns.
-pub(super) fn call(
-    shared: &Shared,
-    kind: u8,
-    sink: Option<Sink>,
-    body: impl FnOnce(&mut Vec<u8>),
-    callback: Callback,
-) {
-    if let Some(error) = shared.closed_error() {
-        return callback(Err(error));
+/// Requests whose replies go to callbacks, gathered to go out in one write (one packet
+/// through `ssh`, `sshd` and the server instead of one each). Each callback runs exactly once:
+/// with the reply, or with the error that kept its request from being sent or answered (the
+/// session closed), possibly before [`Outbox::send`] returns.
+pub(super) struct Outbox<'a> {
+    shared: &'a Shared,
+    bytes: Vec<u8>,
+    ids: Vec<u32>,
+}
+
+impl<'a> Outbox<'a> {
+    pub(super) fn new(shared: &'a Shared) -> Self {
+        Self {
+            shared,
+            bytes: Vec::new(),
+            ids: Vec::new(),
+        }
     }
-    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-    lock(&shared.pending).insert(
-        id,
-        Entry {
-            answer: Answer::Call(callback),
-            sink,
-        },
-    );
-    let mut packet = codec::start(kind, Some(id));
-    body(&mut packet);
-    if let Err(error) = send(shared, codec::finish(packet)) {
-        // Unless closing the session answered it already.
-        let entry = lock(&shared.pending).remove(&id);
-        if let Some(entry) = entry {
-            entry.answer.give(Err(error));
+
+    /// Add a request answered to `callback`.
+    pub(super) fn call(
+        &mut self,
+        kind: u8,
+        sink: Option<Sink>,
+        body: impl FnOnce(&mut Vec<u8>),
+        callback: Callback,
+    ) {
+        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        lock(&self.shared.pending).insert(
+            id,
+            Entry {
+                answer: Answer::Call(callback),
+                sink,
+            },
+        );
+        let mut packet = codec::start(kind, Some(id));
+        body(&mut packet);
+        self.bytes.extend_from_slice(&codec::finish(packet));
+        self.ids.push(id);
+    }
+
+    /// Send the requests added.
+    pub(super) fn send(self) {
+        if self.ids.is_empty() {
+            return;
+        }
+        if send(self.shared, self.bytes).is_err() {
+            for id in self.ids {
+                // Unless closing the session answered it already.
+                let entry = lock(&self.shared.pending).remove(&id);
+                if let Some(entry) = entry {
+                    let error = self
+                        .shared
+                        .closed_error()
+                        .unwrap_or(Error::Closed { reason: None });
+                    entry.answer.give(Err(error));
+                }
+            }
         }
     }
 }

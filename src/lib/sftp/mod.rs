@@ -17,7 +17,7 @@ mod codec;
 mod range;
 pub mod transfer;
 
-pub use range::RangeDone;
+pub use range::{RangeDone, RangeRead};
 
 #[cfg(test)]
 mod tests;
@@ -449,13 +449,14 @@ impl Session {
         range::read_exact(self, handle, offset, len, self.timeout)
     }
 
-    /// Start reading `buffer.len()` bytes at `offset` into `buffer` as parallel requests of
-    /// [`Self::read_chunk`] bytes and return at once. `done` runs exactly once, usually on the
-    /// session's reader thread (so it must be quick and must not wait for the session), with
-    /// the buffer and how many bytes from its start were read: fewer only at the end of the
-    /// file. Nothing times out here; a closed session answers with its error.
-    pub fn read_range_start(&self, handle: &Handle, offset: u64, buffer: Vec<u8>, done: RangeDone) {
-        range::start(self, handle, offset, buffer, done);
+    /// Start reading each range (`buffer.len()` bytes at `offset`, into `buffer`) as parallel
+    /// requests of [`Self::read_chunk`] bytes, the first ones of all ranges in one write, and
+    /// return at once. Each range's `done` runs exactly once, usually on the session's reader
+    /// thread (so it must be quick and must not wait for the session), with the buffer and how
+    /// many bytes from its start were read: fewer only at the end of the file. Nothing times
+    /// out here; a closed session answers with its error.
+    pub fn read_ranges_start(&self, handle: &Handle, ranges: Vec<RangeRead>) {
+        range::start(self, handle, ranges);
     }
 
     /// Send a write of `data` at `offset` and return without waiting.

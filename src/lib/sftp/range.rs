@@ -1,7 +1,7 @@
 //! Reading a range of a file as many requests in flight, assembled where the replies land.
 //!
 //! The range is split into requests of [`Session::read_chunk`] bytes, at most [`WINDOW`] of
-//! them in flight; each reply's data is read by the reader thread straight into its place in
+//! them in flight (the first ones of several ranges go out in one write); each reply's data is read by the reader thread straight into its place in
 //! the range's buffer (a [`Sink`]). The bookkeeping runs on the reader thread too, as each reply
 //! arrives: it sends the next request, asks again for the rest of a short reply, and, when the
 //! last reply is in, hands the buffer to the caller's callback. A mounted file's read-ahead
@@ -14,13 +14,20 @@
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
-use super::channel::{self, Reply, Shared, Sink, lock};
+use super::channel::{self, Outbox, Reply, Shared, Sink, lock};
 use super::codec::{self, kind};
 use super::transfer::WINDOW;
 use super::{Error, Handle, Result, Session};
 
 /// What a range read hands back: the buffer, and how many bytes from its start were read.
 pub type RangeDone = Box<dyn FnOnce(Result<(Vec<u8>, usize)>) + Send>;
+
+/// One range to read: `buffer.len()` bytes at `offset`, into `buffer`.
+pub struct RangeRead {
+    pub offset: u64,
+    pub buffer: Vec<u8>,
+    pub done: RangeDone,
+}
 
 struct Range {
     shared: Arc<Shared>,
@@ -59,56 +66,55 @@ impl Progress {
     }
 }
 
-/// Start reading `buffer.len()` bytes at `offset` of `handle`; `done` runs once, on whichever
-/// thread has the last reply (usually the reader thread, possibly this one), with the buffer
-/// and the bytes read: fewer than asked only at the end of the file. The buffer's old contents
-/// past those bytes are left as they were.
-pub(super) fn start(
-    session: &Session,
-    handle: &Handle,
-    offset: u64,
-    buffer: Vec<u8>,
-    done: RangeDone,
-) {
-    let len = buffer.len();
-    if len == 0 {
-        return done(Ok((buffer, 0)));
-    }
-    let range = Arc::new(Range {
-        shared: Arc::clone(&session.shared),
-        handle: handle.clone(),
-        offset,
-        piece: session.read_chunk() as usize,
-        buffer: Arc::new(Mutex::new(buffer)),
-        progress: Mutex::new(Progress {
-            in_flight: 0,
-            next: 0,
-            end: len,
-            landed: Vec::new(),
-            error: None,
-            done: Some(done),
-        }),
-    });
-    // Every request of the first window is counted before any is sent, so an early answer
-    // cannot find the range finished.
-    let first: Vec<(usize, usize)> = {
-        let mut progress = lock(&range.progress);
-        let mut first = Vec::new();
-        while progress.next < len && first.len() < WINDOW {
-            let room = range.piece.min(len - progress.next);
-            first.push((progress.next, room));
-            progress.next += room;
+/// Start reading the ranges of `handle`, the first requests of all of them in one write. Each
+/// range's `done` runs once, on whichever thread has its last reply (usually the reader thread,
+/// possibly this one), with the buffer and the bytes read: fewer than asked only at the end of
+/// the file. A buffer's old contents past those bytes are left as they were.
+pub(super) fn start(session: &Session, handle: &Handle, reads: Vec<RangeRead>) {
+    let mut outbox = Outbox::new(&session.shared);
+    for read in reads {
+        let len = read.buffer.len();
+        if len == 0 {
+            (read.done)(Ok((read.buffer, 0)));
+            continue;
         }
-        progress.in_flight = first.len();
-        first
-    };
-    for (at, room) in first {
-        range.send(at, room);
+        let range = Arc::new(Range {
+            shared: Arc::clone(&session.shared),
+            handle: handle.clone(),
+            offset: read.offset,
+            piece: session.read_chunk() as usize,
+            buffer: Arc::new(Mutex::new(read.buffer)),
+            progress: Mutex::new(Progress {
+                in_flight: 0,
+                next: 0,
+                end: len,
+                landed: Vec::new(),
+                error: None,
+                done: Some(read.done),
+            }),
+        });
+        // Every request of the first window is counted before any is sent, so an early answer
+        // cannot find the range finished.
+        let first: Vec<(usize, usize)> = {
+            let mut progress = lock(&range.progress);
+            let mut first = Vec::new();
+            while progress.next < len && first.len() < WINDOW {
+                let room = range.piece.min(len - progress.next);
+                first.push((progress.next, room));
+                progress.next += room;
+            }
+            progress.in_flight = first.len();
+            first
+        };
+        for (at, room) in first {
+            range.request(&mut outbox, at, room);
+        }
     }
+    outbox.send();
 }
 
 impl Range {
-    fn send(self: &Arc<Self>, at: usize, room: usize) {
+    fn request(self: &Arc<Self>, outbox: &mut Outbox<'_>, at: usize, room: usize) {
         let sink = Sink {
             buffer: Arc::clone(&self.buffer),
             at,
@@ -117,8 +123,7 @@ impl Range {
         let range = Arc::clone(self);
         let answered = sink.clone();
         let len = u32::try_from(room).unwrap_or(u32::MAX);
-        channel::call(
-            &self.shared,
+        outbox.call(
             kind::READ,
             Some(sink),
             |p| {
@@ -168,8 +173,12 @@ impl Range {
                 (result, progress.done.take())
             })
         };
-        for (at, room) in more {
-            self.send(at, room);
+        if !more.is_empty() {
+            let mut outbox = Outbox::new(&self.shared);
+            for (at, room) in more {
+                self.request(&mut outbox, at, room);
+            }
+            outbox.send();
         }
         if let Some((result, Some(done))) = finished {
             let buffer = std::mem::take(&mut *lock(&self.buffer));
@@ -188,15 +197,14 @@ pub(super) fn read_exact(
     timeout: std::time::Duration,
 ) -> Result<Vec<u8>> {
     let (sender, receiver) = mpsc::sync_channel(1);
-    start(
-        session,
-        handle,
+    let read = RangeRead {
         offset,
-        vec![0; len],
-        Box::new(move |result| {
+        buffer: vec![0; len],
+        done: Box::new(move |result| {
             let _ = sender.send(result);
         }),
-    );
+    };
+    start(session, handle, vec![read]);
     match receiver.recv_timeout(timeout) {
         Ok(result) => result.map(|(mut buffer, filled)| {
             buffer.truncate(filled);

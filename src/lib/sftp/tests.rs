@@ -456,12 +456,12 @@ fn a_range_read_in_the_background_takes_replies_in_any_order() {
     let handle = session.open("/big", OpenFlags::READ).unwrap();
     let range = |offset: u64, len: usize| {
         let (sender, receiver) = std::sync::mpsc::channel();
-        session.read_range_start(
-            &handle,
+        let read = RangeRead {
             offset,
-            vec![0xAA; len],
-            Box::new(move |result| sender.send(result).unwrap()),
-        );
+            buffer: vec![0xAA; len],
+            done: Box::new(move |result| sender.send(result).unwrap()),
+        };
+        session.read_ranges_start(&handle, vec![read]);
         receiver.recv_timeout(Duration::from_secs(10)).unwrap()
     };
     let (buffer, filled) = range(5, 2 * 1024 * 1024).unwrap();
@@ -488,12 +488,12 @@ fn a_range_read_of_a_closed_session_answers_with_the_error() {
     let handle = session.open("/f", OpenFlags::READ).unwrap();
     let range = || {
         let (sender, receiver) = std::sync::mpsc::channel();
-        session.read_range_start(
-            &handle,
-            0,
-            vec![0; 100_000],
-            Box::new(move |result| sender.send(result).unwrap()),
-        );
+        let read = RangeRead {
+            offset: 0,
+            buffer: vec![0; 100_000],
+            done: Box::new(move |result| sender.send(result).unwrap()),
+        };
+        session.read_ranges_start(&handle, vec![read]);
         receiver.recv_timeout(Duration::from_secs(10)).unwrap()
     };
     // In flight when the server goes away, and sent after.
