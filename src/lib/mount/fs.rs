@@ -5,8 +5,9 @@
 //! timeout, so no request waits on the remote forever: a remote that hangs or drops answers
 //! EIO. Chunks of a file are the exception: they are read in the background
 //! ([`Remote::read_start`]; the SFTP session's reader thread completes them) and awaited with
-//! the same timeout, so a read costs no worker and one wake-up per chunk. Attributes and directory listings are cached for the TTL; a listing also fills the
-//! attribute cache, so `ls -l` and a walk cost one remote call per directory.
+//! the same timeout, so a read costs no worker and one wake-up per chunk. Attributes and
+//! directory listings are cached for the TTL; a listing also fills the attribute cache, so
+//! `ls -l` and a walk cost one remote call per directory.
 //!
 //! Reads go through a per-handle chunk cache fed by the [`Planner`]: the chunks a read covers
 //! are requested in parallel, and a sequential stream keeps a growing window of chunks in

@@ -1,11 +1,12 @@
 //! Reading a range of a file as many requests in flight, assembled where the replies land.
 //!
 //! The range is split into requests of [`Session::read_chunk`] bytes, at most [`WINDOW`] of
-//! them in flight (the first ones of several ranges go out in one write); each reply's data is read by the reader thread straight into its place in
-//! the range's buffer (a [`Sink`]). The bookkeeping runs on the reader thread too, as each reply
-//! arrives: it sends the next request, asks again for the rest of a short reply, and, when the
-//! last reply is in, hands the buffer to the caller's callback. A mounted file's read-ahead
-//! thereby costs no thread of its own and one wake-up per range, not one per reply.
+//! them in flight (the first ones of several ranges go out in one write); the reader thread
+//! reads each reply's data straight into its place in the range's buffer (a [`Sink`]). The
+//! bookkeeping runs on the reader thread too, as each reply arrives: it sends the next request,
+//! asks again for the rest of a short reply, and, when the last reply is in, hands the buffer to
+//! the caller's callback. A mounted file's read-ahead thereby costs no thread of its own and
+//! one wake-up per range, not one per reply.
 //!
 //! Replies may come in any order. The range ends at the first gap: at the end of the file (an
 //! `EOF` status, or a reply that stays short), or where the file was shorter when one request
