@@ -22,6 +22,10 @@
 # and times `ssh -c aes128-gcm@openssh.com … cat FILE > /dev/null` (the link's ceiling with the
 # cipher red uses). The table shows the median MiB/s of the rounds and the ratios of red to
 # each reference (above 1: red is faster), then which of the targets of issue 7 are met.
+# A second table shows the CPU time per GiB read of the mount's whole chain (ssh, sshd,
+# sftp-server and the FUSE process, counted from /proc while the job ran): on a machine whose
+# cores are all busy, that is what sets the throughput, and unlike MiB/s it hardly moves with
+# the load that other tenants put on the machine.
 # Needs root for the page-cache drops, the read-ahead of sshfs-tuned and the sshd user (as
 # another user it still runs, with warm caches: the figures then say less).
 #
@@ -202,6 +206,38 @@ drop_caches() {
     if [ "$root" = 1 ]; then echo 3 > /proc/sys/vm/drop_caches; fi
 }
 
+# Clock ticks used so far by every process of a mount's chain (the other mounts are idle while
+# a job runs): "PID TICKS" lines.
+chain_ticks() {
+    local stat pid rest comm
+    for stat in /proc/[0-9]*/stat; do
+        pid=${stat#/proc/}
+        pid=${pid%/stat}
+        rest=$(cat "$stat" 2> /dev/null) || continue
+        comm=${rest#*(}
+        comm=${comm%%)*}
+        case "$comm" in
+        ssh | sshd | sshd-session | sftp-server | sshfs | red | "$(basename "$red")")
+            # utime and stime: fields 14 and 15, the 12th and 13th after the command name.
+            # shellcheck disable=SC2086
+            set -- ${rest##*) }
+            echo "$pid $((${12} + ${13}))"
+            ;;
+        esac
+    done
+}
+
+# CPU seconds the chain used between two chain_ticks snapshots (processes alive in both).
+chain_seconds() { # BEFORE AFTER
+    python3 - "$1" "$2" "$(getconf CLK_TCK)" <<'PY'
+import sys
+def load(path):
+    return dict(line.split() for line in open(path) if line.strip())
+before, after, tick = load(sys.argv[1]), load(sys.argv[2]), int(sys.argv[3])
+print(f"{sum(int(t) - int(before[p]) for p, t in after.items() if p in before) / tick:.2f}")
+PY
+}
+
 # fio job: prints MiB/s (all readers together).
 run_fio() { # JOB FILE
     local job=$1 target=$2 args
@@ -246,14 +282,18 @@ for round in $(seq "$rounds"); do
     for job in $jobs_wanted; do
         for name in $mounts_wanted; do
             drop_caches
+            chain_ticks > "$work/ticks-before"
             mibs=$(run_fio "$job" "${target_of[$name]}")
-            printf '%s\t%s\t%s\t%s\n' "$round" "$name" "$job" "$mibs" >> "$results"
-            say "round $round $job $name: $mibs MiB/s (load $(cut -d' ' -f1 /proc/loadavg))"
+            chain_ticks > "$work/ticks-after"
+            cpu=$(chain_seconds "$work/ticks-before" "$work/ticks-after")
+            cpu_per_gib=$(python3 -c "print(f'{$cpu / $size_gib:.2f}')")
+            printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$job" "$mibs" "$cpu_per_gib" >> "$results"
+            say "round $round $job $name: $mibs MiB/s, chain CPU $cpu_per_gib s/GiB (load $(cut -d' ' -f1 /proc/loadavg))"
         done
         if [ "$job" = seq ]; then
             drop_caches
             mibs=$(ssh_cat)
-            printf '%s\tssh-cat\tseq\t%s\n' "$round" "$mibs" >> "$results"
+            printf '%s\tssh-cat\tseq\t%s\t\n' "$round" "$mibs" >> "$results"
             say "round $round seq ssh cat (aes128-gcm): $mibs MiB/s"
         fi
     done
@@ -269,9 +309,12 @@ from collections import defaultdict
 
 path, size_gib, rounds = sys.argv[1], sys.argv[2], sys.argv[3]
 runs = defaultdict(list)
+cpus = defaultdict(list)
 for line in open(path):
-    _, mount, job, mibs = line.split("\t")
+    _, mount, job, mibs, cpu = line.rstrip("\n").split("\t")
     runs[(mount, job)].append(float(mibs))
+    if cpu and mount != "local":
+        cpus[(mount, job)].append(float(cpu))
 med = {key: statistics.median(values) for key, values in runs.items()}
 jobs = ["seq", "rand1", "rand4"]
 heads = {"seq": "seq 1 MiB", "rand1": "rand 16 MiB, 1 reader", "rand4": "rand 16 MiB, 4 readers"}
@@ -297,6 +340,21 @@ print("| mount | " + " | ".join(heads[j] for j in jobs) + " |")
 print("| --- |" + " --- |" * len(jobs))
 for m in present:
     print(f"| {names[m]} | " + " | ".join(cell(med.get((m, j))) + spread(m, j) for j in jobs) + " |")
+
+print("\nCPU seconds per GiB read, ssh + sshd + sftp-server + the FUSE process, median (min–max)\n")
+print("| mount | " + " | ".join(heads[j] for j in jobs) + " |")
+print("| --- |" + " --- |" * len(jobs))
+for m in present:
+    if not any((m, j) in cpus for j in jobs):
+        continue
+    row = []
+    for j in jobs:
+        values = cpus.get((m, j))
+        if not values:
+            row.append("—")
+            continue
+        row.append(f"{statistics.median(values):.2f}" + (f" ({min(values):.2f}–{max(values):.2f})" if len(values) > 1 else ""))
+    print(f"| {names[m]} | " + " | ".join(row) + " |")
 
 refs = [("sshfs-default", "sshfs default"), ("sshfs-tuned", "sshfs tuned"), ("local", "local"),
         ("ssh-cat", "ssh cat")]
