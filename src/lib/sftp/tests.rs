@@ -269,16 +269,22 @@ fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 % 251) as u8).collect()
 }
 
-#[test]
-fn a_download_keeps_many_reads_in_flight_and_asks_again_after_short_reads() {
-    let data = pattern(8 * 32 * 1024 + 123);
+/// A session to a server holding `/big`, `len` bytes of [`pattern`], that answers at most
+/// 20,000 bytes per read and holds its first `batch` read replies (see [`Fake::batch`]).
+fn session_with_big_file(len: usize, batch: usize) -> (Session, Vec<u8>) {
+    let data = pattern(len);
     let mut fake = Fake {
         max_read: 20_000,
-        batch: 8,
+        batch,
         ..Fake::default()
     };
     fake.files.insert("/big".into(), data.clone());
-    let (session, _) = session_with(fake);
+    (session_with(fake).0, data)
+}
+
+#[test]
+fn a_download_keeps_many_reads_in_flight_and_asks_again_after_short_reads() {
+    let (session, data) = session_with_big_file(8 * 32 * 1024 + 123, 8);
     assert!(session.has_extension("posix-rename@openssh.com"));
     assert_eq!(session.read_chunk(), 32 * 1024);
     let target = tempfile::tempfile().unwrap();
@@ -414,14 +420,7 @@ fn a_server_that_goes_away_fails_every_waiting_request() {
 
 #[test]
 fn a_range_read_lands_every_reply_in_place_and_stops_at_the_end() {
-    let data = pattern(8 * 32 * 1024 + 123);
-    let fake = Fake {
-        max_read: 20_000,
-        ..Fake::default()
-    };
-    let mut fake = fake;
-    fake.files.insert("/big".into(), data.clone());
-    let (session, _) = session_with(fake);
+    let (session, data) = session_with_big_file(8 * 32 * 1024 + 123, 0);
     let handle = session.open("/big", OpenFlags::READ).unwrap();
     // Requests of 32 KiB answered with 20,000 bytes each: every reply lands at its own offset
     // of the one buffer, and the rest of each request is asked for again.
@@ -445,14 +444,7 @@ fn a_range_read_lands_every_reply_in_place_and_stops_at_the_end() {
 fn a_range_read_in_the_background_takes_replies_in_any_order() {
     // 64 requests of 32 KiB, more than the window: the first eight replies come last first,
     // every reply is short (20,000 bytes), and the buffer starts out full of old bytes.
-    let data = pattern(2 * 1024 * 1024 + 77);
-    let mut fake = Fake {
-        max_read: 20_000,
-        batch: 8,
-        ..Fake::default()
-    };
-    fake.files.insert("/big".into(), data.clone());
-    let (session, _) = session_with(fake);
+    let (session, data) = session_with_big_file(2 * 1024 * 1024 + 77, 8);
     let handle = session.open("/big", OpenFlags::READ).unwrap();
     let range = |offset: u64, len: usize| {
         let (sender, receiver) = std::sync::mpsc::channel();
