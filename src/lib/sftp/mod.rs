@@ -280,17 +280,6 @@ impl Session {
         path: &str,
         body: impl FnOnce(&mut Vec<u8>),
     ) -> Result<Pending> {
-        self.request_into(kind, operation, path, None, body)
-    }
-
-    fn request_into(
-        &self,
-        kind: u8,
-        operation: &'static str,
-        path: &str,
-        sink: Option<channel::Sink>,
-        body: impl FnOnce(&mut Vec<u8>),
-    ) -> Result<Pending> {
         if let Some(error) = self.shared.closed_error() {
             return Err(error);
         }
@@ -300,7 +289,7 @@ impl Session {
             id,
             channel::Entry {
                 answer: channel::Answer::Wait(waiter),
-                sink,
+                sink: None,
             },
         );
         let pending = Pending {
