@@ -67,14 +67,15 @@ fn server() -> Server {
 
 impl Server {
     /// A fresh directory below the test user's home, owned by that user; its name relative
-    /// to the home (as access blocks give it).
-    fn workspace(&self, test: &str) -> (String, PathBuf) {
+    /// to the home (as access blocks give it). It is removed when the test ends, so runs do
+    /// not pile up files in the server's home.
+    fn workspace(&self, test: &str) -> (String, Workspace) {
         let name = format!("it-{test}-{}", uuid::Uuid::new_v4().as_simple());
         let path = self.home.join(&name);
         fs::create_dir(&path).expect("workspace");
         let owner = fs::metadata(&self.home).expect("home");
         std::os::unix::fs::chown(&path, Some(owner.uid()), Some(owner.gid())).expect("chown");
-        (name, path)
+        (name, Workspace(path))
     }
 
     fn key(&self, name: &str) -> String {
@@ -96,6 +97,28 @@ impl Server {
     fn with_auth(&self, mut access: Value, auth: Value) -> Value {
         access["auth"] = auth;
         access
+    }
+}
+
+/// A test's directory on the server, removed with everything in it when dropped.
+struct Workspace(PathBuf);
+
+impl std::ops::Deref for Workspace {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Workspace {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
     }
 }
 
@@ -245,7 +268,7 @@ ssh_test!(
 
 ssh_test!(a_wrong_password_is_a_clear_error_without_the_password, {
     let server = server();
-    let (dir, _) = server.workspace("wrongpw");
+    let (dir, _workspace) = server.workspace("wrongpw");
     let access = server.with_auth(
         server.access("filePath", &format!("{dir}/none")),
         json!({"username": server.user, "password": "canary-wrong-password"}),
