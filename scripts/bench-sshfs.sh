@@ -22,10 +22,13 @@
 # and times `ssh -c aes128-gcm@openssh.com … cat FILE > /dev/null` (the link's ceiling with the
 # cipher red uses). The table shows the median MiB/s of the rounds and the ratios of red to
 # each reference (above 1: red is faster), then which of the targets of issue 7 are met.
-# A second table shows the CPU time per GiB read of the mount's whole chain (ssh, sshd,
-# sftp-server and the FUSE process, counted from /proc while the job ran): on a machine whose
-# cores are all busy, that is what sets the throughput, and unlike MiB/s it hardly moves with
-# the load that other tenants put on the machine.
+# A second table shows the CPU time per GiB read of each whole chain (ssh, sshd, sftp-server
+# and the FUSE process, counted from /proc while the job ran; for `ssh cat`: ssh, sshd and cat,
+# in a second, untimed copy) and, in brackets, of the FUSE process alone: on a machine whose
+# cores are all busy, that is what sets the throughput. Each line also gives the share of CPU
+# time the hypervisor stole while the job ran: on a shared virtual machine, steal is what makes
+# rounds differ, and it inflates the CPU figures too (the guest counts stolen time to whichever
+# process was running).
 # Needs root for the page-cache drops, the read-ahead of sshfs-tuned and the sshd user (as
 # another user it still runs, with warm caches: the figures then say less).
 #
@@ -207,7 +210,7 @@ drop_caches() {
 }
 
 # Clock ticks used so far by every process of a mount's chain (the other mounts are idle while
-# a job runs): "PID TICKS" lines.
+# a job runs): "PID COMM TICKS" lines.
 chain_ticks() {
     local stat pid rest comm
     for stat in /proc/[0-9]*/stat; do
@@ -221,20 +224,36 @@ chain_ticks() {
             # utime and stime: fields 14 and 15, the 12th and 13th after the command name.
             # shellcheck disable=SC2086
             set -- ${rest##*) }
-            echo "$pid $((${12} + ${13}))"
+            echo "$pid $comm $((${12} + ${13}))"
             ;;
         esac
     done
 }
 
-# CPU seconds the chain used between two chain_ticks snapshots (processes alive in both).
+# CPU seconds the chain used between two chain_ticks snapshots (processes alive in both):
+# "WHOLE_CHAIN FUSE_PROCESS".
 chain_seconds() { # BEFORE AFTER
-    python3 - "$1" "$2" "$(getconf CLK_TCK)" <<'PY'
+    python3 - "$1" "$2" "$(getconf CLK_TCK)" "$(basename "$red")" <<'PY'
 import sys
 def load(path):
-    return dict(line.split() for line in open(path) if line.strip())
-before, after, tick = load(sys.argv[1]), load(sys.argv[2]), int(sys.argv[3])
-print(f"{sum(int(t) - int(before[p]) for p, t in after.items() if p in before) / tick:.2f}")
+    return {pid: (comm, int(ticks)) for pid, comm, ticks in (line.split() for line in open(path) if line.strip())}
+before, after, tick, red = load(sys.argv[1]), load(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+used = [(comm, ticks - before[pid][1]) for pid, (comm, ticks) in after.items() if pid in before]
+whole = sum(ticks for _, ticks in used)
+fuse = sum(ticks for comm, ticks in used if comm in ("sshfs", "red", red))
+print(f"{whole / tick:.2f} {fuse / tick:.2f}")
+PY
+}
+
+# The share of CPU time the hypervisor gave to other machines ("steal") since SNAPSHOT, in %:
+# on a shared virtual machine it is what makes rounds differ.
+steal_snapshot() { head -n1 /proc/stat; }
+steal_percent() { # SNAPSHOT
+    python3 - "$1" "$(head -n1 /proc/stat)" <<'PY'
+import sys
+before, after = ([int(v) for v in line.split()[1:]] for line in sys.argv[1:3])
+spent = sum(after) - sum(before)
+print(f"{100 * (after[7] - before[7]) / spent:.0f}" if spent > 0 else "0")
 PY
 }
 
@@ -260,6 +279,51 @@ ssh_cat() {
     python3 -c "print(f'{$bytes / 1048576 / ($end - $start):.1f}')"
 }
 
+# CPU seconds per GiB of the whole `ssh cat` chain: the ssh client (its own rusage) and every
+# process below the sshd listener (sshd-session, the shell, cat), sampled from /proc while the
+# copy runs, since they end with it. A run of its own, so the sampling does not slow the timed
+# one.
+ssh_cat_cpu() {
+    python3 - "$(cat "$state/sshd.pid")" "$size_gib" ssh -c aes128-gcm@openssh.com "${ssh_opts[@]}" \
+        "$user@127.0.0.1" cat "$file" <<'PY'
+import os, subprocess, sys, time
+listener, size_gib, command = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
+tick = os.sysconf("SC_CLK_TCK")
+def below_listener():
+    parent, ticks = {}, {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{pid}/stat").read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        parent[pid], ticks[pid] = fields[1], int(fields[11]) + int(fields[12])
+    found, todo = {}, [listener]
+    while todo:
+        here = todo.pop()
+        for pid, up in parent.items():
+            if up == here and pid not in found:
+                found[pid] = ticks[pid]
+                todo.append(pid)
+    return found
+before = below_listener()
+last = dict(before)
+child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+while True:
+    last.update(below_listener())
+    pid, _, usage = os.wait4(child.pid, os.WNOHANG)
+    if pid:
+        break
+    time.sleep(0.02)
+last.update(below_listener())
+server = sum(t - before.get(pid, 0) for pid, t in last.items()) / tick
+client = usage.ru_utime + usage.ru_stime
+print(f"{(server + client) / size_gib:.2f}")
+PY
+}
+
 # All mounts stay up for the whole run, and each job is run on every mount in turn, so the
 # figures a ratio compares are taken seconds apart (the load of a shared machine drifts).
 declare -A target_of
@@ -283,18 +347,25 @@ for round in $(seq "$rounds"); do
         for name in $mounts_wanted; do
             drop_caches
             chain_ticks > "$work/ticks-before"
+            stolen=$(steal_snapshot)
             mibs=$(run_fio "$job" "${target_of[$name]}")
+            steal=$(steal_percent "$stolen")
             chain_ticks > "$work/ticks-after"
-            cpu=$(chain_seconds "$work/ticks-before" "$work/ticks-after")
-            cpu_per_gib=$(python3 -c "print(f'{$cpu / $size_gib:.2f}')")
-            printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$job" "$mibs" "$cpu_per_gib" >> "$results"
-            say "round $round $job $name: $mibs MiB/s, chain CPU $cpu_per_gib s/GiB (load $(cut -d' ' -f1 /proc/loadavg))"
+            read -r cpu fuse_cpu < <(chain_seconds "$work/ticks-before" "$work/ticks-after")
+            read -r cpu_per_gib fuse_per_gib < <(python3 -c "print(f'{$cpu / $size_gib:.2f} {$fuse_cpu / $size_gib:.2f}')")
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$job" "$mibs" "$cpu_per_gib" \
+                "$fuse_per_gib" "$steal" >> "$results"
+            say "round $round $job $name: $mibs MiB/s, chain CPU $cpu_per_gib s/GiB (FUSE process $fuse_per_gib), steal $steal %, load $(cut -d' ' -f1 /proc/loadavg)"
         done
         if [ "$job" = seq ]; then
             drop_caches
+            stolen=$(steal_snapshot)
             mibs=$(ssh_cat)
-            printf '%s\tssh-cat\tseq\t%s\t\n' "$round" "$mibs" >> "$results"
-            say "round $round seq ssh cat (aes128-gcm): $mibs MiB/s"
+            steal=$(steal_percent "$stolen")
+            drop_caches
+            cpu_per_gib=$(ssh_cat_cpu)
+            printf '%s\tssh-cat\tseq\t%s\t%s\t\t%s\n' "$round" "$mibs" "$cpu_per_gib" "$steal" >> "$results"
+            say "round $round seq ssh cat (aes128-gcm): $mibs MiB/s, chain CPU $cpu_per_gib s/GiB, steal $steal %"
         fi
     done
 done
@@ -310,11 +381,16 @@ from collections import defaultdict
 path, size_gib, rounds = sys.argv[1], sys.argv[2], sys.argv[3]
 runs = defaultdict(list)
 cpus = defaultdict(list)
+fuses = defaultdict(list)
+steals = []
 for line in open(path):
-    _, mount, job, mibs, cpu = line.rstrip("\n").split("\t")
+    _, mount, job, mibs, cpu, fuse, steal = line.rstrip("\n").split("\t")
     runs[(mount, job)].append(float(mibs))
+    steals.append(float(steal))
     if cpu and mount != "local":
         cpus[(mount, job)].append(float(cpu))
+    if fuse:
+        fuses[(mount, job)].append(float(fuse))
 med = {key: statistics.median(values) for key, values in runs.items()}
 jobs = ["seq", "rand1", "rand4"]
 heads = {"seq": "seq 1 MiB", "rand1": "rand 16 MiB, 1 reader", "rand4": "rand 16 MiB, 4 readers"}
@@ -341,7 +417,8 @@ print("| --- |" + " --- |" * len(jobs))
 for m in present:
     print(f"| {names[m]} | " + " | ".join(cell(med.get((m, j))) + spread(m, j) for j in jobs) + " |")
 
-print("\nCPU seconds per GiB read, ssh + sshd + sftp-server + the FUSE process, median (min–max)\n")
+print("\nCPU seconds per GiB read by the whole chain (ssh, sshd, sftp-server or cat, the FUSE")
+print("process), median (min–max); in brackets the FUSE process alone\n")
 print("| mount | " + " | ".join(heads[j] for j in jobs) + " |")
 print("| --- |" + " --- |" * len(jobs))
 for m in present:
@@ -353,8 +430,16 @@ for m in present:
         if not values:
             row.append("—")
             continue
-        row.append(f"{statistics.median(values):.2f}" + (f" ({min(values):.2f}–{max(values):.2f})" if len(values) > 1 else ""))
+        text = f"{statistics.median(values):.2f}"
+        if len(values) > 1:
+            text += f" ({min(values):.2f}–{max(values):.2f})"
+        if fuses.get((m, j)):
+            text += f" [{statistics.median(fuses[(m, j)]):.2f}]"
+        row.append(text)
     print(f"| {names[m]} | " + " | ".join(row) + " |")
+if steals:
+    print(f"\nCPU time stolen by the hypervisor while the jobs ran: median {statistics.median(steals):.0f} %,"
+          f" max {max(steals):.0f} % (rounds with much steal are slow for every mount)")
 
 refs = [("sshfs-default", "sshfs default"), ("sshfs-tuned", "sshfs tuned"), ("local", "local"),
         ("ssh-cat", "ssh cat")]
