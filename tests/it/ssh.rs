@@ -110,12 +110,6 @@ impl std::ops::Deref for Workspace {
     }
 }
 
-impl AsRef<Path> for Workspace {
-    fn as_ref(&self) -> &Path {
-        &self.0
-    }
-}
-
 impl Drop for Workspace {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.0);
