@@ -4,6 +4,7 @@
 # `--jobs 2`. Needs a Docker daemon with the test images (scripts/docker-up).
 #
 #   scripts/bench-exec.sh [ROUNDS]      (default 10)
+case ${1:-} in -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-10}

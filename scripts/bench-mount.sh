@@ -11,6 +11,7 @@
 #   cold:  the default mount (page cache, read-ahead); as root the caches are dropped before
 #          every round, so both paths read the disk.
 # Env: RED (the binary, default target/release/red), ROUNDS (3), MOUNT_OPTS (extra options).
+case ${1:-} in -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -13,15 +13,19 @@
 #    CPU and the double's, and the throughput ratios.
 # Needs a release build (cargo build --release) and starts the peers with scripts/agency-up
 # and scripts/kiosk-up (as root they install what they need).
+case ${1:-} in -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The peers it starts are stopped again at the end (RED_KEEP_SERVICES=1 keeps them).
+. scripts/lib/services.sh
+services_stop_on_exit
 batches=${1:-1000}
 jobs=${2:-200}
 flight=${3:-16}
 red=${RED_BIN:-$PWD/target/release/red}
 [ -x "$red" ] || { echo "build first: cargo build --release (or set RED_BIN)" >&2; exit 2; }
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap 'rm -rf "$work"; services_stop' EXIT
 TIMEFORMAT='%R %U %S'
 
 # 1. Agency (skipped with AGENCY_BATCHES=0)

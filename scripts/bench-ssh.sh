@@ -8,8 +8,12 @@
 # Starts the server with scripts/sshd-up. The reference is installed from PyPI into a venv
 # under /tmp (once) unless RED_BENCH_REFERENCE names a red-connector-ssh executable, or
 # RED_BENCH_REFERENCE=none skips it.
+case ${1:-} in -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The peers it starts are stopped again at the end (RED_KEEP_SERVICES=1 keeps them).
+. scripts/lib/services.sh
+services_stop_on_exit
 export PATH="$HOME/.cargo/bin:$PATH"
 
 state=$(scripts/sshd-up | tail -n 1)

@@ -37,8 +37,12 @@
 #
 # The older form `scripts/bench-sshfs.sh start DATA_DIR MOUNT_POINT [STATE_DIR]` / `stop
 # MOUNT_POINT [STATE_DIR]` (docs/bench.md) still mounts a directory with libfuse sshfs alone.
+case ${1:-} in -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The peers it starts are stopped again at the end (RED_KEEP_SERVICES=1 keeps them).
+. scripts/lib/services.sh
+services_stop_on_exit
 
 legacy() {
     local action=$1
@@ -156,7 +160,7 @@ cleanup() {
         fi
     done
 }
-trap cleanup EXIT
+trap 'cleanup; services_stop' EXIT
 trap 'exit 130' INT TERM HUP
 
 set_readahead() { # MOUNT_POINT KIB

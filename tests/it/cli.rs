@@ -130,3 +130,50 @@ fn pure_stages_stay_pure() {
         }
     }
 }
+
+/// Every script in `scripts/` answers `--help` (and `-h`) with the comment block at its top and
+/// does nothing else: it runs with a `PATH` that holds only `sed`, so a script that went on to
+/// install, build or start anything would fail for want of the tool.
+#[test]
+fn every_script_answers_help_and_does_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    let tools = tempfile::tempdir().unwrap();
+    let sed = ["/usr/bin/sed", "/bin/sed"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("sed");
+    std::os::unix::fs::symlink(sed, tools.path().join("sed")).unwrap();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(root().join("scripts")).unwrap() {
+        let path = entry.unwrap().path();
+        let executable = path.metadata().unwrap().permissions().mode() & 0o111 != 0;
+        if !path.is_file() || !executable {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let usage: Vec<&str> = text
+            .lines()
+            .skip(1)
+            .take_while(|l| l.starts_with('#'))
+            .map(|l| l.trim_start_matches('#').strip_prefix(' ').unwrap_or(""))
+            .collect();
+        for flag in ["--help", "-h"] {
+            let output = std::process::Command::new("/bin/bash")
+                .arg(&path)
+                .arg(flag)
+                .env_clear()
+                .env("PATH", tools.path())
+                .current_dir(tools.path())
+                .output()
+                .unwrap();
+            let name = path.display();
+            assert!(output.status.success(), "{name} {flag}: {output:?}");
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert_eq!(stdout.lines().collect::<Vec<_>>(), usage, "{name} {flag}");
+            assert!(output.stderr.is_empty(), "{name} {flag}: {output:?}");
+        }
+        assert!(usage.len() > 1, "{}: no usage comment", path.display());
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} scripts found");
+}
