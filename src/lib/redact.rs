@@ -16,8 +16,9 @@
 //!   connector's or ssh's standard error), and there only as a whole token. Commands warn about
 //!   such values (`fill::short_secret_warnings`).
 //!
-//! Texts registered with [`Redactor::keep`] (the paths given on the command line) are never
-//! changed, and JSON documents are masked value by value: keys and structure stay as they are.
+//! Texts registered with [`Redactor::keep`] (the words of the command line: paths the user
+//! typed) are never changed by a secret that lies inside them, and JSON documents are masked
+//! value by value: keys and structure stay as they are.
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -150,8 +151,10 @@ impl Redactor {
         Self::build(all, kept)
     }
 
-    /// This redactor, leaving every occurrence of these texts unchanged: the paths a user gave
-    /// on the command line are shown as given even where a secret is part of them.
+    /// This redactor, leaving every occurrence of these texts unchanged by the secrets that lie
+    /// inside it: the paths a user gave on the command line are shown as given even where a
+    /// secret is part of them. A secret that only overlaps a kept text is still masked (a kept
+    /// `1` must not unmask `s3cret1xyz`).
     #[must_use]
     pub fn keep<I, S>(&self, texts: I) -> Self
     where
@@ -241,8 +244,8 @@ impl Redactor {
         let mut out = String::with_capacity(text.len());
         let mut at = 0;
         for range in found {
-            let overlaps = |other: &Range<usize>| other.start < range.end && range.start < other.end;
-            if range.start < at || kept.iter().any(overlaps) {
+            let inside = |k: &Range<usize>| k.start <= range.start && range.end <= k.end;
+            if range.start < at || kept.iter().any(inside) {
                 continue;
             }
             out.push_str(&text[at..range.start]);
@@ -449,6 +452,8 @@ mod tests {
             redactor.redact("dir/experiment.red.yml: experiment s3cret-value"),
             "dir/experiment.red.yml: ******** ********"
         );
+        let digit = Redactor::new(["s3cret1xyz"]).keep(["1"]);
+        assert_eq!(digit.redact("s3cret1xyz 1"), "******** 1");
         let merged = Redactor::new(["another-secret"]).merged(&redactor);
         assert_eq!(
             merged.redact("dir/experiment.red.yml another-secret"),

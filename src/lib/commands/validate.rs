@@ -58,12 +58,17 @@ pub fn run(args: &ValidateArgs, printer: &Printer) -> anyhow::Result<ExitStatus>
         .collect();
     match args.format {
         Format::Json => {
-            let redactor = Redactor::new(outcomes.iter().flat_map(|o| o.secrets.iter()));
-            let reports: Vec<FileReport> = outcomes.iter().map(|o| o.report.clone()).collect();
-            printer.out(&format!(
-                "{}\n",
-                diagnostic::render_json(&reports, &redactor)
-            ));
+            // Each file is masked with its own secrets only.
+            let redactors: Vec<Redactor> = outcomes
+                .iter()
+                .map(|o| printer.redactor().with(&o.secrets))
+                .collect();
+            let reports: Vec<(FileReport, &Redactor)> = outcomes
+                .iter()
+                .zip(&redactors)
+                .map(|(o, r)| (o.report.clone(), r))
+                .collect();
+            printer.out_masked(&format!("{}\n", diagnostic::render_json(&reports)));
         }
         Format::Human => {
             for outcome in &outcomes {
@@ -71,10 +76,10 @@ pub fn run(args: &ValidateArgs, printer: &Printer) -> anyhow::Result<ExitStatus>
                     &outcome.report.diagnostics,
                     outcome.source.as_ref(),
                     &outcome.report.path,
-                    &Redactor::new(&outcome.secrets),
+                    &printer.redactor().with(&outcome.secrets),
                     printer.color(),
                 );
-                printer.err(&text);
+                printer.err_masked(&text);
                 if outcome.report.valid {
                     printer.err(&format!("{}: valid\n", outcome.report.path));
                 }
@@ -121,7 +126,8 @@ fn check(path: &std::path::Path, options: &Options) -> Outcome {
         Ok(parsed) => {
             let red_version = validate::red_version(&parsed.tree);
             let secrets = crate::fill::secret_texts(&parsed);
-            let (parsed, diagnostics) = match validate::document(parsed, options) {
+            let short = crate::fill::short_secret_warnings(&parsed.tree);
+            let (parsed, mut diagnostics) = match validate::document(parsed, options) {
                 Ok(validated) => {
                     let mut warnings = validated.warnings().to_vec();
                     if options.level == Level::Full {
@@ -132,6 +138,10 @@ fn check(path: &std::path::Path, options: &Options) -> Outcome {
                 }
                 Err(invalid) => (invalid.parsed, invalid.diagnostics),
             };
+            if !short.is_empty() {
+                diagnostics.extend(short);
+                diagnostics.sort_by_key(crate::diagnostic::Diagnostic::order_key);
+            }
             let valid = !diagnostics.iter().any(|d| d.severity == Severity::Error);
             Outcome {
                 report: FileReport {
