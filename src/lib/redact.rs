@@ -391,10 +391,7 @@ mod tests {
     fn grows_and_never_shows_its_secrets() {
         let redactor = Redactor::new(["a(bcdefgh"]).with(["c\\defghij", "a(bcdefgh"]);
         assert_eq!(redactor.len(), 2);
-        assert_eq!(
-            redactor.redact("a(bcdefgh c\\defghij"),
-            "******** ********"
-        );
+        assert_eq!(redactor.redact("a(bcdefgh c\\defghij"), "******** ********");
         assert!(!format!("{redactor:?}").contains("a(b"));
     }
 
@@ -421,7 +418,14 @@ mod tests {
             redactor.redact_foreign("{'password': 'p', 'x': \"valid\"} red"),
             "{'password': '********', 'x': \"********\"} ********"
         );
-        for text in ["path: p.yml", "kw2.red.yml", "invalid", "red-connector", "a/p/b", "\\n"] {
+        for text in [
+            "path: p.yml",
+            "kw2.red.yml",
+            "invalid",
+            "red-connector",
+            "a/p/b",
+            "\\n",
+        ] {
             assert_eq!(redactor.redact_foreign(text), text);
         }
         let newline = Redactor::new(["n"]);
@@ -447,7 +451,8 @@ mod tests {
 
     #[test]
     fn kept_texts_are_never_changed() {
-        let redactor = Redactor::new(["experiment", "s3cret-value"]).keep(["dir/experiment.red.yml"]);
+        let redactor =
+            Redactor::new(["experiment", "s3cret-value"]).keep(["dir/experiment.red.yml"]);
         assert_eq!(
             redactor.redact("dir/experiment.red.yml: experiment s3cret-value"),
             "dir/experiment.red.yml: ******** ********"
@@ -463,7 +468,12 @@ mod tests {
 
     #[test]
     fn escaped_spellings_are_masked() {
-        let redactor = Redactor::new(["Pässwort42", "it's a secret", "a\"b\\c\ndefgh", "tab\tand\u{7f}x"]);
+        let redactor = Redactor::new([
+            "Pässwort42",
+            "it's a secret",
+            "a\"b\\c\ndefgh",
+            "tab\tand\u{7f}x",
+        ]);
         for text in [
             r#"{"password": "P\u00e4sswort42"}"#,
             r#"{"password": "P\u00E4sswort42"}"#,

@@ -268,14 +268,22 @@ fn secrets_printed_in_escaped_forms_are_masked() {
         .check(Operation::SendFile, &access, None)
         .expect_err("the connector fails");
     let message = error.to_string();
-    for leaked in ["sswort", "it's", r"it\'s", "-canary", "'p'", "\"p\"", " p\n", " p$"] {
+    for leaked in [
+        "sswort", "it's", r"it\'s", "-canary", "'p'", "\"p\"", " p\n", " p$",
+    ] {
         assert!(
             !format!("{message}$").contains(leaked),
             "`{leaked}` leaked: {message}"
         );
     }
     // Everything else is as the connector said it: keys, the username, the words.
-    for kept in ["\"password\": \"********\"", "'_pin': '********'", "someone", "json: ", "repr: "] {
+    for kept in [
+        "\"password\": \"********\"",
+        "'_pin': '********'",
+        "someone",
+        "json: ",
+        "repr: ",
+    ] {
         assert!(message.contains(kept), "`{kept}` lost: {message}");
     }
 }

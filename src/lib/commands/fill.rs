@@ -201,7 +201,10 @@ pub(crate) fn obtain(
             .filter_map(|v| resolved.values.get(&v.name))
             .map(Secret::expose),
     );
-    warnings.extend(fill::short_value_warnings(&scan.variables, &resolved.values));
+    warnings.extend(fill::short_value_warnings(
+        &scan.variables,
+        &resolved.values,
+    ));
     let filled = match fill::apply(validated, &resolved.values) {
         Ok(filled) => filled,
         Err(error) => return Err(report.fill_error(&error, &template_source, &warnings)),

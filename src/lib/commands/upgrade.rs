@@ -34,9 +34,7 @@ pub fn run(args: &UpgradeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
         Ok(parsed) => parsed,
         Err(status) => return Ok(status),
     };
-    let redactor = printer
-        .redactor()
-        .with(crate::fill::secret_texts(&parsed));
+    let redactor = printer.redactor().with(crate::fill::secret_texts(&parsed));
     let upgraded = match upgrade::document(&parsed.tree) {
         Ok(upgraded) => upgraded,
         Err(error) => {

@@ -170,9 +170,33 @@ mod tests {
 
     /// Secrets made to collide with the report: its keys, its values, red's words, file names.
     const WORDS: &[&str] = &[
-        "p", "a", "e", "1", "\"", ":", "path", "valid", "message", "files", "file", "red",
-        "error", "code", "hint", "true", "null", "schema", "warning", "pointer", "severity",
-        "redVersion", "diagnostics", "container", "settings", "password", "busybox",
+        "p",
+        "a",
+        "e",
+        "1",
+        "\"",
+        ":",
+        "path",
+        "valid",
+        "message",
+        "files",
+        "file",
+        "red",
+        "error",
+        "code",
+        "hint",
+        "true",
+        "null",
+        "schema",
+        "warning",
+        "pointer",
+        "severity",
+        "redVersion",
+        "diagnostics",
+        "container",
+        "settings",
+        "password",
+        "busybox",
     ];
 
     fn document(secret: &str, noise: &str) -> String {

@@ -356,8 +356,12 @@ impl External {
         };
         // What the program said is foreign text: every secret of the access block is masked in
         // it, short ones as whole tokens, in any spelling the program may use.
-        let stderr = redactor.redact_foreign(&lines(&finished.stderr)).into_owned();
-        let stdout = redactor.redact_foreign(&lines(&finished.stdout)).into_owned();
+        let stderr = redactor
+            .redact_foreign(&lines(&finished.stderr))
+            .into_owned();
+        let stdout = redactor
+            .redact_foreign(&lines(&finished.stdout))
+            .into_owned();
         let said = if !stderr.is_empty() {
             format!(":\n{stderr}")
         } else if !stdout.is_empty() {
