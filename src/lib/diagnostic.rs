@@ -5,7 +5,9 @@
 //! column, the batch it belongs to and, where one helps, a hint. The human renderer shows the
 //! source line with a caret (only the line, so a 4 MB file costs nothing extra); the JSON form is
 //! what CI pipelines read. Both pass through a [`Redactor`] so no secret is ever echoed, not even
-//! through a quoted source line.
+//! through a quoted source line: messages and hints are red's own words (masked for long
+//! secrets), a quoted source line is the file's text (masked for every secret), and key paths,
+//! codes and file paths are never masked (keys are never secret).
 
 use std::fmt::Write as _;
 
@@ -140,9 +142,10 @@ pub fn render_human(
         let mut notes = Vec::new();
         let mut place = String::new();
         if !diagnostic.pointer.is_empty() {
-            // Keys may hold newlines and tabs: show them escaped, on one line.
-            let pointer: String = redactor
-                .redact(&diagnostic.pointer)
+            // Keys may hold newlines and tabs: show them escaped, on one line. A pointer is made
+            // of keys and indexes, never of values, so it is not masked.
+            let pointer: String = diagnostic
+                .pointer
                 .chars()
                 .map(|c| {
                     if c.is_control() {
@@ -175,7 +178,8 @@ pub fn render_human(
             .and_then(|l| file.and_then(|f| f.line_text(l.line)).map(|t| (l, t)));
         let head = match line_text {
             Some((location, text)) => {
-                let text = redactor.redact(text).into_owned();
+                // The file's own text: every secret is masked, short ones as whole tokens.
+                let text = redactor.redact_foreign(text).into_owned();
                 let start = text
                     .char_indices()
                     .nth(location.column.saturating_sub(1) as usize)
@@ -220,21 +224,51 @@ pub struct FileReport {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Serialise file reports as `{"files": […]}`, with every string redacted (string by string,
-/// so the output stays valid JSON whatever the secrets are).
+impl Diagnostic {
+    /// The diagnostic with its message and hint masked; code, pointer and place never change.
+    #[must_use]
+    pub fn masked(&self, redactor: &Redactor) -> Self {
+        Self {
+            message: redactor.redact(&self.message).into_owned(),
+            hint: self.hint.as_ref().map(|h| redactor.redact(h).into_owned()),
+            ..self.clone()
+        }
+    }
+}
+
+impl FileReport {
+    /// The report with every diagnostic masked by `redactor`; the path stays as given.
+    #[must_use]
+    pub fn masked(self, redactor: &Redactor) -> Self {
+        if redactor.is_empty() {
+            return self;
+        }
+        Self {
+            diagnostics: self
+                .diagnostics
+                .iter()
+                .map(|d| d.masked(redactor))
+                .collect(),
+            ..self
+        }
+    }
+}
+
+/// Serialise file reports as `{"files": […]}`, every message and hint masked with the
+/// redactor of its own file (a file's secrets never change another file's report). Only
+/// string values change, so the output has the same shape whatever the secrets are.
 #[must_use]
-pub fn render_json(files: &[FileReport], redactor: &Redactor) -> String {
+pub fn render_json(files: &[(FileReport, &Redactor)]) -> String {
     #[derive(Serialize)]
     struct Files<'a> {
         files: &'a [FileReport],
     }
-    let fallback = || String::from("{\"files\":[]}");
-    if redactor.is_empty() {
-        // Straight from the reports: a `serde_json::Value` copy of 100,000 diagnostics would
-        // cost hundreds of megabytes.
-        return serde_json::to_string_pretty(&Files { files }).unwrap_or_else(|_| fallback());
-    }
-    let mut value = serde_json::json!({ "files": files });
-    redactor.redact_value(&mut value);
-    serde_json::to_string_pretty(&value).unwrap_or_else(|_| fallback())
+    // Reports are moved, not copied into a `serde_json::Value`: 100,000 diagnostics would
+    // cost hundreds of megabytes.
+    let masked: Vec<FileReport> = files
+        .iter()
+        .map(|(report, redactor)| report.clone().masked(redactor))
+        .collect();
+    serde_json::to_string_pretty(&Files { files: &masked })
+        .unwrap_or_else(|_| String::from("{\"files\":[]}"))
 }

@@ -241,6 +241,53 @@ fn secrets_never_reach_argv_environment_process_list_or_messages() {
     assert!(!format!("{error:?}").contains(CANARY));
 }
 
+/// A connector written in Python prints its access block as `json.dumps` (`\u00e4`) or `repr`
+/// (`\'`, `\xe4`) writes it: every spelling is masked, and a short secret is masked where it
+/// stands alone without touching the words around it.
+#[test]
+fn secrets_printed_in_escaped_forms_are_masked() {
+    let test = TestConnector::new(None);
+    let said = [
+        r#"json: {"mode": "say", "auth": {"username": "someone", "password": "P\u00e4sswort-canary"}, "_token": "it's-a-canary", "_pin": "p"}"#,
+        r#"JSON: {"password": "P\u00E4sswort-canary"}"#,
+        r"repr: {'auth': {'password': 'Pässwort-canary'}, '_token': 'it\'s-a-canary', '_pin': 'p'}",
+        r"ascii: {'auth': {'password': 'P\xe4sswort-canary'}}",
+        r"bytes: b'P\xc3\xa4sswort-canary'",
+        "raw: Pässwort-canary p",
+    ]
+    .join("\n");
+    fs::write(test.dir.path().join("say.txt"), &said).expect("say.txt");
+    let access = Access::new(json!({
+        "mode": "say",
+        "auth": {"username": "someone", "password": "Pässwort-canary"},
+        "_token": "it's-a-canary",
+        "_pin": "p",
+    }));
+    let error = test
+        .connector
+        .check(Operation::SendFile, &access, None)
+        .expect_err("the connector fails");
+    let message = error.to_string();
+    for leaked in [
+        "sswort", "it's", r"it\'s", "-canary", "'p'", "\"p\"", " p\n", " p$",
+    ] {
+        assert!(
+            !format!("{message}$").contains(leaked),
+            "`{leaked}` leaked: {message}"
+        );
+    }
+    // Everything else is as the connector said it: keys, the username, the words.
+    for kept in [
+        "\"password\": \"********\"",
+        "'_pin': '********'",
+        "someone",
+        "json: ",
+        "repr: ",
+    ] {
+        assert!(message.contains(kept), "`{kept}` lost: {message}");
+    }
+}
+
 #[test]
 fn failures_are_reported_with_exit_code_signal_and_output() {
     let test = TestConnector::new(None);

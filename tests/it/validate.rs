@@ -380,3 +380,197 @@ mod fuzz {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Masking changes nothing but secrets (issue 17, section 1).
+
+/// A valid RED file whose image credentials hold `password` (written as a JSON string), with
+/// `extra` lines inserted before `container:` (to make it invalid where a test needs messages).
+fn with_password(password: &str, extra: &str) -> String {
+    let quoted = serde_json::to_string(password).unwrap();
+    format!(
+        "redVersion: \"9\"\ncli:\n  cwlVersion: v1.0\n  class: CommandLineTool\n  \
+         baseCommand: [wc]\n  inputs: {{}}\n  outputs: {{}}\ninputs: {{}}\n{extra}container:\n  \
+         engine: docker\n  settings:\n    image:\n      url: busybox\n      auth: {{username: \
+         someone, password: {quoted}, bogus: 1}}\n    ram: 256\n"
+    )
+}
+
+fn validate_json(red: crate::support::Red) -> serde_json::Value {
+    let run = red.args(["--format", "json"]).run();
+    serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", run.stdout, run.stderr))
+}
+
+/// Every key of the shape docs/validate.md documents.
+fn assert_report_shape(value: &serde_json::Value) {
+    for file in value["files"].as_array().expect("files") {
+        let object = file.as_object().expect("a file is an object");
+        for key in ["path", "valid", "redVersion", "diagnostics"] {
+            assert!(object.contains_key(key), "no `{key}` in {file}");
+        }
+        for d in file["diagnostics"].as_array().unwrap() {
+            let d = d.as_object().unwrap();
+            for key in [
+                "severity", "code", "message", "pointer", "line", "column", "batch",
+            ] {
+                assert!(d.contains_key(key), "no `{key}` in {d:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_one_letter_password_masks_only_itself() {
+    let red = || {
+        crate::support::Red::new()
+            .file("t.red.yml", &with_password("p", ""))
+            .args(["validate", "t.red.yml"])
+    };
+    let json = validate_json(red());
+    assert_report_shape(&json);
+    let text = json.to_string();
+    assert!(
+        !text.contains("********"),
+        "nothing to mask in a report: {text}"
+    );
+    let pointers: Vec<&str> = json["files"][0]["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["pointer"].as_str())
+        .collect();
+    assert!(
+        pointers.contains(&"/container/settings/image/auth/password"),
+        "{pointers:?}"
+    );
+    let human = red().run();
+    assert_eq!(human.code, 1, "{}", human.stderr);
+    // The quoted line masks the value, and only the value.
+    assert!(
+        human
+            .stderr
+            .contains("auth: {username: someone, password: \"********\", bogus: 1}"),
+        "{}",
+        human.stderr
+    );
+    assert!(
+        human
+            .stderr
+            .contains("at `/container/settings/image/auth/password`"),
+        "{}",
+        human.stderr
+    );
+    assert_eq!(
+        human.stderr.matches("********").count(),
+        2,
+        "{}",
+        human.stderr
+    );
+    assert!(human.stderr.contains("short-secret"), "{}", human.stderr);
+}
+
+#[test]
+fn a_password_equal_to_a_report_key_leaves_the_report_alone() {
+    for word in [
+        "valid",
+        "path",
+        "message",
+        "files",
+        "diagnostics",
+        "redVersion",
+    ] {
+        let text = with_password(word, "").replace(", bogus: 1", "");
+        let json = validate_json(
+            crate::support::Red::new()
+                .file("t.red.yml", &text)
+                .args(["validate", "t.red.yml"]),
+        );
+        assert_report_shape(&json);
+        assert_eq!(json["files"][0]["valid"], true, "{word}: {json}");
+        assert_eq!(json["files"][0]["path"], "t.red.yml", "{word}: {json}");
+        let human = crate::support::Red::new()
+            .file("t.red.yml", &text)
+            .args(["validate", "t.red.yml"])
+            .run();
+        assert_eq!(human.code, 0, "{word}: {}", human.stderr);
+        assert!(
+            human.stderr.contains("t.red.yml: valid"),
+            "{word}: {}",
+            human.stderr
+        );
+    }
+}
+
+#[test]
+fn file_names_given_on_the_command_line_are_never_masked() {
+    for password in ["red", "kw2-red-secret"] {
+        let text = with_password(password, "").replace(", bogus: 1", "");
+        let name = format!("{}.yml", password.replace("red", "kw2.red"));
+        let name = if password == "red" {
+            "kw2.red.yml".to_owned()
+        } else {
+            name
+        };
+        let run = || {
+            crate::support::Red::new()
+                .file(&name, &text)
+                .file("other.red.yml", &with_password("0", "colour: 1\n"))
+                .args(["validate", &name, "other.red.yml"])
+        };
+        let human = run().run();
+        assert!(
+            human.stderr.contains(&format!("{name}: valid")),
+            "{password}: {}",
+            human.stderr
+        );
+        let json = validate_json(run());
+        assert_report_shape(&json);
+        assert_eq!(json["files"][0]["path"], name.as_str(), "{json}");
+    }
+}
+
+#[test]
+fn one_file_s_secret_never_changes_another_file_s_report() {
+    // The first file's password is a word of the second file's messages.
+    let first = with_password("colour-setting", "").replace(", bogus: 1", "");
+    let second = with_password("another-secret", "colour-setting: 1\n");
+    let run = || {
+        crate::support::Red::new()
+            .file("a.red.yml", &first)
+            .file("b.red.yml", &second)
+            .args(["validate", "a.red.yml", "b.red.yml"])
+    };
+    let json = validate_json(run());
+    assert_report_shape(&json);
+    let messages = json["files"][1]["diagnostics"].to_string();
+    assert!(messages.contains("colour-setting"), "{messages}");
+    let human = run().run();
+    assert!(human.stderr.contains("colour-setting"), "{}", human.stderr);
+    assert!(!human.stderr.contains("another-secret"), "{}", human.stderr);
+}
+
+#[test]
+fn short_protected_values_are_named_not_shown() {
+    let run = crate::support::Red::new()
+        .file(
+            "t.red.yml",
+            &with_password("Qz7", "").replace(", bogus: 1", ""),
+        )
+        .args(["validate", "t.red.yml"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("warning[short-secret]"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("t.red.yml:14:43"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("/container/settings/image/auth/password"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("Qz7"), "{}", run.stderr);
+}

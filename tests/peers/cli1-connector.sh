@@ -13,6 +13,7 @@
 #   fail          exit 3, stderr       signal   kill itself with SIGKILL
 #   silent        exit 5, no output    stdout   exit 6, a message on stdout only
 #   slow          start a child that sleeps, wait for it (for timeouts and cancellation)
+#   say           exit 3, printing the file `say.txt` beside it on stderr
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 sub=${1:-}
@@ -35,7 +36,7 @@ if [ -f "$access" ] && grep -q '"mode":"slow"' "$access"; then
   sleep 300 & echo $! >"$here/child.pid"; wait; exit 0
 fi
 if [ -f "$access" ]; then
-  for m in invalid fail signal silent stdout; do
+  for m in invalid fail signal silent stdout say; do
     if grep -q "\"mode\":\"$m\"" "$access"; then mode=$m; fi
   done
   printf '%s\n' "$sub" "$@" >"$here/argv.txt"
@@ -58,6 +59,7 @@ case $mode in
   signal) kill -9 $$ ;;
   silent) exit 5 ;;
   stdout) echo "only on stdout"; exit 6 ;;
+  say) cat "$here/say.txt" >&2; exit 3 ;;
 esac
 
 case $sub in

@@ -97,6 +97,21 @@ pub enum Command {
     Umount(commands::mount::UmountArgs),
 }
 
+/// The words of the command line that may be paths (every argument but the program's name and
+/// the options' names): masking never changes what the user typed.
+fn command_line_words(args: &[OsString]) -> Vec<String> {
+    args.iter()
+        .skip(1)
+        .filter_map(|arg| arg.to_str())
+        .filter_map(|arg| match arg.strip_prefix("--") {
+            Some(option) => option.split_once('=').map(|(_, value)| value),
+            None if arg.starts_with('-') && arg != "-" => None,
+            None => Some(arg),
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
 /// Run `red` with these arguments and return the process exit code.
 pub fn main<I, T>(args: I) -> ExitCode
 where
@@ -108,6 +123,7 @@ where
     if let Some(code) = crate::ssh::askpass::run_if_invoked(&args) {
         return code;
     }
+    let words = command_line_words(&args);
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(error) => {
@@ -116,6 +132,7 @@ where
         }
     };
     let printer = Printer::new(cli.color);
+    printer.keep(words);
     printer.install_panic_hook();
     let result = match cli.command {
         Command::Validate(args) => commands::validate::run(&args, &printer),

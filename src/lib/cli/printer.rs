@@ -4,7 +4,8 @@
 //! The printer is also the one redaction layer: every text it writes passes through the
 //! [`Redactor`] of the secrets commands have registered with [`Printer::protect`], and the panic
 //! hook ([`Printer::install_panic_hook`]) shares the same redactor. The only unmasked output is
-//! [`Printer::out_secret`], for `red fill -o -`.
+//! [`Printer::out_secret`], for `red fill -o -`; [`Printer::err_masked`] and
+//! [`Printer::out_masked`] take diagnostics their caller has masked part by part.
 
 use std::io::{IsTerminal, Write};
 use std::sync::{Arc, RwLock};
@@ -54,6 +55,17 @@ impl Printer {
     {
         if let Ok(mut redactor) = self.redactor.write() {
             *redactor = redactor.with(secrets);
+        }
+    }
+
+    /// Never change these texts (the words of the command line) by masking a secret inside them.
+    pub fn keep<I, S>(&self, texts: I)
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        if let Ok(mut redactor) = self.redactor.write() {
+            *redactor = redactor.keep(texts);
         }
     }
 
@@ -120,6 +132,18 @@ impl Printer {
         self.out_secret(&format!("{text}\n"));
     }
 
+    /// Write a JSON document whose strings the caller has already masked field by field (a
+    /// diagnostics report: messages and hints masked, key paths and file paths as they are).
+    pub fn out_json_masked(&self, value: &impl serde::Serialize) {
+        let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".to_owned());
+        self.out_masked(&format!("{text}\n"));
+    }
+
+    /// Write data the caller has already masked part by part (a rendered diagnostics report).
+    pub fn out_masked(&self, text: &str) {
+        self.out_secret(text);
+    }
+
     /// Write data to stdout **without** masking: only for a filled document the user asked to
     /// see with `red fill -o -`.
     pub fn out_secret(&self, text: &str) {
@@ -132,6 +156,13 @@ impl Printer {
     /// Write a message to stderr, secrets masked.
     pub fn err(&self, text: &str) {
         let text = self.redact(text);
+        let mut stderr = std::io::stderr().lock();
+        let _ = stderr.write_all(text.as_bytes());
+    }
+
+    /// Write a message the caller has already masked part by part (rendered diagnostics, whose
+    /// key paths and file paths must not be masked again) to stderr.
+    pub fn err_masked(&self, text: &str) {
         let mut stderr = std::io::stderr().lock();
         let _ = stderr.write_all(text.as_bytes());
     }
@@ -167,8 +198,12 @@ mod tests {
 
     #[test]
     fn panic_messages_are_masked() {
-        let redactor = Redactor::new(["pa(ss", "pa(ss-longer"]);
-        let text = panic_message("bad value pa(ss-longer and pa(ss", "src/x.rs:3", &redactor);
+        let redactor = Redactor::new(["pa(ss-word", "pa(ss-word-longer"]);
+        let text = panic_message(
+            "bad value pa(ss-word-longer and pa(ss-word",
+            "src/x.rs:3",
+            &redactor,
+        );
         assert!(!text.contains("pa(ss"));
         assert!(text.contains("src/x.rs:3"));
         assert!(text.contains("bad value ******** and ********"));
@@ -177,8 +212,12 @@ mod tests {
     #[test]
     fn protect_accumulates() {
         let printer = Printer::new(ColorChoice::Never);
-        printer.protect(["one"]);
-        printer.protect(["two"]);
-        assert_eq!(printer.redact("one two three"), "******** ******** three");
+        printer.protect(["one-secret"]);
+        printer.protect(["two-secret"]);
+        printer.keep(["dir/one-secret.yml"]);
+        assert_eq!(
+            printer.redact("one-secret two-secret three dir/one-secret.yml"),
+            "******** ******** three dir/one-secret.yml"
+        );
     }
 }

@@ -14,7 +14,6 @@ use crate::cli::{ExitStatus, Printer};
 use crate::convert::{self, Format, Value};
 use crate::diagnostic::{self, Diagnostic};
 use crate::parse::Parsed;
-use crate::redact::Redactor;
 use crate::validate::{self, Options};
 
 /// `red convert …`
@@ -216,14 +215,20 @@ fn cwl(args: &CwlArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
 /// Load a file, printing the diagnostic on failure (exit 2 for I/O, 1 for bad content).
 pub(crate) fn load(path: &Path, printer: &Printer) -> Result<Parsed, ExitStatus> {
     crate::load::file(path).map_err(|error| {
+        // The file did not parse: its secrets are a best guess, masked in the quoted line.
+        let secrets = error
+            .source
+            .as_ref()
+            .map(|source| crate::fill::guess_secret_texts(source.text()))
+            .unwrap_or_default();
         let text = diagnostic::render_human(
             &[error.diagnostic],
             error.source.as_ref(),
             &shown(path),
-            &Redactor::none(),
+            &printer.redactor().with(secrets),
             printer.color(),
         );
-        printer.err(&text);
+        printer.err_masked(&text);
         if error.io {
             ExitStatus::Error
         } else {
@@ -243,10 +248,10 @@ fn load_valid(path: &Path, printer: &Printer) -> Result<Parsed, ExitStatus> {
                 &invalid.diagnostics,
                 Some(&invalid.parsed.source),
                 &shown(path),
-                &Redactor::new(&secrets),
+                &printer.redactor().with(&secrets),
                 printer.color(),
             );
-            printer.err(&text);
+            printer.err_masked(&text);
             printer.err(&format!(
                 "error: `{}` is not a valid RED file; nothing was written\n",
                 shown(path)
@@ -277,10 +282,10 @@ fn report_convert_error(
         &[diagnostic],
         Some(&parsed.source),
         &shown(path),
-        &Redactor::new(crate::fill::secret_texts(parsed)),
+        &printer.redactor().with(crate::fill::secret_texts(parsed)),
         printer.color(),
     );
-    printer.err(&text);
+    printer.err_masked(&text);
     ExitStatus::Failure
 }
 

@@ -157,7 +157,7 @@ pub(crate) fn obtain(
             Err(error) => return Err(report.source_error(&error, &[])),
         }
     }
-    let mut warnings = Vec::new();
+    let mut warnings = fill::short_secret_warnings(validated.tree());
     for (path, names) in sources::unused(&scan.variables, &files) {
         warnings.push(
             Diagnostic::warning(
@@ -201,6 +201,10 @@ pub(crate) fn obtain(
             .filter_map(|v| resolved.values.get(&v.name))
             .map(Secret::expose),
     );
+    warnings.extend(fill::short_value_warnings(
+        &scan.variables,
+        &resolved.values,
+    ));
     let filled = match fill::apply(validated, &resolved.values) {
         Ok(filled) => filled,
         Err(error) => return Err(report.fill_error(&error, &template_source, &warnings)),
@@ -304,7 +308,7 @@ impl<'p> Report<'p> {
         let redactor = self.printer.redactor();
         let valid = !diagnostics.iter().any(|d| d.severity == Severity::Error);
         match self.format {
-            Format::Human => self.printer.err(&diagnostic::render_human(
+            Format::Human => self.printer.err_masked(&diagnostic::render_human(
                 diagnostics,
                 source,
                 path,
@@ -317,9 +321,10 @@ impl<'p> Report<'p> {
                     valid,
                     red_version: None,
                     diagnostics: diagnostics.to_vec(),
-                };
+                }
+                .masked(&redactor);
                 self.printer
-                    .out_json(serde_json::json!({ "files": [report] }));
+                    .out_json_masked(&serde_json::json!({ "files": [report] }));
             }
         }
         if valid {

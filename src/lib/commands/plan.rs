@@ -67,7 +67,7 @@ pub fn run(args: &PlanArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let plan = match plan::build(&filled, &options) {
         Ok(plan) => plan,
         Err(error) => {
-            printer.err(&diagnostic::render_human(
+            printer.err_masked(&diagnostic::render_human(
                 &[error.to_diagnostic()],
                 Some(filled.source()),
                 path,

@@ -9,7 +9,6 @@ use crate::cli::{ExitStatus, Printer};
 use crate::commands::convert::{OutputFormat, load, shown, write_atomic};
 use crate::convert;
 use crate::diagnostic::{self, Diagnostic};
-use crate::redact::Redactor;
 use crate::source::{Origin, SourceFile};
 use crate::upgrade;
 use crate::validate::{self, Options};
@@ -35,7 +34,7 @@ pub fn run(args: &UpgradeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
         Ok(parsed) => parsed,
         Err(status) => return Ok(status),
     };
-    let redactor = Redactor::new(crate::fill::secret_texts(&parsed));
+    let redactor = printer.redactor().with(crate::fill::secret_texts(&parsed));
     let upgraded = match upgrade::document(&parsed.tree) {
         Ok(upgraded) => upgraded,
         Err(error) => {
@@ -53,7 +52,7 @@ pub fn run(args: &UpgradeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
                 &redactor,
                 printer.color(),
             );
-            printer.err(&text);
+            printer.err_masked(&text);
             return Ok(ExitStatus::Failure);
         }
     };
@@ -72,7 +71,7 @@ pub fn run(args: &UpgradeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
             if let Some(location) = error.location(&parsed.tree) {
                 diagnostic = diagnostic.at(location);
             }
-            printer.err(&diagnostic::render_human(
+            printer.err_masked(&diagnostic::render_human(
                 &[diagnostic],
                 Some(&parsed.source),
                 &path,
@@ -99,7 +98,7 @@ pub fn run(args: &UpgradeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
     match validate::document(reparsed, &Options::default()) {
         Ok(_) => Ok(ExitStatus::Success),
         Err(invalid) => {
-            printer.err(&diagnostic::render_human(
+            printer.err_masked(&diagnostic::render_human(
                 &invalid.diagnostics,
                 Some(&invalid.parsed.source),
                 &written,

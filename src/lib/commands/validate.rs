@@ -57,24 +57,17 @@ pub fn run(args: &ValidateArgs, printer: &Printer) -> anyhow::Result<ExitStatus>
         .map(|path| check(path, &options))
         .collect();
     match args.format {
-        Format::Json => {
-            let redactor = Redactor::new(outcomes.iter().flat_map(|o| o.secrets.iter()));
-            let reports: Vec<FileReport> = outcomes.iter().map(|o| o.report.clone()).collect();
-            printer.out(&format!(
-                "{}\n",
-                diagnostic::render_json(&reports, &redactor)
-            ));
-        }
+        Format::Json => printer.out_masked(&json(&outcomes, &printer.redactor())),
         Format::Human => {
             for outcome in &outcomes {
                 let text = diagnostic::render_human(
                     &outcome.report.diagnostics,
                     outcome.source.as_ref(),
                     &outcome.report.path,
-                    &Redactor::new(&outcome.secrets),
+                    &printer.redactor().with(&outcome.secrets),
                     printer.color(),
                 );
-                printer.err(&text);
+                printer.err_masked(&text);
                 if outcome.report.valid {
                     printer.err(&format!("{}: valid\n", outcome.report.path));
                 }
@@ -99,6 +92,18 @@ pub fn run(args: &ValidateArgs, printer: &Printer) -> anyhow::Result<ExitStatus>
     })
 }
 
+/// The `--format json` document: each file's report masked with its own secrets only, so one
+/// file's secret never changes another file's report.
+fn json(outcomes: &[Outcome], base: &Redactor) -> String {
+    let redactors: Vec<Redactor> = outcomes.iter().map(|o| base.with(&o.secrets)).collect();
+    let reports: Vec<(FileReport, &Redactor)> = outcomes
+        .iter()
+        .zip(&redactors)
+        .map(|(o, r)| (o.report.clone(), r))
+        .collect();
+    format!("{}\n", diagnostic::render_json(&reports))
+}
+
 fn check(path: &std::path::Path, options: &Options) -> Outcome {
     let display = path.display().to_string();
     match crate::load::file(path) {
@@ -118,31 +123,178 @@ fn check(path: &std::path::Path, options: &Options) -> Outcome {
             source: error.source,
             io_error: error.io,
         },
-        Ok(parsed) => {
-            let red_version = validate::red_version(&parsed.tree);
-            let secrets = crate::fill::secret_texts(&parsed);
-            let (parsed, diagnostics) = match validate::document(parsed, options) {
-                Ok(validated) => {
-                    let mut warnings = validated.warnings().to_vec();
-                    if options.level == Level::Full {
-                        // The reproducibility lint: the argv differs between cwl and cc semantics.
-                        warnings.extend(crate::plan::lint(validated.tree()));
-                    }
-                    (validated.into_parsed(), warnings)
+        Ok(parsed) => checked(display, parsed, options),
+    }
+}
+
+/// Validate a parsed file and collect its secrets.
+fn checked(display: String, parsed: crate::parse::Parsed, options: &Options) -> Outcome {
+    let red_version = validate::red_version(&parsed.tree);
+    let secrets = crate::fill::secret_texts(&parsed);
+    let short = crate::fill::short_secret_warnings(&parsed.tree);
+    let (parsed, mut diagnostics) = match validate::document(parsed, options) {
+        Ok(validated) => {
+            let mut warnings = validated.warnings().to_vec();
+            if options.level == Level::Full {
+                // The reproducibility lint: the argv differs between cwl and cc semantics.
+                warnings.extend(crate::plan::lint(validated.tree()));
+            }
+            (validated.into_parsed(), warnings)
+        }
+        Err(invalid) => (invalid.parsed, invalid.diagnostics),
+    };
+    if !short.is_empty() {
+        diagnostics.extend(short);
+        diagnostics.sort_by_key(crate::diagnostic::Diagnostic::order_key);
+    }
+    let valid = !diagnostics.iter().any(|d| d.severity == Severity::Error);
+    Outcome {
+        report: FileReport {
+            path: display,
+            valid,
+            red_version,
+            diagnostics,
+        },
+        source: Some(parsed.source),
+        io_error: false,
+        secrets,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::source::Origin;
+
+    /// Secrets made to collide with the report: its keys, its values, red's words, file names.
+    const WORDS: &[&str] = &[
+        "p",
+        "a",
+        "e",
+        "1",
+        "\"",
+        ":",
+        "path",
+        "valid",
+        "message",
+        "files",
+        "file",
+        "red",
+        "error",
+        "code",
+        "hint",
+        "true",
+        "null",
+        "schema",
+        "warning",
+        "pointer",
+        "severity",
+        "redVersion",
+        "diagnostics",
+        "container",
+        "settings",
+        "password",
+        "busybox",
+    ];
+
+    fn document(secret: &str, noise: &str) -> String {
+        let quoted = serde_json::to_string(secret).unwrap_or_default();
+        format!(
+            "redVersion: \"9\"\ncli:\n  cwlVersion: v1.0\n  class: CommandLineTool\n  \
+             baseCommand: [wc]\n  inputs: {{}}\n  outputs: {{}}\ninputs: {{}}\n{noise}\
+             container:\n  engine: docker\n  settings:\n    image:\n      url: busybox\n      \
+             auth:\n        username: someone\n        password: {quoted}\n    ram: 256\n"
+        )
+    }
+
+    fn outcome(name: &str, text: String) -> Outcome {
+        let source = SourceFile::new(Origin::Memory(name.to_owned()), text);
+        let Ok(parsed) = crate::load::text(source) else {
+            panic!("the test document parses");
+        };
+        checked(name.to_owned(), parsed, &Options { level: Level::Full })
+    }
+
+    /// Every key of the documented shape (docs/validate.md), with the right types.
+    fn assert_shape(value: &serde_json::Value, names: &[String]) {
+        let files = value["files"].as_array().expect("files");
+        assert_eq!(files.len(), names.len());
+        for (file, name) in files.iter().zip(names) {
+            assert_eq!(file["path"], name.as_str());
+            assert!(file["valid"].is_boolean());
+            assert_eq!(file["redVersion"], "9");
+            for d in file["diagnostics"].as_array().expect("diagnostics") {
+                assert!(matches!(d["severity"].as_str(), Some("error" | "warning")));
+                for key in ["code", "message", "pointer"] {
+                    assert!(d[key].is_string(), "{key} in {d}");
                 }
-                Err(invalid) => (invalid.parsed, invalid.diagnostics),
-            };
-            let valid = !diagnostics.iter().any(|d| d.severity == Severity::Error);
-            Outcome {
-                report: FileReport {
-                    path: display,
-                    valid,
-                    red_version,
-                    diagnostics,
-                },
-                source: Some(parsed.source),
-                io_error: false,
-                secrets,
+                for key in ["line", "column", "batch"] {
+                    assert!(d.get(key).is_some(), "{key} in {d}");
+                }
+            }
+        }
+    }
+
+    fn secret() -> impl Strategy<Value = String> {
+        prop_oneof![
+            proptest::sample::select(WORDS).prop_map(str::to_owned),
+            "[a-zA-Z0-9äß\"'\\\\.:/_-]{1,12}",
+        ]
+    }
+
+    fn noise() -> impl Strategy<Value = String> {
+        proptest::sample::select(vec![
+            String::new(),
+            "colour: 1\n".to_owned(),
+            "execution: {engine: ccfaice, settings: {}, path: 1}\n".to_owned(),
+            "outputs: {out: {class: File, connector: {command: c, access: {path: p, message: x}}}}\n"
+                .to_owned(),
+        ])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Masking changes only the messages and hints of the file that holds the secret, and
+        /// only for a secret long enough to be masked reliably; the JSON always parses and has
+        /// its documented shape.
+        #[test]
+        fn json_reports_keep_their_shape(
+            files in proptest::collection::vec((secret(), noise()), 1..4),
+        ) {
+            let names: Vec<String> = files
+                .iter()
+                .enumerate()
+                .map(|(i, (secret, _))| format!("kw{i}.{}.yml", secret.replace(['/', '"', '\\'], "_")))
+                .collect();
+            let outcomes: Vec<Outcome> = files
+                .iter()
+                .zip(&names)
+                .map(|((secret, noise), name)| outcome(name, document(secret, noise)))
+                .collect();
+            let base = Redactor::none().keep(&names);
+            let masked: serde_json::Value =
+                serde_json::from_str(&json(&outcomes, &base)).expect("valid JSON");
+            let plain: serde_json::Value =
+                serde_json::from_str(&json(&outcomes, &Redactor::none())).expect("valid JSON");
+            assert_shape(&masked, &names);
+            for (index, (secret, _)) in files.iter().enumerate() {
+                let (m, p) = (&masked["files"][index], &plain["files"][index]);
+                let (md, pd) = (m["diagnostics"].as_array().expect("list"), p["diagnostics"].as_array().expect("list"));
+                prop_assert_eq!(md.len(), pd.len());
+                for (m, p) in md.iter().zip(pd) {
+                    for key in ["severity", "code", "pointer", "line", "column", "batch"] {
+                        prop_assert_eq!(&m[key], &p[key]);
+                    }
+                    if secret.chars().count() < crate::redact::RELIABLE {
+                        prop_assert_eq!(m, p);
+                    }
+                }
+                let short = md.iter().filter(|d| d["code"] == "short-secret").count();
+                let expected = usize::from(secret.chars().count() < crate::redact::RELIABLE);
+                prop_assert_eq!(short, expected, "{}", m);
             }
         }
     }

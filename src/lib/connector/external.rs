@@ -354,8 +354,14 @@ impl External {
             (Some(code), _) => format!("failed with exit code {code}"),
             (None, None) => "failed".to_owned(),
         };
-        let stderr = lines(&finished.stderr);
-        let stdout = lines(&finished.stdout);
+        // What the program said is foreign text: every secret of the access block is masked in
+        // it, short ones as whole tokens, in any spelling the program may use.
+        let stderr = redactor
+            .redact_foreign(&lines(&finished.stderr))
+            .into_owned();
+        let stdout = redactor
+            .redact_foreign(&lines(&finished.stdout))
+            .into_owned();
         let said = if !stderr.is_empty() {
             format!(":\n{stderr}")
         } else if !stdout.is_empty() {
@@ -630,7 +636,7 @@ mod tests {
         found.sort();
         assert_eq!(found, vec!["1234", "k1", "pw1", "t1"]);
         let masked = redactor(Some(&access))
-            .redact("pw1 and k1 but not u")
+            .redact_foreign("pw1 and k1 but not u")
             .into_owned();
         assert!(
             !masked.contains("pw1") && !masked.contains("k1"),

@@ -112,15 +112,12 @@ impl Error {
     }
 }
 
-/// Replace every secret in `text` (longest first) with `********`.
+/// Replace every secret in ssh's standard error with `********` (foreign text: short secrets
+/// as whole tokens, in every spelling; see `redact`).
 pub(super) fn redact(text: &str, secrets: &[&str]) -> String {
-    let mut secrets: Vec<&str> = secrets.iter().copied().filter(|s| !s.is_empty()).collect();
-    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    let mut text = text.to_owned();
-    for secret in secrets {
-        text = text.replace(secret, crate::redact::MASK);
-    }
-    text
+    crate::redact::Redactor::new(secrets)
+        .redact_foreign(text)
+        .into_owned()
 }
 
 /// The last meaningful line of ssh's output, or what the session said.
