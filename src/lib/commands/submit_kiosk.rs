@@ -284,6 +284,7 @@ pub(crate) fn run(
                 base_dir: base,
                 stop: Arc::clone(&stop),
                 progress: Arc::new(connector::NoProgress),
+                stall: connector::DEFAULT_STALL_TIMEOUT,
             },
             events: Arc::new(NoEvents),
         };
