@@ -221,7 +221,7 @@ pub fn run(args: &ExecArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         })
     });
     // Not the runtime's `Drop`: it would wait for a blocking thread stuck with a peer.
-    runtime.shutdown_timeout(SHUTDOWN);
+    runtime.shutdown_timeout(super::SHUTDOWN);
     let result = result?;
     if let Some(progress) = &progress {
         progress.finish();
@@ -241,9 +241,6 @@ pub fn run(args: &ExecArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
 
 /// How long after SIGINT/SIGTERM a run that has not ended is dropped.
 const LAST_RESORT: Duration = Duration::from_secs(3);
-
-/// How long the end of a command waits for its runtime's threads.
-pub(crate) const SHUTDOWN: Duration = Duration::from_millis(200);
 
 /// The directory relative local paths start from: the RED file's own.
 pub(crate) fn base_dir(file: &Path) -> PathBuf {
