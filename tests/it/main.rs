@@ -6,6 +6,7 @@ mod agency;
 mod bench;
 mod cli;
 mod convert;
+mod deadlines;
 mod docker;
 mod exec;
 mod external;

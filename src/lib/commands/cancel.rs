@@ -27,7 +27,8 @@ pub fn run(args: &CancelArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         return Ok(remote::report(printer, &agency::Error::Id(bad.clone())));
     }
     let client = remote::client(&args.remote, remote::FileAccess::default(), printer)?;
-    remote::runtime()?.block_on(async {
+    let note = "interrupted; batches asked to stop before this may be cancelling (`red status` shows them)\n";
+    super::interruptible(remote::runtime()?, printer, note, |_| async {
         let mut after: Vec<(Batch, bool)> = Vec::new();
         for id in &args.ids {
             let targets = match client.experiment_batches(id).await {

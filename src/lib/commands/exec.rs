@@ -66,6 +66,10 @@ pub struct ExecArgs {
     /// Start no new batch once one failed.
     #[arg(long)]
     pub fail_fast: bool,
+    /// Fail a transfer attempt of an input or output that moves less than 1 KiB in this long
+    /// (`30s`, `2m`); such an attempt is tried again a few times. See docs/limits.md.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub stall_timeout: Duration,
 }
 
 /// Output formats.
@@ -191,6 +195,7 @@ pub fn run(args: &ExecArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         user: args.user,
         timeout: args.timeout,
         fail_fast: args.fail_fast,
+        stall_timeout: args.stall_timeout,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -207,8 +212,17 @@ pub fn run(args: &ExecArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     };
     let result = runtime.block_on(async {
         let cancellation = Cancellation::on_signals()?;
-        anyhow::Ok(local::run(&filled, &plan, &exec_options, events, &cancellation).await)
-    })?;
+        let run = local::run(&filled, &plan, &exec_options, events, &cancellation);
+        // Every wait inside watches the flag; should one not, the run is dropped here (its
+        // guards remove the container and the run directory) rather than hold Ctrl-C.
+        anyhow::Ok(tokio::select! {
+            result = run => result,
+            () = cancellation.cancelled_for(LAST_RESORT) => Err(ExecError::Interrupted),
+        })
+    });
+    // Not the runtime's `Drop`: it would wait for a blocking thread stuck with a peer.
+    runtime.shutdown_timeout(super::SHUTDOWN);
+    let result = result?;
     if let Some(progress) = &progress {
         progress.finish();
     }
@@ -217,9 +231,16 @@ pub fn run(args: &ExecArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         Err(ExecError::Invalid(diagnostics)) => {
             Ok(report.diagnostics(&diagnostics, Some(filled.source())))
         }
+        Err(ExecError::Interrupted) => {
+            printer.err("interrupted\n");
+            Ok(ExitStatus::Interrupted)
+        }
         Err(error) => Err(error.into()),
     }
 }
+
+/// How long after SIGINT/SIGTERM a run that has not ended is dropped.
+const LAST_RESORT: Duration = Duration::from_secs(3);
 
 /// The directory relative local paths start from: the RED file's own.
 pub(crate) fn base_dir(file: &Path) -> PathBuf {

@@ -120,7 +120,7 @@ fn jobtypes(args: &JobtypesArgs, printer: &Printer) -> anyhow::Result<ExitStatus
         &args.url,
         seconds(args.request_timeout, "--request-timeout")?,
     )?;
-    runtime()?.block_on(async {
+    super::interruptible(runtime()?, printer, "interrupted\n", |_| async {
         match client.job_types().await {
             Ok(types) => {
                 match args.format {
@@ -261,8 +261,10 @@ fn submit(args: &KioskSubmitArgs, printer: &Printer) -> anyhow::Result<ExitStatu
     if let Some(most) = args.requests {
         client = client.with_request_limit(most as usize);
     }
+    let note = "interrupted; jobs already created go on at the Kiosk and expire on their own\n";
+    let shown = printer.clone();
     let printer = printer.clone();
-    runtime()?.block_on(async move {
+    super::interruptible(runtime()?, &shown, note, |_| async move {
         if let Err(error) = client.resolve().await {
             return Ok(fail(&printer, &error));
         }

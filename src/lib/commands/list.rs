@@ -85,7 +85,7 @@ pub fn run(args: &ListArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         limit: Some(args.limit),
         ascending: args.ascending,
     };
-    remote::runtime()?.block_on(async {
+    super::interruptible(remote::runtime()?, printer, "interrupted\n", |_| async {
         let (batches, total) = match async {
             Ok::<_, agency::Error>((
                 client.batches(&query).await?,

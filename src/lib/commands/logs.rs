@@ -37,7 +37,7 @@ pub fn run(args: &LogsArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         _ => &[Stream::Stdout, Stream::Stderr],
     };
     let client = remote::client(&args.remote, remote::FileAccess::default(), printer)?;
-    remote::runtime()?.block_on(async {
+    super::interruptible(remote::runtime()?, printer, "interrupted\n", |_| async {
         // A missing batch is an error; a missing log is normal.
         if let Err(error) = client.batch(&args.batch).await {
             return Ok(remote::report(printer, &error));

@@ -26,7 +26,7 @@ pub fn run(args: &StatusArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         return Ok(remote::report(printer, &agency::Error::Id(bad.clone())));
     }
     let client = remote::client(&args.remote, remote::FileAccess::default(), printer)?;
-    remote::runtime()?.block_on(async {
+    super::interruptible(remote::runtime()?, printer, "interrupted\n", |_| async {
         let result = if args.ids.is_empty() {
             counts(&client, args.format, printer).await
         } else {

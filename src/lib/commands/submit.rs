@@ -87,62 +87,67 @@ pub fn run(args: &SubmitArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         disable_retry: args.disable_retry,
         disable_connector_validation: args.disable_connector_validation,
     };
-    let runtime = remote::runtime()?;
-    runtime.block_on(async {
-        let experiment = match client.submit(&document, flags).await {
-            Ok(id) => id,
-            Err(error) => return Ok(remote::report(printer, &error)),
-        };
-        let batches = match client.experiment_batches(&experiment).await {
-            Ok(batches) => batches,
-            Err(error) => {
-                printer.err(&format!(
+    let note = "interrupted; anything submitted goes on at the broker (`red list` shows it)\n";
+    super::interruptible(
+        remote::runtime()?,
+        printer,
+        note,
+        |cancellation| async move {
+            let experiment = match client.submit(&document, flags).await {
+                Ok(id) => id,
+                Err(error) => return Ok(remote::report(printer, &error)),
+            };
+            let batches = match client.experiment_batches(&experiment).await {
+                Ok(batches) => batches,
+                Err(error) => {
+                    printer.err(&format!(
                     "submitted as experiment {experiment}, but its batches could not be listed\n"
                 ));
-                return Ok(remote::report(printer, &error));
-            }
-        };
-        if args.format == Format::Human {
-            printer.err(&format!(
-                "submitted `{}` to {} as experiment {experiment} ({} batch{})\n",
-                args.file.display(),
-                client.base(),
-                batches.len(),
-                if batches.len() == 1 { "" } else { "es" }
-            ));
-            let mut text = format!("experiment {experiment}\n");
-            for batch in &batches {
-                text.push_str(&format!("batch {} {}\n", batch.index, batch.id));
-            }
-            printer.out(&text);
-        }
-        if !args.wait {
-            if args.format == Format::Json {
-                let batches: Vec<BatchReport> = batches.iter().map(plain_report).collect();
-                printer.out_json(serde_json::json!({
-                    "experimentId": experiment,
-                    "url": client.base(),
-                    "batches": batches,
-                }));
-            }
-            return Ok(ExitStatus::Success);
-        }
-        let followed = tokio::select! {
-            result = follow(&client, &experiment, batches, printer) => result,
-            _ = tokio::signal::ctrl_c() => {
+                    return Ok(remote::report(printer, &error));
+                }
+            };
+            if args.format == Format::Human {
                 printer.err(&format!(
-                    "stopped following; the batches go on at the broker \
-                     (`red cancel {experiment}` stops them)\n"
+                    "submitted `{}` to {} as experiment {experiment} ({} batch{})\n",
+                    args.file.display(),
+                    client.base(),
+                    batches.len(),
+                    if batches.len() == 1 { "" } else { "es" }
                 ));
-                return Ok(ExitStatus::Interrupted);
+                let mut text = format!("experiment {experiment}\n");
+                for batch in &batches {
+                    text.push_str(&format!("batch {} {}\n", batch.index, batch.id));
+                }
+                printer.out(&text);
             }
-        };
-        let finished = match followed {
-            Ok(batches) => batches,
-            Err(error) => return Ok(remote::report(printer, &error)),
-        };
-        finish(&client, &experiment, &finished, args.format, printer).await
-    })
+            if !args.wait {
+                if args.format == Format::Json {
+                    let batches: Vec<BatchReport> = batches.iter().map(plain_report).collect();
+                    printer.out_json(serde_json::json!({
+                        "experimentId": experiment,
+                        "url": client.base(),
+                        "batches": batches,
+                    }));
+                }
+                return Ok(ExitStatus::Success);
+            }
+            let followed = tokio::select! {
+                result = follow(&client, &experiment, batches, printer) => result,
+                () = cancellation.cancelled() => {
+                    printer.err(&format!(
+                        "stopped following; the batches go on at the broker \
+                         (`red cancel {experiment}` stops them)\n"
+                    ));
+                    return Ok(ExitStatus::Interrupted);
+                }
+            };
+            let finished = match followed {
+                Ok(batches) => batches,
+                Err(error) => return Ok(remote::report(printer, &error)),
+            };
+            finish(&client, &experiment, &finished, args.format, printer).await
+        },
+    )
 }
 
 fn plain_report(batch: &Batch) -> BatchReport {

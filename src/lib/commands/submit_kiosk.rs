@@ -268,88 +268,95 @@ pub(crate) fn run(
     let mut client = Client::new(url, request_timeout)?;
     let limit = kiosk_args.jobs.unwrap_or(DEFAULT_JOBS) as usize;
     let base = base_dir(&args.file);
-    let runtime = kiosk_command::runtime()?;
+    let note = "interrupted; jobs already created go on at the Kiosk and expire on their own\n";
+    let shown = printer.clone();
     let printer = printer.clone();
-    runtime.block_on(async move {
-        if let Err(error) = client.resolve().await {
-            return Ok(kiosk_command::fail(&printer, &error));
-        }
-        if let Err(error) = client.check_job_type(job_type).await {
-            return Ok(kiosk_command::fail(&printer, &error));
-        }
-        let run_dir = RunDir::create(&uuid::Uuid::new_v4().simple().to_string())?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let worker = Worker {
-            connector_context: connector::Context {
-                base_dir: base,
-                stop: Arc::clone(&stop),
-                progress: Arc::new(connector::NoProgress),
-            },
-            events: Arc::new(NoEvents),
-        };
-        let started = Instant::now();
-        let total = jobs.len();
-        let progress = std::io::stderr().is_terminal() && args.format == Format::Human;
-        let slots = Arc::new(tokio::sync::Semaphore::new(limit));
-        let mut set = tokio::task::JoinSet::new();
-        for job in jobs {
-            let (client, settings, worker, slots) = (
-                client.clone(),
-                settings.clone(),
-                worker.clone(),
-                Arc::clone(&slots),
-            );
-            let dir = run_dir.path.join(format!("batch-{}", job.index));
-            let printer = printer.clone();
-            set.spawn(async move {
-                let _slot = slots.acquire_owned().await;
-                one_batch(job, &dir, &client, settings, &worker, &printer).await
-            });
-        }
-        let mut results: Vec<BatchResult> = Vec::with_capacity(total);
-        let interrupted = loop {
-            tokio::select! {
-                joined = set.join_next() => match joined {
-                    Some(Ok(result)) => {
-                        if progress {
-                            printer.err(&format!(
-                                "[{}/{total}] batch {}: {}\n",
-                                results.len() + 1,
-                                result.index,
-                                result.state
-                            ));
-                        }
-                        results.push(result);
-                    }
-                    Some(Err(error)) => {
-                        printer.err(&format!("error: a batch's task failed: {error}\n"));
-                    }
-                    None => break false,
-                },
-                _ = tokio::signal::ctrl_c() => break true,
+    super::interruptible(
+        kiosk_command::runtime()?,
+        &shown,
+        note,
+        |cancellation| async move {
+            if let Err(error) = client.resolve().await {
+                return Ok(kiosk_command::fail(&printer, &error));
             }
-        };
-        if interrupted {
-            stop.store(true, Ordering::Relaxed);
-            set.shutdown().await;
-            drop(run_dir);
-            printer.err(
+            if let Err(error) = client.check_job_type(job_type).await {
+                return Ok(kiosk_command::fail(&printer, &error));
+            }
+            let run_dir = RunDir::create(&uuid::Uuid::new_v4().simple().to_string())?;
+            let stop = Arc::new(AtomicBool::new(false));
+            let worker = Worker {
+                connector_context: connector::Context {
+                    base_dir: base,
+                    stop: Arc::clone(&stop),
+                    progress: Arc::new(connector::NoProgress),
+                    stall: connector::DEFAULT_STALL_TIMEOUT,
+                },
+                events: Arc::new(NoEvents),
+            };
+            let started = Instant::now();
+            let total = jobs.len();
+            let progress = std::io::stderr().is_terminal() && args.format == Format::Human;
+            let slots = Arc::new(tokio::sync::Semaphore::new(limit));
+            let mut set = tokio::task::JoinSet::new();
+            for job in jobs {
+                let (client, settings, worker, slots) = (
+                    client.clone(),
+                    settings.clone(),
+                    worker.clone(),
+                    Arc::clone(&slots),
+                );
+                let dir = run_dir.path.join(format!("batch-{}", job.index));
+                let printer = printer.clone();
+                set.spawn(async move {
+                    let _slot = slots.acquire_owned().await;
+                    one_batch(job, &dir, &client, settings, &worker, &printer).await
+                });
+            }
+            let mut results: Vec<BatchResult> = Vec::with_capacity(total);
+            let interrupted = loop {
+                tokio::select! {
+                    joined = set.join_next() => match joined {
+                        Some(Ok(result)) => {
+                            if progress {
+                                printer.err(&format!(
+                                    "[{}/{total}] batch {}: {}\n",
+                                    results.len() + 1,
+                                    result.index,
+                                    result.state
+                                ));
+                            }
+                            results.push(result);
+                        }
+                        Some(Err(error)) => {
+                            printer.err(&format!("error: a batch's task failed: {error}\n"));
+                        }
+                        None => break false,
+                    },
+                    () = cancellation.cancelled() => break true,
+                }
+            };
+            if interrupted {
+                stop.store(true, Ordering::Relaxed);
+                set.shutdown().await;
+                drop(run_dir);
+                printer.err(
                 "interrupted; jobs already created go on at the Kiosk and expire on their own\n",
             );
-            return Ok(ExitStatus::Interrupted);
-        }
-        drop(run_dir);
-        results.sort_by_key(|r| r.index);
-        Ok(finish(
-            &results,
-            total,
-            started.elapsed().as_secs_f64(),
-            client.base(),
-            job_type,
-            args.format,
-            &printer,
-        ))
-    })
+                return Ok(ExitStatus::Interrupted);
+            }
+            drop(run_dir);
+            results.sort_by_key(|r| r.index);
+            Ok(finish(
+                &results,
+                total,
+                started.elapsed().as_secs_f64(),
+                client.base(),
+                job_type,
+                args.format,
+                &printer,
+            ))
+        },
+    )
 }
 
 /// Carry one batch out: receive, send, follow, deliver. Never fails: errors are in the result.

@@ -31,6 +31,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -361,7 +362,17 @@ pub struct Context {
     pub stop: Arc<AtomicBool>,
     /// Where progress goes.
     pub progress: Arc<dyn Progress>,
+    /// A transfer that moves less than [`STALL_MIN_BYTES`] in this long has stalled: the
+    /// attempt fails (and may be tried again) instead of waiting on (`--stall-timeout`).
+    pub stall: Duration,
 }
+
+/// The default of [`Context::stall`].
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The least a transfer must move in every [`Context::stall`] period not to have stalled, so a
+/// peer trickling a byte at a time cannot hold a run forever.
+pub const STALL_MIN_BYTES: u64 = 1024;
 
 impl fmt::Debug for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -380,6 +391,7 @@ impl Context {
             base_dir,
             stop: Arc::new(AtomicBool::new(false)),
             progress: Arc::new(NoProgress),
+            stall: DEFAULT_STALL_TIMEOUT,
         }
     }
 

@@ -3,8 +3,10 @@
 
 pub(crate) mod peers;
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// The repository root (where `examples/` and `tests/fixtures/` are).
 pub(crate) fn root() -> PathBuf {
@@ -68,7 +70,7 @@ impl Red {
         self.dir.path()
     }
 
-    pub(crate) fn run(self) -> Run {
+    fn command(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_red"));
         command
             .args(&self.args)
@@ -86,7 +88,11 @@ impl Red {
         for (key, value) in &self.env {
             command.env(key, value);
         }
-        let mut child = command.spawn().expect("spawn red");
+        command
+    }
+
+    pub(crate) fn run(self) -> Run {
+        let mut child = self.command().spawn().expect("spawn red");
         if let Some(bytes) = &self.stdin {
             use std::io::Write;
             child
@@ -105,6 +111,76 @@ impl Red {
             code: status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
             stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        }
+    }
+
+    /// Start `red` and return at once (no standard input); see [`Running`].
+    pub(crate) fn spawn(self) -> Running {
+        let child = self.command().spawn().expect("spawn red");
+        Running {
+            dir: self.dir,
+            child,
+        }
+    }
+}
+
+/// A run of `red` in the background, for signals and deadlines.
+pub(crate) struct Running {
+    dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl Running {
+    /// The scratch directory it runs in.
+    pub(crate) fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Whether it has not ended yet.
+    pub(crate) fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Send `signal` (`-INT`, `-TERM`) and wait at most `bound` for `red` to end. Returns what
+    /// it did and how long after the signal it ended; past `bound` it is killed and the test
+    /// fails.
+    pub(crate) fn signal(&mut self, signal: &str, bound: Duration) -> (Run, Duration) {
+        let sent = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success(), "kill {signal} failed");
+        let at = Instant::now();
+        let run = self.wait_at_most(bound);
+        (run, at.elapsed())
+    }
+
+    /// Wait at most `bound` for `red` to end; past it, it is killed and the test fails.
+    pub(crate) fn wait_at_most(&mut self, bound: Duration) -> Run {
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait for red") {
+                break status;
+            }
+            if start.elapsed() > bound {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("red did not end within {bound:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let read = |pipe: Option<&mut dyn Read>| {
+            let mut text = String::new();
+            if let Some(pipe) = pipe {
+                let _ = pipe.read_to_string(&mut text);
+            }
+            text
+        };
+        Run {
+            // Killed by the signal (no exit code) reads as -1.
+            code: status.code().unwrap_or(-1),
+            stdout: read(self.child.stdout.as_mut().map(|p| p as &mut dyn Read)),
+            stderr: read(self.child.stderr.as_mut().map(|p| p as &mut dyn Read)),
         }
     }
 }

@@ -11,7 +11,12 @@
 //! `206` for the right offset (else it starts over); a failed or
 //! cancelled download leaves nothing behind; redirects are followed at most
 //! [`MAX_REDIRECTS`] times (credentials are dropped when a redirect leaves the host); uploads
-//! stream the file; messages show URLs without user info or query, never a password.
+//! stream the file; messages show URLs without user info or query, never a password. Every wait
+//! has a deadline and ends when the run is cancelled: connecting and waiting for the answer's
+//! headers take at most the stall timeout ([`Context::stall`]), a body that brings less than
+//! [`STALL_MIN_BYTES`] in a stall period fails the attempt, and the requests run on a small
+//! runtime of their own, raced against the stop flag, so Ctrl-C ends a transfer at once however
+//! the peer behaves.
 //!
 //! `receive-dir` needs a listing (as in the reference): each listed file is fetched from the
 //! base URL joined with its path of basenames, each listed directory is created. There is no
@@ -23,34 +28,80 @@
 //! `application/json`.
 
 use std::fs::{self, File, OpenOptions};
+use std::future::Future;
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use reqwest::StatusCode;
-use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::header::{
-    AUTHORIZATION, CONTENT_RANGE, CONTENT_TYPE, ETAG, HeaderValue, IF_RANGE, LAST_MODIFIED, RANGE,
-    WWW_AUTHENTICATE,
+    AUTHORIZATION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, HeaderValue, IF_RANGE,
+    LAST_MODIFIED, RANGE, WWW_AUTHENTICATE,
 };
+use reqwest::{Client, RequestBuilder, Response, StatusCode};
 
 use super::content::{Class, Entry, entries};
 use super::{
     Access, AccessError, Connector, ConnectorError, Context, HTTP, HTTP_JSON, Listing, Operation,
-    Received,
+    Received, STALL_MIN_BYTES,
 };
 
 mod digest;
 
-/// How long a read may wait for the next bytes.
-pub const READ_TIMEOUT: Duration = Duration::from_secs(300);
 /// How many redirects a request follows.
 pub const MAX_REDIRECTS: usize = 10;
 /// How many times a transfer is tried again after a transient failure.
 pub const MAX_RETRIES: u32 = 3;
-/// An upload may take [`READ_TIMEOUT`] plus one second per this many bytes.
+/// An upload may take the stall timeout plus one second per this many bytes.
 const UPLOAD_BYTES_PER_SECOND: u64 = 1 << 20;
+/// How often a wait looks at the stop flag.
+const STOP_POLL: Duration = Duration::from_millis(50);
+/// The size of one read of an upload.
+const UPLOAD_CHUNK: usize = 256 * 1024;
+
+/// Runs one operation's requests on this (blocking) thread, each raced against the stop flag.
+struct Runner {
+    runtime: tokio::runtime::Runtime,
+    client: Client,
+}
+
+impl Runner {
+    fn new(request: &Request<'_>, context: &Context) -> Result<Self, ConnectorError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| ConnectorError::io("cannot start the HTTP runtime", e))?;
+        // The client's connection pool belongs to this runtime: made inside it.
+        let client = {
+            let _inside = runtime.enter();
+            request.client(context.stall)?
+        };
+        Ok(Self { runtime, client })
+    }
+
+    /// `future`'s output, or [`ConnectorError::Cancelled`] within [`STOP_POLL`] of the stop
+    /// flag being set (the request is then dropped, which closes its connection).
+    fn run<T>(
+        &self,
+        context: &Context,
+        future: impl Future<Output = T>,
+    ) -> Result<T, ConnectorError> {
+        self.runtime.block_on(async {
+            tokio::select! {
+                biased;
+                () = stopped(context) => Err(ConnectorError::Cancelled),
+                output = future => Ok(output),
+            }
+        })
+    }
+}
+
+/// Resolves once the stop flag is set.
+async fn stopped(context: &Context) {
+    while !context.stopped() {
+        tokio::time::sleep(STOP_POLL).await;
+    }
+}
 
 /// The http connector; [`Http::json`] is the http-json variant.
 #[derive(Debug, Default, Clone, Copy)]
@@ -88,11 +139,9 @@ struct Auth<'a> {
 }
 
 impl Request<'_> {
-    fn client(&self, timeout: Duration) -> Result<Client, ConnectorError> {
-        crate::net::blocking_builder(self.insecure)
-            // For the blocking client this bounds waiting for the answer and each read of the
-            // body, not the whole download.
-            .timeout(timeout)
+    fn client(&self, stall: Duration) -> Result<Client, ConnectorError> {
+        crate::net::async_builder(self.insecure)
+            .connect_timeout(stall.min(crate::net::CONNECT_TIMEOUT))
             .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
             .build()
             .map_err(|e| ConnectorError::Remote(format!("cannot set up HTTP: {}", describe(&e))))
@@ -131,11 +180,11 @@ impl Request<'_> {
 
     /// Send what `build` makes; with digest authentication, answer the server's challenge and
     /// send once more (`build` is called again, so a body can be made afresh).
-    fn send(
+    async fn send(
         &self,
         mut build: impl FnMut() -> Result<RequestBuilder, ConnectorError>,
     ) -> Result<Result<Response, reqwest::Error>, ConnectorError> {
-        let first = build()?.send();
+        let first = build()?.send().await;
         if let (
             Ok(response),
             Some(Auth {
@@ -153,7 +202,7 @@ impl Request<'_> {
             )
             && state.learn(challenge)
         {
-            return Ok(build()?.send());
+            return Ok(build()?.send().await);
         }
         Ok(first)
     }
@@ -345,7 +394,7 @@ fn resumes_at(response: &Response, offset: u64) -> bool {
 /// Download `url` into `destination` (created here), retrying transient failures and resuming
 /// with a range request where the server allows it. Removes the file when it fails.
 fn download(
-    client: &Client,
+    runner: &Runner,
     request: &Request<'_>,
     url: &reqwest::Url,
     destination: &Path,
@@ -356,7 +405,17 @@ fn download(
         .create_new(true)
         .open(destination)
         .map_err(|e| ConnectorError::io(format!("cannot create `{}`", destination.display()), e))?;
-    let result = download_into(client, request, url, &mut file, destination, context);
+    let target = Target {
+        url,
+        name: shown(url),
+        destination,
+    };
+    let result = runner
+        .run(
+            context,
+            download_into(&runner.client, request, &target, &mut file, context),
+        )
+        .and_then(|downloaded| downloaded);
     drop(file);
     if result.is_err() {
         let _ = fs::remove_file(destination);
@@ -364,88 +423,149 @@ fn download(
     result
 }
 
-fn download_into(
+/// What one download fetches and where it goes.
+struct Target<'a> {
+    url: &'a reqwest::Url,
+    /// The URL for messages.
+    name: String,
+    destination: &'a Path,
+}
+
+/// How far a download got, across attempts.
+#[derive(Default)]
+struct Progress {
+    /// Bytes in the file now (a restart from the beginning sets it back).
+    written: u64,
+    /// Bytes received in all attempts.
+    received: u64,
+    /// What identifies the file's version, for `If-Range`.
+    validator: Option<HeaderValue>,
+}
+
+async fn download_into(
     client: &Client,
     request: &Request<'_>,
-    url: &reqwest::Url,
+    target: &Target<'_>,
     file: &mut File,
-    destination: &Path,
     context: &Context,
 ) -> Result<u64, ConnectorError> {
-    let name = shown(url);
-    let mut written = 0u64;
+    let mut progress = Progress::default();
     let mut retries = 0;
-    let mut validator = None;
+    let mut last_byte = Instant::now();
+    // However the peer behaves, a download that brings nothing new gives up after this long.
+    let give_up = context.stall.saturating_mul(MAX_RETRIES + 1);
     loop {
         context.check_stop()?;
-        match attempt(
-            client,
-            request,
-            url,
-            &name,
-            file,
-            destination,
-            &mut written,
-            &mut validator,
-            context,
-        ) {
+        let before = progress.received;
+        let outcome = attempt(client, request, target, file, &mut progress, context).await;
+        if progress.received > before {
+            last_byte = Instant::now();
+        }
+        match outcome {
             // No fsync: the run directory is scratch space, read right after from the page cache.
-            Ok(()) => return Ok(written),
+            Ok(()) => return Ok(progress.written),
             Err(Attempt::Fatal(error)) => return Err(error),
-            Err(Attempt::Transient(why)) if retries >= MAX_RETRIES => {
+            Err(Attempt::Transient(why))
+                if retries >= MAX_RETRIES || last_byte.elapsed() >= give_up =>
+            {
                 return Err(ConnectorError::Remote(format!(
-                    "GET {name} failed {} times, last: {why}",
+                    "GET {} failed {} times, last: {why}",
+                    target.name,
                     retries + 1
                 )));
             }
             Err(Attempt::Transient(_)) => {
                 retries += 1;
-                pause(retries, context)?;
+                // A little longer after each failure.
+                tokio::time::sleep(Duration::from_millis(250) * retries).await;
             }
         }
     }
 }
 
-/// Wait a little longer after each failure, watching the stop flag.
-fn pause(retries: u32, context: &Context) -> Result<(), ConnectorError> {
-    for _ in 0..(retries * 5) {
-        context.check_stop()?;
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Ok(())
+/// The message of a stall.
+fn stalled(stall: Duration, what: &str) -> String {
+    format!(
+        "{what} for {}s (the stall timeout, `--stall-timeout`)",
+        stall.as_secs_f64()
+    )
 }
 
-#[allow(clippy::too_many_arguments)]
-fn attempt(
+/// Watches a body for a stall: less than [`STALL_MIN_BYTES`] in a stall period.
+struct StallWatch {
+    period: Duration,
+    started: Instant,
+    bytes: u64,
+}
+
+impl StallWatch {
+    fn new(period: Duration) -> Self {
+        Self {
+            period,
+            started: Instant::now(),
+            bytes: 0,
+        }
+    }
+
+    /// The next chunk of `response`, `None` at its end.
+    async fn next(
+        &mut self,
+        response: &mut Response,
+    ) -> Result<Option<impl AsRef<[u8]> + use<>>, Attempt> {
+        let left = self.period.saturating_sub(self.started.elapsed());
+        match tokio::time::timeout(left, response.chunk()).await {
+            Ok(Ok(Some(chunk))) => {
+                self.bytes += chunk.len() as u64;
+                if self.bytes >= STALL_MIN_BYTES {
+                    self.started = Instant::now();
+                    self.bytes = 0;
+                }
+                Ok(Some(chunk))
+            }
+            Ok(Ok(None)) => Ok(None),
+            Ok(Err(e)) => Err(Attempt::Transient(format!(
+                "reading failed: {}",
+                describe(&e)
+            ))),
+            Err(_) => Err(Attempt::Transient(stalled(
+                self.period,
+                &format!("the body brought {} byte(s)", self.bytes),
+            ))),
+        }
+    }
+}
+
+async fn attempt(
     client: &Client,
     request: &Request<'_>,
-    url: &reqwest::Url,
-    name: &str,
+    target: &Target<'_>,
     file: &mut File,
-    destination: &Path,
-    written: &mut u64,
-    validator: &mut Option<HeaderValue>,
+    progress: &mut Progress,
     context: &Context,
 ) -> Result<(), Attempt> {
     let write_error = |e| {
         Attempt::Fatal(ConnectorError::io(
-            format!("cannot write `{}`", destination.display()),
+            format!("cannot write `{}`", target.destination.display()),
             e,
         ))
     };
-    let offset = *written;
-    let sent = request
-        .send(|| {
-            let builder = request.builder(client, reqwest::Method::GET, url);
-            Ok(match (offset, validator.as_ref()) {
-                (0, _) => builder,
-                // If the file changed since, the server sends all of it (200): start over.
-                (_, Some(validator)) => builder
-                    .header(RANGE, format!("bytes={offset}-"))
-                    .header(IF_RANGE, validator.clone()),
-                (_, None) => builder.header(RANGE, format!("bytes={offset}-")),
-            })
+    let name = target.name.as_str();
+    let offset = progress.written;
+    let validator = progress.validator.clone();
+    let sending = request.send(|| {
+        let builder = request.builder(client, reqwest::Method::GET, target.url);
+        Ok(match (offset, validator.as_ref()) {
+            (0, _) => builder,
+            // If the file changed since, the server sends all of it (200): start over.
+            (_, Some(validator)) => builder
+                .header(RANGE, format!("bytes={offset}-"))
+                .header(IF_RANGE, validator.clone()),
+            (_, None) => builder.header(RANGE, format!("bytes={offset}-")),
         })
+    });
+    let sent = tokio::time::timeout(context.stall, sending)
+        .await
+        .map_err(|_| Attempt::Transient(stalled(context.stall, "no answer")))?
         .map_err(Attempt::Fatal)?;
     let mut response = sent.map_err(|e| {
         if e.is_redirect() || e.is_builder() || is_tls(&e) {
@@ -458,80 +578,83 @@ fn attempt(
         }
     })?;
     let status = response.status();
-    if *written > 0 && !(status == StatusCode::PARTIAL_CONTENT && resumes_at(&response, *written)) {
+    if progress.written > 0
+        && !(status == StatusCode::PARTIAL_CONTENT && resumes_at(&response, progress.written))
+    {
         if status != StatusCode::OK {
-            return Err(if transient_status(status) {
-                Attempt::Transient(format!("answered {status}"))
-            } else {
-                Attempt::Fatal(status_error("GET", name, status))
-            });
+            return Err(failed_status(name, status));
         }
         // The server sent the whole file again: start over.
         file.set_len(0).map_err(write_error)?;
         file.seek(SeekFrom::Start(0)).map_err(write_error)?;
-        *written = 0;
+        progress.written = 0;
     } else if !status.is_success() {
-        return Err(if transient_status(status) {
-            Attempt::Transient(format!("answered {status}"))
-        } else {
-            Attempt::Fatal(status_error("GET", name, status))
-        });
+        return Err(failed_status(name, status));
     }
-    if *written == 0 {
-        *validator = range_validator(&response);
+    if progress.written == 0 {
+        progress.validator = range_validator(&response);
     }
-    let total = response.content_length().map(|length| length + *written);
-    let mut buffer = vec![0u8; 256 * 1024];
-    loop {
-        context.check_stop().map_err(Attempt::Fatal)?;
-        let read = match response.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Attempt::Transient(format!("reading failed: {e}"))),
-        };
-        file.write_all(buffer.get(..read).unwrap_or_default())
-            .map_err(write_error)?;
-        *written += read as u64;
-        context.progress.advance(read as u64, total);
+    let total = response
+        .content_length()
+        .map(|length| length + progress.written);
+    let mut watch = StallWatch::new(context.stall);
+    while let Some(chunk) = watch.next(&mut response).await? {
+        let chunk = chunk.as_ref();
+        file.write_all(chunk).map_err(write_error)?;
+        progress.written += chunk.len() as u64;
+        progress.received += chunk.len() as u64;
+        context.progress.advance(chunk.len() as u64, total);
     }
     match total {
-        Some(total) if *written < total => Err(Attempt::Transient(format!(
-            "the connection closed after {written} of {total} bytes"
+        Some(total) if progress.written < total => Err(Attempt::Transient(format!(
+            "the connection closed after {} of {total} bytes",
+            progress.written
         ))),
         _ => Ok(()),
     }
 }
 
-/// The file being uploaded, reporting progress and stopping when the run is cancelled.
-struct Upload {
-    file: File,
-    context: Context,
-    total: u64,
+fn failed_status(name: &str, status: StatusCode) -> Attempt {
+    if transient_status(status) {
+        Attempt::Transient(format!("answered {status}"))
+    } else {
+        Attempt::Fatal(status_error("GET", name, status))
+    }
 }
 
-impl Read for Upload {
-    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
-        if self.context.stopped() {
-            return Err(io::Error::other("cancelled"));
+/// The file being uploaded as a body, read a chunk at a time and reporting progress.
+fn upload_body(file: File, context: Context, total: u64) -> reqwest::Body {
+    let chunks = futures_util::stream::unfold(Some(file), move |file| {
+        let context = context.clone();
+        async move {
+            let mut file = file?;
+            let mut buffer = vec![0u8; UPLOAD_CHUNK];
+            match file.read(&mut buffer) {
+                Ok(0) => None,
+                Ok(read) => {
+                    buffer.truncate(read);
+                    context.progress.advance(read as u64, Some(total));
+                    Some((Ok(buffer), Some(file)))
+                }
+                // The request fails with this; nothing more is read.
+                Err(e) => Some((Err(e), None)),
+            }
         }
-        let read = self.file.read(buffer)?;
-        self.context.progress.advance(read as u64, Some(self.total));
-        Ok(read)
-    }
+    });
+    reqwest::Body::wrap_stream(chunks)
 }
 
 impl Http {
     fn receive_json(
         &self,
-        client: &Client,
+        runner: &Runner,
         request: &Request<'_>,
         destination: &Path,
         context: &Context,
     ) -> Result<(), ConnectorError> {
         let raw = destination
             .with_file_name(format!(".red-partial-{}", uuid::Uuid::new_v4().as_simple()));
-        let result = download(client, request, &request.url, &raw, context).and_then(|_| {
+        let result = download(runner, request, &request.url, &raw, context).and_then(|_| {
             let reader = File::open(&raw)
                 .map_err(|e| ConnectorError::io(format!("cannot read `{}`", raw.display()), e))?;
             let value: serde_json::Value = serde_json::from_reader(BufReader::new(reader))
@@ -560,7 +683,7 @@ impl Http {
 
     fn receive_tree(
         &self,
-        client: &Client,
+        runner: &Runner,
         request: &Request<'_>,
         names: &mut Vec<String>,
         entries: &[Entry],
@@ -575,7 +698,7 @@ impl Http {
                 Class::File => {
                     let parts: Vec<&str> = names.iter().map(String::as_str).collect();
                     download(
-                        client,
+                        runner,
                         request,
                         &joined(&request.url, &parts),
                         &path,
@@ -587,7 +710,7 @@ impl Http {
                         ConnectorError::io(format!("cannot create `{}`", path.display()), e)
                     })?;
                     if let Some(children) = &entry.listing {
-                        self.receive_tree(client, request, names, children, &path, context)?;
+                        self.receive_tree(runner, request, names, children, &path, context)?;
                     }
                 }
             }
@@ -634,11 +757,11 @@ impl Connector for Http {
         context: &Context,
     ) -> Result<Received, ConnectorError> {
         let request = parse(access, Operation::ReceiveFile)?;
-        let client = request.client(READ_TIMEOUT)?;
+        let runner = Runner::new(&request, context)?;
         if self.json {
-            self.receive_json(&client, &request, destination, context)?;
+            self.receive_json(&runner, &request, destination, context)?;
         } else {
-            download(&client, &request, &request.url, destination, context)?;
+            download(&runner, &request, &request.url, destination, context)?;
         }
         Ok(Received::Staged)
     }
@@ -653,12 +776,12 @@ impl Connector for Http {
         self.check(Operation::ReceiveDir, access, listing)?;
         let request = parse(access, Operation::ReceiveDir)?;
         let listed = listing.map(entries).transpose()?.unwrap_or_default();
-        let client = request.client(READ_TIMEOUT)?;
+        let runner = Runner::new(&request, context)?;
         fs::create_dir(destination).map_err(|e| {
             ConnectorError::io(format!("cannot create `{}`", destination.display()), e)
         })?;
         let result = self.receive_tree(
-            &client,
+            &runner,
             &request,
             &mut Vec::new(),
             &listed,
@@ -704,37 +827,32 @@ impl Connector for Http {
                 },
             )?;
         }
-        let timeout = READ_TIMEOUT + Duration::from_secs(total / UPLOAD_BYTES_PER_SECOND);
-        let client = request.client(timeout)?;
+        let deadline = context.stall + Duration::from_secs(total / UPLOAD_BYTES_PER_SECOND);
+        let runner = Runner::new(&request, context)?;
         let method = request.method.as_str().to_owned();
         let mut retries = 0;
         loop {
             context.check_stop()?;
-            let sent = request.send(|| {
-                let body = reqwest::blocking::Body::sized(
-                    Upload {
-                        file: open()?,
-                        context: context.clone(),
-                        total,
-                    },
-                    total,
-                );
-                let builder = request.builder(&client, request.method.clone(), &request.url);
+            let sending = request.send(|| {
+                let builder = request.builder(&runner.client, request.method.clone(), &request.url);
                 Ok(if self.json {
                     builder.header(CONTENT_TYPE, "application/json")
                 } else {
                     builder
                 }
-                .body(body))
-            })?;
-            match sent {
+                .timeout(deadline)
+                .header(CONTENT_LENGTH, total)
+                .body(upload_body(open()?, context.clone(), total)))
+            });
+            match runner.run(context, sending)?? {
                 Ok(response) if response.status().is_success() => return Ok(()),
                 Ok(response) => return Err(status_error(&method, &name, response.status())),
                 Err(_) if context.stopped() => return Err(ConnectorError::Cancelled),
                 // Nothing was sent when connecting failed: safe to try again.
                 Err(e) if e.is_connect() && !is_tls(&e) && retries < MAX_RETRIES => {
                     retries += 1;
-                    pause(retries, context)?;
+                    let pause = Duration::from_millis(250) * retries;
+                    runner.run(context, tokio::time::sleep(pause))?;
                 }
                 Err(e) => {
                     return Err(ConnectorError::Remote(format!(

@@ -7,6 +7,7 @@
 //! container having stopped.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use bollard::Docker;
 use bollard::auth::DockerCredentials;
@@ -26,6 +27,17 @@ use super::{
 
 /// The daemon address used when `DOCKER_HOST` is unset (the Docker CLI's default on Linux).
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+
+/// How long the daemon may take to answer the first request (its version).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long the daemon may take to answer any later request (until the answer's headers; the
+/// output and wait streams then run as long as the container does).
+pub const API_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long removing a container from `Drop` may take before it is given up (the label sweep
+/// at the end of a run, or `docker rm`, then finishes the job).
+const CLEANUP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A connection to a Docker daemon.
 #[derive(Debug, Clone)]
@@ -57,8 +69,14 @@ impl Bollard {
             host: host.to_owned(),
             source,
         };
-        let docker = Docker::connect_with_host(host).map_err(connect_error)?;
-        let docker = docker.negotiate_version().await.map_err(connect_error)?;
+        let docker = Docker::connect_with_host(host)
+            .map_err(connect_error)?
+            .with_timeout(CONNECT_TIMEOUT);
+        let docker = docker
+            .negotiate_version()
+            .await
+            .map_err(connect_error)?
+            .with_timeout(API_TIMEOUT);
         Ok(Self {
             docker,
             host: host.to_owned(),
@@ -254,8 +272,19 @@ impl ContainerApi for Bollard {
                         reason: error.to_string(),
                     })?;
                 runtime.block_on(async {
-                    let api = Bollard::connect_to(&host).await?;
-                    api.remove(&owned_id).await
+                    let removed = tokio::time::timeout(CLEANUP_TIMEOUT, async {
+                        let api = Bollard::connect_to(&host).await?;
+                        api.remove(&owned_id).await
+                    });
+                    removed.await.unwrap_or_else(|_| {
+                        Err(Error::Cleanup {
+                            id: owned_id.clone(),
+                            reason: format!(
+                                "the daemon did not answer within {}s",
+                                CLEANUP_TIMEOUT.as_secs()
+                            ),
+                        })
+                    })
                 })
             })
             .map_err(|error| Error::Cleanup {

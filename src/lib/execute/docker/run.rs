@@ -140,6 +140,22 @@ impl Cancellation {
         // The sender lives in `self`, so the channel cannot close while this waits.
         let _ = receiver.wait_for(|cancelled| *cancelled).await;
     }
+
+    /// Resolves `grace` after the flag is set: for a last resort that gives the parts which
+    /// watch the flag themselves time to end cleanly first.
+    pub async fn cancelled_for(&self, grace: Duration) {
+        self.cancelled().await;
+        tokio::time::sleep(grace).await;
+    }
+
+    /// `future`'s output, or `None` as soon as the flag is set (the future is then dropped).
+    pub async fn unless<T>(&self, future: impl std::future::Future<Output = T>) -> Option<T> {
+        tokio::select! {
+            biased;
+            () = self.cancelled() => None,
+            output = future => Some(output),
+        }
+    }
 }
 
 /// Owns a created container: removes it when finished or dropped, unless it is to be left.

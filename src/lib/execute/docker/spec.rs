@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use bollard::models::{
-    ContainerCreateBody, DeviceRequest, HostConfig, Mount, MountType, ResourcesUlimits,
+    ContainerCreateBody, DeviceRequest, HostConfig, HostConfigLogConfig, Mount, MountType,
+    ResourcesUlimits,
 };
 
 use super::{Error, LABEL_BATCH, LABEL_MANAGED, LABEL_RUN};
@@ -194,6 +195,12 @@ impl RunSpec {
                 soft: Some(4096),
                 hard: Some(4096),
             }]),
+            log_config: self.capture.as_ref().map(|_| HostConfigLogConfig {
+                // The output is streamed to the host files as it comes; a daemon log would be
+                // a second, unbounded copy of it.
+                typ: Some("none".to_owned()),
+                config: None,
+            }),
             ..HostConfig::default()
         };
         Ok(ContainerCreateBody {

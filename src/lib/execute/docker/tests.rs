@@ -204,6 +204,24 @@ fn body(spec: &RunSpec) -> bollard::models::ContainerCreateBody {
 }
 
 #[test]
+fn a_captured_container_keeps_no_daemon_log() {
+    let log_type = |spec: &RunSpec| {
+        body(spec)
+            .host_config
+            .and_then(|h| h.log_config)
+            .and_then(|l| l.typ)
+    };
+    // Nothing captures the output: the daemon's default log stays the only copy.
+    assert_eq!(log_type(&spec()), None);
+    let mut captured = spec();
+    captured.capture = Some(Capture {
+        stdout: PathBuf::from("/tmp/out"),
+        stderr: PathBuf::from("/tmp/err"),
+    });
+    assert_eq!(log_type(&captured).as_deref(), Some("none"));
+}
+
+#[test]
 fn create_body_runs_argv_without_entrypoint_as_the_given_user() {
     let body = body(&spec());
     assert_eq!(body.cmd, Some(spec().argv));
@@ -449,6 +467,24 @@ fn cancellation_kills_removes_and_reports_interrupted() {
     let result = block_on(run_container(&fake, &spec(), None, false, &cancellation));
     assert!(matches!(result, Err(Error::Interrupted { ref id }) if id.is_empty()));
     assert!(fake.calls().is_empty());
+}
+
+#[test]
+fn a_wait_raced_against_the_flag_ends_when_it_is_set() {
+    let cancellation = Cancellation::new();
+    let ended = block_on(async {
+        let trigger = cancellation.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            trigger.cancel();
+        });
+        cancellation.unless(std::future::pending::<()>()).await
+    });
+    assert_eq!(ended, None);
+    // Already set: even a ready future loses, so nothing new starts after the signal.
+    assert_eq!(block_on(cancellation.unless(async { 1 })), None);
+    let fresh = Cancellation::new();
+    assert_eq!(block_on(fresh.unless(async { 1 })), Some(1));
 }
 
 #[test]

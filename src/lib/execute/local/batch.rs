@@ -22,7 +22,7 @@ use crate::plan::{Action, OutputPlan, WORKING_DIR};
 
 use super::prepare::{Batch, Delivery, Input};
 use super::report::{BatchReport, Event, InputReport, OutputReport, State, Step, TransferCounter};
-use super::{Shared, Worker, blocking};
+use super::{Shared, Worker, blocking_until};
 
 /// The name of the directory, inside a batch's output directory, that holds `red`'s records of
 /// it: `result.json`, and `stdout.txt` / `stderr.txt` when the tool did not name its own.
@@ -521,7 +521,7 @@ async fn run_steps(
     let staged = {
         let shared_inputs = shared.blocking_part();
         let inputs_dir = inputs_dir.clone();
-        blocking(move || {
+        blocking_until(shared.cancellation, move || {
             let mut warnings = Vec::new();
             let staged = stage_inputs(index, inputs, &inputs_dir, &shared_inputs, &mut warnings);
             (staged, warnings)
@@ -663,7 +663,7 @@ async fn run_steps(
             };
             let work_for_outputs = work.clone();
             let out_dir = out_dir.to_path_buf();
-            let delivered = blocking(move || {
+            let delivered = blocking_until(shared.cancellation, move || {
                 let mut warnings = Vec::new();
                 let result = collect_and_deliver(
                     &batch,

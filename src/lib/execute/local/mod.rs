@@ -63,6 +63,8 @@ pub struct ExecOptions {
     pub timeout: Option<Duration>,
     /// Start no new batch after one failed.
     pub fail_fast: bool,
+    /// When a connector's transfer has stalled (see [`connector::Context::stall`]).
+    pub stall_timeout: Duration,
 }
 
 /// Why a run could not be carried out at all (a batch failing is not one: see
@@ -75,6 +77,10 @@ pub enum ExecError {
     /// The plan has no batch.
     #[error("the file has no batch to run")]
     Empty,
+    /// SIGINT, SIGTERM or SIGHUP came before any batch started, or the run did not end in
+    /// time after one.
+    #[error("interrupted")]
+    Interrupted,
     /// Docker could not be used.
     #[error(transparent)]
     Docker(#[from] docker::Error),
@@ -150,6 +156,11 @@ pub fn output_dir(outputs: Option<&Path>, several: bool, index: usize) -> PathBu
     }
 }
 
+/// How long a blocking step may go on after the run was cancelled before it is left behind.
+/// Connectors watch the stop flag and end well within it; one that does not (a peer stuck in a
+/// system call) must not hold `red`, whose run directory and process end go on regardless.
+pub(crate) const STOP_GRACE: Duration = Duration::from_millis(500);
+
 /// Run a closure on a blocking thread; a panic there becomes a message.
 pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
@@ -157,6 +168,19 @@ pub(crate) async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| format!("a worker thread failed: {e}"))
+}
+
+/// [`blocking`], but once `cancellation` fires this waits [`STOP_GRACE`] at most before it
+/// stops waiting (the thread is left to end on its own, or with the process).
+pub(crate) async fn blocking_until<T: Send + 'static>(
+    cancellation: &Cancellation,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    let task = tokio::task::spawn_blocking(work);
+    tokio::select! {
+        joined = task => joined.map_err(|e| format!("a worker thread failed: {e}")),
+        () = cancellation.cancelled_for(STOP_GRACE) => Err("interrupted".to_owned()),
+    }
 }
 
 /// The private directory of one run, removed when dropped. It is never removed while something
@@ -271,8 +295,16 @@ pub async fn run(
         .first()
         .map(|b| b.container.image.clone())
         .ok_or(ExecError::Empty)?;
-    let api = Bollard::connect().await?;
-    ensure_image(&api, &image, options.pull, registry_auth(filled).as_ref()).await?;
+    // A daemon that accepts and never answers must not hold Ctrl-C.
+    let api = cancellation
+        .unless(Bollard::connect())
+        .await
+        .ok_or(ExecError::Interrupted)??;
+    let auth = registry_auth(filled);
+    cancellation
+        .unless(ensure_image(&api, &image, options.pull, auth.as_ref()))
+        .await
+        .ok_or(ExecError::Interrupted)??;
     let gpus = choose_gpus(filled, options)?;
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let run_dir = RunDir::create(&run_id)?;
@@ -306,6 +338,7 @@ pub async fn run(
                 base_dir: options.base_dir.clone(),
                 stop: Arc::clone(&stop),
                 progress: Arc::new(connector::NoProgress),
+                stall: options.stall_timeout,
             },
             events: Arc::clone(&events),
         },
