@@ -18,3 +18,4 @@ mod plan;
 mod ssh;
 mod upgrade;
 mod validate;
+mod writes;
