@@ -19,7 +19,7 @@
 //!   settings, connector actions, output globs) without doing it.
 //! - [`redact`] masks secrets in everything printed; [`output_file`] writes every file a user
 //!   names with `-o` (whole or not at all, 0600 when it holds a secret, never replacing a
-//!   device).
+//!   device); [`run_lock`] makes an outputs directory belong to one run at a time.
 //! - [`execute`] runs containers (Docker through bollard); [`gpus`] finds the host's GPUs and
 //!   matches a RED file's GPU requirements to them.
 //! - [`connector`] moves inputs and outputs (local, http, ssh); [`ssh`] reaches a host through
@@ -54,6 +54,7 @@ pub mod output_file;
 pub mod parse;
 pub mod plan;
 pub mod redact;
+pub mod run_lock;
 pub mod schemas;
 pub mod sftp;
 pub mod source;
