@@ -1055,3 +1055,58 @@ fn concurrent_runs_in_one_directory_never_mix_their_outputs() {
     assert!(succeeded.contains(&out.trim()), "{succeeded:?} {out}");
     scratch.assert_no_run_dir();
 }
+
+#[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
+fn outputs_that_wildcards_deliver_to_one_path_fail_the_batch_and_overwrite_nothing() {
+    let scratch = Scratch::new();
+    scratch.write(
+        "clash.red.yml",
+        &red_file(
+            &[
+                "sh",
+                "-c",
+                "mkdir -p a/d1 b/d1 && echo A > a/out.txt && echo B > b/out.txt && echo x > a/d1/f && echo y > b/d1/f",
+            ],
+            NO_INPUTS_CLI,
+            "inputs: {}",
+            "    first:\n      type: File\n      outputBinding: {glob: 'a/*.txt'}\n    second:\n      type: File\n      outputBinding: {glob: 'b/o*.txt'}",
+            "",
+        ),
+    );
+    // Planning cannot know the names: the file is valid.
+    let run = scratch.exec(&["clash.red.yml", "--format", "json"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let batch = &run.summary()["batches"][0];
+    assert_eq!(batch["failedStep"], "outputs", "{run:?}");
+    let error = batch["error"].as_str().expect("error");
+    for part in [
+        "output `first` (`a/out.txt`)",
+        "output `second` (`b/out.txt`)",
+        "outputs/out.txt",
+    ] {
+        assert!(error.contains(part), "no {part}: {error}");
+    }
+    assert!(
+        !scratch.path().join("outputs/out.txt").exists(),
+        "something was delivered"
+    );
+    // Directory outputs: the same.
+    scratch.write(
+        "dirs.red.yml",
+        &scratch
+            .read("clash.red.yml")
+            .replace("type: File", "type: Directory")
+            .replace("'a/*.txt'", "'a/d*'")
+            .replace("'b/o*.txt'", "'b/d*'"),
+    );
+    let run = scratch.exec(&["dirs.red.yml", "--format", "json"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let error = run.summary()["batches"][0]["error"].to_string();
+    assert!(error.contains("outputs/d1"), "{error}");
+    assert!(!scratch.path().join("outputs/d1").exists());
+    scratch.assert_no_run_dir();
+}
