@@ -13,7 +13,7 @@
 //!   would replace the device with a regular file for every program on the machine.
 //! - A symbolic link to a regular file (or to nothing) is replaced by the new file, not followed:
 //!   a link planted where a private file is about to be written cannot send its content
-//!   elsewhere. Links through `/dev` or `/proc` are the exception above.
+//!   elsewhere. Links through `/dev/stdout`, `/dev/fd` or `/proc` are the exception above.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -183,13 +183,14 @@ fn classify(
     }
 }
 
-/// Whether the chain of links at `path` passes through `/dev` or `/proc` (`/dev/stdout`,
-/// `/dev/fd/1`, `/proc/self/fd/1`): the kernel's names for open files, which are written
-/// through whatever they lead to.
+/// Whether the chain of links at `path` passes through the kernel's names for open files
+/// (`/dev/stdout`, `/dev/fd/1`, `/proc/self/fd/1`), which are written through whatever they
+/// lead to.
 fn leads_through_system(path: &Path) -> bool {
     let mut current = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
     for _ in 0..40 {
-        if current.starts_with("/dev") || current.starts_with("/proc") {
+        let kernel = ["/proc", "/dev/fd", "/dev/stdout", "/dev/stderr"];
+        if kernel.iter().any(|name| current.starts_with(name)) {
             return true;
         }
         let Ok(next) = fs::read_link(&current) else {
