@@ -17,7 +17,9 @@
 //!   wraps every credential in a [`fill::Secret`].
 //! - [`plan`] decides what running each batch does (argv in `cwl` or `cc` mode, container
 //!   settings, connector actions, output globs) without doing it.
-//! - [`redact`] masks secrets in everything printed.
+//! - [`redact`] masks secrets in everything printed; [`output_file`] writes every file a user
+//!   names with `-o` (whole or not at all, 0600 when it holds a secret, never replacing a
+//!   device); [`run_lock`] makes an outputs directory belong to one run at a time.
 //! - [`execute`] runs containers (Docker through bollard); [`gpus`] finds the host's GPUs and
 //!   matches a RED file's GPU requirements to them.
 //! - [`connector`] moves inputs and outputs (local, http, ssh); [`ssh`] reaches a host through
@@ -48,9 +50,11 @@ pub mod kiosk;
 pub mod load;
 pub mod mount;
 pub mod net;
+pub mod output_file;
 pub mod parse;
 pub mod plan;
 pub mod redact;
+pub mod run_lock;
 pub mod schemas;
 pub mod sftp;
 pub mod source;

@@ -951,3 +951,162 @@ fn inputs_are_checked_against_their_checksum_and_size() {
         "{run:?}"
     );
 }
+
+/// A RED file whose command writes `token` to `out.txt` and to standard output, then sleeps
+/// `seconds`, with `out.txt` as its output.
+fn token_file(token: &str, seconds: u32) -> String {
+    red_file(
+        &[
+            "sh",
+            "-c",
+            &format!("echo {token} > out.txt; echo {token}; sleep {seconds}"),
+        ],
+        NO_INPUTS_CLI,
+        "inputs: {}",
+        "    out:\n      type: File\n      outputBinding: {glob: out.txt}",
+        "",
+    )
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
+fn a_second_run_into_busy_outputs_is_refused_with_the_first_runs_pid() {
+    let scratch = Scratch::new();
+    scratch.write("first.red.yml", &token_file("first", 3));
+    scratch.write("second.red.yml", &token_file("second", 0));
+    let mut first = scratch
+        .command(&["first.red.yml", "--format", "json"])
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(first.stdout.take().expect("stdout")).lines();
+    // The outputs directory is taken before the run starts.
+    let started = lines.next().expect("an event").expect("line");
+    assert!(started.contains("run-started"), "{started}");
+    let second = scratch.exec(&["second.red.yml"]);
+    assert_eq!(second.code, 2, "{second:?}");
+    for part in [
+        format!("pid {}", first.id()),
+        "`outputs`".to_owned(),
+        "--outputs DIR".to_owned(),
+        "outputs/.red/lock".to_owned(),
+    ] {
+        assert!(second.stderr.contains(&part), "no {part}: {second:?}");
+    }
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert_eq!(first.wait().expect("wait").code(), Some(0), "{rest:?}");
+    assert_eq!(scratch.read("outputs/out.txt"), "first\n");
+    assert_eq!(scratch.read("outputs/.red/stdout.txt"), "first\n");
+    assert!(!scratch.path().join("outputs/.red/lock").exists());
+    // Elsewhere, or once the first is done, the second runs.
+    let elsewhere = scratch.exec(&["second.red.yml", "--outputs", "other"]);
+    assert_eq!(elsewhere.code, 0, "{elsewhere:?}");
+    let after = scratch.exec(&["second.red.yml"]);
+    assert_eq!(after.code, 0, "{after:?}");
+    assert_eq!(scratch.read("outputs/out.txt"), "second\n");
+    scratch.assert_no_run_dir();
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
+fn concurrent_runs_in_one_directory_never_mix_their_outputs() {
+    let scratch = Scratch::new();
+    let tokens = ["alpha", "beta", "gamma"];
+    for token in tokens {
+        scratch.write(&format!("{token}.red.yml"), &token_file(token, 2));
+    }
+    let children: Vec<(&str, Child)> = tokens
+        .iter()
+        .map(|token| {
+            let file = format!("{token}.red.yml");
+            (*token, scratch.command(&[&file]).spawn().expect("spawn"))
+        })
+        .collect();
+    let pids: Vec<String> = children.iter().map(|(_, c)| c.id().to_string()).collect();
+    let mut succeeded = Vec::new();
+    for (token, child) in children {
+        let output = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        match output.status.code() {
+            Some(0) => succeeded.push(token),
+            Some(2) => assert!(
+                pids.iter()
+                    .any(|pid| stderr.contains(&format!("pid {pid}"))),
+                "{token}: {stderr}"
+            ),
+            other => panic!("{token} exited {other:?}: {stderr}"),
+        }
+    }
+    assert!(!succeeded.is_empty());
+    // Whichever run wrote last wrote everything.
+    let out = scratch.read("outputs/out.txt");
+    assert_eq!(scratch.read("outputs/.red/stdout.txt"), out);
+    let record: serde_json::Value =
+        serde_json::from_str(&scratch.read("outputs/.red/result.json")).expect("result.json");
+    assert!(
+        record["command"].to_string().contains(out.trim()),
+        "{record} does not belong to {out}"
+    );
+    assert!(succeeded.contains(&out.trim()), "{succeeded:?} {out}");
+    scratch.assert_no_run_dir();
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
+fn outputs_that_wildcards_deliver_to_one_path_fail_the_batch_and_overwrite_nothing() {
+    let scratch = Scratch::new();
+    scratch.write(
+        "clash.red.yml",
+        &red_file(
+            &[
+                "sh",
+                "-c",
+                "mkdir -p a/d1 b/d1 && echo A > a/out.txt && echo B > b/out.txt && echo x > a/d1/f && echo y > b/d1/f",
+            ],
+            NO_INPUTS_CLI,
+            "inputs: {}",
+            "    first:\n      type: File\n      outputBinding: {glob: 'a/*.txt'}\n    second:\n      type: File\n      outputBinding: {glob: 'b/o*.txt'}",
+            "",
+        ),
+    );
+    // Planning cannot know the names: the file is valid.
+    let run = scratch.exec(&["clash.red.yml", "--format", "json"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let batch = &run.summary()["batches"][0];
+    assert_eq!(batch["failedStep"], "outputs", "{run:?}");
+    let error = batch["error"].as_str().expect("error");
+    for part in [
+        "output `first` (`a/out.txt`)",
+        "output `second` (`b/out.txt`)",
+        "outputs/out.txt",
+    ] {
+        assert!(error.contains(part), "no {part}: {error}");
+    }
+    assert!(
+        !scratch.path().join("outputs/out.txt").exists(),
+        "something was delivered"
+    );
+    // Directory outputs: the same.
+    scratch.write(
+        "dirs.red.yml",
+        &scratch
+            .read("clash.red.yml")
+            .replace("type: File", "type: Directory")
+            .replace("'a/*.txt'", "'a/d*'")
+            .replace("'b/o*.txt'", "'b/d*'"),
+    );
+    let run = scratch.exec(&["dirs.red.yml", "--format", "json"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let error = run.summary()["batches"][0]["error"].to_string();
+    assert!(error.contains("outputs/d1"), "{error}");
+    assert!(!scratch.path().join("outputs/d1").exists());
+    scratch.assert_no_run_dir();
+}

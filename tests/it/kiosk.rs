@@ -755,3 +755,50 @@ fn results_go_through_the_output_connector_of_each_batch() {
     );
     assert_no_run_dir(&tmp);
 }
+
+/// An address where nothing listens: a run that got past its lock would fail to reach it.
+fn nobody() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    format!("http://127.0.0.1:{port}")
+}
+
+#[test]
+fn a_download_directory_in_use_by_another_run_is_refused_with_its_pid() {
+    let red = with_files(Red::new(), &[("cells.png", png("x"))]);
+    let results = red.dir().join("results");
+    let held = red::run_lock::RunLock::acquire(&results, "--download").expect("lock");
+    let run = red
+        .args(submit(&nobody()))
+        .args(["--job-type", "mesmer", "cells.png", "--download", "results"])
+        .run();
+    assert_eq!(run.code, 2, "{}", run.snapshot());
+    for part in [
+        format!("pid {}", std::process::id()),
+        "`results`".to_owned(),
+        "--download DIR".to_owned(),
+    ] {
+        assert!(run.stderr.contains(&part), "no {part}: {}", run.snapshot());
+    }
+    drop(held);
+}
+
+#[test]
+fn red_submit_kiosk_refuses_outputs_in_use_by_another_run() {
+    let dir = scratch(
+        &kiosk_red_file(&[&local_image("a.png"), &local_image("b.png")]),
+        &[("a.png", png("a")), ("b.png", png("b"))],
+    );
+    let held = red::run_lock::RunLock::acquire(&dir.path().join("out"), "--outputs").expect("lock");
+    let (run, tmp) = submit_red(dir.path(), &nobody(), &["--outputs", "out"]);
+    assert_eq!(run.code, 2, "{}", run.snapshot());
+    assert!(
+        run.stderr.contains(&format!("pid {}", std::process::id())) && run.stderr.contains("`out`"),
+        "{}",
+        run.snapshot()
+    );
+    assert_no_run_dir(&tmp);
+    drop(held);
+}

@@ -19,3 +19,4 @@ mod plan;
 mod ssh;
 mod upgrade;
 mod validate;
+mod writes;

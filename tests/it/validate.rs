@@ -574,3 +574,154 @@ fn short_protected_values_are_named_not_shown() {
     );
     assert!(!run.stderr.contains("Qz7"), "{}", run.stderr);
 }
+
+/// A RED file with these `cli.outputs` (and `stdout:` when given), one job or two batches, no
+/// output connectors: every output is delivered into `outputs/`.
+fn delivering(outputs: &str, stdout: Option<&str>, batches: bool) -> String {
+    let stdout = stdout.map_or_else(String::new, |name| format!("  stdout: {name}\n"));
+    let jobs = if batches {
+        "batches:\n- inputs: {name: a.txt}\n- inputs: {name: b.txt}\n"
+    } else {
+        "inputs: {name: a.txt}\n"
+    };
+    format!(
+        "redVersion: '9'
+cli:
+  cwlVersion: v1.0
+  class: CommandLineTool
+  baseCommand: [sh]
+{stdout}  inputs:
+    name: {{type: string, inputBinding: {{position: 0}}}}
+  outputs:
+{outputs}{jobs}container:
+  engine: docker
+  settings: {{image: {{url: 'busybox:1'}}}}
+"
+    )
+}
+
+fn validate_json(text: &str) -> (i32, serde_json::Value) {
+    let run = crate::support::Red::new()
+        .file("e.red.yml", text)
+        .args(["validate", "--format", "json", "e.red.yml"])
+        .run();
+    let json = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {run:?}"));
+    (run.code, json)
+}
+
+#[test]
+fn outputs_delivered_to_one_path_are_refused_at_the_second_naming_the_first() {
+    let file = delivering(
+        "    first: {type: File, outputBinding: {glob: a/out.txt}}\n    \
+         second: {type: File, outputBinding: {glob: b/out.txt}}\n",
+        None,
+        false,
+    );
+    let (code, json) = validate_json(&file);
+    assert_eq!(code, 1, "{json}");
+    let diagnostics = json["files"][0]["diagnostics"].as_array().unwrap();
+    assert_eq!(diagnostics.len(), 1, "{json}");
+    let d = &diagnostics[0];
+    assert_eq!(d["code"], "output-collision");
+    assert_eq!(d["pointer"], "/cli/outputs/second/outputBinding/glob");
+    assert_eq!(
+        (d["line"].as_u64(), d["column"].as_u64()),
+        (Some(10), Some(48))
+    );
+    let message = d["message"].as_str().unwrap();
+    assert!(
+        message.contains("output `second`")
+            && message.contains("output `first`")
+            && message.contains("`out.txt`"),
+        "{message}"
+    );
+    // `red plan` and `red exec` refuse it with the same error before anything runs.
+    for command in ["plan", "exec"] {
+        let run = crate::support::Red::new()
+            .file("e.red.yml", &file)
+            .args([command, "e.red.yml"])
+            .run();
+        assert_eq!(run.code, 1, "{}", run.snapshot());
+        assert!(
+            run.stderr.contains("error[output-collision]")
+                && run.stderr.contains("e.red.yml:10:48"),
+            "{}",
+            run.snapshot()
+        );
+    }
+}
+
+#[test]
+fn every_kind_of_collision_known_before_the_run_is_refused() {
+    let cases = [
+        // Directory outputs with one last part.
+        (
+            "    x: {type: Directory, outputBinding: {glob: a/d}}\n    \
+             y: {type: Directory, outputBinding: {glob: b/d}}\n",
+            None,
+            false,
+        ),
+        // A stdout file named like a glob result.
+        (
+            "    log: {type: stdout}\n    res: {type: File, outputBinding: {glob: sub/out.txt}}\n",
+            Some("out.txt"),
+            false,
+        ),
+        // A named stdout file that no output collects is kept in `outputs/` too.
+        (
+            "    res: {type: File, outputBinding: {glob: sub/out.txt}}\n",
+            Some("out.txt"),
+            false,
+        ),
+        // The stream red captures is delivered as `stdout.txt`.
+        (
+            "    log: {type: stdout}\n    res: {type: File, outputBinding: {glob: stdout.txt}}\n",
+            None,
+            false,
+        ),
+        // Names made of input values, per batch.
+        (
+            "    x: {type: File, outputBinding: {glob: 'a/$(inputs.name)'}}\n    \
+             y: {type: File, outputBinding: {glob: 'b/$(inputs.name)'}}\n",
+            None,
+            true,
+        ),
+        // red's own records directory.
+        (
+            "    r: {type: Directory, outputBinding: {glob: sub/.red}}\n",
+            None,
+            false,
+        ),
+    ];
+    for (outputs, stdout, batches) in cases {
+        let (code, json) = validate_json(&delivering(outputs, stdout, batches));
+        assert_eq!(code, 1, "{outputs}: {json}");
+        let codes: Vec<&str> = json["files"][0]["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|d| d["code"].as_str())
+            .collect();
+        assert_eq!(codes, ["output-collision"], "{outputs}: {json}");
+    }
+    for (outputs, stdout) in [
+        // One file collected twice, distinct names, a name known only after the run.
+        (
+            "    log: {type: stdout}\n    res: {type: File, outputBinding: {glob: out.txt}}\n",
+            Some("out.txt"),
+        ),
+        (
+            "    x: {type: File, outputBinding: {glob: a/out.txt}}\n    \
+             y: {type: File, outputBinding: {glob: b/other.txt}}\n",
+            None,
+        ),
+        (
+            "    x: {type: File, outputBinding: {glob: a/out.txt}}\n    \
+             y: {type: File, outputBinding: {glob: 'b/*.txt'}}\n",
+            None,
+        ),
+    ] {
+        let (code, json) = validate_json(&delivering(outputs, stdout, false));
+        assert_eq!(code, 0, "{outputs}: {json}");
+    }
+}

@@ -17,6 +17,9 @@ pub enum Error {
         /// What plotters reported (its error type is generic over the backend).
         message: String,
     },
+    /// Writing the SVG file failed.
+    #[error(transparent)]
+    Write(#[from] crate::output_file::Error),
 }
 
 const COLOURS: [RGBColor; 4] = [
@@ -155,10 +158,15 @@ fn draw(path: &Path, body: impl FnOnce(&Area<'_>) -> DrawResult) -> Result<(), E
         path: path.to_owned(),
         message,
     };
-    let root = SVGBackend::new(path, (900, 500)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
-    body(&root).map_err(|e| fail(e.to_string()))?;
-    root.present().map_err(|e| fail(e.to_string()))
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (900, 500)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
+        body(&root).map_err(|e| fail(e.to_string()))?;
+        root.present().map_err(|e| fail(e.to_string()))?;
+    }
+    crate::output_file::write(path, svg.as_bytes(), crate::output_file::Privacy::Shared)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,9 +1,10 @@
 //! `red convert format|batches|cwl`: rewrite a file as JSON or YAML, one file per batch, or CWL.
 //!
-//! Every file is written whole or not at all (a temporary file renamed into place), so a failure
-//! never leaves half a file behind.
+//! Every file is written by [`crate::output_file`]: whole or not at all (a temporary file renamed
+//! into place), so a failure never leaves half a file behind; with mode 0600 when the document
+//! holds a protected value; and a device or pipe named with `-o` is written through, never
+//! replaced.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -13,6 +14,7 @@ use rayon::prelude::*;
 use crate::cli::{ExitStatus, Printer};
 use crate::convert::{self, Format, Value};
 use crate::diagnostic::{self, Diagnostic};
+use crate::output_file::{self, Privacy};
 use crate::parse::Parsed;
 use crate::validate::{self, Options};
 
@@ -118,7 +120,7 @@ fn format(args: &FormatArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         Err(error) => return Ok(report_convert_error(&error, &parsed, &args.file, printer)),
     };
     match &args.output {
-        Some(path) => write_atomic(path, &text)?,
+        Some(path) => write_one(path, &text, privacy(&parsed))?,
         None => printer.out(&text),
     }
     Ok(ExitStatus::Success)
@@ -151,12 +153,13 @@ fn batches(args: &BatchesArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
         return Ok(report_convert_error(&error, &parsed, &args.file, printer));
     }
     let extension = format.extension();
+    let privacy = privacy(&parsed);
     write_all(&args.output, |dir| {
         list.par_iter().enumerate().try_for_each(|(i, batch)| {
             let text = convert::emit(&convert::batches::job(&document, batch), format)
                 .context("cannot write a batch file")?;
             let path = dir.join(format!("batch_{i}.{extension}"));
-            write_file(&path, &text, dir != args.output)
+            write_file(&path, &text, privacy, dir != args.output)
         })
     })?;
     printer.err(&format!(
@@ -199,10 +202,12 @@ fn cwl(args: &CwlArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         Ok(files) => files,
         Err(error) => return Ok(report_convert_error(&error, &parsed, &args.file, printer)),
     };
+    // Job files hold the inputs' access blocks, and so their protected values.
+    let privacy = privacy(&parsed);
     write_all(&args.output, |dir| {
-        files
-            .iter()
-            .try_for_each(|(name, text)| write_file(&dir.join(name), text, dir != args.output))
+        files.iter().try_for_each(|(name, text)| {
+            write_file(&dir.join(name), text, privacy, dir != args.output)
+        })
     })?;
     printer.err(&format!(
         "wrote `cli.cwl` and {} job file(s) to `{}`\n",
@@ -298,12 +303,22 @@ pub(crate) fn shown(path: &Path) -> String {
     }
 }
 
+/// How private a file written from `parsed` must be: 0600 when it holds a protected value.
+pub(crate) fn privacy(parsed: &Parsed) -> Privacy {
+    Privacy::holding_secret(!crate::fill::secret_texts(parsed).is_empty())
+}
+
 /// Write a set of files into `dir`, all or none. A new directory is filled under a temporary
 /// name and renamed into place once complete (one rename for 100,000 files); into an existing
 /// directory each file is written whole (temporary file and rename).
 fn write_all(dir: &Path, write: impl FnOnce(&Path) -> anyhow::Result<()>) -> anyhow::Result<()> {
-    if dir.exists() {
-        return write(dir);
+    match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => return write(dir),
+        Ok(_) => anyhow::bail!(
+            "`{}` is not a directory; name a directory for the files (it is created if missing)",
+            dir.display()
+        ),
+        Err(_) => {}
     }
     let name = dir
         .file_name()
@@ -324,31 +339,17 @@ fn write_all(dir: &Path, write: impl FnOnce(&Path) -> anyhow::Result<()>) -> any
     result
 }
 
-/// Write one file: directly when it is in a directory of our own that is not visible yet,
-/// else whole or not at all.
-fn write_file(path: &Path, text: &str, staged: bool) -> anyhow::Result<()> {
+/// Write one file: created directly when it is in a directory of our own that is not visible
+/// yet, else through [`write_one`].
+fn write_file(path: &Path, text: &str, privacy: Privacy, staged: bool) -> anyhow::Result<()> {
     if staged {
-        std::fs::write(path, text).with_context(|| format!("cannot write `{}`", path.display()))
+        Ok(output_file::create(path, text.as_bytes(), privacy)?)
     } else {
-        write_atomic(path, text)
+        write_one(path, text, privacy)
     }
 }
 
-/// Write `text` to `path` whole or not at all: into a temporary file next to it, then renamed.
-pub(crate) fn write_atomic(path: &Path, text: &str) -> anyhow::Result<()> {
-    let name = path
-        .file_name()
-        .with_context(|| format!("`{}` is not a file name", path.display()))?;
-    let mut temporary_name = std::ffi::OsString::from(".");
-    temporary_name.push(name);
-    temporary_name.push(format!(".{}.tmp", std::process::id()));
-    let temporary = path.with_file_name(temporary_name);
-    let result = std::fs::File::create(&temporary)
-        .and_then(|mut file| file.write_all(text.as_bytes()))
-        .and_then(|()| std::fs::rename(&temporary, path));
-    if let Err(error) = result {
-        let _ = std::fs::remove_file(&temporary);
-        return Err(error).with_context(|| format!("cannot write `{}`", path.display()));
-    }
-    Ok(())
+/// Write a file the user named (see [`crate::output_file`]).
+pub(crate) fn write_one(path: &Path, text: &str, privacy: Privacy) -> anyhow::Result<()> {
+    Ok(output_file::write(path, text.as_bytes(), privacy)?)
 }

@@ -14,6 +14,7 @@ use crate::cli::{ExitStatus, Printer};
 use crate::diagnostic::{self, Diagnostic, FileReport, Severity};
 use crate::fill::{self, Filled, Secret, output, sources};
 use crate::load;
+use crate::output_file;
 use crate::parse::Parsed;
 use crate::source::SourceFile;
 use crate::template;
@@ -115,7 +116,11 @@ pub fn run(args: &FillArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         printer.out_secret(filled.source().text());
         return Ok(ExitStatus::Success);
     }
-    if let Err(error) = output::write_private(&output, filled.source().text()) {
+    if let Err(error) = output_file::write(
+        &output,
+        filled.source().text().as_bytes(),
+        output_file::Privacy::Private,
+    ) {
         report.warnings(&warnings);
         return Err(anyhow::Error::new(error).context(format!(
             "cannot write the filled file `{}`",

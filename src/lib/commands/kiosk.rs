@@ -247,6 +247,12 @@ fn submit(args: &KioskSubmitArgs, printer: &Printer) -> anyhow::Result<ExitStatu
         std::fs::create_dir_all(dir)
             .map_err(|e| anyhow::anyhow!("cannot create `{}`: {e}", dir.display()))?;
     }
+    // The download directory belongs to this run until it ends (held to the end of `submit`).
+    let _lock = args
+        .download
+        .as_deref()
+        .map(|dir| crate::run_lock::RunLock::acquire(dir, "--download"))
+        .transpose()?;
     let settings = Arc::new(Settings {
         job_type: args.job_type.clone(),
         download: args.download.clone(),

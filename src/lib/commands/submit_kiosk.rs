@@ -28,10 +28,11 @@ use crate::connector::{self, copy};
 use crate::diagnostic::Diagnostic;
 use crate::execute::local::batch::receive_file_input;
 use crate::execute::local::prepare::{self, Delivery, Input, Output};
-use crate::execute::local::{NoEvents, RunDir, Worker, blocking, output_dir};
+use crate::execute::local::{NoEvents, RunDir, Worker, blocking, output_dir, outputs_root};
 use crate::kiosk::pick::{self, PickError};
 use crate::kiosk::{Client, Pace};
 use crate::plan::{self, PlanOptions};
+use crate::run_lock::RunLock;
 use crate::tree::NodeRef;
 
 /// The Kiosk flags of `red submit`.
@@ -255,6 +256,11 @@ pub(crate) fn run(
         return Ok(report.diagnostics(&problems, Some(filled.source())));
     }
     drop(filled);
+    // The results directory belongs to this run until it ends (held to the end of `run`).
+    let _lock = RunLock::acquire(
+        &outputs_root(kiosk_args.outputs.as_deref(), several),
+        "--outputs",
+    )?;
     let settings = Settings {
         job_type: job_type.clone(),
         download: None,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::cli::{ExitStatus, Printer};
-use crate::commands::convert::{OutputFormat, load, shown, write_atomic};
+use crate::commands::convert::{OutputFormat, load, privacy, shown, write_one};
 use crate::convert;
 use crate::diagnostic::{self, Diagnostic};
 use crate::source::{Origin, SourceFile};
@@ -83,7 +83,7 @@ pub fn run(args: &UpgradeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
     };
     printer.err(&redactor.redact(&notes(&path, &upgraded)));
     match &args.output {
-        Some(output) => write_atomic(output, &text)?,
+        Some(output) => write_one(output, &text, privacy(&parsed))?,
         None => printer.out(&text),
     }
     // The result must be a valid RED 9 file; if the original had other problems, say so.

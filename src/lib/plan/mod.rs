@@ -206,7 +206,13 @@ pub enum Problem {
     /// The document does not have the shape planning needs.
     #[error("{0}")]
     Shape(String),
+    /// Two outputs would be delivered to one path in the outputs directory.
+    #[error("{0}")]
+    Collision(String),
 }
+
+/// The diagnostic code of [`Problem::Collision`], in `red validate`, `red plan` and `red exec`.
+pub const COLLISION_CODE: &str = "output-collision";
 
 /// A located planning error.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -228,7 +234,11 @@ impl PlanError {
     /// As a diagnostic (code `plan`).
     #[must_use]
     pub fn to_diagnostic(&self) -> Diagnostic {
-        let mut diagnostic = Diagnostic::error("plan", self.problem.to_string())
+        let code = match *self.problem {
+            Problem::Collision(_) => COLLISION_CODE,
+            _ => "plan",
+        };
+        let mut diagnostic = Diagnostic::error(code, self.problem.to_string())
             .pointer(self.pointer.clone())
             .batch(self.batch);
         if let Some(at) = self.at {
@@ -368,6 +378,7 @@ fn build_tree(tree: &Tree, options: &PlanOptions) -> Result<Plan, PlanError> {
         .iter()
         .map(|job| {
             let context = BatchContext {
+                cli,
                 tool: &tool,
                 job: &job,
                 several,
@@ -546,6 +557,7 @@ fn container(root: NodeRef<'_>) -> Result<ContainerPlan, PlanError> {
 }
 
 struct BatchContext<'a, 't> {
+    cli: NodeRef<'t>,
     tool: &'a tool::Tool<'t>,
     job: &'a Job<'t>,
     several: bool,
@@ -586,6 +598,11 @@ impl BatchContext<'_, '_> {
             .iter()
             .map(|output| self.output(output, &paths, mode))
             .collect::<Result<Vec<_>, _>>()?;
+        if !self.connectors_mode
+            && let Some((error, _)) = collision(self.cli, self.tool, job, &paths, mode)
+        {
+            return Err(error);
+        }
         let stream = |name: Option<&str>| name.map(|n| format!("{WORKING_DIR}/{n}"));
         Ok(BatchPlan {
             index: job.index,
@@ -678,6 +695,121 @@ impl BatchContext<'_, '_> {
             },
         }
     }
+}
+
+/// Errors (code `output-collision`) for outputs that would be delivered to one path of the
+/// outputs directory, where the names are known before the run (globs without a wildcard in
+/// their last part, stream file names): the later would replace the earlier. One error per
+/// pair of outputs, at the later one, for the first batch where it happens. Files with output
+/// connectors deliver nothing into an outputs directory and get none; documents that cannot be
+/// planned get none either (validation or planning reports them).
+#[must_use]
+pub fn collisions(tree: &Tree) -> Vec<Diagnostic> {
+    let root = tree.root();
+    let Some(cli) = root.get("cli") else {
+        return Vec::new();
+    };
+    let (Ok(tool), Ok(jobs)) = (tool::read(cli), jobs(tree)) else {
+        return Vec::new();
+    };
+    if jobs
+        .iter()
+        .any(|job| job.outputs.is_some_and(|o| !o.is_empty()))
+    {
+        return Vec::new();
+    }
+    // Without `$(inputs…)` in a glob every batch delivers the same names.
+    let per_job = tool
+        .outputs
+        .iter()
+        .any(|o| o.glob.is_some_and(|g| g.contains("$(")));
+    let mut found: Vec<((Option<usize>, usize), Diagnostic)> = Vec::new();
+    for job in jobs.iter() {
+        let mut ids = Ids::new(true);
+        if let Ok((paths, _)) = stage(&tool, &job, &mut ids)
+            && let Some((mut error, pair)) = collision(cli, &tool, &job, &paths, Mode::Cwl)
+        {
+            if !per_job {
+                error.batch = None;
+            }
+            if !found.iter().any(|(seen, _)| *seen == pair) {
+                found.push((pair, error.to_diagnostic()));
+            }
+        }
+        if !per_job {
+            break;
+        }
+    }
+    found
+        .into_iter()
+        .map(|(_, diagnostic)| diagnostic)
+        .collect()
+}
+
+/// The first output (or stream file) of a batch that would land on the name of an earlier one,
+/// with the indices of both (outputs in declaration order, then the `stdout` and `stderr` files).
+fn collision(
+    cli: NodeRef<'_>,
+    tool: &tool::Tool<'_>,
+    job: &Job<'_>,
+    paths: &InputPaths,
+    mode: Mode,
+) -> Option<(PlanError, (Option<usize>, usize))> {
+    let mut entries = Vec::with_capacity(tool.outputs.len() + 2);
+    // What each entry is called in a message, where it is written, and its pointer.
+    let mut owners: Vec<(String, Location, String)> = Vec::with_capacity(entries.capacity());
+    for output in &tool.outputs {
+        // A glob that cannot be resolved is reported by planning itself.
+        let wanted = want(tool, output, job.inputs, paths, mode).ok()?;
+        entries.push(outputs::Delivered::planned(&wanted.source));
+        let pointer = format!("/cli/outputs/{}", escape_pointer_segment(output.name));
+        let pointer = match output.kind {
+            tool::OutputKind::File | tool::OutputKind::Directory => {
+                format!("{pointer}/outputBinding/glob")
+            }
+            tool::OutputKind::Stdout | tool::OutputKind::Stderr => pointer,
+        };
+        owners.push((format!("output `{}`", output.name), output.at, pointer));
+    }
+    // A named stream file is kept in the outputs directory even when no output collects it.
+    for (key, name) in [("stdout", tool.stdout), ("stderr", tool.stderr)] {
+        let Some(name) = name else { continue };
+        entries.push(outputs::Delivered::planned(&outputs::Source::Named(
+            name.to_owned(),
+        )));
+        let at = cli.get(key).map_or(cli.span().start, |n| n.span().start);
+        owners.push((
+            format!("the `{key}` file `{name}`"),
+            at,
+            format!("/cli/{key}"),
+        ));
+    }
+    let clash = outputs::clash(&entries)?;
+    let (second, at, pointer) = owners.get(clash.second)?.clone();
+    let message = match clash.first.and_then(|first| owners.get(first)) {
+        Some((first, _, _)) => format!(
+            "{second} would be delivered to `{}` in the outputs directory, where {first} is \
+             delivered: one would replace the other",
+            clash.name
+        ),
+        None => format!(
+            "{second} would be delivered to `{}` in the outputs directory, which is red's \
+             records directory",
+            clash.name
+        ),
+    };
+    let error = PlanError {
+        problem: Box::new(Problem::Collision(message)),
+        at: Some(at),
+        pointer,
+        batch: job.batched.then_some(job.index),
+        hint: Some(
+            "outputs are delivered by the last part of their path: give the files different \
+             names, or collect their common directory as one Directory output"
+                .into(),
+        ),
+    };
+    Some((error, (clash.first, clash.second)))
 }
 
 /// What to collect for each output of `cli`, for one batch's inputs and staged paths.

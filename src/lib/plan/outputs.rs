@@ -318,6 +318,103 @@ fn collect_one(
     }
 }
 
+/// The directory, inside a batch's outputs directory, that holds red's records of the batch.
+pub const RECORDS_DIR: &str = ".red";
+
+/// Where an output lands in an outputs directory: under `name` (the last part of its path; an
+/// output directory is copied into the outputs directory, not merged into it), taken `from` a
+/// place in the working directory (`<stdout>` / `<stderr>` for streams red captures).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    /// The name in the outputs directory.
+    pub name: String,
+    /// Where it comes from, normalised, so that two outputs of one file are seen as one.
+    pub from: String,
+}
+
+impl Delivered {
+    /// What is known before the run: `None` when the last part of a glob has a wildcard.
+    #[must_use]
+    pub fn planned(source: &Source) -> Option<Self> {
+        match source {
+            Source::Captured(stream) => Some(Self::captured(stream)),
+            Source::Named(path) | Source::Glob(path) => {
+                let parts = segments(path);
+                let name = *parts.last()?;
+                let literal = matches!(source, Source::Named(_)) || !name.contains(['*', '?', '[']);
+                literal.then(|| Self {
+                    name: name.to_owned(),
+                    from: parts.join("/"),
+                })
+            }
+        }
+    }
+
+    /// What was found: a relative path as [`collect`] gives it (`<stdout>` for a capture).
+    #[must_use]
+    pub fn found(relative: &str) -> Self {
+        match relative {
+            "<stdout>" => Self::captured("stdout"),
+            "<stderr>" => Self::captured("stderr"),
+            _ => {
+                let parts = segments(relative);
+                Self {
+                    name: parts.last().copied().unwrap_or(".").to_owned(),
+                    from: parts.join("/"),
+                }
+            }
+        }
+    }
+
+    fn captured(stream: &str) -> Self {
+        Self {
+            name: format!("{stream}.txt"),
+            from: format!("<{stream}>"),
+        }
+    }
+}
+
+/// Two deliveries onto one name, by index into the list given to [`clash`]; `first` is `None`
+/// when the name is red's own records directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Clash {
+    /// The earlier entry.
+    pub first: Option<usize>,
+    /// The later entry, whose delivery would replace the earlier.
+    pub second: usize,
+    /// The name both would take.
+    pub name: String,
+}
+
+/// The first entry that would land on the name of an earlier one (or on red's records
+/// directory) from another place. `None` entries (names not known yet) never clash.
+#[must_use]
+pub fn clash(entries: &[Option<Delivered>]) -> Option<Clash> {
+    for (second, entry) in entries.iter().enumerate() {
+        let Some(entry) = entry else { continue };
+        if entry.name == RECORDS_DIR || entry.name == "." {
+            return Some(Clash {
+                first: None,
+                second,
+                name: entry.name.clone(),
+            });
+        }
+        let first = entries[..second].iter().position(|earlier| {
+            earlier
+                .as_ref()
+                .is_some_and(|e| e.name == entry.name && e.from != entry.from)
+        });
+        if let Some(first) = first {
+            return Some(Clash {
+                first: Some(first),
+                second,
+                name: entry.name.clone(),
+            });
+        }
+    }
+    None
+}
+
 fn segments(pattern: &str) -> Vec<&str> {
     pattern
         .split('/')
@@ -487,6 +584,41 @@ mod tests {
         assert_eq!(names, ["seen"]);
         let names: Vec<String> = glob(".*", &listing).into_iter().map(|(p, _)| p).collect();
         assert_eq!(names, [".hidden"]);
+    }
+
+    #[test]
+    fn deliveries_onto_one_name_clash_unless_they_are_one_file() {
+        let glob = |g: &str| Delivered::planned(&Source::Glob(g.into()));
+        let named = |g: &str| Delivered::planned(&Source::Named(g.into()));
+        let captured = Delivered::planned(&Source::Captured("stdout"));
+        assert_eq!(clash(&[glob("a/out.txt"), glob("b/x.txt")]), None);
+        assert_eq!(
+            clash(&[glob("a/out.txt"), glob("c.txt"), glob("b/out.txt")]),
+            Some(Clash {
+                first: Some(0),
+                second: 2,
+                name: "out.txt".into()
+            })
+        );
+        // One file collected twice is delivered once.
+        assert_eq!(clash(&[named("out.txt"), glob("./out.txt")]), None);
+        assert!(clash(&[named("logs/out.txt"), glob("out.txt")]).is_some());
+        assert!(clash(&[captured.clone(), glob("stdout.txt")]).is_some());
+        assert_eq!(clash(&[captured.clone(), captured]), None);
+        // A wildcard in the last part is known only after the run.
+        assert_eq!(glob("a/*.txt"), None);
+        assert!(glob("*/out.txt").is_some());
+        assert!(clash(&[glob("*.txt"), glob("a/out.txt")]).is_none());
+        assert_eq!(
+            clash(&[glob("x/.red")]).map(|c| c.first),
+            Some(None),
+            "red's records directory is taken"
+        );
+        assert_eq!(
+            clash(&[Some(Delivered::found("a/d")), Some(Delivered::found("b/d"))]).map(|c| c.name),
+            Some("d".to_owned())
+        );
+        assert_eq!(Delivered::found("<stderr>").name, "stderr.txt");
     }
 
     #[test]

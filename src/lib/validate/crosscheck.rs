@@ -41,6 +41,11 @@ impl Rejected {
         Self { pointers }
     }
 
+    /// Whether the schema rejected nothing.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.pointers.is_empty()
+    }
+
     /// Whether the schema rejected this value, something inside it, or something around it.
     /// Binary searches, so a file with 100,000 rejected batches stays fast.
     pub(crate) fn touches(&self, segments: &[Seg<'_>]) -> bool {

@@ -15,7 +15,8 @@
 //!    pattern;
 //! 4. absolute output globs (`absolute-glob`);
 //! 5. `engines` (full only): container/execution engines and their settings (`engine`), and
-//!    the seam `full_checks` where template placement plugs in.
+//!    the seam `full_checks` where template placement plugs in, and outputs that would be
+//!    delivered to one path (`output-collision`, from [`crate::plan::collisions`]).
 //!
 //! Later steps skip values an earlier step rejected, so one mistake gives one diagnostic.
 
@@ -182,6 +183,11 @@ fn full_checks(
 ) -> Vec<Diagnostic> {
     let mut diagnostics = engines::check(tree, schemas, rejected);
     diagnostics.extend(crate::template::scan(tree).diagnostics);
+    // Outputs delivered onto one path: only for a document the schema accepted, whose globs
+    // and names planning can read.
+    if rejected.is_empty() {
+        diagnostics.extend(crate::plan::collisions(tree));
+    }
     diagnostics
 }
 

@@ -17,7 +17,7 @@ use crate::connector::content;
 use crate::connector::copy::{self, place};
 use crate::connector::{self, Mounted, Received};
 use crate::execute::docker::{Bind, Capture, Error as DockerError, RunSpec, run_container_then};
-use crate::plan::outputs::{self as globbing, DirListing, EntryKind, Source, Wanted};
+use crate::plan::outputs::{self as globbing, Delivered, DirListing, EntryKind, Source, Wanted};
 use crate::plan::{Action, OutputPlan, WORKING_DIR};
 
 use super::prepare::{Batch, Delivery, Input};
@@ -26,7 +26,7 @@ use super::{Shared, Worker, blocking_until};
 
 /// The name of the directory, inside a batch's output directory, that holds `red`'s records of
 /// it: `result.json`, and `stdout.txt` / `stderr.txt` when the tool did not name its own.
-pub const RECORDS_DIR: &str = ".red";
+pub use crate::plan::outputs::RECORDS_DIR;
 
 /// A failure of one step.
 struct Failure {
@@ -249,6 +249,62 @@ struct Streams {
     stderr: PathBuf,
 }
 
+/// Refuse, before anything is delivered, two outputs (or an output and a stream file the tool
+/// named) that would land on one name in the outputs directory: the later would silently
+/// replace the earlier. Planning refuses the clashes it can see in the names; this catches
+/// those that wildcards hid until the run.
+fn refuse_clashes(
+    batch: &Batch,
+    collected: &[globbing::Collected],
+    work: &Path,
+    out_dir: &Path,
+) -> Result<(), Failure> {
+    let mut entries = Vec::new();
+    let mut owners = Vec::new();
+    for (output, found) in batch.outputs.iter().zip(collected) {
+        if let (Delivery::Directory, Some(relative)) = (&output.delivery, &found.path) {
+            entries.push(Some(Delivered::found(relative)));
+            owners.push(match relative.as_str() {
+                "<stdout>" | "<stderr>" => format!("output `{}`", output.plan.name),
+                _ => format!("output `{}` (`{relative}`)", output.plan.name),
+            });
+        }
+    }
+    if entries.is_empty() {
+        return Ok(());
+    }
+    // Named stream files are kept beside the outputs (see `copy_named_streams`).
+    for stream in [&batch.plan.stdout, &batch.plan.stderr]
+        .into_iter()
+        .flatten()
+    {
+        let relative = stream
+            .trim_start_matches(WORKING_DIR)
+            .trim_start_matches('/');
+        if fs::symlink_metadata(work.join(relative)).is_ok() {
+            entries.push(Some(Delivered::found(relative)));
+            owners.push(format!("the stream file `{relative}`"));
+        }
+    }
+    let Some(clash) = globbing::clash(&entries) else {
+        return Ok(());
+    };
+    let second = owners.get(clash.second).cloned().unwrap_or_default();
+    let target = out_dir.join(&clash.name);
+    let message = match clash.first.and_then(|first| owners.get(first)) {
+        Some(first) => format!(
+            "{first} and {second} would both be delivered to `{}`; nothing was delivered \
+             (give the files different names)",
+            target.display()
+        ),
+        None => format!(
+            "{second} would be delivered to `{}`, red's own records; nothing was delivered",
+            target.display()
+        ),
+    };
+    Err(Failure::new(Step::Outputs, message))
+}
+
 /// Find every output by its glob, then deliver it; the first failure stops.
 fn collect_and_deliver(
     batch: &Batch,
@@ -262,6 +318,7 @@ fn collect_and_deliver(
     let listing = DirListing::new(work);
     let collected = globbing::collect(&wanted, &listing, &[])
         .map_err(|e| Failure::new(Step::Outputs, e.to_string()))?;
+    refuse_clashes(batch, &collected, work, out_dir)?;
     let real_work = fs::canonicalize(work).unwrap_or_else(|_| work.to_path_buf());
     let mut reports = Vec::with_capacity(collected.len());
     for (output, found) in batch.outputs.iter().zip(collected) {

@@ -87,6 +87,9 @@ pub enum ExecError {
     /// GPUs were asked for and cannot be given.
     #[error(transparent)]
     Gpu(#[from] gpus::Error),
+    /// Another run writes into the same outputs directory.
+    #[error(transparent)]
+    Lock(#[from] crate::run_lock::Error),
     /// The private run directory could not be made.
     #[error("cannot create the run directory `{path}`")]
     RunDir {
@@ -160,6 +163,18 @@ pub fn output_dir(outputs: Option<&Path>, several: bool, index: usize) -> PathBu
 /// Connectors watch the stop flag and end well within it; one that does not (a peer stuck in a
 /// system call) must not hold `red`, whose run directory and process end go on regardless.
 pub(crate) const STOP_GRACE: Duration = Duration::from_millis(500);
+
+/// The directory a run owns while it runs (see [`crate::run_lock`]): the outputs directory of a
+/// single batch, the `--outputs` directory that holds those of several, and for several without
+/// `--outputs` the working directory, which holds `./outputs_<i>`.
+#[must_use]
+pub fn outputs_root(outputs: Option<&Path>, several: bool) -> PathBuf {
+    match (outputs, several) {
+        (Some(dir), _) => dir.to_path_buf(),
+        (None, false) => PathBuf::from("outputs"),
+        (None, true) => PathBuf::from("."),
+    }
+}
 
 /// Run a closure on a blocking thread; a panic there becomes a message.
 pub(crate) async fn blocking<T: Send + 'static>(
@@ -295,6 +310,11 @@ pub async fn run(
         .first()
         .map(|b| b.container.image.clone())
         .ok_or(ExecError::Empty)?;
+    // Held until every batch has delivered and written its record.
+    let _lock = crate::run_lock::RunLock::acquire(
+        &outputs_root(options.outputs.as_deref(), several),
+        "--outputs",
+    )?;
     // A daemon that accepts and never answers must not hold Ctrl-C.
     let api = cancellation
         .unless(Bollard::connect())
@@ -413,6 +433,11 @@ mod tests {
         let dir = Path::new("/tmp/x");
         assert_eq!(output_dir(Some(dir), false, 0), PathBuf::from("/tmp/x"));
         assert_eq!(output_dir(Some(dir), true, 2), PathBuf::from("/tmp/x/2"));
+        // A run's lock covers every output directory it writes.
+        assert_eq!(outputs_root(None, false), PathBuf::from("outputs"));
+        assert_eq!(outputs_root(None, true), PathBuf::from("."));
+        assert_eq!(outputs_root(Some(dir), false), dir);
+        assert_eq!(outputs_root(Some(dir), true), dir);
     }
 
     #[test]
