@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Args;
 
-use crate::bench::stats::parse_size;
+use crate::cli::values;
 use crate::cli::{ExitStatus, Printer};
 use crate::connector::ssh::Ssh;
 use crate::connector::{Access, ConnectorError, Context};
@@ -48,17 +48,17 @@ pub struct MountArgs {
     #[arg(long)]
     pub direct_io: bool,
     /// Largest read-ahead window of a sequential reader (K, M, G suffixes are binary).
-    #[arg(long, value_name = "SIZE", default_value = "16M", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "16M", value_parser = values::size(0..=1 << 30))]
     pub readahead: u64,
     /// Bytes per read-ahead chunk (fetched as requests of at most the server's read limit).
-    #[arg(long, value_name = "SIZE", default_value = "1M", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "1M", value_parser = values::size(4096..=64 << 20))]
     pub chunk: u64,
-    /// Seconds any remote call may take before the read or listing fails with EIO.
-    #[arg(long, value_name = "SECONDS", default_value_t = 20.0)]
-    pub timeout: f64,
-    /// Seconds attributes and directory listings are trusted.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
-    pub cache_ttl: f64,
+    /// How long any remote call may take before the read or listing fails with EIO (`20`, `1m`).
+    #[arg(long, value_name = "DURATION", default_value = "20", value_parser = values::duration)]
+    pub timeout: Duration,
+    /// How long attributes and directory listings are trusted (`10`, `1m`).
+    #[arg(long, value_name = "DURATION", default_value = "10", value_parser = values::duration)]
+    pub cache_ttl: Duration,
     /// Let other users (and root, e.g. the Docker daemon) see the mount; needs
     /// `user_allow_other` in /etc/fuse.conf unless red runs as root.
     #[arg(long)]
@@ -283,14 +283,6 @@ fn connector_message(error: &ConnectorError) -> String {
     }
 }
 
-fn seconds(value: f64, option: &str) -> anyhow::Result<Duration> {
-    if value.is_finite() && value > 0.0 {
-        Ok(Duration::from_secs_f64(value))
-    } else {
-        anyhow::bail!("`{option}` must be a positive number of seconds")
-    }
-}
-
 /// Run `red mount`.
 pub fn run(args: &MountArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let (source, mountpoint) = source(args)?;
@@ -299,8 +291,8 @@ pub fn run(args: &MountArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         direct_io: args.direct_io,
         readahead: args.readahead,
         chunk: args.chunk,
-        timeout: seconds(args.timeout, "--timeout")?,
-        cache_ttl: seconds(args.cache_ttl, "--cache-ttl")?,
+        timeout: args.timeout,
+        cache_ttl: args.cache_ttl,
         allow_other: args.allow_other,
         ..Options::default()
     };
