@@ -111,9 +111,11 @@ fn source(args: &MountArgs) -> anyhow::Result<(Source, PathBuf)> {
                     access["hostKey"] = key.as_str().into();
                 }
                 if let Some(file) = &args.identity {
-                    let key = std::fs::read_to_string(file).with_context(|| {
-                        format!("cannot read the key file `{}`", file.display())
-                    })?;
+                    let key = crate::source::read_bytes(file, MAX_KEY_FILE)
+                        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                        .with_context(|| {
+                            format!("cannot read the key file `{}`", file.display())
+                        })?;
                     access["auth"]["privateKey"] = key.into();
                 }
                 Access::new(access)
@@ -282,6 +284,9 @@ fn connector_message(error: &ConnectorError) -> String {
         other => other.to_string(),
     }
 }
+
+/// The largest private key file `--identity` reads.
+const MAX_KEY_FILE: u64 = 1024 * 1024;
 
 /// Run `red mount`.
 pub fn run(args: &MountArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
