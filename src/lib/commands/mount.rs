@@ -84,6 +84,29 @@ enum Source {
     Ssh(Access),
 }
 
+/// Refuse a mount point that is the source directory, inside it, or above it: red would serve
+/// the mount from the mount itself, and every access would wait on itself until it failed.
+fn check_apart(dir: &Path, mountpoint: &Path) -> anyhow::Result<()> {
+    let Ok(point) = std::fs::canonicalize(mountpoint) else {
+        return Ok(()); // a missing mount point is reported when mounting
+    };
+    if point.starts_with(dir) || dir.starts_with(&point) {
+        let how = if point == dir {
+            "is the directory to mount"
+        } else if point.starts_with(dir) {
+            "is inside the directory to mount"
+        } else {
+            "contains the directory to mount"
+        };
+        anyhow::bail!(
+            "the mount point `{}` {how} (`{}`); choose a mount point outside it",
+            point.display(),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
 fn source(args: &MountArgs) -> anyhow::Result<(Source, PathBuf)> {
     match (&args.local, args.targets.as_slice()) {
         (Some(dir), [mountpoint]) => {
@@ -93,6 +116,7 @@ fn source(args: &MountArgs) -> anyhow::Result<(Source, PathBuf)> {
             if !dir.is_dir() {
                 anyhow::bail!("`{}` is not a directory", dir.display());
             }
+            check_apart(&dir, Path::new(mountpoint))?;
             Ok((Source::Local(dir), PathBuf::from(mountpoint)))
         }
         (Some(_), _) => anyhow::bail!("with `--local DIR`, give only the mount point"),
@@ -356,7 +380,7 @@ pub fn run(args: &MountArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     ));
     let stopped_by = runtime.block_on(wait_for_stop(&guard, signals));
     guard
-        .unmount()
+        .unmount_within(STOP_WAIT)
         .with_context(|| format!("after {stopped_by}"))?;
     printer.err(&format!(
         "unmounted `{}` ({stopped_by})\n",
@@ -364,6 +388,9 @@ pub fn run(args: &MountArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     ));
     Ok(ExitStatus::Success)
 }
+
+/// How long unmounting may take after a stop signal before the FUSE connection is aborted.
+const STOP_WAIT: Duration = Duration::from_secs(1);
 
 /// Wait until a stop signal arrives or the mount is removed from outside; say which.
 async fn wait_for_stop(
