@@ -27,12 +27,9 @@ pub fn file(path: &Path) -> Result<Parsed, LoadError> {
             source: None,
             io: true,
         },
-        source::Error::TooLarge { size, .. } => LoadError {
-            diagnostic: Diagnostic::error(
-                "io",
-                format!("the file is {size} bytes, over the 4 GiB a RED file can have"),
-            )
-            .hint("split the batches into several files"),
+        error @ source::Error::TooLarge { .. } => LoadError {
+            diagnostic: Diagnostic::error("io", error.to_string())
+                .hint("split the batches into several files"),
             source: None,
             io: true,
         },

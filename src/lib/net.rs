@@ -46,3 +46,82 @@ pub fn api_client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
         .connect_timeout(timeout.min(CONNECT_TIMEOUT))
         .build()
 }
+
+/// The most red reads of one JSON answer from a remote API (a status, a job, a version, an
+/// upload's key): such answers are kilobytes; anything past this is not the API red expects.
+pub const MAX_ANSWER: u64 = 4 * 1024 * 1024;
+
+/// The most red reads of an answer that lists many things (CC-Agency's batches and experiments)
+/// or carries a batch's stdout or stderr.
+pub const MAX_LIST_ANSWER: u64 = 64 * 1024 * 1024;
+
+/// Why a body could not be read.
+#[derive(Debug)]
+pub enum BodyError {
+    /// The body is longer than the limit (by its `Content-Length`, or as it arrived).
+    TooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// The network failed while reading.
+    Network(reqwest::Error),
+}
+
+impl BodyError {
+    /// The limit as people read it, for messages: "over 4 MiB".
+    #[must_use]
+    pub fn over(limit: u64) -> String {
+        format!("over {}", crate::cli::values::show_size(limit))
+    }
+}
+
+/// Read a whole answer body, at most `limit` bytes: refused from its `Content-Length` when that
+/// says more, otherwise as soon as the bytes that arrived go past the limit. This is the one way
+/// red reads an answer into memory; a file download streams to disk instead ([`save_body`]).
+///
+/// # Errors
+/// [`BodyError::TooLarge`] past the limit, [`BodyError::Network`] when reading fails.
+pub async fn read_body(mut response: reqwest::Response, limit: u64) -> Result<Vec<u8>, BodyError> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit)
+    {
+        return Err(BodyError::TooLarge { limit });
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Network)? {
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Err(BodyError::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Why a body could not be saved.
+#[derive(Debug)]
+pub enum SaveError {
+    /// The network failed while reading.
+    Network(reqwest::Error),
+    /// The file could not be written.
+    Write(std::io::Error),
+}
+
+/// Stream an answer body into `file` chunk by chunk (never the whole body in memory); returns
+/// the bytes written.
+///
+/// # Errors
+/// When reading the body or writing the file fails.
+pub async fn save_body(
+    mut response: reqwest::Response,
+    file: &mut tokio::fs::File,
+) -> Result<u64, SaveError> {
+    use tokio::io::AsyncWriteExt as _;
+    let mut written = 0u64;
+    while let Some(chunk) = response.chunk().await.map_err(SaveError::Network)? {
+        file.write_all(&chunk).await.map_err(SaveError::Write)?;
+        written += chunk.len() as u64;
+    }
+    file.flush().await.map_err(SaveError::Write)?;
+    Ok(written)
+}

@@ -177,3 +177,26 @@ fn every_script_answers_help_and_does_nothing() {
     }
     assert!(checked >= 10, "only {checked} scripts found");
 }
+
+/// Numbers no option can use are usage errors naming the range, never a panic (exit 101): these
+/// four once reached `Duration::from_secs_f64` unchecked.
+#[test]
+fn numbers_out_of_range_are_usage_errors() {
+    let cases: [&[&str]; 5] = [
+        &["exec", "f.yml", "--timeout", "99999999999999999999h"],
+        &["bench", "io", "f.bin", "--duration", "1e300"],
+        &["mount", "--local", "a", "b", "--timeout", "1e300"],
+        &["mount", "--local", "a", "b", "--cache-ttl", "1e300"],
+        &["bench", "io", "f.bin", "--readers", "18446744073709551615"],
+    ];
+    for args in cases {
+        let run = Red::new().args(args).run();
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(" to ") || run.stderr.contains("..="),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("panicked"), "{args:?}: {}", run.stderr);
+    }
+}

@@ -14,6 +14,7 @@ mod fill;
 mod gpus;
 mod http;
 mod kiosk;
+mod limits;
 mod mount;
 mod plan;
 mod ssh;

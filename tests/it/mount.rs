@@ -720,3 +720,61 @@ fn a_mount_point_that_is_already_mounted_is_refused() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(first.wait().unwrap().success());
 }
+
+/// A mount point that is the source directory, inside it or above it is refused before
+/// mounting (it once mounted, and every access then waited on the mount itself).
+#[test]
+fn a_mount_point_inside_its_own_source_is_refused() {
+    let red = Red::new();
+    let dir = red.dir().join("d");
+    fs::create_dir_all(dir.join("sub")).unwrap();
+    for (source, point, how) in [
+        ("d", "d", "is the directory to mount"),
+        ("d", "d/sub", "is inside the directory to mount"),
+        ("d/sub", "d", "contains the directory to mount"),
+        ("d", "d/sub/../sub", "is inside the directory to mount"),
+    ] {
+        let run = Red::new()
+            .args(["mount", "--local"])
+            .args(
+                [
+                    dir.parent().unwrap().join(source),
+                    dir.parent().unwrap().join(point),
+                ]
+                .iter()
+                .map(|p| p.to_str().unwrap().to_owned()),
+            )
+            .run();
+        assert_eq!(run.code, 2, "{source} {point}: {}", run.stderr);
+        assert!(run.stderr.contains(how), "{source} {point}: {}", run.stderr);
+        assert!(!is_mounted(&dir.parent().unwrap().join(point)));
+    }
+}
+
+/// A mount whose remote hangs, with a reader stuck in it, still ends within a bounded time
+/// (what Ctrl-C relies on; the FUSE connection is aborted when unmounting does not finish).
+#[test]
+#[cfg_attr(not(feature = "fuse-tests"), ignore = "needs FUSE: see docs/sshfs.md")]
+fn a_mount_with_a_stuck_reader_unmounts_within_a_bound() {
+    let src = tree();
+    let remote = Arc::new(Faulty::new(src.path()));
+    let options = Options {
+        timeout: Duration::from_secs(3600),
+        ..fault_options()
+    };
+    let (mnt, guard) = mount_remote(Arc::clone(&remote), options);
+    let path = mnt.path().join("small.txt");
+    remote.set(Mode::Hang);
+    let reader = std::thread::spawn(move || fs::read(path));
+    std::thread::sleep(Duration::from_millis(300));
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(guard.unmount_within(Duration::from_secs(1)));
+    });
+    let result = finished.recv_timeout(Duration::from_secs(30));
+    remote.set(Mode::Serve);
+    let result = result.expect("unmounting a stuck mount ended");
+    assert!(result.is_ok(), "{result:?}");
+    assert!(!is_mounted(mnt.path()));
+    let _ = reader.join().unwrap();
+}

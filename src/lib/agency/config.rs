@@ -62,19 +62,32 @@ struct Raw {
     password: Option<String>,
 }
 
+/// The largest config file red reads (it holds a URL, a user and a password).
+const MAX_CONFIG: u64 = 64 * 1024;
+
 /// Read the config file at `path`; a missing file is an empty config.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => zeroize::Zeroizing::new(text),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
-        Err(source) => {
+    let bytes = match crate::source::read_bytes(path, MAX_CONFIG) {
+        Ok(bytes) => zeroize::Zeroizing::new(bytes),
+        Err(crate::source::Error::Read { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            return Ok(Config::default());
+        }
+        Err(crate::source::Error::Read { source, .. }) => {
             return Err(ConfigError::Read {
                 path: path.to_owned(),
                 source,
             });
         }
+        Err(error) => {
+            return Err(ConfigError::Read {
+                path: path.to_owned(),
+                source: std::io::Error::new(std::io::ErrorKind::FileTooLarge, error.to_string()),
+            });
+        }
     };
-    let raw: Raw = serde_json::from_str(&text).map_err(|e| ConfigError::Format {
+    let raw: Raw = serde_json::from_slice(&bytes).map_err(|e| ConfigError::Format {
         path: path.to_owned(),
         reason: format!("line {} column {}", e.line(), e.column()),
     })?;

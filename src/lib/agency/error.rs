@@ -53,6 +53,22 @@ pub enum Error {
         /// The broker's words.
         message: String,
     },
+    /// An answer longer than any answer of the API (see `docs/limits.md`): not a broker, or a
+    /// broken one. Never retried.
+    #[error(
+        "the answer of `{url}` to {method} `{path}` is {}, more than red reads of such an answer",
+        crate::net::BodyError::over(*limit)
+    )]
+    TooLarge {
+        /// The base URL.
+        url: String,
+        /// The request method.
+        method: &'static str,
+        /// The request path below the base URL.
+        path: String,
+        /// The limit, in bytes.
+        limit: u64,
+    },
     /// The broker could not be reached (refused, DNS, TLS, reset).
     #[error("cannot reach the broker at `{url}`: {reason}")]
     Connect {
@@ -125,6 +141,7 @@ impl Error {
             ),
             Error::Connect { .. } => Some("check the URL and that the broker is running"),
             Error::Timeout { .. } => Some("raise `--timeout`, or check the broker's load"),
+            Error::TooLarge { .. } => Some("check that the URL is the CC-Agency broker's"),
             Error::NotFound { .. } => Some("check the id (24 hexadecimal digits)"),
             _ => None,
         }

@@ -568,10 +568,20 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| self.network(&e, name, path))?;
+        let limit = answer_limit(path);
+        let body = match crate::net::read_body(response, limit).await {
+            Ok(body) => body,
+            Err(crate::net::BodyError::Network(e)) => return Err(self.network(&e, name, path)),
+            Err(crate::net::BodyError::TooLarge { limit }) => {
+                return Err(Error::TooLarge {
+                    url: self.base.clone(),
+                    method: name,
+                    path: path.to_owned(),
+                    limit,
+                });
+            }
+        };
+        let text = String::from_utf8_lossy(&body).into_owned();
         if status.is_success() {
             Ok(text)
         } else {
@@ -600,6 +610,17 @@ impl Client {
             url: self.base.clone(),
             reason: describe(error),
         }
+    }
+}
+
+/// The most red reads of the answer to `path`: lists and logs can be long, every other answer is
+/// one small JSON object.
+fn answer_limit(path: &str) -> u64 {
+    let log = path.ends_with("/stdout") || path.ends_with("/stderr");
+    if log || path == "/batches" || path == "/experiments" {
+        crate::net::MAX_LIST_ANSWER
+    } else {
+        crate::net::MAX_ANSWER
     }
 }
 

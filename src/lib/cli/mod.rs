@@ -6,6 +6,7 @@
 //! infrastructure error, 130 interrupted.
 
 mod printer;
+pub mod values;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

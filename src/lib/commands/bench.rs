@@ -10,8 +10,7 @@ use serde_json::json;
 
 use crate::bench::io::{self, Limit, Pattern};
 use crate::bench::plot;
-use crate::bench::stats::parse_size;
-use crate::cli::{ExitStatus, Printer};
+use crate::cli::{ExitStatus, Printer, values};
 
 /// `red bench …`
 #[derive(Debug, Subcommand)]
@@ -62,22 +61,22 @@ pub struct IoArgs {
     #[arg(long, value_hint = clap::ValueHint::FilePath)]
     pub compare: Option<PathBuf>,
     /// Bytes per read (K, M, G suffixes are binary).
-    #[arg(long, default_value = "16M", value_parser = parse_size)]
+    #[arg(long, default_value = "16M", value_parser = values::size(1..=1 << 30))]
     pub block: u64,
     /// Where reads start.
     #[arg(long, value_enum, default_value_t = PatternArg::Random)]
     pub pattern: PatternArg,
     /// Parallel readers, each with its own file handle.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = values::count(1..=1024))]
     pub readers: usize,
-    /// Seconds per round [default: 10 unless `--bytes` is given].
-    #[arg(long, conflicts_with = "bytes")]
-    pub duration: Option<f64>,
+    /// How long each round reads (`10`, `90s`, `2m`) [default: 10 s unless `--bytes` is given].
+    #[arg(long, conflicts_with = "bytes", value_parser = values::duration)]
+    pub duration: Option<Duration>,
     /// Bytes per round across all readers, read exactly.
-    #[arg(long, value_parser = parse_size)]
+    #[arg(long, value_parser = values::size(1..=1 << 50))]
     pub bytes: Option<u64>,
     /// Rounds per file; the median and spread are over rounds.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = values::count(1..=10_000))]
     pub rounds: usize,
     /// Open with `O_DIRECT`, bypassing the page cache (block and bytes must be multiples of 4096).
     #[arg(long)]
@@ -104,19 +103,19 @@ pub struct DatasetArgs {
     #[arg(value_hint = clap::ValueHint::FilePath)]
     pub out: PathBuf,
     /// Slides the tiles come from (each has its own stain colour).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = values::count(1..=10_000))]
     pub slides: usize,
     /// Tiles in each of the four arrays; each tile is 1 MiB.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = values::count(1..=1_000_000))]
     pub tiles_per_array: usize,
     /// Seed of every pixel.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Tiles per HDF5 chunk.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = values::count(1..=1024))]
     pub chunk_tiles: usize,
     /// Compress chunks with deflate at this level (1–9).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=9))]
     pub deflate: Option<u8>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
@@ -135,31 +134,31 @@ pub struct LoaderArgs {
     #[arg(long, value_hint = clap::ValueHint::FilePath)]
     pub compare: Option<PathBuf>,
     /// Epochs per file.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = values::count(1..=10_000))]
     pub epochs: usize,
     /// Mini-batches per epoch.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = values::count(1..=1_000_000))]
     pub steps: usize,
     /// Tiles per class in a mini-batch (positives and negatives alike).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = values::count(1..=100_000))]
     pub batch: usize,
     /// Side of the random square crop.
-    #[arg(long, default_value_t = 224)]
+    #[arg(long, default_value_t = 224, value_parser = values::count(1..=4096))]
     pub crop: usize,
     /// Smallest share of tissue a crop needs to be kept.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = values::fraction)]
     pub min_tissue: f64,
     /// Simulated compute per mini-batch, in milliseconds.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 200, value_parser = values::int(0..=3_600_000))]
     pub compute_ms: u64,
     /// Loader threads.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = values::count(1..=1024))]
     pub workers: usize,
     /// Mini-batches loaded ahead of the compute.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = values::count(0..=1024))]
     pub prefetch: usize,
     /// Consecutive tiles read from one random start.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = values::count(1..=1_000_000))]
     pub chunk_tiles: usize,
     /// Seed of every random choice.
     #[arg(long, default_value_t = 0)]
@@ -169,7 +168,7 @@ pub struct LoaderArgs {
     pub drop_caches: bool,
     /// HDF5 chunk cache per array [default: HDF5's 1M]; `0` makes HDF5 read only each crop's
     /// rows instead of whole 1 MiB tile chunks.
-    #[arg(long, value_parser = parse_size)]
+    #[arg(long, value_parser = values::size(0..=1 << 40))]
     pub chunk_cache: Option<u64>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
@@ -191,13 +190,7 @@ pub fn run(command: &BenchCommand, printer: &Printer) -> anyhow::Result<ExitStat
 fn run_io(args: &IoArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let limit = match (args.bytes, args.duration) {
         (Some(bytes), _) => Limit::Bytes(bytes),
-        (None, seconds) => {
-            let seconds = seconds.unwrap_or(10.0);
-            if !(seconds.is_finite() && seconds > 0.0) {
-                anyhow::bail!("`--duration` must be a positive number of seconds");
-            }
-            Limit::Duration(Duration::from_secs_f64(seconds))
-        }
+        (None, duration) => Limit::Duration(duration.unwrap_or(Duration::from_secs(10))),
     };
     let options = io::Options {
         block: args.block,

@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
 use rayon::prelude::*;
 
-use crate::cli::{ExitStatus, Printer};
+use crate::cli::{ExitStatus, Printer, values};
 use crate::convert::{self, Format, Value};
 use crate::diagnostic::{self, Diagnostic};
 use crate::output_file::{self, Privacy};
@@ -69,7 +69,7 @@ pub struct FormatArgs {
     #[arg(short, long, value_name = "OUT", value_hint = clap::ValueHint::FilePath)]
     pub output: Option<PathBuf>,
     /// Spaces per level in JSON output (0 writes one line).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = values::count(0..=16))]
     pub indent: usize,
 }
 
@@ -86,7 +86,7 @@ pub struct BatchesArgs {
     #[arg(long, value_enum)]
     pub to: Option<OutputFormat>,
     /// Spaces per level in JSON output (0 writes one line).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = values::count(0..=16))]
     pub indent: usize,
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cli::{ExitStatus, Printer};
+use crate::cli::{ExitStatus, Printer, values};
 use crate::commands::fill::{self as fill_command, SourceArgs};
 use crate::commands::plan::CliCompat;
 use crate::diagnostic::Diagnostic;
@@ -54,7 +54,7 @@ pub struct ExecArgs {
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
     /// Kill a batch's command after this long (`90`, `90s`, `15m`, `2h`).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = values::duration)]
     pub timeout: Option<Duration>,
     /// The container's network: none (only loopback), host, or Docker's bridge.
     #[arg(long, value_enum, default_value_t = Network::None)]
@@ -90,26 +90,6 @@ pub enum Network {
     Host,
     /// Docker's default bridge.
     Bridge,
-}
-
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .map_or((text, ""), |at| text.split_at(at));
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration like `90s`, `15m` or `2h`"))?;
-    let seconds = match unit {
-        "" | "s" => value,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        _ => return Err(format!("unknown unit `{unit}`: use s, m or h")),
-    };
-    if !(seconds.is_finite() && seconds > 0.0) {
-        return Err("the timeout must be positive".into());
-    }
-    Ok(Duration::from_secs_f64(seconds))
 }
 
 fn parse_user(text: &str) -> Result<ContainerUser, String> {
@@ -418,16 +398,6 @@ impl Events for Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("1.5m").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
-        assert!(parse_duration("0").is_err());
-        assert!(parse_duration("5d").is_err());
-        assert!(parse_duration("soon").is_err());
-    }
 
     #[test]
     fn users() {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use crate::cli::{ExitStatus, Printer};
+use crate::cli::{ExitStatus, Printer, values};
 use crate::commands::remote::Format;
 use crate::kiosk::{self, Client, JobRequest, Pace};
 
@@ -29,9 +29,9 @@ pub struct JobtypesArgs {
     /// The Kiosk's base URL (`http://` is assumed without a scheme).
     #[arg(long, value_name = "URL")]
     pub url: String,
-    /// Seconds one request may take.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
-    pub request_timeout: f64,
+    /// How long one request may take (`30`, `90s`, `2m`).
+    #[arg(long, value_name = "DURATION", default_value = "30", value_parser = values::duration)]
+    pub request_timeout: Duration,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
@@ -59,15 +59,15 @@ pub struct KioskSubmitArgs {
     /// fewer requests than jobs, jobs wait in the Kiosk's queue while few connections are open.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub requests: Option<u32>,
-    /// Seconds a job may take from upload to result before it counts as failed.
-    #[arg(long, value_name = "SECONDS", default_value_t = 3600.0)]
-    pub timeout: f64,
-    /// Seconds one request may take (an upload the Kiosk never answers fails after this).
-    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
-    pub request_timeout: f64,
+    /// How long a job may take from upload to result before it counts as failed (`3600`, `1h`).
+    #[arg(long, value_name = "DURATION", default_value = "3600", value_parser = values::duration)]
+    pub timeout: Duration,
+    /// How long one request may take (an upload the Kiosk never answers fails after this).
+    #[arg(long, value_name = "DURATION", default_value = "60", value_parser = values::duration)]
+    pub request_timeout: Duration,
     /// The longest wait between two polls of one job (polls are timed by the jobs that have ended).
-    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
-    pub poll: f64,
+    #[arg(long, value_name = "DURATION", default_value = "1", value_parser = values::duration)]
+    pub poll: Duration,
     /// Rescale factor sent with each job (empty: the Kiosk detects it).
     #[arg(long)]
     pub scale: Option<String>,
@@ -75,10 +75,10 @@ pub struct KioskSubmitArgs {
     #[arg(long)]
     pub channels: Option<String>,
     /// Seconds after which the Kiosk may forget a finished job.
-    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600, value_parser = values::int(1..=366 * 86_400))]
     pub expire: u64,
     /// Benchmark: submit the first file N times and report per-job and overall timings.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub benchmark: Option<u32>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
@@ -91,13 +91,6 @@ pub fn run(command: &KioskCommand, printer: &Printer) -> anyhow::Result<ExitStat
         KioskCommand::Jobtypes(args) => jobtypes(args, printer),
         KioskCommand::Submit(args) => submit(args, printer),
     }
-}
-
-pub(crate) fn seconds(value: f64, flag: &str) -> anyhow::Result<Duration> {
-    Duration::try_from_secs_f64(value)
-        .ok()
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| anyhow::anyhow!("`{flag}` must be a positive number of seconds"))
 }
 
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -116,10 +109,7 @@ pub(crate) fn fail(printer: &Printer, error: &kiosk::Error) -> ExitStatus {
 }
 
 fn jobtypes(args: &JobtypesArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let client = Client::new(
-        &args.url,
-        seconds(args.request_timeout, "--request-timeout")?,
-    )?;
+    let client = Client::new(&args.url, args.request_timeout)?;
     super::interruptible(runtime()?, printer, "interrupted\n", |_| async {
         match client.job_types().await {
             Ok(types) => {
@@ -219,7 +209,7 @@ pub(crate) struct Settings {
 }
 
 fn submit(args: &KioskSubmitArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let request_timeout = seconds(args.request_timeout, "--request-timeout")?;
+    let request_timeout = args.request_timeout;
     let mut files = match collect(&args.paths) {
         Ok(files) => files,
         Err(error) => return Ok(fail(printer, &error)),
@@ -256,8 +246,8 @@ fn submit(args: &KioskSubmitArgs, printer: &Printer) -> anyhow::Result<ExitStatu
     let settings = Arc::new(Settings {
         job_type: args.job_type.clone(),
         download: args.download.clone(),
-        timeout: seconds(args.timeout, "--timeout")?,
-        pace: Arc::new(Pace::new(seconds(args.poll, "--poll")?)),
+        timeout: args.timeout,
+        pace: Arc::new(Pace::new(args.poll)),
         scale: args.scale.clone(),
         channels: args.channels.clone(),
         expire: args.expire,

@@ -4,7 +4,7 @@
 use clap::Args;
 
 use crate::agency::{self, BatchQuery, State};
-use crate::cli::{ExitStatus, Printer};
+use crate::cli::{ExitStatus, Printer, values};
 use crate::commands::remote::{self, Format, RemoteArgs};
 
 /// A `--state` value.
@@ -50,10 +50,10 @@ pub struct ListArgs {
     #[arg(long, value_name = "USER")]
     pub owner: Option<String>,
     /// At most this many batches.
-    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 20, value_parser = values::int(1..=1_000_000))]
     pub limit: u64,
     /// Skip this many first (paging).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = values::int(0..=i64::MAX as u64))]
     pub skip: u64,
     /// Oldest first.
     #[arg(long)]

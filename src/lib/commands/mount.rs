@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Args;
 
-use crate::bench::stats::parse_size;
+use crate::cli::values;
 use crate::cli::{ExitStatus, Printer};
 use crate::connector::ssh::Ssh;
 use crate::connector::{Access, ConnectorError, Context};
@@ -48,17 +48,17 @@ pub struct MountArgs {
     #[arg(long)]
     pub direct_io: bool,
     /// Largest read-ahead window of a sequential reader (K, M, G suffixes are binary).
-    #[arg(long, value_name = "SIZE", default_value = "16M", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "16M", value_parser = values::size(0..=1 << 30))]
     pub readahead: u64,
     /// Bytes per read-ahead chunk (fetched as requests of at most the server's read limit).
-    #[arg(long, value_name = "SIZE", default_value = "1M", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "1M", value_parser = values::size(4096..=64 << 20))]
     pub chunk: u64,
-    /// Seconds any remote call may take before the read or listing fails with EIO.
-    #[arg(long, value_name = "SECONDS", default_value_t = 20.0)]
-    pub timeout: f64,
-    /// Seconds attributes and directory listings are trusted.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
-    pub cache_ttl: f64,
+    /// How long any remote call may take before the read or listing fails with EIO (`20`, `1m`).
+    #[arg(long, value_name = "DURATION", default_value = "20", value_parser = values::duration)]
+    pub timeout: Duration,
+    /// How long attributes and directory listings are trusted (`10`, `1m`).
+    #[arg(long, value_name = "DURATION", default_value = "10", value_parser = values::duration)]
+    pub cache_ttl: Duration,
     /// Let other users (and root, e.g. the Docker daemon) see the mount; needs
     /// `user_allow_other` in /etc/fuse.conf unless red runs as root.
     #[arg(long)]
@@ -84,6 +84,29 @@ enum Source {
     Ssh(Access),
 }
 
+/// Refuse a mount point that is the source directory, inside it, or above it: red would serve
+/// the mount from the mount itself, and every access would wait on itself until it failed.
+fn check_apart(dir: &Path, mountpoint: &Path) -> anyhow::Result<()> {
+    let Ok(point) = std::fs::canonicalize(mountpoint) else {
+        return Ok(()); // a missing mount point is reported when mounting
+    };
+    if point.starts_with(dir) || dir.starts_with(&point) {
+        let how = if point == dir {
+            "is the directory to mount"
+        } else if point.starts_with(dir) {
+            "is inside the directory to mount"
+        } else {
+            "contains the directory to mount"
+        };
+        anyhow::bail!(
+            "the mount point `{}` {how} (`{}`); choose a mount point outside it",
+            point.display(),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
 fn source(args: &MountArgs) -> anyhow::Result<(Source, PathBuf)> {
     match (&args.local, args.targets.as_slice()) {
         (Some(dir), [mountpoint]) => {
@@ -93,6 +116,7 @@ fn source(args: &MountArgs) -> anyhow::Result<(Source, PathBuf)> {
             if !dir.is_dir() {
                 anyhow::bail!("`{}` is not a directory", dir.display());
             }
+            check_apart(&dir, Path::new(mountpoint))?;
             Ok((Source::Local(dir), PathBuf::from(mountpoint)))
         }
         (Some(_), _) => anyhow::bail!("with `--local DIR`, give only the mount point"),
@@ -111,9 +135,11 @@ fn source(args: &MountArgs) -> anyhow::Result<(Source, PathBuf)> {
                     access["hostKey"] = key.as_str().into();
                 }
                 if let Some(file) = &args.identity {
-                    let key = std::fs::read_to_string(file).with_context(|| {
-                        format!("cannot read the key file `{}`", file.display())
-                    })?;
+                    let key = crate::source::read_bytes(file, MAX_KEY_FILE)
+                        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                        .with_context(|| {
+                            format!("cannot read the key file `{}`", file.display())
+                        })?;
                     access["auth"]["privateKey"] = key.into();
                 }
                 Access::new(access)
@@ -283,13 +309,8 @@ fn connector_message(error: &ConnectorError) -> String {
     }
 }
 
-fn seconds(value: f64, option: &str) -> anyhow::Result<Duration> {
-    if value.is_finite() && value > 0.0 {
-        Ok(Duration::from_secs_f64(value))
-    } else {
-        anyhow::bail!("`{option}` must be a positive number of seconds")
-    }
-}
+/// The largest private key file `--identity` reads.
+const MAX_KEY_FILE: u64 = 1024 * 1024;
 
 /// Run `red mount`.
 pub fn run(args: &MountArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
@@ -299,8 +320,8 @@ pub fn run(args: &MountArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         direct_io: args.direct_io,
         readahead: args.readahead,
         chunk: args.chunk,
-        timeout: seconds(args.timeout, "--timeout")?,
-        cache_ttl: seconds(args.cache_ttl, "--cache-ttl")?,
+        timeout: args.timeout,
+        cache_ttl: args.cache_ttl,
         allow_other: args.allow_other,
         ..Options::default()
     };
@@ -359,7 +380,7 @@ pub fn run(args: &MountArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     ));
     let stopped_by = runtime.block_on(wait_for_stop(&guard, signals));
     guard
-        .unmount()
+        .unmount_within(STOP_WAIT)
         .with_context(|| format!("after {stopped_by}"))?;
     printer.err(&format!(
         "unmounted `{}` ({stopped_by})\n",
@@ -367,6 +388,9 @@ pub fn run(args: &MountArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     ));
     Ok(ExitStatus::Success)
 }
+
+/// How long unmounting may take after a stop signal before the FUSE connection is aborted.
+const STOP_WAIT: Duration = Duration::from_secs(1);
 
 /// Wait until a stop signal arrives or the mount is removed from outside; say which.
 async fn wait_for_stop(

@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use crate::agency::{self, Client, Credentials, config};
-use crate::cli::{ExitStatus, Printer};
+use crate::cli::{ExitStatus, Printer, values};
 use crate::fill::Secret;
 
 /// How to reach the broker.
@@ -24,22 +24,13 @@ pub struct RemoteArgs {
     /// from `RED_AGENCY_PASSWORD`, the config file or a prompt, never from a flag.
     #[arg(long, value_name = "USER")]
     pub user: Option<String>,
-    /// Seconds one request may take, connecting included.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_seconds)]
-    pub timeout: f64,
+    /// How long one request may take, connecting included (`30`, `2m`; at most 1 day).
+    #[arg(long, value_name = "DURATION", default_value = "30", value_parser = values::duration_up_to_a_day)]
+    pub timeout: Duration,
     /// The agency config file (default: `RED_AGENCY_CONFIG`, else
     /// `$XDG_CONFIG_HOME/red/agency.json`, else `~/.config/red/agency.json`).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-}
-
-fn parse_seconds(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(value) if value > 0.0 && value <= 86_400.0 => Ok(value),
-        _ => Err(format!(
-            "`{text}` is not a number of seconds between 0 and 86400"
-        )),
-    }
 }
 
 /// Output formats of the agency commands.
@@ -126,7 +117,7 @@ pub(crate) fn client(
         None => prompt(&username, &url, &where_to())?,
     };
     printer.protect([password.expose()]);
-    let timeout = Duration::from_secs_f64(args.timeout);
+    let timeout = args.timeout;
     Ok(Client::new(
         &url,
         Credentials { username, password },

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde::Serialize;
 
-use crate::cli::{ExitStatus, Printer};
+use crate::cli::{ExitStatus, Printer, values};
 use crate::commands::exec::base_dir;
 use crate::commands::fill::{self as fill_command};
 use crate::commands::kiosk::{self as kiosk_command, Outcome, Settings};
@@ -65,9 +65,9 @@ pub struct KioskArgs {
     #[arg(long, value_name = "N", requires = "kiosk",
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub jobs: Option<u32>,
-    /// With `--kiosk`: seconds one batch's job may take from upload to result [default: 3600].
-    #[arg(long, value_name = "SECONDS", requires = "kiosk")]
-    pub job_timeout: Option<f64>,
+    /// With `--kiosk`: how long one batch's job may take from upload to result [default: 1h].
+    #[arg(long, value_name = "DURATION", requires = "kiosk", value_parser = values::duration)]
+    pub job_timeout: Option<Duration>,
     /// With `--kiosk`: the rescale factor sent with each job.
     #[arg(long, requires = "kiosk")]
     pub scale: Option<String>,
@@ -79,7 +79,7 @@ pub struct KioskArgs {
 /// The default of `--jobs` (as `red kiosk submit`).
 const DEFAULT_JOBS: u32 = 16;
 /// The default of `--job-timeout`, seconds.
-const DEFAULT_JOB_TIMEOUT: f64 = 3600.0;
+const DEFAULT_JOB_TIMEOUT: Duration = Duration::from_secs(3600);
 /// The longest wait between two polls of one job.
 const POLL: Duration = Duration::from_secs(1);
 /// Seconds after which the Kiosk may forget a finished job.
@@ -182,11 +182,8 @@ pub(crate) fn run(
     let (Some(url), Some(job_type)) = (&kiosk_args.kiosk, &kiosk_args.job_type) else {
         anyhow::bail!("`--kiosk URL` needs `--job-type TYPE`");
     };
-    let request_timeout = kiosk_command::seconds(args.remote.timeout, "--timeout")?;
-    let job_timeout = kiosk_command::seconds(
-        kiosk_args.job_timeout.unwrap_or(DEFAULT_JOB_TIMEOUT),
-        "--job-timeout",
-    )?;
+    let request_timeout = args.remote.timeout;
+    let job_timeout = kiosk_args.job_timeout.unwrap_or(DEFAULT_JOB_TIMEOUT);
     let report =
         fill_command::Report::for_file(printer, &args.file, matches!(args.format, Format::Json));
     let filled = match report.filled(&args.file, &args.sources) {

@@ -303,12 +303,9 @@ pub fn read_file(path: &Path) -> Result<VarsFile, Error> {
             path: path.to_path_buf(),
             source,
         },
-        source::Error::TooLarge { size, .. } => Error::Read {
+        error @ source::Error::TooLarge { .. } => Error::Read {
             path: path.to_path_buf(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::FileTooLarge,
-                format!("{size} bytes, over the 4 GiB limit"),
-            ),
+            source: std::io::Error::new(std::io::ErrorKind::FileTooLarge, error.to_string()),
         },
         source::Error::NotUtf8 { byte, location, .. } => Error::NotUtf8 {
             path: path.to_path_buf(),

@@ -62,6 +62,19 @@ pub enum Error {
         /// What did not fit.
         reason: String,
     },
+    /// An answer longer than any answer of the Kiosk's API (see `docs/limits.md`).
+    #[error(
+        "the answer of the Kiosk at `{url}` to {what} is {}, more than red reads of such an answer; check that the URL is a Kiosk's",
+        crate::net::BodyError::over(*limit)
+    )]
+    TooLarge {
+        /// The URL.
+        url: String,
+        /// The request, in words.
+        what: String,
+        /// The limit, in bytes.
+        limit: u64,
+    },
     /// A job type the Kiosk does not offer.
     #[error("the Kiosk at `{url}` has no job type `{job_type}` (it offers: {offered})")]
     UnknownJobType {
@@ -336,11 +349,7 @@ impl Client {
             uploaded_name: String,
         }
         let turn = self.turn().await;
-        let data = tokio::fs::read(file).await.map_err(|source| Error::Io {
-            action: "read",
-            path: file.to_owned(),
-            source,
-        })?;
+        let data = read_upload(file).await?;
         let boundary = format!("red-{}", uuid::Uuid::new_v4().simple());
         let safe: String = name
             .chars()
@@ -436,15 +445,27 @@ impl Client {
             .send()
             .await
             .map_err(|e| self.network(&e, &what))?;
-        let bytes = self.checked(response, &what).await?;
-        tokio::fs::write(dest, &bytes)
-            .await
-            .map_err(|source| Error::Io {
-                action: "write",
-                path: dest.to_owned(),
-                source,
-            })?;
-        Ok(bytes.len() as u64)
+        if !response.status().is_success() {
+            return Err(self
+                .checked(response, &what)
+                .await
+                .err()
+                .unwrap_or_else(|| Error::Body {
+                    what: what.clone(),
+                    reason: "a failure status".to_owned(),
+                }));
+        }
+        let written = |source| Error::Io {
+            action: "write",
+            path: dest.to_owned(),
+            source,
+        };
+        let mut file = tokio::fs::File::create(dest).await.map_err(written)?;
+        match crate::net::save_body(response, &mut file).await {
+            Ok(size) => Ok(size),
+            Err(crate::net::SaveError::Network(e)) => Err(self.network(&e, &what)),
+            Err(crate::net::SaveError::Write(source)) => Err(written(source)),
+        }
     }
 
     async fn json<T: serde::de::DeserializeOwned>(
@@ -473,9 +494,19 @@ impl Client {
 
     async fn checked(&self, response: reqwest::Response, what: &str) -> Result<Vec<u8>, Error> {
         let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| self.network(&e, what))?;
+        let bytes = match crate::net::read_body(response, crate::net::MAX_ANSWER).await {
+            Ok(bytes) => bytes,
+            Err(crate::net::BodyError::Network(e)) => return Err(self.network(&e, what)),
+            Err(crate::net::BodyError::TooLarge { limit }) => {
+                return Err(Error::TooLarge {
+                    url: self.base.clone(),
+                    what: what.to_owned(),
+                    limit,
+                });
+            }
+        };
         if status.is_success() {
-            return Ok(bytes.to_vec());
+            return Ok(bytes);
         }
         let text = String::from_utf8_lossy(&bytes);
         let message = serde_json::from_str::<serde_json::Value>(&text)
@@ -512,6 +543,31 @@ impl Client {
             reason: source.to_string().to_lowercase(),
         }
     }
+}
+
+/// The largest file red uploads to a Kiosk (an image or a `.zip` of images; the upload is sent
+/// from memory).
+pub const MAX_UPLOAD: u64 = 1024 * 1024 * 1024;
+
+/// Read a file to upload, refusing one over [`MAX_UPLOAD`] (or a device that never ends).
+async fn read_upload(file: &Path) -> Result<Vec<u8>, Error> {
+    let path = file.to_owned();
+    let read = tokio::task::spawn_blocking(move || crate::source::read_bytes(&path, MAX_UPLOAD))
+        .await
+        .unwrap_or_else(|e| {
+            Err(crate::source::Error::Read {
+                origin: crate::source::Origin::Path(file.to_owned()),
+                source: std::io::Error::other(e),
+            })
+        });
+    read.map_err(|error| Error::Io {
+        action: "read",
+        path: file.to_owned(),
+        source: match error {
+            crate::source::Error::Read { source, .. } => source,
+            other => std::io::Error::new(std::io::ErrorKind::FileTooLarge, other.to_string()),
+        },
+    })
 }
 
 /// Whether the Kiosk would take `path` as a job: a `.zip`, or an image by its extension.

@@ -114,6 +114,9 @@ pub enum MountError {
 pub struct MountGuard {
     session: Option<BackgroundSession>,
     mountpoint: PathBuf,
+    /// The kernel's number of the FUSE connection (`/sys/fs/fuse/connections/N`), read from the
+    /// mount table right after mounting.
+    connection: Option<u64>,
 }
 
 impl MountGuard {
@@ -138,6 +141,39 @@ impl MountGuard {
     /// says so.
     pub fn unmount(mut self) -> Result<(), MountError> {
         self.finish()
+    }
+
+    /// Unmount, and if that has not finished within `wait` (a request stuck in the remote, a
+    /// process stuck in the mount), abort the FUSE connection so that every request in flight
+    /// fails at once, detach the mount and wait `wait` once more for the session to end. This
+    /// is how a stop signal always ends `red mount`.
+    ///
+    /// # Errors
+    /// When the mount is still there after all that.
+    pub fn unmount_within(self, wait: Duration) -> Result<(), MountError> {
+        let (connection, mountpoint) = (self.connection, self.mountpoint.clone());
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = done.send(self.unmount());
+        });
+        if let Ok(result) = finished.recv_timeout(wait) {
+            return result;
+        }
+        if let Some(connection) = connection {
+            let _ = std::fs::write(format!("/sys/fs/fuse/connections/{connection}/abort"), "1");
+        }
+        if is_mounted(&mountpoint) {
+            let _ = fusermount(&["-u", "-z"], &mountpoint);
+        }
+        match finished.recv_timeout(wait) {
+            Ok(result) => result,
+            Err(_) if !is_mounted(&mountpoint) => Ok(()),
+            Err(_) => Err(MountError::Unmount {
+                path: mountpoint,
+                message: "the session did not end, even after its FUSE connection was aborted"
+                    .to_owned(),
+            }),
+        }
     }
 
     fn finish(&mut self) -> Result<(), MountError> {
@@ -231,6 +267,7 @@ pub fn mount<R: Remote>(
     }
     Ok(MountGuard {
         session: Some(session),
+        connection: connection(mountpoint),
         mountpoint: mountpoint.to_path_buf(),
     })
 }
@@ -305,6 +342,21 @@ pub fn is_mounted(path: &Path) -> bool {
         .lines()
         .filter_map(|line| line.split(' ').nth(4))
         .any(|point| Path::new(&unescape_mountinfo(point)) == path)
+}
+
+/// The FUSE connection number of the mount at `path`: its device number (`major:minor` in
+/// /proc/self/mountinfo, read there rather than with `stat`, which a stuck mount would block).
+fn connection(path: &Path) -> Option<u64> {
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let table = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let device = table.lines().rev().find_map(|line| {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let point = unescape_mountinfo(fields.get(4)?);
+        (Path::new(&point) == path).then(|| fields.get(2).map(|d| (*d).to_owned()))?
+    })?;
+    let (major, minor) = device.split_once(':')?;
+    let (major, minor) = (major.parse::<u64>().ok()?, minor.parse::<u64>().ok()?);
+    Some((major << 20) | minor)
 }
 
 /// Undo the octal escapes of /proc/self/mountinfo (`\040` for a space, …).

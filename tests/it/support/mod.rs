@@ -19,7 +19,9 @@ pub(crate) struct Red {
     dir: tempfile::TempDir,
     args: Vec<String>,
     stdin: Option<Vec<u8>>,
+    stdin_file: Option<PathBuf>,
     env: Vec<(String, String)>,
+    memory: Option<u64>,
 }
 
 /// What a run produced.
@@ -36,7 +38,9 @@ impl Red {
             dir: tempfile::tempdir().expect("temp dir"),
             args: Vec::new(),
             stdin: None,
+            stdin_file: None,
             env: Vec::new(),
+            memory: None,
         }
     }
 
@@ -61,6 +65,19 @@ impl Red {
         self
     }
 
+    /// Give red this file (a device such as `/dev/zero`, or a FIFO) as its standard input.
+    pub(crate) fn stdin_file(mut self, path: &Path) -> Self {
+        self.stdin_file = Some(path.to_path_buf());
+        self
+    }
+
+    /// Run red with at most `bytes` of address space (`RLIMIT_AS`), so that a run that reads
+    /// without end fails (an allocation failure aborts it) instead of taking the machine's memory.
+    pub(crate) fn memory_limit(mut self, bytes: u64) -> Self {
+        self.memory = Some(bytes);
+        self
+    }
+
     pub(crate) fn env(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.to_owned(), value.to_owned()));
         self
@@ -78,10 +95,10 @@ impl Red {
             .env("NO_COLOR", "1")
             .env("HOME", self.dir.path())
             .env_remove("RUST_LOG")
-            .stdin(if self.stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
+            .stdin(match (&self.stdin, &self.stdin_file) {
+                (Some(_), _) => Stdio::piped(),
+                (None, Some(path)) => std::fs::File::open(path).expect("open stdin file").into(),
+                (None, None) => Stdio::null(),
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -93,6 +110,9 @@ impl Red {
 
     pub(crate) fn run(self) -> Run {
         let mut child = self.command().spawn().expect("spawn red");
+        if let Some(bytes) = self.memory {
+            limit_memory(&child, bytes);
+        }
         if let Some(bytes) = &self.stdin {
             use std::io::Write;
             child
@@ -183,6 +203,18 @@ impl Running {
             stderr: read(self.child.stderr.as_mut().map(|p| p as &mut dyn Read)),
         }
     }
+}
+
+/// Limit a child's address space. Set just after it starts (before it has read its input), so
+/// that only the few instructions of its start run without the limit; this needs no `unsafe`
+/// `pre_exec`.
+pub(crate) fn limit_memory(child: &std::process::Child, bytes: u64) {
+    use rustix::process::{Pid, Resource, Rlimit, prlimit};
+    let limit = Rlimit {
+        current: Some(bytes),
+        maximum: Some(bytes),
+    };
+    prlimit(Some(Pid::from_child(child)), Resource::As, limit).expect("limit the address space");
 }
 
 impl Run {
