@@ -600,7 +600,7 @@ cli:
     )
 }
 
-fn validate_json(text: &str) -> (i32, serde_json::Value) {
+fn validate_text_json(text: &str) -> (i32, serde_json::Value) {
     let run = crate::support::Red::new()
         .file("e.red.yml", text)
         .args(["validate", "--format", "json", "e.red.yml"])
@@ -617,7 +617,7 @@ fn outputs_delivered_to_one_path_are_refused_at_the_second_naming_the_first() {
         None,
         false,
     );
-    let (code, json) = validate_json(&file);
+    let (code, json) = validate_text_json(&file);
     assert_eq!(code, 1, "{json}");
     let diagnostics = json["files"][0]["diagnostics"].as_array().unwrap();
     assert_eq!(diagnostics.len(), 1, "{json}");
@@ -694,7 +694,7 @@ fn every_kind_of_collision_known_before_the_run_is_refused() {
         ),
     ];
     for (outputs, stdout, batches) in cases {
-        let (code, json) = validate_json(&delivering(outputs, stdout, batches));
+        let (code, json) = validate_text_json(&delivering(outputs, stdout, batches));
         assert_eq!(code, 1, "{outputs}: {json}");
         let codes: Vec<&str> = json["files"][0]["diagnostics"]
             .as_array()
@@ -721,7 +721,7 @@ fn every_kind_of_collision_known_before_the_run_is_refused() {
             None,
         ),
     ] {
-        let (code, json) = validate_json(&delivering(outputs, stdout, false));
+        let (code, json) = validate_text_json(&delivering(outputs, stdout, false));
         assert_eq!(code, 0, "{outputs}: {json}");
     }
 }

@@ -68,7 +68,7 @@ pub struct ExecArgs {
     pub fail_fast: bool,
     /// Fail a transfer attempt of an input or output that moves less than 1 KiB in this long
     /// (`30s`, `2m`); such an attempt is tried again a few times. See docs/limits.md.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = values::duration)]
     pub stall_timeout: Duration,
 }
 
