@@ -175,7 +175,7 @@ fn io_human_table_and_errors() {
 
     let output = red(&["bench", "io", file.to_str().unwrap(), "--readers", "0"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("`--readers` must be at least 1"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("0 is not in 1..=1024"));
 }
 
 #[cfg(not(feature = "hdf5"))]
@@ -288,7 +288,7 @@ mod hdf5 {
             "12",
         ]);
         assert_eq!(output.status.code(), Some(2));
-        assert!(String::from_utf8_lossy(&output.stderr).contains("between 1 and 9, not 12"));
+        assert!(String::from_utf8_lossy(&output.stderr).contains("12 is not in 1..=9"));
     }
 
     /// A hand-made file with 8x8 tiles: positives alternate full and empty tissue masks,
