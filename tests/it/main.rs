@@ -13,6 +13,7 @@ mod fill;
 mod gpus;
 mod http;
 mod kiosk;
+mod messages;
 mod mount;
 mod plan;
 mod ssh;
