@@ -194,7 +194,9 @@ fn run_io(args: &IoArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         (None, seconds) => {
             let seconds = seconds.unwrap_or(10.0);
             if !(seconds.is_finite() && seconds > 0.0) {
-                anyhow::bail!("`--duration` must be a positive number of seconds");
+                return Err(crate::cli::usage(
+                    "`--duration` must be a positive number of seconds",
+                ));
             }
             Limit::Duration(Duration::from_secs_f64(seconds))
         }
@@ -321,11 +323,11 @@ mod hdf5 {
     const MISSING: &str = "this red was built without HDF5 support; rebuild with `cargo build --features hdf5` (needs libhdf5-dev and pkg-config)";
 
     pub(super) fn dataset(_: &DatasetArgs, _: &Printer) -> anyhow::Result<ExitStatus> {
-        anyhow::bail!(MISSING)
+        Err(crate::cli::usage(MISSING))
     }
 
     pub(super) fn loader(_: &LoaderArgs, _: &Printer) -> anyhow::Result<ExitStatus> {
-        anyhow::bail!(MISSING)
+        Err(crate::cli::usage(MISSING))
     }
 }
 
@@ -387,7 +389,7 @@ mod hdf5 {
 
     pub(super) fn loader(args: &LoaderArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         if !(0.0..=1.0).contains(&args.min_tissue) {
-            anyhow::bail!("`--min-tissue` must be between 0 and 1");
+            return Err(crate::cli::usage("`--min-tissue` must be between 0 and 1"));
         }
         let options = loader::Options {
             epochs: args.epochs,

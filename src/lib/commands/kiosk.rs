@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use crate::cli::{ExitStatus, Printer};
+use crate::cli::{self, ExitStatus, Printer};
 use crate::commands::remote::Format;
 use crate::kiosk::{self, Client, JobRequest, Pace};
 
@@ -97,7 +97,7 @@ pub(crate) fn seconds(value: f64, flag: &str) -> anyhow::Result<Duration> {
     Duration::try_from_secs_f64(value)
         .ok()
         .filter(|d| !d.is_zero())
-        .ok_or_else(|| anyhow::anyhow!("`{flag}` must be a positive number of seconds"))
+        .ok_or_else(|| crate::cli::usage(format!("`{flag}` must be a positive number of seconds")))
 }
 
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -108,11 +108,22 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 pub(crate) fn fail(printer: &Printer, error: &kiosk::Error) -> ExitStatus {
-    printer.err(&format!("error: {error}\n"));
-    match error {
-        kiosk::Error::UnknownJobType { .. } | kiosk::Error::Io { .. } => ExitStatus::Failure,
+    let status = match error {
+        kiosk::Error::UnknownJobType { .. } => ExitStatus::Failure,
         _ => ExitStatus::Error,
-    }
+    };
+    let failure = match error {
+        kiosk::Error::Io { .. } => cli::Failure::new("io", error.to_string(), status)
+            .hint(Some("check the path and its permissions")),
+        kiosk::Error::UnknownJobType { .. } => {
+            cli::Failure::new("kiosk", error.to_string(), status)
+                .hint(Some("`red kiosk jobtypes --url URL` lists the job types"))
+        }
+        _ => cli::Failure::new("kiosk", error.to_string(), status).hint(Some(
+            "check the Kiosk's URL and that it answers (`red kiosk jobtypes --url URL`)",
+        )),
+    };
+    printer.fail(&failure)
 }
 
 fn jobtypes(args: &JobtypesArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
@@ -225,7 +236,9 @@ fn submit(args: &KioskSubmitArgs, printer: &Printer) -> anyhow::Result<ExitStatu
         Err(error) => return Ok(fail(printer, &error)),
     };
     if files.is_empty() {
-        anyhow::bail!("no image or `.zip` files among the paths given");
+        return Err(crate::cli::usage(
+            "no image or `.zip` files among the paths given",
+        ));
     }
     // Output names: one per job, unique even for equal basenames and benchmark copies.
     let mut names: Vec<String> = Vec::new();

@@ -130,7 +130,7 @@ fn check_glob(name: &str, desc: NodeRef<'_>, segs: &[Seg<'_>], out: &mut Vec<Dia
     let problem = if text.starts_with('/') {
         "is an absolute path"
     } else if text.split('/').any(|segment| segment == "..") {
-        "climbs out of the working directory with `..`"
+        "leaves the output directory through a `..` segment"
     } else {
         return;
     };
