@@ -7,6 +7,7 @@ mod bench;
 mod cli;
 mod convert;
 mod docker;
+mod errors;
 mod exec;
 mod external;
 mod fill;

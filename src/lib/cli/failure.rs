@@ -236,13 +236,24 @@ fn exec_code(error: &crate::execute::local::ExecError) -> (&'static str, Option<
     }
 }
 
-/// Whether the raw command line asks for `--format json` (used when it did not parse).
-#[must_use]
-pub(super) fn wants_json(args: &[std::ffi::OsString]) -> bool {
-    args.iter()
+/// How errors are shown for a command line that did not parse: JSON when it asks for
+/// `--format json`, NDJSON when the command is `exec`.
+pub(super) fn raw_error_format(args: &[std::ffi::OsString]) -> ErrorFormat {
+    let json = args
+        .iter()
         .zip(args.iter().skip(1))
         .any(|(flag, value)| flag == "--format" && value == "json")
-        || args.iter().any(|a| a == "--format=json")
+        || args.iter().any(|a| a == "--format=json");
+    let exec = args
+        .iter()
+        .skip(1)
+        .find(|a| !a.to_string_lossy().starts_with('-'))
+        == Some(&"exec".into());
+    match (json, exec) {
+        (false, _) => ErrorFormat::Human,
+        (true, true) => ErrorFormat::Ndjson,
+        (true, false) => ErrorFormat::Json,
+    }
 }
 
 #[cfg(test)]

@@ -110,13 +110,13 @@ where
     if let Some(code) = crate::ssh::askpass::run_if_invoked(&args) {
         return code;
     }
-    let json = failure::wants_json(&args);
+    let raw_format = failure::raw_error_format(&args);
     let parsed = Cli::command()
         .try_get_matches_from(args)
         .and_then(|matches| Cli::from_arg_matches(&matches).map(|cli| (cli, matches)));
     let (cli, matches) = match parsed {
         Ok(parsed) => parsed,
-        Err(error) => return command_line_error(&error, json),
+        Err(error) => return command_line_error(&error, raw_format),
     };
     let printer = Printer::new(cli.color).with_errors(error_format(&matches));
     printer.install_panic_hook();
@@ -170,12 +170,12 @@ fn error_format(matches: &ArgMatches) -> ErrorFormat {
 
 /// A command line that did not parse: clap's message (or help and version, exit 0) and, when
 /// `--format json` was asked for, a `usage` error document on stdout.
-fn command_line_error(error: &clap::Error, json: bool) -> ExitCode {
+fn command_line_error(error: &clap::Error, format: ErrorFormat) -> ExitCode {
     let _ = error.print();
     if !error.use_stderr() {
         return ExitCode::from(0);
     }
-    if json {
+    if format != ErrorFormat::Human {
         let text = error.render().to_string();
         let message = text
             .lines()
@@ -189,7 +189,7 @@ fn command_line_error(error: &clap::Error, json: bool) -> ExitCode {
             .map(|usage| format!("{usage}; `--help` lists the options"));
         let failure = Failure::new("usage", message, ExitStatus::Error).hint(hint);
         Printer::new(printer::ColorChoice::Never)
-            .with_errors(ErrorFormat::Json)
+            .with_errors(format)
             .error_document(&failure, serde_json::Map::new());
     }
     ExitStatus::Error.into()
