@@ -196,8 +196,8 @@ fn classify(error: &anyhow::Error) -> (&'static str, Option<String>) {
         if cause.is::<crate::kiosk::Error>() {
             return ("kiosk", Some(KIOSK_HINT.to_owned()));
         }
-        if cause.is::<crate::execute::docker::Error>() {
-            return ("docker", Some(DOCKER_HINT.to_owned()));
+        if let Some(error) = cause.downcast_ref::<crate::execute::docker::Error>() {
+            return ("docker", docker_hint(error));
         }
         if let Some(error) = cause.downcast_ref::<crate::execute::local::ExecError>() {
             return exec_code(error);
@@ -223,10 +223,21 @@ const DOCKER_HINT: &str = "is the Docker daemon running? red uses `DOCKER_HOST`,
 const KIOSK_HINT: &str = "check the Kiosk's URL and that it answers (`red kiosk jobtypes --url \
                           URL`)";
 
+fn docker_hint(error: &crate::execute::docker::Error) -> Option<String> {
+    use crate::execute::docker::Error;
+    match error {
+        Error::Connect { .. } => Some(DOCKER_HINT.to_owned()),
+        Error::ImageMissing { .. } => {
+            Some("pull the image (`docker pull IMAGE`), or run without `--no-pull`".to_owned())
+        }
+        _ => None,
+    }
+}
+
 fn exec_code(error: &crate::execute::local::ExecError) -> (&'static str, Option<String>) {
     use crate::execute::local::ExecError;
     match error {
-        ExecError::Docker(_) => ("docker", Some(DOCKER_HINT.to_owned())),
+        ExecError::Docker(error) => ("docker", docker_hint(error)),
         ExecError::Gpu(_) => ("gpu", Some("`red gpus` lists the GPUs red sees".to_owned())),
         ExecError::RunDir { .. } => (
             "io",
