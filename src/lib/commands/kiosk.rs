@@ -457,17 +457,29 @@ async fn follow(
             reason: kiosk::last_line(reason).to_owned(),
         })
         .collect();
-    if let (Some(dir), Some(url), "done") = (
-        &settings.download,
-        &fields.output_url,
-        outcome.status.as_str(),
-    ) {
-        let dest = dir.join(format!("{}.zip", unique_name(outcome, hash)));
-        client.download(url, &dest).await?;
-        outcome.output = Some(dest.display().to_string());
+    if let (Some(dir), "done") = (&settings.download, outcome.status.as_str()) {
+        deliver(client, dir, hash, outcome).await;
     }
     let _ = client.expire(hash, settings.expire).await;
     Ok(())
+}
+
+/// Download a finished job's result into `dir`. A result that was asked for and did not arrive
+/// fails the job (status `error`, with the reason): the job did not give what it was run for.
+async fn deliver(client: &Client, dir: &Path, hash: &str, outcome: &mut Outcome) {
+    let Some(url) = outcome.output_url.clone() else {
+        outcome.status = "error".to_owned();
+        outcome.reason = Some("the Kiosk finished the job but named no result to download".into());
+        return;
+    };
+    let dest = dir.join(format!("{}.zip", unique_name(outcome, hash)));
+    match client.download(&url, &dest).await {
+        Ok(_) => outcome.output = Some(dest.display().to_string()),
+        Err(error) => {
+            outcome.status = "error".to_owned();
+            outcome.reason = Some(format!("the result was not downloaded: {error}"));
+        }
+    }
 }
 
 /// The result's file name: the input's stem and the last part of the job's hash (unique).
