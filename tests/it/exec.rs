@@ -1110,3 +1110,89 @@ fn outputs_that_wildcards_deliver_to_one_path_fail_the_batch_and_overwrite_nothi
     assert!(!scratch.path().join("outputs/d1").exists());
     scratch.assert_no_run_dir();
 }
+
+/// The `bytes` of a local input is its size (it was 0: a bind moves nothing, but the input has
+/// 77 bytes), and its directory twin sums the files.
+#[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
+fn input_figures_are_true_for_local_files_and_directories() {
+    let scratch = Scratch::new();
+    scratch.write("data/in.txt", &"x".repeat(77));
+    scratch.write("data/dir/a.txt", &"a".repeat(10));
+    scratch.write("data/dir/sub/b.txt", &"b".repeat(5));
+    scratch.write(
+        "exp.red.yml",
+        &red_file(
+            &["true"],
+            "    f:\n      type: File\n      inputBinding: {position: 0}\n    d:\n      type: Directory\n      inputBinding: {position: 1}",
+            "inputs:\n  f:\n    class: File\n    connector:\n      command: red-connector-local\n      access: {path: data/in.txt}\n  d:\n    class: Directory\n    connector:\n      command: red-connector-local\n      access: {path: data/dir}",
+            "    {}",
+            "",
+        ),
+    );
+    let run = scratch.exec(&["exp.red.yml", "--format", "json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let inputs = &run.summary()["batches"][0]["inputs"];
+    let by_name = |name: &str| {
+        inputs
+            .as_array()
+            .and_then(|all| all.iter().find(|i| i["name"] == name))
+            .cloned()
+            .unwrap_or_else(|| panic!("no input {name}: {inputs}"))
+    };
+    assert_eq!(by_name("f")["bytes"], 77, "{inputs}");
+    assert_eq!(by_name("d")["bytes"], 15, "{inputs}");
+    let record: serde_json::Value =
+        serde_json::from_str(&scratch.read("outputs/.red/result.json")).expect("result.json");
+    assert_eq!(record["inputs"], *inputs);
+}
+
+/// `--outputs` naming a regular file is a usage error found before anything runs (exit 2, not a
+/// failed batch), and nothing is created.
+#[test]
+fn outputs_naming_a_file_is_a_usage_error() {
+    let scratch = Scratch::new();
+    scratch.write("taken", "keep me");
+    scratch.write(
+        "exp.red.yml",
+        &red_file(&["true"], NO_INPUTS_CLI, "inputs: {}", "    {}", ""),
+    );
+    let run = scratch.exec(&["exp.red.yml", "--outputs", "taken"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("`--outputs taken` is not a directory"),
+        "{run:?}"
+    );
+    assert!(!run.stderr.contains("batch 0"), "nothing ran: {run:?}");
+    assert_eq!(scratch.read("taken"), "keep me");
+}
+
+/// A batch that failed before any container ran names no stderr file: there is none.
+#[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
+fn no_stderr_file_is_named_when_no_container_ran() {
+    let scratch = Scratch::new();
+    scratch.write(
+        "exp.red.yml",
+        &red_file(
+            &["true"],
+            "    f:\n      type: File\n      inputBinding: {position: 0}",
+            "inputs:\n  f:\n    class: File\n    connector:\n      command: red-connector-local\n      access: {path: data/missing.txt}",
+            "    {}",
+            "",
+        ),
+    );
+    let run = scratch.exec(&["exp.red.yml"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("batch 0: failed"), "{run:?}");
+    assert!(!run.stderr.contains("the command's stderr"), "{run:?}");
+    let record: serde_json::Value =
+        serde_json::from_str(&scratch.read("outputs/.red/result.json")).expect("result.json");
+    assert!(record.get("stderr").is_none(), "{record}");
+}

@@ -160,6 +160,39 @@ fn a_directory_of_images_is_run_and_downloaded() {
     assert_eq!(report["succeeded"], 3);
 }
 
+/// A result that was asked for (`--download DIR`) and could not be written there fails its job:
+/// exit 1 and the reason, never `done` and "1 of 1 job succeeded" with DIR empty.
+#[test]
+#[cfg_attr(
+    not(feature = "kiosk-tests"),
+    ignore = "needs the Kiosk double: scripts/kiosk-up"
+)]
+fn a_result_that_cannot_be_downloaded_fails_its_job() {
+    let url = kiosk();
+    // Even root cannot create a file in /proc/self.
+    let run = with_files(Red::new(), &[("cells.png", png("one"))])
+        .args(submit(&url))
+        .args([
+            "--job-type",
+            "mesmer",
+            "cells.png",
+            "--download",
+            "/proc/self",
+        ])
+        .run();
+    assert_eq!(run.code, 1, "{}", run.snapshot());
+    assert!(
+        run.stdout.contains("the result was not downloaded"),
+        "{}",
+        run.snapshot()
+    );
+    assert!(
+        run.stderr.contains("0 of 1 job succeeded"),
+        "{}",
+        run.snapshot()
+    );
+}
+
 #[test]
 #[cfg_attr(
     not(feature = "kiosk-tests"),

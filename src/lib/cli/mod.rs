@@ -5,14 +5,16 @@
 //! `docs/exit-codes.md`: 0 success, 1 invalid input or failed experiment, 2 usage or
 //! infrastructure error, 130 interrupted.
 
+mod failure;
 mod printer;
 pub mod values;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
+pub use failure::{CODES, ErrorFormat, Failure, Usage, usage, usage_with_hint};
 pub use printer::Printer;
 
 use crate::commands;
@@ -125,14 +127,15 @@ where
         return code;
     }
     let words = command_line_words(&args);
-    let cli = match Cli::try_parse_from(args) {
-        Ok(cli) => cli,
-        Err(error) => {
-            let _ = error.print();
-            return ExitCode::from(if error.use_stderr() { 2 } else { 0 });
-        }
+    let raw_format = failure::raw_error_format(&args);
+    let parsed = Cli::command()
+        .try_get_matches_from(args)
+        .and_then(|matches| Cli::from_arg_matches(&matches).map(|cli| (cli, matches)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
+        Err(error) => return command_line_error(&error, raw_format),
     };
-    let printer = Printer::new(cli.color);
+    let printer = Printer::new(cli.color).with_errors(error_format(&matches));
     printer.keep(words);
     printer.install_panic_hook();
     let result = match cli.command {
@@ -157,9 +160,55 @@ where
     };
     match result {
         Ok(status) => status.into(),
-        Err(error) => {
-            printer.error_chain(&error);
-            ExitStatus::Error.into()
-        }
+        Err(error) => printer.fail(&Failure::from_error(&error)).into(),
     }
+}
+
+/// How errors are shown: with `--format json` on the command that runs, also as JSON on stdout
+/// (NDJSON for `red exec`, whose stdout is a stream of events).
+fn error_format(matches: &ArgMatches) -> ErrorFormat {
+    let mut names = Vec::new();
+    let mut current = matches;
+    while let Some((name, sub)) = current.subcommand() {
+        names.push(name);
+        current = sub;
+    }
+    let json = current
+        .try_get_raw("format")
+        .ok()
+        .flatten()
+        .and_then(|mut values| values.next())
+        .is_some_and(|value| value == "json");
+    match (json, names.as_slice()) {
+        (false, _) => ErrorFormat::Human,
+        (true, ["exec"]) => ErrorFormat::Ndjson,
+        (true, _) => ErrorFormat::Json,
+    }
+}
+
+/// A command line that did not parse: clap's message (or help and version, exit 0) and, when
+/// `--format json` was asked for, a `usage` error document on stdout.
+fn command_line_error(error: &clap::Error, format: ErrorFormat) -> ExitCode {
+    let _ = error.print();
+    if !error.use_stderr() {
+        return ExitCode::from(0);
+    }
+    if format != ErrorFormat::Human {
+        let text = error.render().to_string();
+        let message = text
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches("error: ")
+            .to_owned();
+        let hint = text
+            .lines()
+            .find(|l| l.starts_with("Usage: "))
+            .map(|usage| format!("{usage}; `--help` lists the options"));
+        let failure = Failure::new("usage", message, ExitStatus::Error).hint(hint);
+        Printer::new(printer::ColorChoice::Never)
+            .with_errors(format)
+            .error_document(&failure, serde_json::Map::new());
+    }
+    ExitStatus::Error.into()
 }

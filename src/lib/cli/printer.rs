@@ -10,6 +10,10 @@
 use std::io::{IsTerminal, Write};
 use std::sync::{Arc, RwLock};
 
+use serde_json::{Map, Value};
+
+use super::ExitStatus;
+use super::failure::{ErrorFormat, Failure};
 use crate::redact::Redactor;
 
 /// The `--color` choices.
@@ -27,6 +31,7 @@ pub enum ColorChoice {
 #[derive(Debug, Clone)]
 pub struct Printer {
     color: bool,
+    errors: ErrorFormat,
     redactor: Arc<RwLock<Redactor>>,
 }
 
@@ -43,8 +48,22 @@ impl Printer {
         };
         Self {
             color,
+            errors: ErrorFormat::Human,
             redactor: Arc::default(),
         }
+    }
+
+    /// The same printer, showing errors also on stdout in this format.
+    #[must_use]
+    pub fn with_errors(mut self, errors: ErrorFormat) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    /// How errors are shown.
+    #[must_use]
+    pub fn errors(&self) -> ErrorFormat {
+        self.errors
     }
 
     /// Mask these secrets, as well as those already known, in everything printed from now on.
@@ -167,13 +186,31 @@ impl Printer {
         let _ = stderr.write_all(text.as_bytes());
     }
 
-    /// Render an error and its causes, once: `error: …` then `caused by: …` lines.
-    pub fn error_chain(&self, error: &anyhow::Error) {
-        let mut text = format!("error: {error}\n");
-        for cause in error.chain().skip(1) {
-            text.push_str(&format!("  caused by: {cause}\n"));
+    /// Render a failure, once: `error: …` lines on stderr and, with `--format json`, the error
+    /// document on stdout; returns the exit status it calls for.
+    pub fn fail(&self, failure: &Failure) -> ExitStatus {
+        self.err(&failure.human());
+        self.error_document(failure, Map::new());
+        failure.status
+    }
+
+    /// Only the stdout part of [`Printer::fail`], with `extra` keys added to the document (a
+    /// command's own report of the failure); nothing without `--format json`.
+    pub fn error_document(&self, failure: &Failure, extra: Map<String, Value>) {
+        let mut document = failure.document();
+        document.extend(extra);
+        match self.errors {
+            ErrorFormat::Human => {}
+            ErrorFormat::Json => self.out_json(Value::Object(document)),
+            ErrorFormat::Ndjson => {
+                let mut event = Map::new();
+                event.insert("event".into(), "error".into());
+                event.extend(document);
+                let mut value = Value::Object(event);
+                self.redactor().redact_value(&mut value);
+                self.out_secret(&format!("{value}\n"));
+            }
         }
-        self.err(&text);
     }
 }
 

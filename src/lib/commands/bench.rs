@@ -314,11 +314,11 @@ mod hdf5 {
     const MISSING: &str = "this red was built without HDF5 support; rebuild with `cargo build --features hdf5` (needs libhdf5-dev and pkg-config)";
 
     pub(super) fn dataset(_: &DatasetArgs, _: &Printer) -> anyhow::Result<ExitStatus> {
-        anyhow::bail!(MISSING)
+        Err(crate::cli::usage(MISSING))
     }
 
     pub(super) fn loader(_: &LoaderArgs, _: &Printer) -> anyhow::Result<ExitStatus> {
-        anyhow::bail!(MISSING)
+        Err(crate::cli::usage(MISSING))
     }
 }
 
@@ -380,7 +380,7 @@ mod hdf5 {
 
     pub(super) fn loader(args: &LoaderArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         if !(0.0..=1.0).contains(&args.min_tissue) {
-            anyhow::bail!("`--min-tissue` must be between 0 and 1");
+            return Err(crate::cli::usage("`--min-tissue` must be between 0 and 1"));
         }
         let options = loader::Options {
             epochs: args.epochs,

@@ -114,6 +114,9 @@ fn parse_user(text: &str) -> Result<ContainerUser, String> {
 
 /// Run `red exec`.
 pub fn run(args: &ExecArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    if let Some(outputs) = &args.outputs {
+        check_outputs_dir(outputs)?;
+    }
     let report =
         fill_command::Report::for_file(printer, &args.file, matches!(args.format, Format::Json));
     let filled = match report.filled(&args.file, &args.sources) {
@@ -222,6 +225,18 @@ pub fn run(args: &ExecArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
 /// How long after SIGINT/SIGTERM a run that has not ended is dropped.
 const LAST_RESORT: Duration = Duration::from_secs(3);
 
+/// `--outputs` must name a directory or nothing yet: anything else is a usage error, found
+/// before anything runs.
+fn check_outputs_dir(outputs: &Path) -> anyhow::Result<()> {
+    match std::fs::metadata(outputs) {
+        Ok(meta) if !meta.is_dir() => Err(crate::cli::usage_with_hint(
+            format!("`--outputs {}` is not a directory", outputs.display()),
+            "name a directory, or a path that does not exist yet (red creates it)",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The directory relative local paths start from: the RED file's own.
 pub(crate) fn base_dir(file: &Path) -> PathBuf {
     let parent = file.parent().filter(|p| !p.as_os_str().is_empty());
@@ -266,8 +281,9 @@ fn human_summary(run: &RunReport) -> String {
         for warning in &batch.warnings {
             let _ = writeln!(text, "  warning: {warning}");
         }
+        // Only a file that is there: when no container ran, there is none to read.
         if batch.state == State::Failed
-            && let Some(stderr) = &batch.stderr
+            && let Some(stderr) = batch.stderr.as_ref().filter(|s| Path::new(s).is_file())
         {
             let _ = writeln!(text, "  the command's stderr: {stderr}");
         }
@@ -398,6 +414,29 @@ impl Events for Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stderr_file_is_named_only_when_it_is_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let there = dir.path().join("stderr.txt");
+        std::fs::write(&there, "boom\n").unwrap();
+        let batch = |stderr: &Path| {
+            let mut batch = local::BatchReport::skipped(0, Vec::new(), "outputs".into(), "why");
+            batch.state = State::Failed;
+            batch.stderr = Some(stderr.display().to_string());
+            batch
+        };
+        let run = |batch| RunReport {
+            run_id: "r".into(),
+            state: State::Failed,
+            batches: vec![batch],
+            seconds: 0.0,
+        };
+        let missing = human_summary(&run(batch(&dir.path().join("none.txt"))));
+        assert!(!missing.contains("the command's stderr"), "{missing}");
+        let present = human_summary(&run(batch(&there)));
+        assert!(present.contains("the command's stderr"), "{present}");
+    }
 
     #[test]
     fn users() {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use crate::cli::{ExitStatus, Printer};
+use crate::cli::{ExitStatus, Failure, Printer};
 use crate::diagnostic::{self, Diagnostic, FileReport, Severity};
 use crate::fill::{self, Filled, Secret, output, sources};
 use crate::load;
@@ -87,25 +87,27 @@ pub fn run(args: &FillArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         format: args.format,
     };
     if args.format == Format::Json && is_stdout(args.output.as_deref()) {
-        anyhow::bail!(
-            "`--format json` writes the report to standard output; name a file with `-o`"
-        );
+        return Err(crate::cli::usage(
+            "`--format json` writes the report to standard output; name a file with `-o`",
+        ));
     }
     let output = match &args.output {
         Some(path) => path.clone(),
         None => match output::default_path(&args.file) {
             Some(path) => path,
-            None => anyhow::bail!(
-                "reading the template from standard input needs `-o OUT` (or `-o -` for standard \
-                 output)"
-            ),
+            None => {
+                return Err(crate::cli::usage(
+                    "reading the template from standard input needs `-o OUT` (or `-o -` for \
+                     standard output)",
+                ));
+            }
         },
     };
     if !is_stdout(Some(&output)) && same_file(&args.file, &output) {
-        anyhow::bail!(
+        return Err(crate::cli::usage(format!(
             "`{}` is the template itself; write the filled file elsewhere",
             output.display()
-        );
+        )));
     }
     let (filled, values, warnings) = match obtain(&report, &args.file, &args.sources) {
         Ok(done) => done,
@@ -263,8 +265,8 @@ pub(crate) fn load_template(report: &Report<'_>, path: &Path) -> Result<Parsed, 
                     .printer
                     .protect(fill::guess_secret_texts(source.text()));
             }
-            let status = report.diagnostics(&[error.diagnostic], None);
-            Err(if error.io { ExitStatus::Error } else { status })
+            let path = report.path.clone();
+            Err(report.diagnostics_at(&path, &[error.diagnostic], None, error.io))
         }
     }
 }
@@ -301,7 +303,7 @@ impl<'p> Report<'p> {
         diagnostics: &[Diagnostic],
         source: Option<&SourceFile>,
     ) -> ExitStatus {
-        self.diagnostics_at(&self.path, diagnostics, source)
+        self.diagnostics_at(&self.path, diagnostics, source, false)
     }
 
     fn diagnostics_at(
@@ -309,9 +311,15 @@ impl<'p> Report<'p> {
         path: &str,
         diagnostics: &[Diagnostic],
         source: Option<&SourceFile>,
+        io: bool,
     ) -> ExitStatus {
         let redactor = self.printer.redactor();
         let valid = !diagnostics.iter().any(|d| d.severity == Severity::Error);
+        let status = match (valid, io) {
+            (true, _) => ExitStatus::Success,
+            (false, true) => ExitStatus::Error,
+            (false, false) => ExitStatus::Failure,
+        };
         match self.format {
             Format::Human => self.printer.err_masked(&diagnostic::render_human(
                 diagnostics,
@@ -328,15 +336,19 @@ impl<'p> Report<'p> {
                     diagnostics: diagnostics.to_vec(),
                 }
                 .masked(&redactor);
-                self.printer
-                    .out_json_masked(&serde_json::json!({ "files": [report] }));
+                let mut files = serde_json::Map::new();
+                files.insert("files".into(), serde_json::json!([report]));
+                if valid {
+                    self.printer
+                        .out_json_masked(&serde_json::Value::Object(files));
+                } else {
+                    // The error document, with the file's report beside it.
+                    let failure = Failure::from_diagnostics(path, diagnostics, status);
+                    self.printer.error_document(&failure, files);
+                }
             }
         }
-        if valid {
-            ExitStatus::Success
-        } else {
-            ExitStatus::Failure
-        }
+        status
     }
 
     fn source_error(&self, error: &sources::Error, warnings: &[Diagnostic]) -> ExitStatus {
@@ -347,12 +359,7 @@ impl<'p> Report<'p> {
         let mut diagnostics = warnings.to_vec();
         diagnostics.push(error.diagnostic());
         // A variables file's lines are never shown: any of them may be a password.
-        let status = self.diagnostics_at(&path, &diagnostics, None);
-        if error.is_io() {
-            ExitStatus::Error
-        } else {
-            status
-        }
+        self.diagnostics_at(&path, &diagnostics, None, error.is_io())
     }
 
     fn fill_error(

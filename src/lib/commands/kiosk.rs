@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use crate::cli::{ExitStatus, Printer, values};
+use crate::cli::{self, ExitStatus, Printer, values};
 use crate::commands::remote::Format;
 use crate::kiosk::{self, Client, JobRequest, Pace};
 
@@ -101,11 +101,22 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 pub(crate) fn fail(printer: &Printer, error: &kiosk::Error) -> ExitStatus {
-    printer.err(&format!("error: {error}\n"));
-    match error {
-        kiosk::Error::UnknownJobType { .. } | kiosk::Error::Io { .. } => ExitStatus::Failure,
+    let status = match error {
+        kiosk::Error::UnknownJobType { .. } => ExitStatus::Failure,
         _ => ExitStatus::Error,
-    }
+    };
+    let failure = match error {
+        kiosk::Error::Io { .. } => cli::Failure::new("io", error.to_string(), status)
+            .hint(Some("check the path and its permissions")),
+        kiosk::Error::UnknownJobType { .. } => {
+            cli::Failure::new("kiosk", error.to_string(), status)
+                .hint(Some("`red kiosk jobtypes --url URL` lists the job types"))
+        }
+        _ => cli::Failure::new("kiosk", error.to_string(), status).hint(Some(
+            "check the Kiosk's URL and that it answers (`red kiosk jobtypes --url URL`)",
+        )),
+    };
+    printer.fail(&failure)
 }
 
 fn jobtypes(args: &JobtypesArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
@@ -215,7 +226,9 @@ fn submit(args: &KioskSubmitArgs, printer: &Printer) -> anyhow::Result<ExitStatu
         Err(error) => return Ok(fail(printer, &error)),
     };
     if files.is_empty() {
-        anyhow::bail!("no image or `.zip` files among the paths given");
+        return Err(crate::cli::usage(
+            "no image or `.zip` files among the paths given",
+        ));
     }
     // Output names: one per job, unique even for equal basenames and benchmark copies.
     let mut names: Vec<String> = Vec::new();
@@ -442,17 +455,29 @@ async fn follow(
             reason: kiosk::last_line(reason).to_owned(),
         })
         .collect();
-    if let (Some(dir), Some(url), "done") = (
-        &settings.download,
-        &fields.output_url,
-        outcome.status.as_str(),
-    ) {
-        let dest = dir.join(format!("{}.zip", unique_name(outcome, hash)));
-        client.download(url, &dest).await?;
-        outcome.output = Some(dest.display().to_string());
+    if let (Some(dir), "done") = (&settings.download, outcome.status.as_str()) {
+        deliver(client, dir, hash, outcome).await;
     }
     let _ = client.expire(hash, settings.expire).await;
     Ok(())
+}
+
+/// Download a finished job's result into `dir`. A result that was asked for and did not arrive
+/// fails the job (status `error`, with the reason): the job did not give what it was run for.
+async fn deliver(client: &Client, dir: &Path, hash: &str, outcome: &mut Outcome) {
+    let Some(url) = outcome.output_url.clone() else {
+        outcome.status = "error".to_owned();
+        outcome.reason = Some("the Kiosk finished the job but named no result to download".into());
+        return;
+    };
+    let dest = dir.join(format!("{}.zip", unique_name(outcome, hash)));
+    match client.download(&url, &dest).await {
+        Ok(_) => outcome.output = Some(dest.display().to_string()),
+        Err(error) => {
+            outcome.status = "error".to_owned();
+            outcome.reason = Some(format!("the result was not downloaded: {error}"));
+        }
+    }
 }
 
 /// The result's file name: the input's stem and the last part of the job's hash (unique).

@@ -114,20 +114,25 @@ fn source(args: &MountArgs) -> anyhow::Result<(Source, PathBuf)> {
                 format!("cannot use `{}` as the local directory", dir.display())
             })?;
             if !dir.is_dir() {
-                anyhow::bail!("`{}` is not a directory", dir.display());
+                return Err(crate::cli::usage(format!(
+                    "`{}` is not a directory",
+                    dir.display()
+                )));
             }
             check_apart(&dir, Path::new(mountpoint))?;
             Ok((Source::Local(dir), PathBuf::from(mountpoint)))
         }
-        (Some(_), _) => anyhow::bail!("with `--local DIR`, give only the mount point"),
-        (None, [_]) => anyhow::bail!(
-            "give what to mount and where: `red mount ssh://user@host/path MOUNTPOINT`, `red mount ACCESS MOUNTPOINT` or `red mount --local DIR MOUNTPOINT`"
-        ),
+        (Some(_), _) => Err(crate::cli::usage(
+            "with `--local DIR`, give only the mount point",
+        )),
+        (None, [_]) => Err(crate::cli::usage(
+            "give what to mount and where: `red mount ssh://user@host/path MOUNTPOINT`, `red mount ACCESS MOUNTPOINT` or `red mount --local DIR MOUNTPOINT`",
+        )),
         (None, [what, mountpoint]) => {
             if !what.starts_with("ssh://") && (args.host_key.is_some() || args.identity.is_some()) {
-                anyhow::bail!(
-                    "`--host-key` and `--identity` go with an `ssh://` address; in an access block, use `hostKey` and `auth.privateKey`"
-                );
+                return Err(crate::cli::usage(
+                    "`--host-key` and `--identity` go with an `ssh://` address; in an access block, use `hostKey` and `auth.privateKey`",
+                ));
             }
             let access = if what.starts_with("ssh://") {
                 let mut access = ssh_address(what)?;
@@ -148,13 +153,13 @@ fn source(args: &MountArgs) -> anyhow::Result<(Source, PathBuf)> {
             } else if Path::new(what).is_file() {
                 access_file(Path::new(what))?
             } else {
-                anyhow::bail!(
+                return Err(crate::cli::usage(format!(
                     "`{what}` is neither an `ssh://user@host:port/path` address, inline JSON, nor an existing access block file"
-                );
+                )));
             };
             Ok((Source::Ssh(access), PathBuf::from(mountpoint)))
         }
-        (None, _) => anyhow::bail!("give what to mount and where"),
+        (None, _) => Err(crate::cli::usage("give what to mount and where")),
     }
 }
 
@@ -165,9 +170,9 @@ fn ssh_address(address: &str) -> anyhow::Result<serde_json::Value> {
     let url = reqwest::Url::parse(address)
         .with_context(|| format!("`{address}` is not an `ssh://user@host:port/path` address"))?;
     if url.password().is_some() {
-        anyhow::bail!(
-            "an address must not hold a password (it would be visible to every user of this machine); put it in an access block file with mode 0600 and mount that file"
-        );
+        return Err(crate::cli::usage(
+            "an address must not hold a password (it would be visible to every user of this machine); put it in an access block file with mode 0600 and mount that file",
+        ));
     }
     let host = url
         .host_str()
@@ -241,9 +246,9 @@ fn inline_access(text: &str) -> anyhow::Result<Access> {
     let value: serde_json::Value =
         serde_json::from_str(text).context("the inline access block is not valid JSON")?;
     if holds_secret(&value) {
-        anyhow::bail!(
-            "the inline access block holds a secret, which every user of this machine could read on the command line; put it in a file with mode 0600 and mount that file"
-        );
+        return Err(crate::cli::usage(
+            "the inline access block holds a secret, which every user of this machine could read on the command line; put it in a file with mode 0600 and mount that file",
+        ));
     }
     Ok(Access::new(value))
 }
@@ -326,11 +331,11 @@ pub fn run(args: &MountArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         ..Options::default()
     };
     if mount::is_mounted(&mountpoint) {
-        anyhow::bail!(
+        return Err(crate::cli::usage(format!(
             "`{}` is already a mount point; unmount it first (`red umount {}`) or choose another directory",
             mountpoint.display(),
             mountpoint.display()
-        );
+        )));
     }
     if args.background {
         return background(&mountpoint, printer);

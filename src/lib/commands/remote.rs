@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use crate::agency::{self, Client, Credentials, config};
-use crate::cli::{ExitStatus, Printer, values};
+use crate::cli::{ExitStatus, Failure, Printer, values};
 use crate::fill::Secret;
 
 /// How to reach the broker.
@@ -87,10 +87,10 @@ pub(crate) fn client(
         .or_else(|| env_text("RED_AGENCY_URL"))
         .or(config.url);
     let Some(url) = url else {
-        anyhow::bail!(
+        return Err(crate::cli::usage(format!(
             "no CC-Agency URL: give `--url`, set `RED_AGENCY_URL`, or put `url` in {}",
             where_to()
-        );
+        )));
     };
     let file_user = file.username.clone();
     let username = args
@@ -100,10 +100,10 @@ pub(crate) fn client(
         .or_else(|| env_text("RED_AGENCY_USER"))
         .or(config.username);
     let Some(username) = username else {
-        anyhow::bail!(
+        return Err(crate::cli::usage(format!(
             "no CC-Agency user: give `--user`, set `RED_AGENCY_USER`, or put `username` in {}",
             where_to()
-        );
+        )));
     };
     // The file's password belongs to the file's user only.
     let file_password = file
@@ -127,10 +127,10 @@ pub(crate) fn client(
 
 fn prompt(username: &str, url: &str, config: &str) -> anyhow::Result<Secret> {
     if !crate::fill::sources::terminal_available() {
-        anyhow::bail!(
+        return Err(crate::cli::usage(format!(
             "no password for `{username}`: set `RED_AGENCY_PASSWORD` or put `password` in {config} \
              (mode 0600); there is no terminal to ask on"
-        );
+        )));
     }
     let term = dialoguer::console::Term::stderr();
     let value = dialoguer::Password::new()
@@ -150,15 +150,11 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// Show a client error with its hint; a rejected request is the input's fault (1), anything
 /// else the infrastructure's (2).
 pub(crate) fn report(printer: &Printer, error: &agency::Error) -> ExitStatus {
-    let mut text = format!("error: {error}\n");
-    if let Some(hint) = error.hint() {
-        text.push_str(&format!("  help: {hint}\n"));
-    }
-    printer.err(&text);
-    match error {
+    let status = match error {
         agency::Error::BadRequest { .. } | agency::Error::Id(_) => ExitStatus::Failure,
         _ => ExitStatus::Error,
-    }
+    };
+    printer.fail(&Failure::new("agency", error.to_string(), status).hint(error.hint()))
 }
 
 /// Show a unix time as UTC `YYYY-MM-DD HH:MM:SS`.

@@ -1,6 +1,5 @@
 //! `red schema list` and `red schema show NAME`.
 
-use anyhow::bail;
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::cli::{ExitStatus, Printer};
@@ -72,11 +71,11 @@ pub fn run(command: &SchemaCommand, printer: &Printer) -> anyhow::Result<ExitSta
         SchemaCommand::Show(args) => {
             let Some(schema) = schemas::find(&args.name) else {
                 let names: Vec<_> = schemas::ALL.iter().map(|s| s.name).collect();
-                bail!(
+                return Err(crate::cli::usage(format!(
                     "no schema named `{}`; the schemas are: {}",
                     args.name,
                     names.join(", ")
-                );
+                )));
             };
             match args.format {
                 ShowFormat::Json => printer.out(&format!("{}\n", schema.text.trim_end())),

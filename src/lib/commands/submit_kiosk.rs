@@ -180,7 +180,7 @@ pub(crate) fn run(
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     let (Some(url), Some(job_type)) = (&kiosk_args.kiosk, &kiosk_args.job_type) else {
-        anyhow::bail!("`--kiosk URL` needs `--job-type TYPE`");
+        return Err(crate::cli::usage("`--kiosk URL` needs `--job-type TYPE`"));
     };
     let request_timeout = args.remote.timeout;
     let job_timeout = kiosk_args.job_timeout.unwrap_or(DEFAULT_JOB_TIMEOUT);

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use rayon::prelude::*;
 
-use crate::cli::{ExitStatus, Printer};
+use crate::cli::{ExitStatus, Failure, Printer};
 use crate::diagnostic::{self, FileReport, Severity};
 use crate::redact::Redactor;
 use crate::source::SourceFile;
@@ -57,7 +57,14 @@ pub fn run(args: &ValidateArgs, printer: &Printer) -> anyhow::Result<ExitStatus>
         .map(|path| check(path, &options))
         .collect();
     match args.format {
-        Format::Json => printer.out_masked(&json(&outcomes, &printer.redactor())),
+        Format::Json => {
+            let redactor = printer.redactor();
+            let text = json(&outcomes, &redactor);
+            printer.out_masked(&format!(
+                "{}\n",
+                with_error_keys(text, &outcomes, &redactor)
+            ));
+        }
         Format::Human => {
             for outcome in &outcomes {
                 let text = diagnostic::render_human(
@@ -101,7 +108,33 @@ fn json(outcomes: &[Outcome], base: &Redactor) -> String {
         .zip(&redactors)
         .map(|(o, r)| (o.report.clone(), r))
         .collect();
-    format!("{}\n", diagnostic::render_json(&reports))
+    diagnostic::render_json(&reports)
+}
+
+/// The report with the error document's keys (`code`, `message`, `hint`, `path`, `line`,
+/// `column`, …) of the first error in front when a file is invalid, as every command's
+/// `--format json` has on failure (docs/exit-codes.md).
+fn with_error_keys(report: String, outcomes: &[Outcome], base: &Redactor) -> String {
+    let Some(first) = outcomes.iter().find(|o| !o.report.valid) else {
+        return report;
+    };
+    let Ok(serde_json::Value::Object(files)) = serde_json::from_str(&report) else {
+        return report;
+    };
+    let status = if outcomes.iter().any(|o| o.io_error) {
+        ExitStatus::Error
+    } else {
+        ExitStatus::Failure
+    };
+    let failure = Failure::from_diagnostics(&first.report.path, &first.report.diagnostics, status);
+    let mut document = serde_json::Value::Object(failure.document());
+    base.with(&first.secrets).redact_value(&mut document);
+    let mut document = match document {
+        serde_json::Value::Object(document) => document,
+        _ => return report,
+    };
+    document.extend(files);
+    serde_json::to_string_pretty(&document).unwrap_or(report)
 }
 
 fn check(path: &std::path::Path, options: &Options) -> Outcome {

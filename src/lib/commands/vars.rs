@@ -19,8 +19,17 @@ pub struct VarsArgs {
     /// The RED file (YAML or JSON; `-` reads standard input).
     pub file: PathBuf,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = VarsFormat::Human)]
+    pub format: VarsFormat,
+}
+
+/// Listing formats: the listing is data, so it goes to standard output in both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum VarsFormat {
+    /// A listing for people on standard output; problems with the file on standard error.
+    Human,
+    /// One JSON document on standard output, problems included.
+    Json,
 }
 
 #[derive(Serialize)]
@@ -51,7 +60,10 @@ pub fn run(args: &VarsArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let report = Report {
         printer,
         path: args.file.display().to_string(),
-        format: args.format,
+        format: match args.format {
+            VarsFormat::Human => Format::Human,
+            VarsFormat::Json => Format::Json,
+        },
     };
     let parsed = match load_template(&report, &args.file) {
         Ok(parsed) => parsed,
@@ -64,13 +76,13 @@ pub fn run(args: &VarsArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         ExitStatus::Failure
     };
     match args.format {
-        Format::Human => {
+        VarsFormat::Human => {
             if !scan.is_ok() {
                 report.diagnostics(&scan.diagnostics, Some(&parsed.source));
             }
             printer.out(&human(&scan.variables));
         }
-        Format::Json => {
+        VarsFormat::Json => {
             let listing = JsonListing {
                 file: &report.path,
                 valid: scan.is_ok(),

@@ -24,7 +24,9 @@ pub use run::{
     Cancellation, ContainerGuard, ContainerOutcome, PullPolicy, ensure_image, remove_labelled,
     run_container, run_container_then,
 };
-pub use spec::{Bind, Capture, ContainerUser, NetworkMode, RunSpec, split_image_reference};
+pub use spec::{
+    Bind, Capture, ContainerUser, MAX_MEMORY_MB, NetworkMode, RunSpec, split_image_reference,
+};
 
 /// The label every container `red` creates carries, with the value `true`.
 pub const LABEL_MANAGED: &str = "org.red.managed";

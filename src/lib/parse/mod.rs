@@ -108,7 +108,15 @@ impl Error {
     #[must_use]
     pub fn hint(&self) -> Option<&'static str> {
         match self {
-            Error::Syntax { message, .. } if message.contains("tab") => {
+            Error::Syntax { message, .. } if message.contains("unprintable") => Some(
+                "remove the control character (a NUL byte or another unprintable one): a RED file \
+                 is text; is this a binary file?",
+            ),
+            Error::Syntax { message, .. }
+                if message
+                    .split(|c: char| !c.is_ascii_alphabetic())
+                    .any(|word| word == "tab" || word == "tabs") =>
+            {
                 Some("YAML indentation must use spaces, not tabs")
             }
             Error::DuplicateKey { .. } => Some("remove one of the two entries or rename it"),

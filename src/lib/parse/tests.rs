@@ -148,3 +148,16 @@ fn items_and_entries_are_reached_by_position() {
     assert!(map.item(0).is_none(), "a mapping has no items");
     assert!(value.entry(0).is_none() && value.item(0).is_none());
 }
+
+#[test]
+fn an_unprintable_character_is_not_called_a_tab() {
+    let error = parse("a\0b: 1\n").unwrap_err();
+    let hint = error.hint().unwrap_or_default();
+    assert!(
+        !hint.contains("tabs") && !hint.contains("indentation"),
+        "{hint}"
+    );
+    assert!(hint.contains("NUL"), "{hint}");
+    let error = parse("a:\n\tb: 1\n").unwrap_err();
+    assert!(error.hint().unwrap_or_default().contains("tabs"));
+}

@@ -456,21 +456,25 @@ pub fn lint(tree: &Tree) -> Vec<Diagnostic> {
     ]
 }
 
-/// What to change so both tools build the same argv, from how the two argvs differ.
+/// What to change so both tools build the same argv, from how the two argvs differ. The last
+/// resort, choosing one tool's rules, is a flag of the commands that build an argv (`red
+/// validate` only reports).
 fn lint_hint(
     cwl: &Result<Vec<String>, ArgvError>,
     cc: &Result<Vec<String>, ArgvError>,
 ) -> &'static str {
     let (Ok(cwl), Ok(cc)) = (cwl, cc) else {
-        return "one of the tools refuses this command line; see docs/cli-semantics.md, or pin \
-                one with `--cli-compat`";
+        return "one of the tools refuses this command line; see docs/cli-semantics.md, or run \
+                the file with one tool's rules (`red plan --cli-compat cc`, `red exec \
+                --cli-compat cc`)";
     };
     let same_number = |a: &String, b: &String| {
         a == b || matches!((a.parse::<f64>(), b.parse::<f64>()), (Ok(x), Ok(y)) if x == y)
     };
     if cwl.len() == cc.len() && cwl.iter().zip(cc).all(|(a, b)| same_number(a, b)) {
         return "the tools spell a number differently: write it as Python prints it (`0.1`, \
-                `1e-05`), or pin one with `--cli-compat`";
+                `1e-05`), or run the file with one tool's rules (`red exec --cli-compat cwl` \
+                or `cc`)";
     }
     let (mut sorted_cwl, mut sorted_cc) = (cwl.clone(), cc.clone());
     sorted_cwl.sort();
@@ -478,11 +482,12 @@ fn lint_hint(
     if sorted_cwl == sorted_cc {
         return "the tools order the arguments differently: give prefixed inputs positions that \
                 follow the unprefixed ones and declare inputs in position order \
-                (docs/cli-semantics.md), or pin one with `--cli-compat`";
+                (docs/cli-semantics.md), or run the file with one tool's rules (`red exec \
+                --cli-compat cwl` or `cc`)";
     }
     "the tools order or spell these arguments differently: give prefixed inputs positions after \
-     the unprefixed ones, write numbers as Python prints them (docs/cli-semantics.md), or pin \
-     one with `--cli-compat`"
+     the unprefixed ones, write numbers as Python prints them (docs/cli-semantics.md), or run the \
+     file with one tool's rules (`red exec --cli-compat cwl` or `cc`)"
 }
 
 fn describe(result: &Result<Vec<String>, ArgvError>) -> String {

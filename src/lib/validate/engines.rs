@@ -5,7 +5,7 @@
 //! container engine must be `docker` (`nvidia-docker` is gone since RED 8), the optional
 //! execution engine `ccfaice` or `ccagency`, and the settings must follow that engine's schema.
 //! A `gpus.devices` entry without `vramMin` passes the schema but crashes the reference at run
-//! time, so it is an error too.
+//! time, so it is an error too, and so is a `ram` larger than Docker can be given.
 
 use super::eval::Eval;
 use super::path::{self, Seg};
@@ -82,6 +82,7 @@ pub(crate) fn check(
         }));
         if section == "container" && !failed {
             gpu_devices(settings, &mut out);
+            ram_limit(settings, &mut out);
         }
     }
     out
@@ -115,5 +116,30 @@ fn gpu_devices(settings: NodeRef<'_>, out: &mut Vec<Diagnostic>) {
                     ),
             );
         }
+    }
+}
+
+/// A `ram` the schema accepts but Docker cannot be given (`MAX_MEMORY_MB`): refused here rather
+/// than when the batch is about to start.
+fn ram_limit(settings: NodeRef<'_>, out: &mut Vec<Diagnostic>) {
+    let Some(ram) = settings.get("ram") else {
+        return;
+    };
+    let limit = crate::execute::docker::MAX_MEMORY_MB;
+    let too_large = match ram.as_int() {
+        Some(mb) => mb > i128::from(limit),
+        None => ram.as_f64().is_some_and(|mb| mb > limit as f64),
+    };
+    if too_large {
+        let segs = [Seg::Key("container"), Seg::Key("settings"), Seg::Key("ram")];
+        out.push(
+            Diagnostic::error(
+                CODE,
+                format!("`ram` is larger than Docker accepts (at most {limit} MB)"),
+            )
+            .at(ram.span().start)
+            .pointer(path::pointer(&segs))
+            .hint("`ram` is in MB: give the memory limit in MB, e.g. `ram: 4096` for 4 GiB"),
+        );
     }
 }

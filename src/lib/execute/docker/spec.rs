@@ -16,6 +16,10 @@ use bollard::models::{
 use super::{Error, LABEL_BATCH, LABEL_MANAGED, LABEL_RUN};
 use crate::gpus::Selection;
 
+/// The largest memory limit in MB Docker can be given: it takes the limit in bytes as a signed
+/// 64-bit number. `red validate` refuses a larger `ram` (`src/lib/validate/engines.rs`).
+pub const MAX_MEMORY_MB: u64 = i64::MAX as u64 / (1024 * 1024);
+
 /// The user the container's process runs as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContainerUser {
@@ -150,8 +154,9 @@ impl RunSpec {
         let memory = match self.memory_mb {
             None => None,
             Some(mb) => Some(
-                mb.checked_mul(1024 * 1024)
-                    .and_then(|bytes| i64::try_from(bytes).ok())
+                Some(mb)
+                    .filter(|mb| *mb <= MAX_MEMORY_MB)
+                    .and_then(|mb| i64::try_from(mb * 1024 * 1024).ok())
                     .ok_or_else(|| {
                         Error::InvalidSpec(format!("memory limit `{mb}` MB is too large"))
                     })?,

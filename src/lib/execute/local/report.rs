@@ -74,8 +74,11 @@ pub struct InputReport {
     pub path: String,
     /// `receive-file`, `receive-dir` or `mount-dir`.
     pub action: &'static str,
-    /// Bytes the connector moved (0 for a local bind or a mount).
+    /// The input's size as the container sees it: a file's size, or the sum over a
+    /// directory's files; for a mount, what was read while staging (data is read on demand).
     pub bytes: u64,
+    /// Bytes the connector moved while staging (0 for a local bind, whose data is not copied).
+    pub transferred: u64,
     /// Seconds it took.
     pub seconds: f64,
 }

@@ -124,19 +124,27 @@ fn check_glob(name: &str, desc: NodeRef<'_>, segs: &[Seg<'_>], out: &mut Vec<Dia
     let Some(glob) = desc.get("outputBinding").and_then(|b| b.get("glob")) else {
         return;
     };
-    if !stream && glob.as_str().is_some_and(|g| g.starts_with('/')) {
-        let segs = at(segs, &[Seg::Key("outputBinding"), Seg::Key("glob")]);
-        out.push(
-            Diagnostic::error(
-                "absolute-glob",
-                format!(
-                    "the glob of output {} is an absolute path",
-                    path::quote(name)
-                ),
-            )
-            .at(glob.span().start)
-            .pointer(path::pointer(&segs))
-            .hint("globs are matched in the tool's working directory; write a relative path"),
-        );
-    }
+    let Some(text) = glob.as_str().filter(|_| !stream) else {
+        return;
+    };
+    let problem = if text.starts_with('/') {
+        "is an absolute path"
+    } else if text.split('/').any(|segment| segment == "..") {
+        "leaves the output directory through a `..` segment"
+    } else {
+        return;
+    };
+    let segs = at(segs, &[Seg::Key("outputBinding"), Seg::Key("glob")]);
+    out.push(
+        Diagnostic::error(
+            "absolute-glob",
+            format!("the glob of output {} {problem}", path::quote(name)),
+        )
+        .at(glob.span().start)
+        .pointer(path::pointer(&segs))
+        .hint(
+            "globs are matched in the tool's working directory (/cc/outputs); write a relative \
+             path without `..`",
+        ),
+    );
 }

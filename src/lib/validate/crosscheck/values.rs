@@ -131,6 +131,18 @@ fn check_item<'t>(
     }
 }
 
+/// The hint for a string that reads as a number: a finite one only lacks quotes' removal;
+/// `NaN`, `inf` or `Infinity` are strings in YAML whether quoted or not, and JSON has no such
+/// numbers, so removing quotes would not help.
+fn number_text_hint(text: &str) -> Option<String> {
+    let number = text.trim().parse::<f64>().ok()?;
+    Some(if number.is_finite() {
+        "remove the quotes around the number".to_owned()
+    } else {
+        "YAML spells these numbers `.nan`, `.inf` and `-.inf` (unquoted); JSON has none".to_owned()
+    })
+}
+
 fn value_hint(base: &str, item: NodeRef<'_>) -> Option<String> {
     match (base, item.kind()) {
         ("int" | "long", Kind::Float) if item.as_f64().is_some_and(|v| v.fract() == 0.0) => {
@@ -139,11 +151,7 @@ fn value_hint(base: &str, item: NodeRef<'_>) -> Option<String> {
         ("int" | "long" | "float" | "double", Kind::Bool) => {
             Some("booleans are not numbers; write a number".to_owned())
         }
-        ("int" | "long" | "float" | "double", Kind::Str)
-            if item.text().trim().parse::<f64>().is_ok() =>
-        {
-            Some("remove the quotes around the number".to_owned())
-        }
+        ("int" | "long" | "float" | "double", Kind::Str) => number_text_hint(item.text()),
         ("boolean", Kind::Str) => Some("write `true` or `false` without quotes".to_owned()),
         ("string", _) => Some("put the value in quotes to make it a string".to_owned()),
         _ => None,
