@@ -116,7 +116,8 @@ fn a_failing_nvidia_smi_is_an_infrastructure_error() {
     assert_eq!(
         run.stderr,
         format!(
-            "error: cannot list GPUs\n  caused by: `nvidia-smi` failed with exit code 9: {message}\n"
+            "error: cannot list GPUs\n  caused by: `nvidia-smi` failed with exit code 9: {message}\n  \
+             help: check that `nvidia-smi` runs on this host (it comes with the NVIDIA driver)\n"
         )
     );
 }

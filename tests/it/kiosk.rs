@@ -160,14 +160,14 @@ fn a_directory_of_images_is_run_and_downloaded() {
     assert_eq!(report["succeeded"], 3);
 }
 
-/// A result that was asked for (`--download DIR`) and could not be written there fails its job:
-/// exit 1 and the reason, never `done` and "1 of 1 job succeeded" with DIR empty.
+/// A download directory that cannot be written is refused before any job is sent (exit 2, the
+/// directory named), never `done` and "1 of 1 job succeeded" with the directory empty.
 #[test]
 #[cfg_attr(
     not(feature = "kiosk-tests"),
     ignore = "needs the Kiosk double: scripts/kiosk-up"
 )]
-fn a_result_that_cannot_be_downloaded_fails_its_job() {
+fn an_unwritable_download_directory_is_refused_before_any_job() {
     let url = kiosk();
     // Even root cannot create a file in /proc/self.
     let run = with_files(Red::new(), &[("cells.png", png("one"))])
@@ -180,17 +180,10 @@ fn a_result_that_cannot_be_downloaded_fails_its_job() {
             "/proc/self",
         ])
         .run();
-    assert_eq!(run.code, 1, "{}", run.snapshot());
-    assert!(
-        run.stdout.contains("the result was not downloaded"),
-        "{}",
-        run.snapshot()
-    );
-    assert!(
-        run.stderr.contains("0 of 1 job succeeded"),
-        "{}",
-        run.snapshot()
-    );
+    assert_eq!(run.code, 2, "{}", run.snapshot());
+    assert!(run.stderr.contains("`/proc/self`"), "{}", run.snapshot());
+    assert!(!run.stdout.contains("done"), "{}", run.snapshot());
+    assert!(!run.stderr.contains("succeeded"), "{}", run.snapshot());
 }
 
 #[test]

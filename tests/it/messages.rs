@@ -57,7 +57,7 @@ fn vars_help_says_the_listing_goes_to_standard_output() {
 }
 
 /// The codes red can emit: the first argument of every `Diagnostic::error`/`warning` written as
-/// a literal, every `const CODE`, and the codes of error documents (`red::cli::CODES`).
+/// a literal, every `const …CODE: &str`, and the codes of error documents (`red::cli::CODES`).
 fn codes_in_source() -> std::collections::BTreeSet<String> {
     let mut codes: std::collections::BTreeSet<String> =
         red::cli::CODES.iter().map(|c| (*c).to_owned()).collect();
@@ -70,11 +70,7 @@ fn codes_in_source() -> std::collections::BTreeSet<String> {
                 continue;
             }
             let text = std::fs::read_to_string(&path).unwrap_or_default();
-            for marker in [
-                "Diagnostic::error(",
-                "Diagnostic::warning(",
-                "const CODE: &str =",
-            ] {
+            for marker in ["Diagnostic::error(", "Diagnostic::warning(", "CODE: &str ="] {
                 for piece in text.split(marker).skip(1) {
                     let piece = piece.trim_start();
                     if let Some(rest) = piece.strip_prefix('"') {

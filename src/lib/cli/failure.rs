@@ -206,7 +206,13 @@ fn classify(error: &anyhow::Error) -> (&'static str, Option<String>) {
             return ("connector", None);
         }
         if cause.is::<crate::gpus::Error>() {
-            return ("gpu", Some("`red gpus` lists the GPUs red sees".to_owned()));
+            return (
+                "gpu",
+                Some(
+                    "check that `nvidia-smi` runs on this host (it comes with the NVIDIA driver)"
+                        .to_owned(),
+                ),
+            );
         }
         if cause.is::<std::io::Error>() {
             return (

@@ -214,6 +214,9 @@ pub enum Problem {
 /// The diagnostic code of [`Problem::Collision`], in `red validate`, `red plan` and `red exec`.
 pub const COLLISION_CODE: &str = "output-collision";
 
+/// The code of every other plan error.
+pub const PLAN_CODE: &str = "plan";
+
 /// A located planning error.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{problem}")]
@@ -236,7 +239,7 @@ impl PlanError {
     pub fn to_diagnostic(&self) -> Diagnostic {
         let code = match *self.problem {
             Problem::Collision(_) => COLLISION_CODE,
-            _ => "plan",
+            _ => PLAN_CODE,
         };
         let mut diagnostic = Diagnostic::error(code, self.problem.to_string())
             .pointer(self.pointer.clone())
