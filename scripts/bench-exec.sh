@@ -4,12 +4,17 @@
 # `--jobs 2`. Needs a Docker daemon with the test images (scripts/docker-up).
 #
 #   scripts/bench-exec.sh [ROUNDS]      (default 10)
+#
+# RED_BIN=PATH times that binary instead of building target/release/red (to compare two builds
+# in one sitting).
 case ${1:-} in -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-10}
-cargo build --locked --release --quiet
-red=$PWD/target/release/red
+if [ -z "${RED_BIN:-}" ]; then
+  cargo build --locked --release --quiet
+fi
+red=${RED_BIN:-$PWD/target/release/red}
 image=red-test/busybox:latest
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
