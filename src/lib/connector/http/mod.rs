@@ -13,7 +13,7 @@
 //! [`MAX_REDIRECTS`] times, only to http(s) and never around a loop (credentials are dropped
 //! when a redirect leaves the host); uploads stream the file; messages show URLs without user
 //! info or query, never a password, and an error status with an excerpt of the server's page
-//! ([`answer`]). Every wait
+//! (`answer.rs`). Every wait
 //! has a deadline and ends when the run is cancelled: connecting and waiting for the answer's
 //! headers take at most the stall timeout ([`Context::stall`]), a body that brings less than
 //! [`STALL_MIN_BYTES`] in a stall period fails the attempt, and the requests run on a small
