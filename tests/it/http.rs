@@ -548,3 +548,52 @@ fn an_error_page_is_shown_as_a_short_plain_excerpt() {
         "{message}"
     );
 }
+
+/// Every figure of a run with http inputs is true: `bytes` is each input's size, `transferred`
+/// what came over the wire, the outputs' sizes and digests are those of the files, in the
+/// events, the summary and `.red/result.json`; also when an output is uploaded and a directory
+/// output is discarded (it had no figures).
+#[test]
+#[cfg_attr(
+    not(all(feature = "peer-tests", feature = "docker-tests")),
+    ignore = "needs python3 and Docker: see docs/testing.md"
+)]
+fn exec_figures_are_true_for_http_inputs_and_outputs() {
+    let server = HttpServer::start(false);
+    let body = pattern(300_001);
+    server.serve("f.bin", &body);
+    server.serve("tree/a.txt", &[b'a'; 10]);
+    server.serve("tree/sub/b.txt", &[b'b'; 5]);
+    let inputs = format!(
+        "inputs:\n  f:\n    class: File\n    connector:\n      command: red-connector-http\n      access: {{url: \"{}\"}}\n  d:\n    class: Directory\n    connector:\n      command: red-connector-http\n      access: {{url: \"{}\"}}\n    listing:\n      - {{class: File, basename: a.txt}}\n      - {{class: Directory, basename: sub, listing: [{{class: File, basename: b.txt}}]}}",
+        server.url("/files/f.bin"),
+        server.url("/files/tree"),
+    );
+    let here = crate::support::figures::run(&inputs, "", None);
+    here.assert_input("f", body.len() as u64, body.len() as u64);
+    here.assert_input("d", 15, 15);
+    here.assert_copy(&body);
+    here.assert_tree(15, 2);
+
+    let outputs = format!(
+        "outputs:\n  copy:\n    class: File\n    connector:\n      command: red-connector-http\n      access: {{url: \"{}\", method: PUT}}",
+        server.url("/upload/copy.bin")
+    );
+    let sent = crate::support::figures::run(&inputs, &outputs, None);
+    sent.assert_input("f", body.len() as u64, body.len() as u64);
+    sent.assert_copy(&body);
+    let (uploaded, _) = server.uploaded("copy.bin").expect("uploaded");
+    assert!(uploaded == body, "the upload differs");
+    assert_eq!(
+        sent.output("copy")["delivered"],
+        "red-connector-http send-file"
+    );
+    assert!(
+        sent.output("tree")["delivered"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("discarded")),
+        "{}",
+        sent.batch
+    );
+    sent.assert_tree(15, 2);
+}
