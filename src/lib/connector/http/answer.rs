@@ -145,7 +145,7 @@ async fn body_excerpt(mut response: Response, secrets: &[&str]) -> Option<String
 /// A body as one short line: tags (and what `<script>` and `<style>` hold) removed, the
 /// common entities decoded, control characters and runs of whitespace made one space, cut at
 /// [`EXCERPT_CHARS`] characters, every secret masked. `None` when nothing is left.
-pub(super) fn excerpt(body: &[u8], secrets: &[&str]) -> Option<String> {
+pub(crate) fn excerpt(body: &[u8], secrets: &[&str]) -> Option<String> {
     let text = String::from_utf8_lossy(body);
     let mut plain = String::with_capacity(text.len());
     let mut rest = text.as_ref();

@@ -51,6 +51,7 @@ use super::{
 mod answer;
 mod digest;
 
+pub(crate) use answer::excerpt;
 use answer::{ContentRange, RedirectRefused};
 
 /// How many redirects a request follows.
