@@ -575,3 +575,39 @@ fn other_reference_connectors_speak_cli1_or_are_refused_clearly() {
     );
     assert!(!dir.path().join("d").exists());
 }
+
+/// Every figure of a run with an external connector's inputs and outputs is true: `bytes` is
+/// each input's size and `transferred` what arrived (red cannot see an external connector's
+/// traffic; it said 0), the outputs' sizes and digests are those of what the connector was
+/// given to send, in the events, the summary and `.red/result.json`.
+#[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
+fn exec_figures_are_true_for_an_external_connector() {
+    let connector = TestConnector::new(None);
+    let block = "{mode: ok, host: example.org}";
+    let inputs = format!(
+        "inputs:\n  f:\n    class: File\n    connector:\n      command: red-test-cli1\n      access: {block}\n  d:\n    class: Directory\n    connector:\n      command: red-test-cli1\n      access: {block}"
+    );
+    let outputs = format!(
+        "outputs:\n  copy:\n    class: File\n    connector:\n      command: red-test-cli1\n      access: {block}\n  tree:\n    class: Directory\n    connector:\n      command: red-test-cli1\n      access: {block}"
+    );
+    let received = b"received by the test connector\n";
+    let figures = crate::support::figures::run(&inputs, &outputs, Some(connector.dir.path()));
+    figures.assert_input("f", received.len() as u64, received.len() as u64);
+    // `one\n` and `sub/two\n`.
+    figures.assert_input("d", 8, 8);
+    figures.assert_copy(received);
+    figures.assert_tree(8, 2);
+    let sent = connector.dir.path().join("sent");
+    assert_eq!(
+        fs::read(sent.join("copy.bin")).expect("sent copy"),
+        received
+    );
+    assert_eq!(
+        fs::read(sent.join("tree/sub/two.txt")).expect("sent tree"),
+        b"two\n"
+    );
+}

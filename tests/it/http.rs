@@ -414,3 +414,186 @@ fn http_json_parses_what_it_receives_and_sends_only_json() {
         "nothing was sent"
     );
 }
+
+/// A redirect red will not follow says where it led and why (it said only "answered 302
+/// Found"), for a `Location` the HTTP stack cannot follow (`file:///…`) and one it could
+/// (`ftp://…`); a loop and a long chain say which they are. Nothing is left behind.
+#[test]
+#[cfg_attr(
+    not(feature = "peer-tests"),
+    ignore = "needs python3: see docs/testing.md"
+)]
+fn a_redirect_red_does_not_follow_says_where_it_led() {
+    let server = HttpServer::start(false);
+    server.serve("a.txt", b"x");
+    for (location, shown) in [
+        (
+            format!("file%3A%2F%2F%2Fetc%2Fpasswd%3Ftoken%3D{CANARY}"),
+            "`file:///etc/passwd`",
+        ),
+        (
+            "ftp%3A%2F%2F127.0.0.1%2Fdata.csv".to_owned(),
+            "`ftp://127.0.0.1/data.csv`",
+        ),
+    ] {
+        let url = server.url(&format!("/redirect-to?{location}"));
+        let (dir, result) = receive(HTTP, &access(json!({ "url": url })));
+        let message = result.expect_err("not http(s)").to_string();
+        assert!(
+            message.contains(&format!("redirected to {shown}, which is not http(s)"))
+                && message.contains("red follows only http and https redirects"),
+            "{message}"
+        );
+        assert!(!message.contains(CANARY), "{message}");
+        assert!(!dir.path().join("in").exists());
+    }
+    let (_, result) = receive(HTTP, &access(json!({"url": server.url("/loop")})));
+    let message = result.expect_err("a loop").to_string();
+    assert!(
+        message.contains("loop") && message.contains("/loop`"),
+        "{message}"
+    );
+    let (_, result) = receive(
+        HTTP,
+        &access(json!({"url": server.url("/redirect/12/a.txt")})),
+    );
+    let message = result.expect_err("too many").to_string();
+    assert!(message.contains("more than 10 redirects"), "{message}");
+}
+
+/// A resume answered with a range that does not start where red asked is not appended: red
+/// starts over with a request for the whole file, and when that keeps happening it says what
+/// was wrong (it said only "answered 206 Partial Content").
+#[test]
+#[cfg_attr(
+    not(feature = "peer-tests"),
+    ignore = "needs python3: see docs/testing.md"
+)]
+fn a_resume_answered_with_the_wrong_range_starts_over() {
+    let server = HttpServer::start(false);
+    let body = pattern(1 << 20);
+    server.serve("big.bin", &body);
+    let (dir, result) = receive(
+        HTTP,
+        &access(json!({"url": server.url("/badrange/big.bin")})),
+    );
+    result.expect("started over");
+    assert!(fs::read(dir.path().join("in")).expect("received") == body);
+    let log = server.requests();
+    let ranges: Vec<&str> = log.lines().filter_map(|l| l.split(' ').nth(2)).collect();
+    assert_eq!(ranges.len(), 3, "{log}");
+    assert!(ranges[1].starts_with("bytes="), "{log}");
+    assert_eq!(ranges[2], "-", "the restart asks for the whole file: {log}");
+
+    let url = server.url("/badrange-always/big.bin");
+    let (dir, result) = receive(HTTP, &access(json!({ "url": url })));
+    let message = result.expect_err("never the right range").to_string();
+    let half = body.len() / 2;
+    let last = body.len() - 1;
+    assert!(
+        message.contains(&format!(
+            "asked for bytes from {half} on, but the server answered with range 0-{last} of {} bytes",
+            body.len()
+        )) && message.contains("4 times"),
+        "{message}"
+    );
+    assert!(!dir.path().join("in").exists());
+
+    // A part of the file, answered to a request for all of it, is never taken for the file.
+    let (dir, result) = receive(
+        HTTP,
+        &access(json!({"url": server.url("/partial/big.bin")})),
+    );
+    let message = result.expect_err("half a file").to_string();
+    assert!(
+        message.contains(&format!(
+            "answered 206 Partial Content with the bytes 0-{} of {} bytes to a request for the whole file",
+            half - 1,
+            body.len()
+        )),
+        "{message}"
+    );
+    assert!(!dir.path().join("in").exists());
+}
+
+/// An error status is shown with a short, plain excerpt of the server's page (it was
+/// "answered 500 …" and nothing that said why): no tags, one line, a few hundred characters
+/// at most, and the retried statuses say it too.
+#[test]
+#[cfg_attr(
+    not(feature = "peer-tests"),
+    ignore = "needs python3: see docs/testing.md"
+)]
+fn an_error_page_is_shown_as_a_short_plain_excerpt() {
+    let server = HttpServer::start(false);
+    for (code, reason) in [(500, "Internal Server Error"), (503, "Service Unavailable")] {
+        let url = server.url(&format!("/page/{code}?key={CANARY}"));
+        let (_, result) = receive(HTTP, &access(json!({ "url": url })));
+        let message = result.expect_err("an error page").to_string();
+        assert!(
+            message.contains(&format!("answered {code} {reason}; the server said: \""))
+                && message.contains("The database & cache are down."),
+            "{message}"
+        );
+        for never in ["<", "font-family", "BEYOND-THE-EXCERPT", "\n", CANARY] {
+            assert!(!message.contains(never), "{never}: {message}");
+        }
+        assert!(message.chars().count() < 400, "{message}");
+    }
+    // An empty body adds nothing.
+    let (_, result) = receive(HTTP, &access(json!({"url": server.url("/status/500")})));
+    let message = result.expect_err("500").to_string();
+    assert!(
+        message.ends_with("answered 500 Internal Server Error"),
+        "{message}"
+    );
+}
+
+/// Every figure of a run with http inputs is true: `bytes` is each input's size, `transferred`
+/// what came over the wire, the outputs' sizes and digests are those of the files, in the
+/// events, the summary and `.red/result.json`; also when an output is uploaded and a directory
+/// output is discarded (it had no figures).
+#[test]
+#[cfg_attr(
+    not(all(feature = "peer-tests", feature = "docker-tests")),
+    ignore = "needs python3 and Docker: see docs/testing.md"
+)]
+fn exec_figures_are_true_for_http_inputs_and_outputs() {
+    let server = HttpServer::start(false);
+    let body = pattern(300_001);
+    server.serve("f.bin", &body);
+    server.serve("tree/a.txt", &[b'a'; 10]);
+    server.serve("tree/sub/b.txt", &[b'b'; 5]);
+    let inputs = format!(
+        "inputs:\n  f:\n    class: File\n    connector:\n      command: red-connector-http\n      access: {{url: \"{}\"}}\n  d:\n    class: Directory\n    connector:\n      command: red-connector-http\n      access: {{url: \"{}\"}}\n    listing:\n      - {{class: File, basename: a.txt}}\n      - {{class: Directory, basename: sub, listing: [{{class: File, basename: b.txt}}]}}",
+        server.url("/files/f.bin"),
+        server.url("/files/tree"),
+    );
+    let here = crate::support::figures::run(&inputs, "", None);
+    here.assert_input("f", body.len() as u64, body.len() as u64);
+    here.assert_input("d", 15, 15);
+    here.assert_copy(&body);
+    here.assert_tree(15, 2);
+
+    let outputs = format!(
+        "outputs:\n  copy:\n    class: File\n    connector:\n      command: red-connector-http\n      access: {{url: \"{}\", method: PUT}}",
+        server.url("/upload/copy.bin")
+    );
+    let sent = crate::support::figures::run(&inputs, &outputs, None);
+    sent.assert_input("f", body.len() as u64, body.len() as u64);
+    sent.assert_copy(&body);
+    let (uploaded, _) = server.uploaded("copy.bin").expect("uploaded");
+    assert!(uploaded == body, "the upload differs");
+    assert_eq!(
+        sent.output("copy")["delivered"],
+        "red-connector-http send-file"
+    );
+    assert!(
+        sent.output("tree")["delivered"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("discarded")),
+        "{}",
+        sent.batch
+    );
+    sent.assert_tree(15, 2);
+}

@@ -828,3 +828,127 @@ fn red_submit_kiosk_refuses_outputs_in_use_by_another_run() {
     assert_no_run_dir(&tmp);
     drop(held);
 }
+
+/// A second double of this checkout's `peer.py` on a free port of 127.0.0.1, over the shared
+/// Redis (`RED_KIOSK_REDIS_PORT`, default 6390) with a job type of its own, so that neither
+/// double's consumers take the other's jobs; its bucket is a temporary directory. Used for
+/// behaviour the running double may predate. Killed on drop.
+struct OwnKiosk {
+    child: std::process::Child,
+    url: String,
+    job_type: String,
+    state: tempfile::TempDir,
+}
+
+impl OwnKiosk {
+    fn start() -> Self {
+        let venv = std::env::var_os("RED_KIOSK_VENV")
+            .map_or_else(|| "/tmp/red-kiosk/venv".into(), std::path::PathBuf::from);
+        let redis_port = std::env::var("RED_KIOSK_REDIS_PORT").unwrap_or_else(|_| "6390".into());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let job_type = format!("own{}", &uuid::Uuid::new_v4().as_simple().to_string()[..12]);
+        let state = tempfile::tempdir().expect("temp dir");
+        let log = std::fs::File::create(state.path().join("peer.log")).expect("log");
+        let child = std::process::Command::new(venv.join("bin/python"))
+            .arg(crate::support::root().join("tests/peers/kiosk/peer.py"))
+            .env("KIOSK_PORT", port.to_string())
+            .env("KIOSK_REDIS_PORT", &redis_port)
+            .env("JOB_TYPES", &job_type)
+            .env("STATE_DIR", state.path())
+            .env("KIOSK_WORKERS", "1")
+            .env("KIOSK_STEP_SECONDS", "0.05")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start a second Kiosk double with {} ({e}): run scripts/kiosk-up",
+                    venv.display()
+                )
+            });
+        let mut own = Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            job_type,
+            state,
+        };
+        own.wait_until_it_answers();
+        own
+    }
+
+    fn wait_until_it_answers(&mut self) {
+        let client = red::net::blocking_builder(false)
+            .timeout(std::time::Duration::from_secs(2))
+            .build()
+            .expect("client");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let answer = client
+                .get(format!("{}/api/health-check", self.url))
+                .send()
+                .and_then(reqwest::blocking::Response::text);
+            if answer.is_ok_and(|text| text.contains("OK")) {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "the second Kiosk double ended at once ({status}): {}",
+                    std::fs::read_to_string(self.state.path().join("peer.log")).unwrap_or_default()
+                );
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the second Kiosk double did not answer within 30 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for OwnKiosk {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A job the Kiosk finished whose `output_url` answers 404 has failed when its result was
+/// asked for (`--download`): exit 1 and why, never `done` and "1 of 1 job succeeded" with the
+/// directory empty.
+#[test]
+#[cfg_attr(
+    not(feature = "kiosk-tests"),
+    ignore = "needs the Kiosk double: scripts/kiosk-up"
+)]
+fn a_result_url_that_answers_404_fails_its_job() {
+    // The shared double being up means its Redis is too.
+    kiosk();
+    let own = OwnKiosk::start();
+    let out = tempfile::tempdir().expect("temp dir");
+    let run = with_files(Red::new(), &[("gone.png", png("gone"))])
+        .args(submit(&own.url))
+        .args(["--job-type", &own.job_type, "gone.png", "--download"])
+        .args([out.path().to_str().expect("utf-8")])
+        .run();
+    assert_eq!(run.code, 1, "{}", run.snapshot());
+    assert!(
+        run.stdout.contains("the result was not downloaded") && run.stdout.contains("404"),
+        "{}",
+        run.snapshot()
+    );
+    assert!(
+        run.stderr.contains("0 of 1 job succeeded"),
+        "{}",
+        run.snapshot()
+    );
+    let left: Vec<_> = std::fs::read_dir(out.path())
+        .expect("download dir")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -1047,3 +1047,50 @@ fn reference_ssh_connector_moves_files_through_cli1() {
     assert!(!message.contains(canary), "{message}");
     assert!(!scratch.path().join("never.bin").exists());
 }
+
+/// Every figure of a run with ssh inputs and outputs is true: `bytes` is each input's size,
+/// `transferred` what came over SFTP, the outputs' sizes and digests are those of the files
+/// that arrived on the server, in the events, the summary and `.red/result.json`.
+#[test]
+#[cfg_attr(
+    not(all(feature = "ssh-tests", feature = "docker-tests")),
+    ignore = "needs sshd and Docker: see docs/testing.md"
+)]
+fn exec_figures_are_true_for_ssh_inputs_and_outputs() {
+    let server = server();
+    let (name, path) = server.workspace("exec-figures");
+    let body = pattern(200_003, 7);
+    fs::write(path.join("f.bin"), &body).expect("f");
+    fs::create_dir_all(path.join("tree/sub")).expect("tree");
+    fs::write(path.join("tree/a.txt"), [b'a'; 10]).expect("a");
+    fs::write(path.join("tree/sub/b.txt"), [b'b'; 5]).expect("b");
+    let block = |field: &str, relative: &str| {
+        serde_json::to_string(&server.access(field, &format!("{name}/{relative}"))).expect("json")
+    };
+    let inputs = format!(
+        "inputs:\n  f:\n    class: File\n    connector:\n      command: red-connector-ssh\n      access: {}\n  d:\n    class: Directory\n    connector:\n      command: red-connector-ssh\n      access: {}",
+        block("filePath", "f.bin"),
+        block("dirPath", "tree"),
+    );
+    let outputs = format!(
+        "outputs:\n  copy:\n    class: File\n    connector:\n      command: red-connector-ssh\n      access: {}\n  tree:\n    class: Directory\n    connector:\n      command: red-connector-ssh\n      access: {}",
+        block("filePath", "sent/copy.bin"),
+        block("dirPath", "sent/tree"),
+    );
+    let figures = crate::support::figures::run(&inputs, &outputs, None);
+    figures.assert_input("f", body.len() as u64, body.len() as u64);
+    figures.assert_input("d", 15, 15);
+    figures.assert_copy(&body);
+    figures.assert_tree(15, 2);
+    assert!(fs::read(path.join("sent/copy.bin")).expect("sent copy") == body);
+    assert_eq!(
+        fs::read(path.join("sent/tree/sub/b.txt")).expect("sent tree"),
+        [b'b'; 5]
+    );
+    let printed = figures
+        .events
+        .iter()
+        .map(Value::to_string)
+        .collect::<String>();
+    assert!(!printed.contains(&server.password), "the password leaked");
+}

@@ -14,9 +14,18 @@ Paths:
   /flaky-norange/<path>     like /flaky but ranges are ignored (always 200 and the whole file)
   /flaky-changing/<path>    like /flaky, but the file's ETag changes after the first GET, so a
                             resume with If-Range gets the whole file again (200)
+  /badrange/<path>          like /flaky, but a range request is answered 206 with the whole file
+                            and `Content-Range: bytes 0-…` (not the range asked for)
+  /badrange-always/<path>   like /badrange, but every GET without Range is cut off
+  /partial/<path>           answers a GET without Range with 206, `Content-Range: bytes 0-…`
+                            and the first half of the file
   /redirect/<n>/<path>      302 to /redirect/<n-1>/<path>, and /redirect/0/<path> to /files/<path>
+  /redirect-to?<location>   302 to <location> (percent-decoded), whatever its scheme
   /loop                     302 to itself
   /status/<code>            answers <code> with an empty body
+  /page/<code>              answers <code> with an HTML error page of about 10 KiB: its text
+                            says `The database & cache are down.` near the top and
+                            `BEYOND-THE-EXCERPT` only after the first 4 KiB
   /upload/<name>            PUT or POST: the body is stored in <root>/uploads/<name>, its
                             Content-Type in <root>/uploads/<name>.type; 201. Behind basic auth
                             when --user is given.
@@ -96,7 +105,8 @@ class Handler(BaseHTTPRequestHandler):
             return None
         return path
 
-    def serve(self, relative, ranges=True, truncate=False, etag=None):
+    def serve(self, relative, ranges=True, truncate=False, etag=None, wrong_range=False,
+              half_range=False):
         path = self.local(relative)
         if path is None:
             self.empty(404)
@@ -113,8 +123,14 @@ class Handler(BaseHTTPRequestHandler):
             if start >= size:
                 self.empty(416, [("Content-Range", "bytes */{}".format(size))])
                 return
+            if wrong_range:
+                start = 0
             self.send_response(206)
             self.send_header("Content-Range", "bytes {}-{}/{}".format(start, size - 1, size))
+        elif half_range:
+            self.send_response(206)
+            self.send_header("Content-Range", "bytes 0-{}/{}".format(size // 2 - 1, size))
+            size = size // 2
         else:
             self.send_response(200)
         self.send_header("Accept-Ranges", "bytes" if ranges else "none")
@@ -136,6 +152,18 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             self.connection.shutdown(2)
+
+    def page(self, code):
+        body = ("<!DOCTYPE html>\n<html><head><title>{0} Error</title>\n"
+                "<style>body {{ font-family: sans-serif; }}</style></head>\n<body>\n"
+                "<h1>Error   {0}</h1>\n\n<p>The database &amp; cache are down.</p>\n"
+                "<p>{1}</p>\n<p>BEYOND-THE-EXCERPT</p>\n{1}</body></html>\n").format(
+                    code, "padding " * 640).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def first_time(self, key):
         with LOCK:
@@ -164,6 +192,17 @@ class Handler(BaseHTTPRequestHandler):
             if head == "flaky-changing":
                 etag = '"first"' if truncate else '"second"'
             self.serve(rest, ranges=ranges, truncate=truncate, etag=etag)
+        elif head in ("badrange", "badrange-always"):
+            truncate = "Range" not in self.headers and (
+                head == "badrange-always" or self.first_time(path))
+            self.serve(rest, truncate=truncate, wrong_range=True)
+        elif head == "partial":
+            self.serve(rest, ranges=False, half_range=True)
+        elif head == "redirect-to":
+            query = urllib.parse.urlsplit(self.path).query
+            self.empty(302, [("Location", urllib.parse.unquote(query))])
+        elif head == "page":
+            self.page(int(rest))
         elif head == "redirect":
             count, _, target = rest.partition("/")
             count = int(count)

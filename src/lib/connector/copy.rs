@@ -217,6 +217,42 @@ pub fn place(
     Ok(copied)
 }
 
+/// The regular files of `path` and their bytes: a file (or a link to one) counts as one, a
+/// directory as the sum over the regular files below it (links are not followed; they and
+/// special files are listed as skipped). What cannot be read counts as nothing.
+#[must_use]
+pub fn measure(path: &Path) -> Copied {
+    let mut measured = Copied::default();
+    match fs::metadata(path) {
+        Ok(meta) if meta.is_file() => {
+            measured.files = 1;
+            measured.bytes = meta.len();
+            return measured;
+        }
+        Ok(meta) if meta.is_dir() => {}
+        _ => return measured,
+    }
+    let mut pending = vec![(path.to_path_buf(), PathBuf::new())];
+    while let Some((dir, relative)) = pending.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let inner = relative.join(entry.file_name());
+            match entry.file_type() {
+                Ok(kind) if kind.is_dir() => pending.push((entry.path(), inner)),
+                Ok(kind) if kind.is_file() => {
+                    measured.files += 1;
+                    let bytes = entry.metadata().map_or(0, |m| m.len());
+                    measured.bytes = measured.bytes.saturating_add(bytes);
+                }
+                _ => measured.skipped.push(inner),
+            }
+        }
+    }
+    measured
+}
+
 /// Remove every link and special file from a tree (never following one), and count what is
 /// left.
 fn prune(path: &Path) -> Result<Copied, ConnectorError> {

@@ -502,6 +502,14 @@ impl Drop for ExternalMount {
     }
 }
 
+/// Red cannot see an external connector's traffic: what arrived is what it reports as moved.
+fn arrived(result: &Result<(), ConnectorError>, destination: &Path, context: &Context) {
+    if result.is_ok() {
+        let bytes = super::copy::measure(destination).bytes;
+        context.progress.advance(bytes, Some(bytes));
+    }
+}
+
 impl Connector for External {
     fn command(&self) -> &str {
         &self.command
@@ -541,6 +549,7 @@ impl Connector for External {
             self.timeouts.transfer,
             Some(context),
         );
+        arrived(&result, destination, context);
         Received::staged_or_removed(result, destination)
     }
 
@@ -563,6 +572,7 @@ impl Connector for External {
             self.timeouts.transfer,
             Some(context),
         );
+        arrived(&result, destination, context);
         Received::staged_or_removed(result, destination)
     }
 

@@ -513,12 +513,10 @@ impl Client {
             .ok()
             .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
             .unwrap_or_else(|| {
-                let trimmed = text.trim();
-                if trimmed.is_empty() || trimmed == "{}" {
-                    status.canonical_reason().unwrap_or("no message").to_owned()
-                } else {
-                    trimmed.chars().take(300).collect()
-                }
+                // A page (an HTML error from a proxy) as one short line of its text.
+                crate::connector::http::excerpt(&bytes, &[])
+                    .filter(|said| said != "{}")
+                    .unwrap_or_else(|| status.canonical_reason().unwrap_or("no message").to_owned())
             });
         Err(Error::Status {
             status: status.as_u16(),
@@ -692,6 +690,50 @@ mod tests {
         let unlimited = Client::new(&url, Duration::from_secs(10)).expect("client");
         assert_eq!(expire_many(&unlimited, 12), 12);
         assert!(most.load(Ordering::SeqCst) > 2, "requests never overlapped");
+    }
+
+    /// An HTML page (a proxy's error) is shown as one short line of its text, not its markup.
+    #[test]
+    fn an_html_error_page_is_shown_as_its_text() {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        std::thread::spawn(move || {
+            let Ok((stream, _)) = listener.accept() else {
+                return;
+            };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let (mut line, mut length) = (String::new(), 0);
+            while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+                line.clear();
+            }
+            let _ = reader.read_exact(&mut vec![0; length]);
+            let page = "<html><head><title>502 Bad Gateway</title></head>\n<body>\n\
+                <center><h1>502   Bad Gateway</h1></center>\n<hr><center>nginx</center>\n</body></html>";
+            let reply = format!(
+                "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{page}",
+                page.len()
+            );
+            let mut writer = stream;
+            let _ = writer.write_all(reply.as_bytes());
+        });
+        let client = Client::new(&url, Duration::from_secs(10)).expect("client");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let error = runtime
+            .block_on(client.expire("job", 60))
+            .expect_err("a 502 page")
+            .to_string();
+        assert!(
+            error.ends_with(": 502 Bad Gateway 502 Bad Gateway nginx"),
+            "{error}"
+        );
     }
 
     #[test]

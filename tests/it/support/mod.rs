@@ -1,6 +1,7 @@
 //! Test harness: run the `red` binary in a scratch directory and look at what it did.
 #![allow(dead_code)] // helpers used by some test modules only
 
+pub(crate) mod figures;
 pub(crate) mod peers;
 
 use std::io::Read;

@@ -16,7 +16,8 @@ the section it follows. Status codes and bodies are the front end's own.
   pre-processing -> predicting -> saving-results -> done, or failed with a traceback in `reason`;
   LREM when finished. A job fails when its input is not an image (PNG/TIFF/JPEG/GIF/BMP), when the
   bytes contain KIOSK-PEER-FAIL, or when `original_name` contains `fail` (5). The result zip holds
-  `<stem>_feature_0.tif`, a copy of the input. Zip jobs (`<type>-zip`) unpack, push one child per
+  `<stem>_feature_0.tif`, a copy of the input; a job whose `original_name` contains `gone` ends
+  `done` with an `output_url` that answers 404 (its result was never written). Zip jobs (`<type>-zip`) unpack, push one child per
   image to `<type>`, wait with `progress`, and end `done` with `failures` (URL-encoded).
 
 Environment: KIOSK_PORT (8095), KIOSK_REDIS_PORT (6390), KIOSK_BUCKET (kiosk-peer), JOB_TYPES
@@ -269,7 +270,11 @@ def image_job(queue, key):
     time.sleep(STEP)
     update(key, status="saving-results")
     stem = os.path.splitext(os.path.basename(fields.get("original_name", "image")))[0]
-    output_key, url = save_output([("{}_feature_0.tif".format(stem), data)])
+    if "gone" in fields.get("original_name", ""):
+        output_key = "output/gone-{}.zip".format(uuid.uuid4().hex)
+        url = "http://127.0.0.1:{}/{}/{}".format(PORT, BUCKET, output_key)
+    else:
+        output_key, url = save_output([("{}_feature_0.tif".format(stem), data)])
     time.sleep(STEP)
     update(
         key,

@@ -10,8 +10,10 @@
 //! (and `If-Range`, so a file that changed meanwhile is not spliced) where the server answers
 //! `206` for the right offset (else it starts over); a failed or
 //! cancelled download leaves nothing behind; redirects are followed at most
-//! [`MAX_REDIRECTS`] times (credentials are dropped when a redirect leaves the host); uploads
-//! stream the file; messages show URLs without user info or query, never a password. Every wait
+//! [`MAX_REDIRECTS`] times, only to http(s) and never around a loop (credentials are dropped
+//! when a redirect leaves the host); uploads stream the file; messages show URLs without user
+//! info or query, never a password, and an error status with an excerpt of the server's page
+//! (`answer.rs`). Every wait
 //! has a deadline and ends when the run is cancelled: connecting and waiting for the answer's
 //! headers take at most the stall timeout ([`Context::stall`]), a body that brings less than
 //! [`STALL_MIN_BYTES`] in a stall period fails the attempt, and the requests run on a small
@@ -35,8 +37,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use reqwest::header::{
-    AUTHORIZATION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, HeaderValue, IF_RANGE,
-    LAST_MODIFIED, RANGE, WWW_AUTHENTICATE,
+    AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, ETAG, HeaderValue, IF_RANGE, LAST_MODIFIED, RANGE,
+    WWW_AUTHENTICATE,
 };
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
 
@@ -46,7 +48,11 @@ use super::{
     Received, STALL_MIN_BYTES,
 };
 
+mod answer;
 mod digest;
+
+pub(crate) use answer::excerpt;
+use answer::{ContentRange, RedirectRefused};
 
 /// How many redirects a request follows.
 pub const MAX_REDIRECTS: usize = 10;
@@ -142,7 +148,7 @@ impl Request<'_> {
     fn client(&self, stall: Duration) -> Result<Client, ConnectorError> {
         crate::net::async_builder(self.insecure)
             .connect_timeout(stall.min(crate::net::CONNECT_TIMEOUT))
-            .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
+            .redirect(answer::redirect_policy())
             .build()
             .map_err(|e| ConnectorError::Remote(format!("cannot set up HTTP: {}", describe(&e))))
     }
@@ -296,6 +302,14 @@ fn shown(url: &reqwest::Url) -> String {
 
 /// A reqwest error and its causes, without the URL (the caller names a safe one).
 fn describe(error: &reqwest::Error) -> String {
+    // A redirect red refused says why itself (where it led, a loop, too many).
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(refused) = cause.downcast_ref::<RedirectRefused>() {
+            return refused.to_string();
+        }
+        source = cause.source();
+    }
     let mut text = if error.is_timeout() {
         "timed out".to_owned()
     } else if error.is_redirect() {
@@ -358,15 +372,20 @@ fn transient_status(status: StatusCode) -> bool {
     )
 }
 
-fn status_error(method: &str, url: &str, status: StatusCode) -> ConnectorError {
-    let hint = match status {
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-            " (check `auth.username` and `auth.password`)"
-        }
-        StatusCode::NOT_FOUND => " (check `url`)",
-        _ => "",
-    };
-    ConnectorError::Remote(format!("{method} {url} answered {status}{hint}"))
+/// Strings of the request that an error body must not show: the password, the query.
+fn secrets<'a>(request: &'a Request<'_>, url: &'a reqwest::Url) -> Vec<&'a str> {
+    let mut secrets: Vec<&str> = url
+        .query()
+        .into_iter()
+        .flat_map(|query| query.split('&'))
+        .map(|pair| pair.split_once('=').map_or(pair, |(_, value)| value))
+        .chain(url.password())
+        .collect();
+    if let Some(auth) = &request.auth {
+        secrets.push(auth.password);
+    }
+    secrets.retain(|s| !s.is_empty());
+    secrets
 }
 
 /// What identifies this version of the file for `If-Range`: a strong ETag, else Last-Modified.
@@ -377,18 +396,6 @@ fn range_validator(response: &Response) -> Option<HeaderValue> {
         .filter(|tag| !tag.as_bytes().starts_with(b"W/"))
         .or_else(|| headers.get(LAST_MODIFIED))
         .cloned()
-}
-
-/// Whether a 206 answer starts where the partial file ends.
-fn resumes_at(response: &Response, offset: u64) -> bool {
-    response
-        .headers()
-        .get(CONTENT_RANGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("bytes "))
-        .and_then(|v| v.split_once('-'))
-        .and_then(|(start, _)| start.trim().parse::<u64>().ok())
-        == Some(offset)
 }
 
 /// Download `url` into `destination` (created here), retrying transient failures and resuming
@@ -577,19 +584,27 @@ async fn attempt(
             Attempt::Transient(describe(&e))
         }
     })?;
-    let status = response.status();
-    if progress.written > 0
-        && !(status == StatusCode::PARTIAL_CONTENT && resumes_at(&response, progress.written))
-    {
-        if status != StatusCode::OK {
-            return Err(failed_status(name, status));
+    match answer_to(&response, progress.written) {
+        Answer::Append => {}
+        Answer::Error => {
+            return Err(failed_status(name, response, &secrets(request, target.url)).await);
         }
-        // The server sent the whole file again: start over.
-        file.set_len(0).map_err(write_error)?;
-        file.seek(SeekFrom::Start(0)).map_err(write_error)?;
-        progress.written = 0;
-    } else if !status.is_success() {
-        return Err(failed_status(name, status));
+        Answer::Wrong(why) => {
+            return Err(Attempt::Fatal(ConnectorError::Remote(format!(
+                "GET {name} {why}"
+            ))));
+        }
+        // The server sent the whole file again (200), or its answer to the range cannot be
+        // appended: start over (after a wrong range, with a request for the whole file).
+        Answer::StartOver(why) => {
+            file.set_len(0).map_err(write_error)?;
+            file.seek(SeekFrom::Start(0)).map_err(write_error)?;
+            progress.written = 0;
+            if let Some(why) = why {
+                progress.validator = None;
+                return Err(Attempt::Transient(why));
+            }
+        }
     }
     if progress.written == 0 {
         progress.validator = range_validator(&response);
@@ -614,11 +629,61 @@ async fn attempt(
     }
 }
 
-fn failed_status(name: &str, status: StatusCode) -> Attempt {
+/// What to do with an answer to a request for the bytes from `offset` on.
+enum Answer {
+    /// Write its body where the file ends.
+    Append,
+    /// An error status.
+    Error,
+    /// Not usable, and asking again will not help.
+    Wrong(String),
+    /// Empty the file; with a reason, try again asking for the whole file, else write this
+    /// body (the whole file).
+    StartOver(Option<String>),
+}
+
+fn answer_to(response: &Response, offset: u64) -> Answer {
+    let status = response.status();
+    let range = ContentRange::of(response);
+    match status {
+        StatusCode::PARTIAL_CONTENT if range.is_some_and(|r| r.resumes(offset)) => Answer::Append,
+        StatusCode::PARTIAL_CONTENT if offset == 0 => Answer::Wrong(match range {
+            Some(range) => {
+                format!("answered {status} with the bytes {range} to a request for the whole file")
+            }
+            None => format!("answered {status} without a usable `Content-Range`"),
+        }),
+        StatusCode::PARTIAL_CONTENT => Answer::StartOver(Some(match range {
+            Some(range) => format!(
+                "asked for bytes from {offset} on, but the server answered with range {range}"
+            ),
+            None => format!(
+                "asked for bytes from {offset} on, but the server answered {status} without a \
+                 usable `Content-Range`"
+            ),
+        })),
+        StatusCode::RANGE_NOT_SATISFIABLE if offset > 0 => Answer::StartOver(Some(format!(
+            "asked for bytes from {offset} on, but the server answered {status} (the file is \
+             shorter now)"
+        ))),
+        StatusCode::OK if offset > 0 => Answer::StartOver(None),
+        _ if status.is_redirection() => Answer::Wrong(answer::unfollowed_redirect(response)),
+        _ if status.is_success() => Answer::Append,
+        _ => Answer::Error,
+    }
+}
+
+async fn failed_status(name: &str, response: Response, secrets: &[&str]) -> Attempt {
+    let status = response.status();
+    let message = answer::status_message("GET", name, response, secrets).await;
     if transient_status(status) {
-        Attempt::Transient(format!("answered {status}"))
+        // The retry message names the URL itself.
+        let said = message
+            .strip_prefix(&format!("GET {name} "))
+            .unwrap_or(&message);
+        Attempt::Transient(said.to_owned())
     } else {
-        Attempt::Fatal(status_error("GET", name, status))
+        Attempt::Fatal(ConnectorError::Remote(message))
     }
 }
 
@@ -846,7 +911,11 @@ impl Connector for Http {
             });
             match runner.run(context, sending)?? {
                 Ok(response) if response.status().is_success() => return Ok(()),
-                Ok(response) => return Err(status_error(&method, &name, response.status())),
+                Ok(response) => {
+                    let secrets = secrets(&request, &request.url);
+                    let said = answer::status_message(&method, &name, response, &secrets);
+                    return Err(ConnectorError::Remote(runner.run(context, said)?));
+                }
                 Err(_) if context.stopped() => return Err(ConnectorError::Cancelled),
                 // Nothing was sent when connecting failed: safe to try again.
                 Err(e) if e.is_connect() && !is_tls(&e) && retries < MAX_RETRIES => {

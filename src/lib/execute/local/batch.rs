@@ -172,7 +172,7 @@ fn stage_inputs(
             action: action_name(input.action),
             bytes: match input.action {
                 Action::MountDir => counter.bytes.load(Ordering::Relaxed),
-                Action::ReceiveFile | Action::ReceiveDir => staged_size(&host),
+                Action::ReceiveFile | Action::ReceiveDir => copy::measure(&host).bytes,
             },
             transferred: counter.bytes.load(Ordering::Relaxed),
             seconds: started.elapsed().as_secs_f64(),
@@ -370,7 +370,10 @@ fn collect_and_deliver(
             })?;
             (Some(size), Some(digest), None)
         } else {
-            (None, None, None)
+            // Figures also for a directory that is sent or discarded, not only one delivered
+            // here (which the delivery counts again, as it moved it).
+            let measured = copy::measure(&host);
+            (Some(measured.bytes), None, Some(measured.files))
         };
         let context = &connector::Context {
             progress: Arc::new(TransferCounter {
@@ -529,37 +532,6 @@ pub(super) async fn run(
 }
 
 /// Keep the command's streams and the result beside the outputs.
-/// The bytes of a staged input: a file's size, or the sum over a directory's regular files
-/// (symbolic links are not followed).
-fn staged_size(path: &Path) -> u64 {
-    let Ok(meta) = fs::symlink_metadata(path).or_else(|_| fs::metadata(path)) else {
-        return 0;
-    };
-    if meta.is_file() {
-        return meta.len();
-    }
-    if meta.is_symlink() {
-        return fs::metadata(path).map_or(0, |m| if m.is_file() { m.len() } else { 0 });
-    }
-    let mut total = 0u64;
-    let mut pending = vec![path.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let Ok(entries) = fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            match entry.file_type() {
-                Ok(kind) if kind.is_dir() => pending.push(entry.path()),
-                Ok(kind) if kind.is_file() => {
-                    total = total.saturating_add(entry.metadata().map_or(0, |m| m.len()));
-                }
-                _ => {}
-            }
-        }
-    }
-    total
-}
-
 fn write_record(out_dir: &Path, report: &mut BatchReport) {
     // The record names only stream files that are there: none when no container ran.
     for stream in [&mut report.stdout, &mut report.stderr] {
