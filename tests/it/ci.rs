@@ -311,3 +311,13 @@ fn plan_without_credentials_shows_unfilled_variables() {
     assert!(!run.stdout.contains("pw-canary-77y"), "{}", run.stdout);
     assert!(!run.stderr.contains("not filled"), "{}", run.stderr);
 }
+
+/// Every SARIF rule is a code docs/validate.md lists.
+#[test]
+fn sarif_rules_are_documented_codes() {
+    let docs = std::fs::read_to_string(root().join("docs/validate.md")).unwrap();
+    for (code, description) in red::diagnostic::sarif::RULES {
+        assert!(docs.contains(&format!("| `{code}` |")), "{code}");
+        assert!(!description.is_empty(), "{code}");
+    }
+}

@@ -456,7 +456,10 @@ fn lint_warns_with_both_argvs_when_the_modes_differ() {
     // Only the order differs, so the hint is about positions, and names the flag that pins.
     let hint = warning.hint.as_deref().unwrap_or_default();
     assert!(hint.starts_with("give prefixed inputs positions"), "{hint}");
-    assert!(hint.contains("`--cli-compat cwl` or `cc`"), "{hint}");
+    assert!(
+        hint.contains("`red exec --cli-compat cwl` or `cc`"),
+        "{hint}"
+    );
 }
 
 #[test]

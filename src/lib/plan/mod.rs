@@ -481,25 +481,27 @@ fn lint_hint(
 ) -> &'static str {
     let (Ok(cwl), Ok(cc)) = (cwl, cc) else {
         return "one of the tools refuses this command line (docs/cli-semantics.md); or pin \
-                the rules with `--cli-compat cwl` or `cc`";
+                the rules (`red exec --cli-compat cwl` or `cc`, and the same flag for `red \
+                validate`)";
     };
     let same_number = |a: &String, b: &String| {
         a == b || matches!((a.parse::<f64>(), b.parse::<f64>()), (Ok(x), Ok(y)) if x == y)
     };
     if cwl.len() == cc.len() && cwl.iter().zip(cc).all(|(a, b)| same_number(a, b)) {
-        return "write the number as Python prints it (`0.1`, `1e-05`), or pin the rules with \
-                `--cli-compat cwl` or `cc`";
+        return "write the number as Python prints it (`0.1`, `1e-05`), or pin the rules (`red \
+                exec --cli-compat cwl` or `cc`, and the same flag for `red validate`)";
     }
     let (mut sorted_cwl, mut sorted_cc) = (cwl.clone(), cc.clone());
     sorted_cwl.sort();
     sorted_cc.sort();
     if sorted_cwl == sorted_cc {
         return "give prefixed inputs positions after the unprefixed ones and declare inputs in \
-                position order (docs/cli-semantics.md), or pin the rules with `--cli-compat \
-                cwl` or `cc`";
+                position order (docs/cli-semantics.md), or pin the rules (`red exec --cli-compat \
+                cwl` or `cc`, and the same flag for `red validate`)";
     }
     "give prefixed inputs positions after the unprefixed ones and write numbers as Python prints \
-     them (docs/cli-semantics.md), or pin the rules with `--cli-compat cwl` or `cc`"
+     them (docs/cli-semantics.md), or pin the rules (`red exec --cli-compat cwl` or `cc`, and the \
+     same flag for `red validate`)"
 }
 
 fn describe(result: &Result<Vec<String>, ArgvError>) -> String {
