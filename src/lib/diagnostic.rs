@@ -14,6 +14,9 @@ use std::fmt::Write as _;
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 use serde::Serialize;
 
+pub mod github;
+pub mod sarif;
+
 use crate::redact::Redactor;
 use crate::source::{Location, SourceFile};
 
@@ -47,6 +50,9 @@ pub struct Diagnostic {
     /// What to do about it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// Details shown under the message, one line each (the two argvs of `argv-mode`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl Diagnostic {
@@ -62,6 +68,7 @@ impl Diagnostic {
             column: None,
             batch: None,
             hint: None,
+            notes: Vec::new(),
         }
     }
 
@@ -102,6 +109,13 @@ impl Diagnostic {
     #[must_use]
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+
+    /// Add a line of detail under the message.
+    #[must_use]
+    pub fn note(mut self, note: impl Into<String>) -> Self {
+        self.notes.push(note.into());
         self
     }
 
@@ -167,6 +181,11 @@ pub fn render_human(
         if !place.is_empty() {
             notes.push(Group::with_title(Level::NOTE.secondary_title(place)));
         }
+        for note in &diagnostic.notes {
+            notes.push(Group::with_title(
+                Level::NOTE.secondary_title(redactor.redact(note)),
+            ));
+        }
         if let Some(hint) = &diagnostic.hint {
             notes.push(Group::with_title(
                 Level::HELP.secondary_title(redactor.redact(hint)),
@@ -231,6 +250,11 @@ impl Diagnostic {
         Self {
             message: redactor.redact(&self.message).into_owned(),
             hint: self.hint.as_ref().map(|h| redactor.redact(h).into_owned()),
+            notes: self
+                .notes
+                .iter()
+                .map(|n| redactor.redact(n).into_owned())
+                .collect(),
             ..self.clone()
         }
     }

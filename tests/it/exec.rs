@@ -785,9 +785,26 @@ fn a_ccagency_file_is_pointed_to_red_submit() {
     );
     scratch.write("agency.red.yml", &text);
     let run = scratch.exec(&["agency.red.yml"]);
-    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("red submit"), "{run:?}");
     assert!(run.stderr.contains("agency.red.yml:"), "{run:?}");
+}
+
+/// The engine is named before any variable is asked for: a file with unfilled variables and
+/// no values gets the engine error, not a prompt or "no value for".
+#[test]
+fn a_ccagency_file_is_refused_before_any_variable_is_asked_for() {
+    let scratch = Scratch::new();
+    let text = red_file(&["true"], NO_INPUTS_CLI, "inputs: {}", "    {}", "").replace(
+        "execution:\n  engine: ccfaice\n  settings: {}\n",
+        "execution:\n  engine: ccagency\n  settings:\n    access:\n      url: http://127.0.0.1:1\n      \
+         auth: {username: \"{{agency_user}}\", password: \"{{agency_password}}\"}\n",
+    );
+    scratch.write("agency.red.yml", &text);
+    let run = scratch.exec(&["agency.red.yml", "--no-prompt"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("red submit"), "{run:?}");
+    assert!(!run.stderr.contains("no value for"), "{run:?}");
 }
 
 #[test]

@@ -4,6 +4,7 @@ mod support;
 
 mod agency;
 mod bench;
+mod ci;
 mod cli;
 mod convert;
 mod deadlines;

@@ -441,28 +441,25 @@ fn lint_warns_with_both_argvs_when_the_modes_differ() {
     assert_eq!(warning.code, "argv-mode");
     assert_eq!(warning.severity, red::diagnostic::Severity::Warning);
     assert_eq!((warning.line, warning.batch), (Some(3), Some(0)));
-    assert!(
-        warning
-            .message
-            .contains(r#"cwltool runs ["wc","-l","/cc/inputs/<input-0>/words.txt"]"#),
-        "{}",
-        warning.message
+    // A short message; the two argvs under it, one line each.
+    assert_eq!(
+        warning.message,
+        "the argv differs between `cwl` and `cc` semantics (and in 1 other batch)"
     );
-    assert!(
-        warning
-            .message
-            .contains(r#"cc-core runs ["wc","/cc/inputs/<input-0>/words.txt","-l"]"#),
-        "{}",
-        warning.message
+    assert_eq!(
+        warning.notes,
+        [
+            r#"cwl: ["wc","-l","/cc/inputs/<input-0>/words.txt"]"#,
+            r#"cc:  ["wc","/cc/inputs/<input-0>/words.txt","-l"]"#,
+        ]
     );
-    assert!(
-        warning.message.contains("and in 1 other batch"),
-        "{}",
-        warning.message
-    );
-    // Only the order differs, so the hint is about positions.
+    // Only the order differs, so the hint is about positions, and names the flag that pins.
     let hint = warning.hint.as_deref().unwrap_or_default();
-    assert!(hint.starts_with("the tools order the arguments"), "{hint}");
+    assert!(hint.starts_with("give prefixed inputs positions"), "{hint}");
+    assert!(
+        hint.contains("`red exec --cli-compat cwl` or `cc`"),
+        "{hint}"
+    );
 }
 
 #[test]
@@ -470,7 +467,7 @@ fn lint_hint_names_a_number_spelling_difference() {
     let warnings = red::plan::lint(&document("single.red.yml"));
     let hint = warnings[0].hint.as_deref().unwrap_or_default();
     assert!(
-        hint.starts_with("the tools spell a number differently"),
+        hint.starts_with("write the number as Python prints it"),
         "{hint}"
     );
 }
@@ -481,16 +478,9 @@ fn lint_is_silent_when_both_modes_agree() {
     // single.red.yml differs only in float text: still a warning.
     let warnings = red::plan::lint(&document("single.red.yml"));
     assert_eq!(warnings.len(), 1);
-    assert!(
-        warnings[0].message.contains("\"0.0000001\""),
-        "{}",
-        warnings[0].message
-    );
-    assert!(
-        warnings[0].message.contains("\"1e-07\""),
-        "{}",
-        warnings[0].message
-    );
+    let notes = warnings[0].notes.join("\n");
+    assert!(notes.contains("\"0.0000001\""), "{notes}");
+    assert!(notes.contains("\"1e-07\""), "{notes}");
 }
 
 fn red_plan(args: &[&str]) -> (i32, String, String) {

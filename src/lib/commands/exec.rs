@@ -11,7 +11,6 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::cli::{ExitStatus, Printer, values};
 use crate::commands::fill::{self as fill_command, SourceArgs};
 use crate::commands::plan::CliCompat;
-use crate::diagnostic::Diagnostic;
 use crate::execute::docker::{Cancellation, ContainerUser, NetworkMode, PullPolicy};
 use crate::execute::local::{
     self, Event, Events, ExecError, ExecOptions, NoEvents, RunReport, State,
@@ -47,9 +46,11 @@ pub struct ExecArgs {
     /// Use only these GPUs (comma-separated indices, as `red gpus` lists them).
     #[arg(long, value_name = "IDS", value_delimiter = ',')]
     pub gpu_ids: Option<Vec<String>>,
-    /// Whose command-line rules to follow: CWL v1.0 as cwltool builds it, or cc-core 9.3.
-    #[arg(long, value_enum, default_value_t = CliCompat::Cwl)]
-    pub cli_compat: CliCompat,
+    /// Whose command-line rules to follow: CWL v1.0 as cwltool builds it (the default), or
+    /// cc-core 9.3. Naming one silences the warning about a file whose argv differs between
+    /// the two.
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub cli_compat: Option<CliCompat>,
     /// Output format: a summary, or NDJSON events and a final summary line.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
@@ -119,25 +120,23 @@ pub fn run(args: &ExecArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     }
     let report =
         fill_command::Report::for_file(printer, &args.file, matches!(args.format, Format::Json));
+    if let Err(status) = refuse_remote(&report, &args.file) {
+        return Ok(status);
+    }
     let filled = match report.filled(&args.file, &args.sources) {
         Ok(filled) => filled,
         Err(status) => return Ok(status),
     };
     let root = filled.tree().root();
-    if let Some(engine) = root.pointer("/execution/engine")
-        && engine.as_str() == Some("ccagency")
-    {
-        let diagnostic = Diagnostic::error(
-            "engine",
-            "this file runs on a CC-Agency server (`execution.engine: ccagency`), not here",
-        )
-        .at(engine.span().start)
-        .pointer("/execution/engine")
-        .hint("submit it with `red submit`, or set `engine: ccfaice` to run it here");
-        return Ok(report.diagnostics(&[diagnostic], Some(filled.source())));
+    if let Some(diagnostic) = local::remote_engine(filled.tree()) {
+        let path = report.path.clone();
+        return Ok(report.diagnostics_at(&path, &[diagnostic], Some(filled.source()), true));
+    }
+    if args.cli_compat.is_none() {
+        report.warnings(&plan::lint(filled.tree()));
     }
     let options = PlanOptions {
-        mode: match args.cli_compat {
+        mode: match args.cli_compat.unwrap_or(CliCompat::Cwl) {
             CliCompat::Cwl => Mode::Cwl,
             CliCompat::Cc => Mode::Cc,
         },
@@ -219,6 +218,22 @@ pub fn run(args: &ExecArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             Ok(ExitStatus::Interrupted)
         }
         Err(error) => Err(error.into()),
+    }
+}
+
+/// A file that runs on CC-Agency is refused before any variable is asked for (the file is read
+/// once more for it; standard input can be read once only, so it is checked after filling).
+fn refuse_remote(report: &fill_command::Report<'_>, file: &Path) -> Result<(), ExitStatus> {
+    if file.as_os_str() == "-" {
+        return Ok(());
+    }
+    let parsed = fill_command::load_template(report, file)?;
+    match local::remote_engine(&parsed.tree) {
+        // Exit 2: the file is fine, this command cannot take it.
+        Some(diagnostic) => {
+            Err(report.diagnostics_at(&report.path, &[diagnostic], Some(&parsed.source), true))
+        }
+        None => Ok(()),
     }
 }
 

@@ -140,6 +140,17 @@ pub(crate) fn obtain(
     file: &Path,
     value_sources: &SourceArgs,
 ) -> Result<(Filled, fill::Values, Vec<Diagnostic>), ExitStatus> {
+    obtain_with(report, file, value_sources, false)
+}
+
+/// [`obtain`]; with `partial`, a variable without a value in the files or the environment is
+/// left as written instead of asked for (unless `--prompt`) or refused ([`fill::apply_partial`]).
+fn obtain_with(
+    report: &Report<'_>,
+    file: &Path,
+    value_sources: &SourceArgs,
+    partial: bool,
+) -> Result<(Filled, fill::Values, Vec<Diagnostic>), ExitStatus> {
     let printer = report.printer;
     let parsed = load_template(report, file)?;
     let template_source = parsed.source.clone();
@@ -182,22 +193,27 @@ pub(crate) fn obtain(
     let env_reader = |name: &str| std::env::var_os(name);
     let env: Option<sources::EnvReader<'_>> = value_sources.env.then_some(&env_reader);
     let mut terminal = sources::TerminalPrompter::default();
-    let prompter: Option<&mut dyn sources::Prompter> = if value_sources.no_prompt {
-        None
-    } else if value_sources.prompt || sources::terminal_available() {
-        if !sources::terminal_available() {
-            return Err(report.source_error(&sources::Error::NoTerminal, &warnings));
-        }
-        Some(&mut terminal)
-    } else {
-        None
-    };
+    let prompter: Option<&mut dyn sources::Prompter> =
+        if value_sources.no_prompt || (partial && !value_sources.prompt) {
+            None
+        } else if value_sources.prompt || sources::terminal_available() {
+            if !sources::terminal_available() {
+                return Err(report.source_error(&sources::Error::NoTerminal, &warnings));
+            }
+            Some(&mut terminal)
+        } else {
+            None
+        };
     if prompter.is_some() && report.format == Format::Human {
         // Warn before asking: a typo in a variables file is why a value is asked for.
         report.warnings(&warnings);
         warnings.clear();
     }
-    let resolved = match sources::resolve(&scan.variables, &files, env, prompter) {
+    let resolved = match if partial && prompter.is_none() {
+        sources::available(&scan.variables, &files, env)
+    } else {
+        sources::resolve(&scan.variables, &files, env, prompter)
+    } {
         Ok(resolved) => resolved,
         Err(error) => return Err(report.source_error(&error, &warnings)),
     };
@@ -212,7 +228,12 @@ pub(crate) fn obtain(
         &scan.variables,
         &resolved.values,
     ));
-    let filled = match fill::apply(validated, &resolved.values) {
+    let apply = if partial {
+        fill::apply_partial
+    } else {
+        fill::apply
+    };
+    let filled = match apply(validated, &resolved.values) {
         Ok(filled) => filled,
         Err(error) => return Err(report.fill_error(&error, &template_source, &warnings)),
     };
@@ -296,6 +317,19 @@ impl<'p> Report<'p> {
         Ok(filled)
     }
 
+    /// [`Report::filled`] for a document that is only shown: variables without a value are
+    /// left as written ([`Filled::unfilled`] names them), and nothing is asked without
+    /// `--prompt`.
+    pub(crate) fn filled_partly(
+        &self,
+        file: &Path,
+        sources: &SourceArgs,
+    ) -> Result<Filled, ExitStatus> {
+        let (filled, _values, warnings) = obtain_with(self, file, sources, true)?;
+        self.warnings(&warnings);
+        Ok(filled)
+    }
+
     /// Print diagnostics about the file (`source` is the text they point into, if its lines may
     /// be shown) and return the status they call for.
     pub(crate) fn diagnostics(
@@ -306,7 +340,9 @@ impl<'p> Report<'p> {
         self.diagnostics_at(&self.path, diagnostics, source, false)
     }
 
-    fn diagnostics_at(
+    /// [`Report::diagnostics`] about the file at `path`; `io` makes an error exit 2 (the file
+    /// cannot be read, or this command cannot take it).
+    pub(crate) fn diagnostics_at(
         &self,
         path: &str,
         diagnostics: &[Diagnostic],

@@ -22,7 +22,9 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
-    /// Where the values of `{{variables}}` come from (the plan never shows protected values).
+    /// Where the values of `{{variables}}` come from (the plan never shows protected values);
+    /// a variable without a value is shown as written, `{{name}}`, and nothing is asked for
+    /// without `--prompt`.
     #[command(flatten)]
     pub sources: SourceArgs,
     /// Show fresh UUIDs for staging directories instead of stable `<input-N>` placeholders.
@@ -52,7 +54,7 @@ pub enum Format {
 pub fn run(args: &PlanArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let report =
         fill_command::Report::for_file(printer, &args.file, matches!(args.format, Format::Json));
-    let filled = match report.filled(&args.file, &args.sources) {
+    let filled = match report.filled_partly(&args.file, &args.sources) {
         Ok(filled) => filled,
         Err(status) => return Ok(status),
     };
@@ -80,10 +82,17 @@ pub fn run(args: &PlanArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let text = match args.format {
         Format::Human => plan::render_human(&plan),
         Format::Json => {
-            let value = serde_json::json!({ "batches": plan.batches, "mode": plan.mode });
+            let value = serde_json::json!({
+                "batches": plan.batches,
+                "mode": plan.mode,
+                "unfilled": filled.unfilled(),
+            });
             format!("{}\n", serde_json::to_string_pretty(&value)?)
         }
     };
     printer.out(&text);
+    if let Some(note) = plan::unfilled_note(filled.unfilled()) {
+        printer.err(&note);
+    }
     Ok(ExitStatus::Success)
 }

@@ -1,4 +1,5 @@
-//! `red validate FILES…`: check files and report every problem, in parallel across files.
+//! `red validate PATHS…`: check files (and the RED files of directories) and report every
+//! problem, in parallel across files.
 
 use std::path::PathBuf;
 
@@ -6,17 +7,28 @@ use clap::{Args, ValueEnum};
 use rayon::prelude::*;
 
 use crate::cli::{ExitStatus, Failure, Printer};
-use crate::diagnostic::{self, FileReport, Severity};
+use crate::commands::plan::CliCompat;
+use crate::diagnostic::{self, FileReport, Severity, github, sarif};
 use crate::redact::Redactor;
 use crate::source::SourceFile;
-use crate::validate::{self, Level, Options};
+use crate::validate::{self, Level, Options, walk};
 
 /// Arguments of `red validate`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "A directory is searched recursively for *.red.yml, *.red.yaml and \
+    *.red.json files (hidden directories left out); files named on the command line are \
+    checked whatever their names. See docs/validate.md."
+)]
 pub struct ValidateArgs {
-    /// RED files to check (YAML or JSON); `-` reads standard input.
-    #[arg(required = true)]
+    /// RED files (YAML or JSON) and directories to search; `-` reads standard input.
+    #[arg(required = true, value_name = "PATHS")]
     pub files: Vec<PathBuf>,
+    /// Leave out what this glob matches when searching directories (repeatable): a glob
+    /// without `/` matches any file or directory name, one with `/` the whole path, `**` any
+    /// number of directories.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
@@ -24,6 +36,10 @@ pub struct ValidateArgs {
     /// By default engine settings and template placement are checked too.
     #[arg(long)]
     pub red_val: bool,
+    /// Whose command-line rules the file is run with (as `red exec --cli-compat`); pinning
+    /// one silences the `argv-mode` warning about files whose argv differs between the two.
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub cli_compat: Option<CliCompat>,
 }
 
 /// Output formats.
@@ -33,6 +49,10 @@ pub enum Format {
     Human,
     /// One JSON document, for CI.
     Json,
+    /// One SARIF 2.1.0 log, for code-scanning uploads.
+    Sarif,
+    /// GitHub Actions workflow commands, one annotation per finding.
+    Github,
 }
 
 struct Outcome {
@@ -44,6 +64,16 @@ struct Outcome {
 
 /// Run `red validate`.
 pub fn run(args: &ValidateArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let files = match walk::files(&args.files, &walk::Exclude::new(&args.exclude)) {
+        Ok(files) => files,
+        Err(error @ walk::WalkError::Empty { .. }) => {
+            return Err(crate::cli::usage_with_hint(
+                error.to_string(),
+                "name RED files explicitly, or check the `--exclude` globs",
+            ));
+        }
+        Err(error) => return Err(error.into()),
+    };
     let options = Options {
         level: if args.red_val {
             Level::RedVal
@@ -51,11 +81,12 @@ pub fn run(args: &ValidateArgs, printer: &Printer) -> anyhow::Result<ExitStatus>
             Level::Full
         },
     };
-    let outcomes: Vec<Outcome> = args
-        .files
+    let lint = args.cli_compat.is_none();
+    let outcomes: Vec<Outcome> = files
         .par_iter()
-        .map(|path| check(path, &options))
+        .map(|path| check(path, &options, lint))
         .collect();
+    let io_error = outcomes.iter().any(|o| o.io_error);
     match args.format {
         Format::Json => {
             let redactor = printer.redactor();
@@ -65,32 +96,23 @@ pub fn run(args: &ValidateArgs, printer: &Printer) -> anyhow::Result<ExitStatus>
                 with_error_keys(text, &outcomes, &redactor)
             ));
         }
-        Format::Human => {
-            for outcome in &outcomes {
-                let text = diagnostic::render_human(
-                    &outcome.report.diagnostics,
-                    outcome.source.as_ref(),
-                    &outcome.report.path,
-                    &printer.redactor().with(&outcome.secrets),
-                    printer.color(),
-                );
-                printer.err_masked(&text);
-                if outcome.report.valid {
-                    printer.err(&format!("{}: valid\n", outcome.report.path));
-                }
-            }
-            let invalid = outcomes.iter().filter(|o| !o.report.valid).count();
-            if outcomes.len() > 1 {
-                printer.err(&format!(
-                    "{} files checked, {} valid, {} invalid\n",
-                    outcomes.len(),
-                    outcomes.len() - invalid,
-                    invalid
-                ));
-            }
+        Format::Sarif => {
+            let log = with_reports(&outcomes, &printer.redactor(), |r| {
+                sarif::render(r, !io_error)
+            });
+            printer.out_masked(&format!("{log}\n"));
         }
+        Format::Github => {
+            printer.out_masked(&with_reports(
+                &outcomes,
+                &printer.redactor(),
+                github::render,
+            ));
+            summary(&outcomes, printer);
+        }
+        Format::Human => human(&outcomes, printer),
     }
-    Ok(if outcomes.iter().any(|o| o.io_error) {
+    Ok(if io_error {
         ExitStatus::Error
     } else if outcomes.iter().any(|o| !o.report.valid) {
         ExitStatus::Failure
@@ -99,16 +121,56 @@ pub fn run(args: &ValidateArgs, printer: &Printer) -> anyhow::Result<ExitStatus>
     })
 }
 
-/// The `--format json` document: each file's report masked with its own secrets only, so one
-/// file's secret never changes another file's report.
-fn json(outcomes: &[Outcome], base: &Redactor) -> String {
+fn human(outcomes: &[Outcome], printer: &Printer) {
+    for outcome in outcomes {
+        let text = diagnostic::render_human(
+            &outcome.report.diagnostics,
+            outcome.source.as_ref(),
+            &outcome.report.path,
+            &printer.redactor().with(&outcome.secrets),
+            printer.color(),
+        );
+        printer.err_masked(&text);
+        if outcome.report.valid {
+            printer.err(&format!("{}: valid\n", outcome.report.path));
+        }
+    }
+    summary(outcomes, printer);
+}
+
+/// `N files checked, …` on stderr when there was more than one.
+fn summary(outcomes: &[Outcome], printer: &Printer) {
+    let invalid = outcomes.iter().filter(|o| !o.report.valid).count();
+    if outcomes.len() > 1 {
+        printer.err(&format!(
+            "{} files checked, {} valid, {} invalid\n",
+            outcomes.len(),
+            outcomes.len() - invalid,
+            invalid
+        ));
+    }
+}
+
+/// Render the reports with each file's own redactor (one file's secret never changes another
+/// file's report).
+fn with_reports(
+    outcomes: &[Outcome],
+    base: &Redactor,
+    render: impl Fn(&[(FileReport, &Redactor)]) -> String,
+) -> String {
     let redactors: Vec<Redactor> = outcomes.iter().map(|o| base.with(&o.secrets)).collect();
     let reports: Vec<(FileReport, &Redactor)> = outcomes
         .iter()
         .zip(&redactors)
         .map(|(o, r)| (o.report.clone(), r))
         .collect();
-    diagnostic::render_json(&reports)
+    render(&reports)
+}
+
+/// The `--format json` document: each file's report masked with its own secrets only, so one
+/// file's secret never changes another file's report.
+fn json(outcomes: &[Outcome], base: &Redactor) -> String {
+    with_reports(outcomes, base, diagnostic::render_json)
 }
 
 /// The report with the error document's keys (`code`, `message`, `hint`, `path`, `line`,
@@ -137,7 +199,7 @@ fn with_error_keys(report: String, outcomes: &[Outcome], base: &Redactor) -> Str
     serde_json::to_string_pretty(&document).unwrap_or(report)
 }
 
-fn check(path: &std::path::Path, options: &Options) -> Outcome {
+fn check(path: &std::path::Path, options: &Options, lint: bool) -> Outcome {
     let display = path.display().to_string();
     match crate::load::file(path) {
         Err(error) => Outcome {
@@ -156,19 +218,24 @@ fn check(path: &std::path::Path, options: &Options) -> Outcome {
             source: error.source,
             io_error: error.io,
         },
-        Ok(parsed) => checked(display, parsed, options),
+        Ok(parsed) => checked(display, parsed, options, lint),
     }
 }
 
-/// Validate a parsed file and collect its secrets.
-fn checked(display: String, parsed: crate::parse::Parsed, options: &Options) -> Outcome {
+/// Validate a parsed file and collect its secrets; `lint` adds the `argv-mode` warning.
+fn checked(
+    display: String,
+    parsed: crate::parse::Parsed,
+    options: &Options,
+    lint: bool,
+) -> Outcome {
     let red_version = validate::red_version(&parsed.tree);
     let secrets = crate::fill::secret_texts(&parsed);
     let short = crate::fill::short_secret_warnings(&parsed.tree);
     let (parsed, mut diagnostics) = match validate::document(parsed, options) {
         Ok(validated) => {
             let mut warnings = validated.warnings().to_vec();
-            if options.level == Level::Full {
+            if options.level == Level::Full && lint {
                 // The reproducibility lint: the argv differs between cwl and cc semantics.
                 warnings.extend(crate::plan::lint(validated.tree()));
             }
@@ -247,7 +314,12 @@ mod tests {
         let Ok(parsed) = crate::load::text(source) else {
             panic!("the test document parses");
         };
-        checked(name.to_owned(), parsed, &Options { level: Level::Full })
+        checked(
+            name.to_owned(),
+            parsed,
+            &Options { level: Level::Full },
+            true,
+        )
     }
 
     /// Every key of the documented shape (docs/validate.md), with the right types.

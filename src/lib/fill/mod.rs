@@ -131,6 +131,7 @@ pub struct Filled {
     secrets: Vec<Secret>,
     redactor: Redactor,
     filled: Vec<Variable>,
+    unfilled: Vec<String>,
 }
 
 impl std::fmt::Debug for Filled {
@@ -180,6 +181,13 @@ impl Filled {
         &self.filled
     }
 
+    /// The names of the variables left as written (`{{name}}`) by [`apply_partial`], in
+    /// document order; empty for [`apply`].
+    #[must_use]
+    pub fn unfilled(&self) -> &[String] {
+        &self.unfilled
+    }
+
     /// The scalar at a JSON pointer, wrapped as a [`Secret`]: how a connector should take a
     /// credential (`/inputs/data/connector/access/password`) so that it stays wrapped.
     #[must_use]
@@ -193,6 +201,17 @@ impl Filled {
 /// Fill every placeholder of a validated document with `values`, validate the result again,
 /// and collect its secrets.
 pub fn apply(validated: Validated, values: &Values) -> Result<Filled, Error> {
+    apply_with(validated, values, false)
+}
+
+/// [`apply`] for a document that only needs to be shown (`red plan`): a string whose variables
+/// do not all have a value is left as written (`{{name}}`), which a valid template allows,
+/// since variables only stand in `access` and `auth` blocks.
+pub fn apply_partial(validated: Validated, values: &Values) -> Result<Filled, Error> {
+    apply_with(validated, values, true)
+}
+
+fn apply_with(validated: Validated, values: &Values, partial: bool) -> Result<Filled, Error> {
     let parsed = validated.into_parsed();
     let scan = template::scan(&parsed.tree);
     if !scan.is_ok() {
@@ -206,10 +225,10 @@ pub fn apply(validated: Validated, values: &Values) -> Result<Filled, Error> {
         .filter(|v| values.get(&v.name).is_none())
         .map(|v| v.name.clone())
         .collect();
-    if !missing.is_empty() {
+    if !missing.is_empty() && !partial {
         return Err(Error::Missing { names: missing });
     }
-    let edits = edits(&parsed, &scan.variables, values)?;
+    let edits = edits(&parsed, &scan.variables, values, partial)?;
     let text = splice(parsed.source.text(), &edits);
     let tree = parse::tree(&text).map_err(|_| rewrite_error(edits.first()))?;
     for edit in &edits {
@@ -240,7 +259,12 @@ pub fn apply(validated: Validated, values: &Values) -> Result<Filled, Error> {
             parsed: valid.into_parsed(),
             secrets,
             redactor,
-            filled: scan.variables,
+            filled: scan
+                .variables
+                .into_iter()
+                .filter(|v| values.get(&v.name).is_some())
+                .collect(),
+            unfilled: missing,
         }),
         Err(invalid) => Err(Error::Invalid {
             diagnostics: invalid.diagnostics,
@@ -267,7 +291,12 @@ struct Edit {
     location: Location,
 }
 
-fn edits(parsed: &Parsed, variables: &[Variable], values: &Values) -> Result<Vec<Edit>, Error> {
+fn edits(
+    parsed: &Parsed,
+    variables: &[Variable],
+    values: &Values,
+    partial: bool,
+) -> Result<Vec<Edit>, Error> {
     let mut seen: HashSet<NodeId> = HashSet::new();
     let mut edits = Vec::new();
     for usage in variables.iter().flat_map(|v| v.uses.iter()) {
@@ -279,6 +308,7 @@ fn edits(parsed: &Parsed, variables: &[Variable], values: &Values) -> Result<Vec
         let filled = match template::substitute(node.text(), lookup) {
             Ok(Some(filled)) => filled,
             Ok(None) => continue,
+            Err(template::SubstituteError::Missing(_)) if partial => continue,
             Err(template::SubstituteError::Missing(name)) => {
                 return Err(Error::Missing { names: vec![name] });
             }

@@ -462,6 +462,35 @@ pub fn resolve(
     env: Option<EnvReader<'_>>,
     prompter: Option<&mut dyn Prompter>,
 ) -> Result<Resolved, Error> {
+    let Resolved { mut values, unused } = available(variables, files, env)?;
+    let missing: Vec<&Variable> = variables
+        .iter()
+        .filter(|v| values.get(&v.name).is_none())
+        .collect();
+    if let Some(prompter) = prompter {
+        for variable in &missing {
+            let secret = prompter.ask(variable)?;
+            values.insert(variable.name.clone(), secret, ValueOrigin::Prompt);
+        }
+    } else if !missing.is_empty() {
+        return Err(Error::Missing {
+            names: missing.iter().map(|v| v.name.clone()).collect(),
+        });
+    }
+    Ok(Resolved { values, unused })
+}
+
+/// The values the files and (if `env` is given) the environment hold, as [`resolve`] finds
+/// them, without asking and without failing for a variable left without a value (what `red
+/// plan` shows unfilled).
+///
+/// # Errors
+/// An environment variable that is not UTF-8.
+pub fn available(
+    variables: &[Variable],
+    files: &[VarsFile],
+    env: Option<EnvReader<'_>>,
+) -> Result<Resolved, Error> {
     let mut values = Values::new();
     for file in files {
         for (name, secret, location) in &file.entries {
@@ -480,20 +509,6 @@ pub fn resolve(
     let unused = unused(variables, files);
     if let Some(env) = env {
         from_env(variables, &mut values, env)?;
-    }
-    let missing: Vec<&Variable> = variables
-        .iter()
-        .filter(|v| values.get(&v.name).is_none())
-        .collect();
-    if let Some(prompter) = prompter {
-        for variable in &missing {
-            let secret = prompter.ask(variable)?;
-            values.insert(variable.name.clone(), secret, ValueOrigin::Prompt);
-        }
-    } else if !missing.is_empty() {
-        return Err(Error::Missing {
-            names: missing.iter().map(|v| v.name.clone()).collect(),
-        });
     }
     Ok(Resolved { values, unused })
 }

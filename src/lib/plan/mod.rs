@@ -396,10 +396,25 @@ fn build_tree(tree: &Tree, options: &PlanOptions) -> Result<Plan, PlanError> {
     })
 }
 
+/// The note `red plan` prints under a plan with variables left unfilled (`None` when every one
+/// has a value): which ones, how they are shown, and how to fill them.
+#[must_use]
+pub fn unfilled_note(names: &[String]) -> Option<String> {
+    if names.is_empty() {
+        return None;
+    }
+    let list: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    Some(format!(
+        "note: not filled: {} (shown as `{{{{name}}}}`, protected ones as `********`); \
+         `--vars FILE` or `--env` fills them\n",
+        list.join(", ")
+    ))
+}
+
 /// Warnings (code `argv-mode`) for a document whose argv differs between `cwl` and `cc` mode.
 ///
-/// One warning for the first batch that differs, located at the `cli` section, with both argvs
-/// in the message and the number of other batches that differ too. Documents that cannot be
+/// One warning for the first batch that differs, located at the `cli` section, with the number
+/// of other batches that differ too in the message and both argvs in its notes. Documents that cannot be
 /// planned give no warning: validation reports their errors.
 #[must_use]
 pub fn lint(tree: &Tree) -> Vec<Diagnostic> {
@@ -447,56 +462,52 @@ pub fn lint(tree: &Tree) -> Vec<Diagnostic> {
     vec![
         Diagnostic::warning(
             "argv-mode",
-            format!(
-                "the command line depends on the tool that runs it{others}: cwltool runs {cwl}, \
-                 cc-core runs {cc}"
-            ),
+            format!("the argv differs between `cwl` and `cc` semantics{others}"),
         )
         .at(cli.span().start)
         .pointer("/cli")
         .batch(batched.then_some(index))
+        .note(format!("cwl: {cwl}"))
+        .note(format!("cc:  {cc}"))
         .hint(hint),
     ]
 }
 
-/// What to change so both tools build the same argv, from how the two argvs differ. The last
-/// resort, choosing one tool's rules, is a flag of the commands that build an argv (`red
-/// validate` only reports).
+/// What to change so both tools build the same argv, from how the two argvs differ; the last
+/// resort, pinning one tool's rules, is the `--cli-compat` flag of validate, plan and exec.
 fn lint_hint(
     cwl: &Result<Vec<String>, ArgvError>,
     cc: &Result<Vec<String>, ArgvError>,
 ) -> &'static str {
     let (Ok(cwl), Ok(cc)) = (cwl, cc) else {
-        return "one of the tools refuses this command line; see docs/cli-semantics.md, or run \
-                the file with one tool's rules (`red plan --cli-compat cc`, `red exec \
-                --cli-compat cc`)";
+        return "one of the tools refuses this command line (docs/cli-semantics.md); or pin \
+                the rules (`red exec --cli-compat cwl` or `cc`, and the same flag for `red \
+                validate`)";
     };
     let same_number = |a: &String, b: &String| {
         a == b || matches!((a.parse::<f64>(), b.parse::<f64>()), (Ok(x), Ok(y)) if x == y)
     };
     if cwl.len() == cc.len() && cwl.iter().zip(cc).all(|(a, b)| same_number(a, b)) {
-        return "the tools spell a number differently: write it as Python prints it (`0.1`, \
-                `1e-05`), or run the file with one tool's rules (`red exec --cli-compat cwl` \
-                or `cc`)";
+        return "write the number as Python prints it (`0.1`, `1e-05`), or pin the rules (`red \
+                exec --cli-compat cwl` or `cc`, and the same flag for `red validate`)";
     }
     let (mut sorted_cwl, mut sorted_cc) = (cwl.clone(), cc.clone());
     sorted_cwl.sort();
     sorted_cc.sort();
     if sorted_cwl == sorted_cc {
-        return "the tools order the arguments differently: give prefixed inputs positions that \
-                follow the unprefixed ones and declare inputs in position order \
-                (docs/cli-semantics.md), or run the file with one tool's rules (`red exec \
-                --cli-compat cwl` or `cc`)";
+        return "give prefixed inputs positions after the unprefixed ones and declare inputs in \
+                position order (docs/cli-semantics.md), or pin the rules (`red exec --cli-compat \
+                cwl` or `cc`, and the same flag for `red validate`)";
     }
-    "the tools order or spell these arguments differently: give prefixed inputs positions after \
-     the unprefixed ones, write numbers as Python prints them (docs/cli-semantics.md), or run the \
-     file with one tool's rules (`red exec --cli-compat cwl` or `cc`)"
+    "give prefixed inputs positions after the unprefixed ones and write numbers as Python prints \
+     them (docs/cli-semantics.md), or pin the rules (`red exec --cli-compat cwl` or `cc`, and the \
+     same flag for `red validate`)"
 }
 
 fn describe(result: &Result<Vec<String>, ArgvError>) -> String {
     match result {
         Ok(argv) => serde_json::to_string(argv).unwrap_or_default(),
-        Err(error) => format!("nothing (it refuses: {error})"),
+        Err(error) => format!("refused: {error}"),
     }
 }
 

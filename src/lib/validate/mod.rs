@@ -28,6 +28,7 @@ mod path;
 mod report;
 mod schema;
 mod version;
+pub mod walk;
 
 pub use schema::CompileError;
 

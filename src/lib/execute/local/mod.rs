@@ -39,6 +39,23 @@ use crate::plan::Plan;
 pub use batch::RECORDS_DIR;
 pub use report::{BatchReport, Event, Events, NoEvents, RunReport, State};
 
+/// The error for a document that runs on a CC-Agency server, not here
+/// (`execution.engine: ccagency`); `None` for any other document. It needs no filled value, so
+/// `red exec` says it before it asks for any.
+#[must_use]
+pub fn remote_engine(tree: &crate::tree::Tree) -> Option<Diagnostic> {
+    let engine = tree.root().pointer("/execution/engine")?;
+    (engine.as_str() == Some("ccagency")).then(|| {
+        Diagnostic::error(
+            "engine",
+            "this file runs on a CC-Agency server (`execution.engine: ccagency`), not here",
+        )
+        .at(engine.span().start)
+        .pointer("/execution/engine")
+        .hint("submit it with `red submit`, or set `engine: ccfaice` to run it here")
+    })
+}
+
 /// How to run.
 #[derive(Debug, Clone)]
 pub struct ExecOptions {
