@@ -9,6 +9,7 @@ mod convert;
 mod deadlines;
 mod docker;
 mod errors;
+mod events;
 mod exec;
 mod external;
 mod fill;
