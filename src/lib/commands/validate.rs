@@ -2,9 +2,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use rayon::prelude::*;
 
+use crate::cli::args::{OutputFormat, output_format};
 use crate::cli::{ExitStatus, Failure, Printer};
 use crate::diagnostic::{self, FileReport, Severity};
 use crate::redact::Redactor;
@@ -18,21 +19,15 @@ pub struct ValidateArgs {
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    #[arg(long, default_value = "human", value_parser = output_format(
+        "Messages with source lines, for people",
+        "One JSON document, for CI",
+    ))]
+    pub format: OutputFormat,
     /// Apply only the rules of the reference validator (red-val 9.3), for identical verdicts.
     /// By default engine settings and template placement are checked too.
     #[arg(long)]
     pub red_val: bool,
-}
-
-/// Output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// Messages with source lines, for people.
-    Human,
-    /// One JSON document, for CI.
-    Json,
 }
 
 struct Outcome {
@@ -57,7 +52,7 @@ pub fn run(args: &ValidateArgs, printer: &Printer) -> anyhow::Result<ExitStatus>
         .map(|path| check(path, &options))
         .collect();
     match args.format {
-        Format::Json => {
+        OutputFormat::Json => {
             let redactor = printer.redactor();
             let text = json(&outcomes, &redactor);
             printer.out_masked(&format!(
@@ -65,7 +60,7 @@ pub fn run(args: &ValidateArgs, printer: &Printer) -> anyhow::Result<ExitStatus>
                 with_error_keys(text, &outcomes, &redactor)
             ));
         }
-        Format::Human => {
+        OutputFormat::Human => {
             for outcome in &outcomes {
                 let text = diagnostic::render_human(
                     &outcome.report.diagnostics,

@@ -4,5 +4,9 @@
 //! of `red exec` (batches, connectors on the host, outputs) builds on it. Per DESIGN.md, tokio
 //! lives here and in the CLI edge only; the stages before `execute` stay synchronous.
 
+pub mod agency;
 pub mod docker;
+pub mod kiosk;
 pub mod local;
+
+pub use local::report::{Events, NoEvents};
