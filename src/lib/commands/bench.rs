@@ -446,43 +446,39 @@ mod hdf5 {
                 });
                 printer.out(&format!("{document:#}\n"));
             }
-            OutputFormat::Human => {
-                let mut table = format!(
-                    "{:<40} {:>8} {:>10} {:>10} {:>9} {:>8} {:>11} {:>10}\n",
-                    "file",
-                    "IO idle",
-                    "step ms",
-                    "load ms",
-                    "tiles/s",
-                    "MiB/s",
-                    "kept/read",
-                    "total s"
-                );
-                for report in &reports {
-                    let read: u64 = report.epochs.iter().map(|e| e.tiles_read).sum();
-                    let kept: u64 = report.epochs.iter().map(|e| e.tiles_kept).sum();
-                    table.push_str(&format!(
-                        "{:<40} {:>7.1}% {:>10.1} {:>10.1} {:>9.1} {:>8.1} {:>11} {:>10.2}\n",
-                        report.path.display(),
-                        report.io_idle_percent,
-                        report.step_ms.mean,
-                        report.load_ms.mean,
-                        report.tiles_per_second,
-                        report.crop_bytes_per_second / f64::from(1u32 << 20),
-                        format!("{kept}/{read}"),
-                        report.combined_seconds,
-                    ));
-                }
-                if let (Some(factor), [first, second]) = (slowdown, reports.as_slice()) {
-                    table.push_str(&format!(
-                        "slowdown of `{}` against `{}`: {factor:.2}x (the study's SSHFS figure: 1.8x)\n",
-                        second.path.display(),
-                        first.path.display(),
-                    ));
-                }
-                printer.out(&table);
-            }
+            OutputFormat::Human => printer.out(&loader_table(&reports, slowdown)),
         }
         Ok(ExitStatus::Success)
+    }
+
+    /// The table of `bench loader` for people, with the slowdown of the second file.
+    fn loader_table(reports: &[loader::Report], slowdown: Option<f64>) -> String {
+        let mut table = format!(
+            "{:<40} {:>8} {:>10} {:>10} {:>9} {:>8} {:>11} {:>10}\n",
+            "file", "IO idle", "step ms", "load ms", "tiles/s", "MiB/s", "kept/read", "total s"
+        );
+        for report in reports {
+            let read: u64 = report.epochs.iter().map(|e| e.tiles_read).sum();
+            let kept: u64 = report.epochs.iter().map(|e| e.tiles_kept).sum();
+            table.push_str(&format!(
+                "{:<40} {:>7.1}% {:>10.1} {:>10.1} {:>9.1} {:>8.1} {:>11} {:>10.2}\n",
+                report.path.display(),
+                report.io_idle_percent,
+                report.step_ms.mean,
+                report.load_ms.mean,
+                report.tiles_per_second,
+                report.crop_bytes_per_second / f64::from(1u32 << 20),
+                format!("{kept}/{read}"),
+                report.combined_seconds,
+            ));
+        }
+        if let (Some(factor), [first, second]) = (slowdown, reports) {
+            table.push_str(&format!(
+                "slowdown of `{}` against `{}`: {factor:.2}x (the study's SSHFS figure: 1.8x)\n",
+                second.path.display(),
+                first.path.display(),
+            ));
+        }
+        table
     }
 }
