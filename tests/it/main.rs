@@ -10,6 +10,7 @@ mod convert;
 mod deadlines;
 mod docker;
 mod errors;
+mod events;
 mod exec;
 mod external;
 mod fill;

@@ -5,8 +5,15 @@
 //! `docs/exit-codes.md`: 0 success, 1 invalid input or failed experiment, 2 usage or
 //! infrastructure error, 130 interrupted.
 
+pub(crate) mod agency;
+pub mod args;
+pub(crate) mod documents;
+pub(crate) mod events;
 mod failure;
+pub(crate) mod intake;
+pub(crate) mod kiosk;
 mod printer;
+pub(crate) mod runtime;
 pub mod values;
 
 use std::ffi::OsString;

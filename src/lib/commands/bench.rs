@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::bench::io::{self, Limit, Pattern};
 use crate::bench::plot;
+use crate::cli::args::{OutputFormat, output_format};
 use crate::cli::{ExitStatus, Printer, values};
 
 /// `red bench …`
@@ -21,15 +22,6 @@ pub enum BenchCommand {
     Dataset(DatasetArgs),
     /// Replay the study's CNN training data loader on an HDF5 dataset (needs `--features hdf5`)
     Loader(LoaderArgs),
-}
-
-/// Output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// A short table.
-    Human,
-    /// One JSON document with every figure.
-    Json,
 }
 
 /// Where `bench io` starts its reads.
@@ -88,8 +80,11 @@ pub struct IoArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    #[arg(long, default_value = "human", value_parser = output_format(
+        "A short table",
+        "One JSON document with every figure",
+    ))]
+    pub format: OutputFormat,
     /// Also draw MiB/s per round as bars into this SVG file.
     #[arg(long, value_hint = clap::ValueHint::FilePath)]
     pub plot: Option<PathBuf>,
@@ -118,8 +113,11 @@ pub struct DatasetArgs {
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=9))]
     pub deflate: Option<u8>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    #[arg(long, default_value = "human", value_parser = output_format(
+        "A short table",
+        "One JSON document with every figure",
+    ))]
+    pub format: OutputFormat,
 }
 
 /// Arguments of `red bench loader`.
@@ -171,8 +169,11 @@ pub struct LoaderArgs {
     #[arg(long, value_parser = values::size(0..=1 << 40))]
     pub chunk_cache: Option<u64>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    #[arg(long, default_value = "human", value_parser = output_format(
+        "A short table",
+        "One JSON document with every figure",
+    ))]
+    pub format: OutputFormat,
     /// Also draw the per-step timeline into this SVG file.
     #[arg(long, value_hint = clap::ValueHint::FilePath)]
     pub plot: Option<PathBuf>,
@@ -234,7 +235,7 @@ fn run_io(args: &IoArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         plot::throughput_bars(svg, &title, &series)?;
     }
     match args.format {
-        Format::Json => {
+        OutputFormat::Json => {
             let document = json!({
                 "command": "bench io",
                 "options": {
@@ -253,7 +254,7 @@ fn run_io(args: &IoArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             });
             printer.out(&format!("{document:#}\n"));
         }
-        Format::Human => {
+        OutputFormat::Human => {
             let mut table = format!(
                 "{:<40} {:>10} {:>8} {:>9} {:>9} {:>9} {:>9} {:>10}\n",
                 "file", "MiB/s", "spread", "p50 ms", "p90 ms", "p99 ms", "CPU s/GiB", "read"
@@ -330,8 +331,9 @@ mod hdf5 {
 
     use serde_json::json;
 
-    use super::{DatasetArgs, Format, LoaderArgs, size};
+    use super::{DatasetArgs, LoaderArgs, size};
     use crate::bench::{dataset, loader, plot};
+    use crate::cli::args::OutputFormat;
     use crate::cli::{ExitStatus, Printer};
 
     pub(super) fn dataset(args: &DatasetArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
@@ -344,7 +346,7 @@ mod hdf5 {
         };
         let written = dataset::write(&args.out, &options)?;
         match args.format {
-            Format::Json => {
+            OutputFormat::Json => {
                 let document = json!({
                     "command": "bench dataset",
                     "options": {
@@ -358,7 +360,7 @@ mod hdf5 {
                 });
                 printer.out(&format!("{document:#}\n"));
             }
-            Format::Human => {
+            OutputFormat::Human => {
                 let mut text = format!(
                     "wrote `{}`: {} of tiles, {} on disk, in {:.1} s\n",
                     written.path.display(),
@@ -422,7 +424,7 @@ mod hdf5 {
             plot::step_timeline(svg, &title, &series)?;
         }
         match args.format {
-            Format::Json => {
+            OutputFormat::Json => {
                 let document = json!({
                     "command": "bench loader",
                     "options": {
@@ -444,43 +446,39 @@ mod hdf5 {
                 });
                 printer.out(&format!("{document:#}\n"));
             }
-            Format::Human => {
-                let mut table = format!(
-                    "{:<40} {:>8} {:>10} {:>10} {:>9} {:>8} {:>11} {:>10}\n",
-                    "file",
-                    "IO idle",
-                    "step ms",
-                    "load ms",
-                    "tiles/s",
-                    "MiB/s",
-                    "kept/read",
-                    "total s"
-                );
-                for report in &reports {
-                    let read: u64 = report.epochs.iter().map(|e| e.tiles_read).sum();
-                    let kept: u64 = report.epochs.iter().map(|e| e.tiles_kept).sum();
-                    table.push_str(&format!(
-                        "{:<40} {:>7.1}% {:>10.1} {:>10.1} {:>9.1} {:>8.1} {:>11} {:>10.2}\n",
-                        report.path.display(),
-                        report.io_idle_percent,
-                        report.step_ms.mean,
-                        report.load_ms.mean,
-                        report.tiles_per_second,
-                        report.crop_bytes_per_second / f64::from(1u32 << 20),
-                        format!("{kept}/{read}"),
-                        report.combined_seconds,
-                    ));
-                }
-                if let (Some(factor), [first, second]) = (slowdown, reports.as_slice()) {
-                    table.push_str(&format!(
-                        "slowdown of `{}` against `{}`: {factor:.2}x (the study's SSHFS figure: 1.8x)\n",
-                        second.path.display(),
-                        first.path.display(),
-                    ));
-                }
-                printer.out(&table);
-            }
+            OutputFormat::Human => printer.out(&loader_table(&reports, slowdown)),
         }
         Ok(ExitStatus::Success)
+    }
+
+    /// The table of `bench loader` for people, with the slowdown of the second file.
+    fn loader_table(reports: &[loader::Report], slowdown: Option<f64>) -> String {
+        let mut table = format!(
+            "{:<40} {:>8} {:>10} {:>10} {:>9} {:>8} {:>11} {:>10}\n",
+            "file", "IO idle", "step ms", "load ms", "tiles/s", "MiB/s", "kept/read", "total s"
+        );
+        for report in reports {
+            let read: u64 = report.epochs.iter().map(|e| e.tiles_read).sum();
+            let kept: u64 = report.epochs.iter().map(|e| e.tiles_kept).sum();
+            table.push_str(&format!(
+                "{:<40} {:>7.1}% {:>10.1} {:>10.1} {:>9.1} {:>8.1} {:>11} {:>10.2}\n",
+                report.path.display(),
+                report.io_idle_percent,
+                report.step_ms.mean,
+                report.load_ms.mean,
+                report.tiles_per_second,
+                report.crop_bytes_per_second / f64::from(1u32 << 20),
+                format!("{kept}/{read}"),
+                report.combined_seconds,
+            ));
+        }
+        if let (Some(factor), [first, second]) = (slowdown, reports) {
+            table.push_str(&format!(
+                "slowdown of `{}` against `{}`: {factor:.2}x (the study's SSHFS figure: 1.8x)\n",
+                second.path.display(),
+                first.path.display(),
+            ));
+        }
+        table
     }
 }

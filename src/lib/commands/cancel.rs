@@ -4,8 +4,10 @@
 use clap::Args;
 
 use crate::agency::{self, Batch, State};
+use crate::cli::agency as agency_cli;
+use crate::cli::args::{AgencyArgs, OutputFormat, output_format};
+use crate::cli::runtime::{self, Threads};
 use crate::cli::{ExitStatus, Printer};
-use crate::commands::remote::{self, Format, RemoteArgs};
 
 /// Arguments of `red cancel`.
 #[derive(Debug, Args)]
@@ -15,29 +17,32 @@ pub struct CancelArgs {
     pub ids: Vec<String>,
     /// How to reach the broker.
     #[command(flatten)]
-    pub remote: RemoteArgs,
+    pub agency: AgencyArgs,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    #[arg(long, default_value = "human", value_parser = output_format(
+        "Lines for people",
+        "One JSON document on standard output",
+    ))]
+    pub format: OutputFormat,
 }
 
 /// Run `red cancel`.
 pub fn run(args: &CancelArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     if let Some(bad) = args.ids.iter().find(|id| !agency::is_object_id(id)) {
-        return Ok(remote::report(printer, &agency::Error::Id(bad.clone())));
+        return Ok(agency_cli::fail(printer, &agency::Error::Id(bad.clone())));
     }
-    let client = remote::client(&args.remote, remote::FileAccess::default(), printer)?;
+    let client = agency_cli::client(&args.agency, agency_cli::FileAccess::default(), printer)?;
     let note = "interrupted; batches asked to stop before this may be cancelling (`red status` shows them)\n";
-    super::interruptible(remote::runtime()?, printer, note, |_| async {
+    runtime::interruptible(Threads::One, printer, note, |_| async {
         let mut after: Vec<(Batch, bool)> = Vec::new();
         for id in &args.ids {
             let targets = match client.experiment_batches(id).await {
                 Ok(batches) if !batches.is_empty() => batches,
                 Ok(_) => match client.batch(id).await {
                     Ok(batch) => vec![batch],
-                    Err(error) => return Ok(remote::report(printer, &error)),
+                    Err(error) => return Ok(agency_cli::fail(printer, &error)),
                 },
-                Err(error) => return Ok(remote::report(printer, &error)),
+                Err(error) => return Ok(agency_cli::fail(printer, &error)),
             };
             for batch in targets {
                 if batch.state.is_terminal() {
@@ -46,12 +51,12 @@ pub fn run(args: &CancelArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 }
                 match client.cancel(&batch.id).await {
                     Ok(done) => after.push((done, true)),
-                    Err(error) => return Ok(remote::report(printer, &error)),
+                    Err(error) => return Ok(agency_cli::fail(printer, &error)),
                 }
             }
         }
         match args.format {
-            Format::Human => {
+            OutputFormat::Human => {
                 let mut text = String::new();
                 for (batch, asked) in &after {
                     let note = match (asked, batch.state) {
@@ -66,7 +71,7 @@ pub fn run(args: &CancelArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 }
                 printer.out(&text);
             }
-            Format::Json => {
+            OutputFormat::Json => {
                 let batches: Vec<_> = after
                     .iter()
                     .map(|(b, asked)| {

@@ -8,9 +8,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use rayon::prelude::*;
 
+use crate::cli::documents::{DocumentFormat, load, privacy, shown, write_one};
 use crate::cli::{ExitStatus, Printer, values};
 use crate::convert::{self, Format, Value};
 use crate::diagnostic::{self, Diagnostic};
@@ -37,25 +38,6 @@ pub enum ConvertCommand {
     Cwl(CwlArgs),
 }
 
-/// The formats `red` writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    /// JSON.
-    Json,
-    /// YAML (block style).
-    #[value(alias = "yml")]
-    Yaml,
-}
-
-impl OutputFormat {
-    pub(crate) fn with_indent(self, indent: usize) -> Format {
-        match self {
-            OutputFormat::Json => Format::Json { indent },
-            OutputFormat::Yaml => Format::Yaml,
-        }
-    }
-}
-
 /// Arguments of `red convert format`.
 #[derive(Debug, Args)]
 pub struct FormatArgs {
@@ -64,7 +46,7 @@ pub struct FormatArgs {
     pub file: PathBuf,
     /// The format to write.
     #[arg(long, value_enum)]
-    pub to: OutputFormat,
+    pub to: DocumentFormat,
     /// Write here instead of standard output.
     #[arg(short, long, value_name = "OUT", value_hint = clap::ValueHint::FilePath)]
     pub output: Option<PathBuf>,
@@ -84,7 +66,7 @@ pub struct BatchesArgs {
     pub output: PathBuf,
     /// The format to write (default: the input's).
     #[arg(long, value_enum)]
-    pub to: Option<OutputFormat>,
+    pub to: Option<DocumentFormat>,
     /// Spaces per level in JSON output (0 writes one line).
     #[arg(long, default_value_t = 2, value_parser = values::count(0..=16))]
     pub indent: usize,
@@ -134,9 +116,9 @@ fn batches(args: &BatchesArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
     let format = args
         .to
         .unwrap_or(if parsed.json {
-            OutputFormat::Json
+            DocumentFormat::Json
         } else {
-            OutputFormat::Yaml
+            DocumentFormat::Yaml
         })
         .with_indent(args.indent);
     let document = match convert::value(parsed.tree.root()) {
@@ -217,31 +199,6 @@ fn cwl(args: &CwlArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-/// Load a file, printing the diagnostic on failure (exit 2 for I/O, 1 for bad content).
-pub(crate) fn load(path: &Path, printer: &Printer) -> Result<Parsed, ExitStatus> {
-    crate::load::file(path).map_err(|error| {
-        // The file did not parse: its secrets are a best guess, masked in the quoted line.
-        let secrets = error
-            .source
-            .as_ref()
-            .map(|source| crate::fill::guess_secret_texts(source.text()))
-            .unwrap_or_default();
-        let text = diagnostic::render_human(
-            &[error.diagnostic],
-            error.source.as_ref(),
-            &shown(path),
-            &printer.redactor().with(secrets),
-            printer.color(),
-        );
-        printer.err_masked(&text);
-        if error.io {
-            ExitStatus::Error
-        } else {
-            ExitStatus::Failure
-        }
-    })
-}
-
 /// Load and validate a RED file, printing every problem when it is invalid.
 fn load_valid(path: &Path, printer: &Printer) -> Result<Parsed, ExitStatus> {
     let parsed = load(path, printer)?;
@@ -294,20 +251,6 @@ fn report_convert_error(
     ExitStatus::Failure
 }
 
-/// How a path given on the command line is named in messages (`-` is standard input).
-pub(crate) fn shown(path: &Path) -> String {
-    if path.as_os_str() == "-" {
-        "<stdin>".to_owned()
-    } else {
-        path.display().to_string()
-    }
-}
-
-/// How private a file written from `parsed` must be: 0600 when it holds a protected value.
-pub(crate) fn privacy(parsed: &Parsed) -> Privacy {
-    Privacy::holding_secret(!crate::fill::secret_texts(parsed).is_empty())
-}
-
 /// Write a set of files into `dir`, all or none. A new directory is filled under a temporary
 /// name and renamed into place once complete (one rename for 100,000 files); into an existing
 /// directory each file is written whole (temporary file and rename).
@@ -347,9 +290,4 @@ fn write_file(path: &Path, text: &str, privacy: Privacy, staged: bool) -> anyhow
     } else {
         write_one(path, text, privacy)
     }
-}
-
-/// Write a file the user named (see [`crate::output_file`]).
-pub(crate) fn write_one(path: &Path, text: &str, privacy: Privacy) -> anyhow::Result<()> {
-    Ok(output_file::write(path, text.as_bytes(), privacy)?)
 }

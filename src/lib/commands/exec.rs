@@ -2,20 +2,21 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::cli::args::{CliCompat, OutputFormat, SourceArgs, output_format};
+use crate::cli::events::{Ndjson, Progress};
+use crate::cli::intake::{self, Reporter};
+use crate::cli::runtime::{self, Threads};
 use crate::cli::{ExitStatus, Printer, values};
-use crate::commands::fill::{self as fill_command, SourceArgs};
-use crate::commands::plan::CliCompat;
 use crate::execute::docker::{Cancellation, ContainerUser, NetworkMode, PullPolicy};
-use crate::execute::local::{
-    self, Event, Events, ExecError, ExecOptions, NoEvents, RunReport, State,
-};
-use crate::plan::{self, Mode, PlanOptions};
+use crate::execute::local::{self, ExecError, ExecOptions, RunReport, State};
+use crate::execute::{Events, NoEvents};
+use crate::fill::Filled;
+use crate::plan::{self, Plan, PlanOptions};
 
 /// Arguments of `red exec`.
 #[derive(Debug, Args)]
@@ -52,8 +53,11 @@ pub struct ExecArgs {
     #[arg(long, value_enum, value_name = "MODE")]
     pub cli_compat: Option<CliCompat>,
     /// Output format: a summary, or NDJSON events and a final summary line.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    #[arg(long, default_value = "human", value_parser = output_format(
+        "Progress on a terminal, then one line per batch",
+        "NDJSON events on stdout, the last one the run's summary",
+    ))]
+    pub format: OutputFormat,
     /// Kill a batch's command after this long (`90`, `90s`, `15m`, `2h`).
     #[arg(long, value_name = "DURATION", value_parser = values::duration)]
     pub timeout: Option<Duration>,
@@ -71,15 +75,6 @@ pub struct ExecArgs {
     /// (`30s`, `2m`); such an attempt is tried again a few times. See docs/limits.md.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = values::duration)]
     pub stall_timeout: Duration,
-}
-
-/// Output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// Progress on a terminal, then one line per batch.
-    Human,
-    /// NDJSON events on stdout, the last one the run's summary.
-    Json,
 }
 
 /// The `--network` choices.
@@ -113,13 +108,12 @@ fn parse_user(text: &str) -> Result<ContainerUser, String> {
     }
 }
 
-/// Run `red exec`.
+/// Run `red exec`: the front door, the local engine, the summary.
 pub fn run(args: &ExecArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     if let Some(outputs) = &args.outputs {
         check_outputs_dir(outputs)?;
     }
-    let report =
-        fill_command::Report::for_file(printer, &args.file, matches!(args.format, Format::Json));
+    let report = Reporter::for_file(printer, &args.file, args.format);
     if let Err(status) = refuse_remote(&report, &args.file) {
         return Ok(status);
     }
@@ -127,84 +121,32 @@ pub fn run(args: &ExecArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         Ok(filled) => filled,
         Err(status) => return Ok(status),
     };
-    let root = filled.tree().root();
-    if let Some(diagnostic) = local::remote_engine(filled.tree()) {
-        let path = report.path.clone();
-        return Ok(report.diagnostics_at(&path, &[diagnostic], Some(filled.source()), true));
+    if let Some(status) = refuse_agency_file(&report, &filled) {
+        return Ok(status);
     }
+    let mode = args.cli_compat.unwrap_or(CliCompat::Cwl);
     if args.cli_compat.is_none() {
         report.warnings(&plan::lint(filled.tree()));
     }
     let options = PlanOptions {
-        mode: match args.cli_compat.unwrap_or(CliCompat::Cwl) {
-            CliCompat::Cwl => Mode::Cwl,
-            CliCompat::Cc => Mode::Cc,
-        },
+        mode: mode.mode(),
         stable_ids: false,
     };
-    let plan = match plan::build(&filled, &options) {
+    let plan = match report.planned(&filled, &options) {
         Ok(plan) => plan,
-        Err(error) => {
-            return Ok(report.diagnostics(&[error.to_diagnostic()], Some(filled.source())));
-        }
+        Err(status) => return Ok(status),
     };
-    let jobs = args.jobs.map_or_else(
-        || {
-            root.pointer("/execution/settings/batchConcurrencyLimit")
-                .and_then(|n| n.as_int())
-                .and_then(|n| usize::try_from(n).ok())
-                .filter(|n| *n > 0)
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
-        },
-        |n| n as usize,
-    );
-    let exec_options = ExecOptions {
-        jobs,
-        outputs: args.outputs.clone(),
-        base_dir: base_dir(&args.file),
-        pull: if args.no_pull {
-            PullPolicy::Never
-        } else {
-            PullPolicy::IfMissing
-        },
-        leave_container: args.leave_container,
-        gpu_ids: args.gpu_ids.clone(),
-        network: match args.network {
-            Network::None => NetworkMode::None,
-            Network::Host => NetworkMode::Host,
-            Network::Bridge => NetworkMode::Bridge,
-        },
-        user: args.user,
-        timeout: args.timeout,
-        fail_fast: args.fail_fast,
-        stall_timeout: args.stall_timeout,
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let batches = plan.batches.len();
-    let progress = (args.format == Format::Human && std::io::stderr().is_terminal())
-        .then(|| Arc::new(Progress::new(batches, printer.redactor())));
+    let exec_options = exec_options(args, &filled);
+    let progress = (args.format == OutputFormat::Human && std::io::stderr().is_terminal())
+        .then(|| Arc::new(Progress::new(plan.batches.len(), printer.redactor())));
     let events: Arc<dyn Events> = match (args.format, &progress) {
-        (Format::Json, _) => Arc::new(Ndjson {
+        (OutputFormat::Json, _) => Arc::new(Ndjson {
             printer: printer.clone(),
         }),
-        (Format::Human, Some(progress)) => Arc::clone(progress) as Arc<dyn Events>,
-        (Format::Human, None) => Arc::new(NoEvents),
+        (OutputFormat::Human, Some(progress)) => Arc::clone(progress) as Arc<dyn Events>,
+        (OutputFormat::Human, None) => Arc::new(NoEvents),
     };
-    let result = runtime.block_on(async {
-        let cancellation = Cancellation::on_signals()?;
-        let run = local::run(&filled, &plan, &exec_options, events, &cancellation);
-        // Every wait inside watches the flag; should one not, the run is dropped here (its
-        // guards remove the container and the run directory) rather than hold Ctrl-C.
-        anyhow::Ok(tokio::select! {
-            result = run => result,
-            () = cancellation.cancelled_for(LAST_RESORT) => Err(ExecError::Interrupted),
-        })
-    });
-    // Not the runtime's `Drop`: it would wait for a blocking thread stuck with a peer.
-    runtime.shutdown_timeout(super::SHUTDOWN);
-    let result = result?;
+    let result = run_locally(&filled, &plan, &exec_options, events)?;
     if let Some(progress) = &progress {
         progress.finish();
     }
@@ -221,13 +163,80 @@ pub fn run(args: &ExecArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     }
 }
 
+/// A file for CC-Agency is not run here (exit 2: the file is fine, this command cannot take it).
+fn refuse_agency_file(report: &Reporter<'_>, filled: &Filled) -> Option<ExitStatus> {
+    let diagnostic = local::remote_engine(filled.tree())?;
+    Some(report.diagnostics_at(&report.path, &[diagnostic], Some(filled.source()), true))
+}
+
+/// The engine's options from the flags and the file's `batchConcurrencyLimit`.
+fn exec_options(args: &ExecArgs, filled: &Filled) -> ExecOptions {
+    let jobs = args.jobs.map_or_else(
+        || {
+            filled
+                .tree()
+                .root()
+                .pointer("/execution/settings/batchConcurrencyLimit")
+                .and_then(|n| n.as_int())
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|n| *n > 0)
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+        },
+        |n| n as usize,
+    );
+    ExecOptions {
+        jobs,
+        outputs: args.outputs.clone(),
+        base_dir: local::base_dir(&args.file),
+        pull: if args.no_pull {
+            PullPolicy::Never
+        } else {
+            PullPolicy::IfMissing
+        },
+        leave_container: args.leave_container,
+        gpu_ids: args.gpu_ids.clone(),
+        network: match args.network {
+            Network::None => NetworkMode::None,
+            Network::Host => NetworkMode::Host,
+            Network::Bridge => NetworkMode::Bridge,
+        },
+        user: args.user,
+        timeout: args.timeout,
+        fail_fast: args.fail_fast,
+        stall_timeout: args.stall_timeout,
+    }
+}
+
+/// The local engine on a runtime of its own, until it ends or, at the latest, [`LAST_RESORT`]
+/// after a signal.
+fn run_locally(
+    filled: &Filled,
+    plan: &Plan,
+    options: &ExecOptions,
+    events: Arc<dyn Events>,
+) -> anyhow::Result<Result<RunReport, ExecError>> {
+    let runtime = runtime::build(Threads::PerCore)?;
+    let result = runtime.block_on(async {
+        let cancellation = Cancellation::on_signals()?;
+        let run = local::run(filled, plan, options, events, &cancellation);
+        // Every wait inside watches the flag; should one not, the run is dropped here (its
+        // guards remove the container and the run directory) rather than hold Ctrl-C.
+        anyhow::Ok(tokio::select! {
+            result = run => result,
+            () = cancellation.cancelled_for(LAST_RESORT) => Err(ExecError::Interrupted),
+        })
+    });
+    runtime::shut_down(runtime);
+    result
+}
+
 /// A file that runs on CC-Agency is refused before any variable is asked for (the file is read
 /// once more for it; standard input can be read once only, so it is checked after filling).
-fn refuse_remote(report: &fill_command::Report<'_>, file: &Path) -> Result<(), ExitStatus> {
+fn refuse_remote(report: &Reporter<'_>, file: &Path) -> Result<(), ExitStatus> {
     if file.as_os_str() == "-" {
         return Ok(());
     }
-    let parsed = fill_command::load_template(report, file)?;
+    let parsed = intake::load_template(report, file)?;
     match local::remote_engine(&parsed.tree) {
         // Exit 2: the file is fine, this command cannot take it.
         Some(diagnostic) => {
@@ -252,16 +261,9 @@ fn check_outputs_dir(outputs: &Path) -> anyhow::Result<()> {
     }
 }
 
-/// The directory relative local paths start from: the RED file's own.
-pub(crate) fn base_dir(file: &Path) -> PathBuf {
-    let parent = file.parent().filter(|p| !p.as_os_str().is_empty());
-    let dir = parent.map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    std::fs::canonicalize(&dir).unwrap_or(dir)
-}
-
-fn finish(run: &RunReport, format: Format, printer: &Printer) -> ExitStatus {
+fn finish(run: &RunReport, format: OutputFormat, printer: &Printer) -> ExitStatus {
     match format {
-        Format::Json => {
+        OutputFormat::Json => {
             let mut value = serde_json::to_value(run).unwrap_or_default();
             if let Some(object) = value.as_object_mut() {
                 object.insert("event".into(), "run-finished".into());
@@ -269,7 +271,7 @@ fn finish(run: &RunReport, format: Format, printer: &Printer) -> ExitStatus {
             printer.redactor().redact_value(&mut value);
             printer.out(&format!("{value}\n"));
         }
-        Format::Human => printer.err(&human_summary(run)),
+        OutputFormat::Human => printer.err(&human_summary(run)),
     }
     match run.state {
         State::Succeeded => ExitStatus::Success,
@@ -316,114 +318,6 @@ fn human_summary(run: &RunReport) -> String {
         run.seconds
     );
     text
-}
-
-/// NDJSON events on stdout, every string masked.
-struct Ndjson {
-    printer: Printer,
-}
-
-impl Events for Ndjson {
-    fn emit(&self, event: &Event) {
-        let mut value = serde_json::to_value(event).unwrap_or_default();
-        self.printer.redactor().redact_value(&mut value);
-        self.printer.out(&format!("{value}\n"));
-    }
-}
-
-/// The terminal display: an overall bar and one line per running batch.
-struct Progress {
-    bars: MultiProgress,
-    overall: ProgressBar,
-    running: Mutex<Vec<(usize, ProgressBar)>>,
-    redactor: crate::redact::Redactor,
-}
-
-impl Progress {
-    fn new(batches: usize, redactor: crate::redact::Redactor) -> Self {
-        let bars = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-        let overall = bars.add(ProgressBar::new(batches as u64));
-        overall.set_style(
-            ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:30}] {pos}/{len} batches  eta {eta}  {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        Self {
-            bars,
-            overall,
-            running: Mutex::new(Vec::new()),
-            redactor,
-        }
-    }
-
-    fn line(&self, batch: usize, message: &str) {
-        let message = self.redactor.redact(message).into_owned();
-        let Ok(mut running) = self.running.lock() else {
-            return;
-        };
-        if let Some((_, bar)) = running.iter().find(|(b, _)| *b == batch) {
-            bar.set_message(message);
-            return;
-        }
-        let bar = self
-            .bars
-            .insert_before(&self.overall, ProgressBar::new_spinner());
-        bar.set_style(
-            ProgressStyle::with_template("  {spinner} batch {prefix}: {msg} ({elapsed})")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        bar.set_prefix(batch.to_string());
-        bar.set_message(message);
-        bar.enable_steady_tick(Duration::from_millis(120));
-        running.push((batch, bar));
-    }
-
-    fn done(&self, batch: usize) {
-        let Ok(mut running) = self.running.lock() else {
-            return;
-        };
-        if let Some(at) = running.iter().position(|(b, _)| *b == batch) {
-            let (_, bar) = running.remove(at);
-            bar.finish_and_clear();
-            self.bars.remove(&bar);
-        }
-    }
-
-    fn finish(&self) {
-        self.overall.finish_and_clear();
-        let _ = self.bars.clear();
-    }
-}
-
-impl Events for Progress {
-    fn emit(&self, event: &Event) {
-        match event {
-            Event::RunStarted { image, .. } => self.overall.set_message(image.clone()),
-            Event::BatchStarted { batch } => self.line(*batch, "receiving inputs"),
-            Event::InputStaged { batch, input } => {
-                self.line(*batch, &format!("input `{}` ready", input.name));
-            }
-            Event::ProcessExited { batch, .. } => self.line(*batch, "collecting outputs"),
-            Event::OutputDelivered { batch, output } => {
-                self.line(*batch, &format!("output `{}` delivered", output.name));
-            }
-            Event::BatchFinished { batch, .. } => {
-                self.done(*batch);
-                self.overall.inc(1);
-            }
-        }
-    }
-
-    fn transfer(&self, batch: usize, name: &str, bytes: u64, total: Option<u64>) {
-        let done = indicatif::HumanBytes(bytes);
-        let message = match total {
-            Some(total) => format!("`{name}`: {done} of {}", indicatif::HumanBytes(total)),
-            None => format!("`{name}`: {done}"),
-        };
-        self.line(batch, &message);
-    }
 }
 
 #[cfg(test)]

@@ -1,24 +1,20 @@
 //! `red fill FILE [--vars VARS]… [--env] [--prompt|--no-prompt] [-o OUT]`: fill a RED file's
 //! `{{variables}}` and write the result with mode 0600.
 //!
-//! Every secret is registered with the [`Printer`] as soon as it is known (literal ones when the
-//! template is read, typed or loaded ones when they arrive), so every message after that point,
-//! and a panic, is masked. Diagnostics about a variables file never show its lines.
+//! The template goes through the front door ([`crate::cli::intake`]), which masks every secret
+//! from the moment it is known.
 
 use std::path::{Path, PathBuf};
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use serde::Serialize;
 
-use crate::cli::{ExitStatus, Failure, Printer};
-use crate::diagnostic::{self, Diagnostic, FileReport, Severity};
-use crate::fill::{self, Filled, Secret, output, sources};
-use crate::load;
+use crate::cli::args::{OutputFormat, SourceArgs, output_format};
+use crate::cli::intake::{Reporter, obtain};
+use crate::cli::{ExitStatus, Printer};
+use crate::diagnostic::Diagnostic;
+use crate::fill::{self, Filled, output};
 use crate::output_file;
-use crate::parse::Parsed;
-use crate::source::SourceFile;
-use crate::template;
-use crate::validate::{self, Level, Options};
 
 /// Arguments of `red fill`.
 #[derive(Debug, Args)]
@@ -39,36 +35,11 @@ pub struct FillArgs {
     #[arg(short, long, value_name = "OUT")]
     pub output: Option<PathBuf>,
     /// Format of the report (the filled document itself is always written as it was read).
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
-}
-
-/// Where variable values come from; shared by every command that needs a filled document.
-#[derive(Debug, Clone, Default, Args)]
-pub struct SourceArgs {
-    /// A variables file: a YAML or JSON mapping of names to strings or numbers. May be given
-    /// several times; a later file overrides an earlier one.
-    #[arg(long = "vars", value_name = "VARS")]
-    pub vars: Vec<PathBuf>,
-    /// Also read values from environment variables `RED_VAR_<name>` (characters other than
-    /// letters, digits and `_` in the name become `_`).
-    #[arg(long)]
-    pub env: bool,
-    /// Ask for every missing value on the terminal (fails when there is no terminal).
-    #[arg(long, conflicts_with = "no_prompt")]
-    pub prompt: bool,
-    /// Never ask: a missing value is an error that names every missing variable.
-    #[arg(long)]
-    pub no_prompt: bool,
-}
-
-/// Report formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// Messages for people, on standard error.
-    Human,
-    /// One JSON document on standard output.
-    Json,
+    #[arg(long, default_value = "human", value_parser = output_format(
+        "Messages for people, on standard error",
+        "One JSON document on standard output",
+    ))]
+    pub format: OutputFormat,
 }
 
 /// One filled variable in the JSON report.
@@ -81,12 +52,12 @@ struct FilledVariable<'a> {
 
 /// Run `red fill`.
 pub fn run(args: &FillArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let report = Report {
+    let report = Reporter {
         printer,
         path: args.file.display().to_string(),
         format: args.format,
     };
-    if args.format == Format::Json && is_stdout(args.output.as_deref()) {
+    if args.format == OutputFormat::Json && is_stdout(args.output.as_deref()) {
         return Err(crate::cli::usage(
             "`--format json` writes the report to standard output; name a file with `-o`",
         ));
@@ -129,124 +100,8 @@ pub fn run(args: &FillArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             output.display()
         )));
     }
-    report.success(&filled, &values, &output, &warnings);
+    success(&report, &filled, &values, &output, &warnings);
     Ok(ExitStatus::Success)
-}
-
-/// Load, validate and fill a RED file: the one way every command gets a [`Filled`] document.
-/// On failure everything has been reported and the exit status is returned.
-pub(crate) fn obtain(
-    report: &Report<'_>,
-    file: &Path,
-    value_sources: &SourceArgs,
-) -> Result<(Filled, fill::Values, Vec<Diagnostic>), ExitStatus> {
-    obtain_with(report, file, value_sources, false)
-}
-
-/// [`obtain`]; with `partial`, a variable without a value in the files or the environment is
-/// left as written instead of asked for (unless `--prompt`) or refused ([`fill::apply_partial`]).
-fn obtain_with(
-    report: &Report<'_>,
-    file: &Path,
-    value_sources: &SourceArgs,
-    partial: bool,
-) -> Result<(Filled, fill::Values, Vec<Diagnostic>), ExitStatus> {
-    let printer = report.printer;
-    let parsed = load_template(report, file)?;
-    let template_source = parsed.source.clone();
-    let validated = match validate::document(parsed, &Options { level: Level::Full }) {
-        Ok(validated) => validated,
-        Err(invalid) => {
-            return Err(report.diagnostics(&invalid.diagnostics, Some(&invalid.parsed.source)));
-        }
-    };
-    report.warnings(validated.warnings());
-    let scan = template::scan(validated.tree());
-    if !scan.is_ok() {
-        return Err(report.diagnostics(&scan.diagnostics, Some(&template_source)));
-    }
-    let mut files = Vec::new();
-    for path in &value_sources.vars {
-        match sources::read_file(path) {
-            Ok(file) => {
-                protect_values(printer, &scan.variables, &file);
-                files.push(file);
-            }
-            Err(error) => return Err(report.source_error(&error, &[])),
-        }
-    }
-    let mut warnings = fill::short_secret_warnings(validated.tree());
-    for (path, names) in sources::unused(&scan.variables, &files) {
-        warnings.push(
-            Diagnostic::warning(
-                "vars",
-                format!(
-                    "`{}` sets {}, which `{}` does not use",
-                    path.display(),
-                    sources_quote(&names),
-                    report.path
-                ),
-            )
-            .hint("check the names for typos"),
-        );
-    }
-    let env_reader = |name: &str| std::env::var_os(name);
-    let env: Option<sources::EnvReader<'_>> = value_sources.env.then_some(&env_reader);
-    let mut terminal = sources::TerminalPrompter::default();
-    let prompter: Option<&mut dyn sources::Prompter> =
-        if value_sources.no_prompt || (partial && !value_sources.prompt) {
-            None
-        } else if value_sources.prompt || sources::terminal_available() {
-            if !sources::terminal_available() {
-                return Err(report.source_error(&sources::Error::NoTerminal, &warnings));
-            }
-            Some(&mut terminal)
-        } else {
-            None
-        };
-    if prompter.is_some() && report.format == Format::Human {
-        // Warn before asking: a typo in a variables file is why a value is asked for.
-        report.warnings(&warnings);
-        warnings.clear();
-    }
-    let resolved = match if partial && prompter.is_none() {
-        sources::available(&scan.variables, &files, env)
-    } else {
-        sources::resolve(&scan.variables, &files, env, prompter)
-    } {
-        Ok(resolved) => resolved,
-        Err(error) => return Err(report.source_error(&error, &warnings)),
-    };
-    printer.protect(
-        scan.variables
-            .iter()
-            .filter(|v| v.protected)
-            .filter_map(|v| resolved.values.get(&v.name))
-            .map(Secret::expose),
-    );
-    warnings.extend(fill::short_value_warnings(
-        &scan.variables,
-        &resolved.values,
-    ));
-    let apply = if partial {
-        fill::apply_partial
-    } else {
-        fill::apply
-    };
-    let filled = match apply(validated, &resolved.values) {
-        Ok(filled) => filled,
-        Err(error) => return Err(report.fill_error(&error, &template_source, &warnings)),
-    };
-    printer.protect(filled.secrets().iter().map(Secret::expose));
-    Ok((filled, resolved.values, warnings))
-}
-
-fn sources_quote(names: &[String]) -> String {
-    names
-        .iter()
-        .map(|n| format!("`{n}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 fn is_stdout(path: Option<&Path>) -> bool {
@@ -260,205 +115,43 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// Register the values of a variables file whose variables are protected.
-fn protect_values(printer: &Printer, variables: &[template::Variable], file: &sources::VarsFile) {
-    printer.protect(
-        file.entries
-            .iter()
-            .filter(|(name, _, _)| variables.iter().any(|v| v.protected && &v.name == name))
-            .map(|(_, secret, _)| secret.expose()),
-    );
-}
-
-/// Read and parse the template, registering its literal secrets; on failure report it and
-/// return the exit status.
-pub(crate) fn load_template(report: &Report<'_>, path: &Path) -> Result<Parsed, ExitStatus> {
-    match load::file(path) {
-        Ok(parsed) => {
-            report.printer.protect(fill::secret_texts(&parsed));
-            Ok(parsed)
+fn success(
+    report: &Reporter<'_>,
+    filled: &Filled,
+    values: &fill::Values,
+    output: &Path,
+    warnings: &[Diagnostic],
+) {
+    let variables: Vec<FilledVariable<'_>> = filled
+        .variables()
+        .iter()
+        .map(|v| FilledVariable {
+            name: &v.name,
+            protected: v.protected,
+            source: values
+                .entry(&v.name)
+                .map(|value| value.origin.to_string())
+                .unwrap_or_default(),
+        })
+        .collect();
+    match report.format {
+        OutputFormat::Human => {
+            report.warnings(warnings);
+            let protected = variables.iter().filter(|v| v.protected).count();
+            report.printer.err(&format!(
+                "filled {} variable{} ({protected} protected) into `{}` (mode 0600)\n",
+                variables.len(),
+                if variables.len() == 1 { "" } else { "s" },
+                output.display()
+            ));
         }
-        Err(error) => {
-            // The file did not parse, so its secrets are not known for sure: mask a guess and
-            // never quote its lines.
-            if let Some(source) = &error.source {
-                report
-                    .printer
-                    .protect(fill::guess_secret_texts(source.text()));
-            }
-            let path = report.path.clone();
-            Err(report.diagnostics_at(&path, &[error.diagnostic], None, error.io))
-        }
-    }
-}
-
-/// Writes what a command found, in the chosen format, always through the printer.
-pub(crate) struct Report<'p> {
-    pub(crate) printer: &'p Printer,
-    pub(crate) path: String,
-    pub(crate) format: Format,
-}
-
-impl<'p> Report<'p> {
-    /// A report about `file` for a command that runs it (JSON when `json`).
-    pub(crate) fn for_file(printer: &'p Printer, file: &Path, json: bool) -> Self {
-        Self {
-            printer,
-            path: file.display().to_string(),
-            format: if json { Format::Json } else { Format::Human },
-        }
-    }
-
-    /// [`obtain`] the filled document of `file`, printing its warnings; on failure everything
-    /// has been reported and the exit status is returned.
-    pub(crate) fn filled(&self, file: &Path, sources: &SourceArgs) -> Result<Filled, ExitStatus> {
-        let (filled, _values, warnings) = obtain(self, file, sources)?;
-        self.warnings(&warnings);
-        Ok(filled)
-    }
-
-    /// [`Report::filled`] for a document that is only shown: variables without a value are
-    /// left as written ([`Filled::unfilled`] names them), and nothing is asked without
-    /// `--prompt`.
-    pub(crate) fn filled_partly(
-        &self,
-        file: &Path,
-        sources: &SourceArgs,
-    ) -> Result<Filled, ExitStatus> {
-        let (filled, _values, warnings) = obtain_with(self, file, sources, true)?;
-        self.warnings(&warnings);
-        Ok(filled)
-    }
-
-    /// Print diagnostics about the file (`source` is the text they point into, if its lines may
-    /// be shown) and return the status they call for.
-    pub(crate) fn diagnostics(
-        &self,
-        diagnostics: &[Diagnostic],
-        source: Option<&SourceFile>,
-    ) -> ExitStatus {
-        self.diagnostics_at(&self.path, diagnostics, source, false)
-    }
-
-    /// [`Report::diagnostics`] about the file at `path`; `io` makes an error exit 2 (the file
-    /// cannot be read, or this command cannot take it).
-    pub(crate) fn diagnostics_at(
-        &self,
-        path: &str,
-        diagnostics: &[Diagnostic],
-        source: Option<&SourceFile>,
-        io: bool,
-    ) -> ExitStatus {
-        let redactor = self.printer.redactor();
-        let valid = !diagnostics.iter().any(|d| d.severity == Severity::Error);
-        let status = match (valid, io) {
-            (true, _) => ExitStatus::Success,
-            (false, true) => ExitStatus::Error,
-            (false, false) => ExitStatus::Failure,
-        };
-        match self.format {
-            Format::Human => self.printer.err_masked(&diagnostic::render_human(
-                diagnostics,
-                source,
-                path,
-                &redactor,
-                self.printer.color(),
-            )),
-            Format::Json => {
-                let report = FileReport {
-                    path: path.to_owned(),
-                    valid,
-                    red_version: None,
-                    diagnostics: diagnostics.to_vec(),
-                }
-                .masked(&redactor);
-                let mut files = serde_json::Map::new();
-                files.insert("files".into(), serde_json::json!([report]));
-                if valid {
-                    self.printer
-                        .out_json_masked(&serde_json::Value::Object(files));
-                } else {
-                    // The error document, with the file's report beside it.
-                    let failure = Failure::from_diagnostics(path, diagnostics, status);
-                    self.printer.error_document(&failure, files);
-                }
-            }
-        }
-        status
-    }
-
-    fn source_error(&self, error: &sources::Error, warnings: &[Diagnostic]) -> ExitStatus {
-        let path = match error.place() {
-            Some((path, _)) => path.display().to_string(),
-            None => self.path.clone(),
-        };
-        let mut diagnostics = warnings.to_vec();
-        diagnostics.push(error.diagnostic());
-        // A variables file's lines are never shown: any of them may be a password.
-        self.diagnostics_at(&path, &diagnostics, None, error.is_io())
-    }
-
-    fn fill_error(
-        &self,
-        error: &fill::Error,
-        template: &SourceFile,
-        warnings: &[Diagnostic],
-    ) -> ExitStatus {
-        let mut diagnostics = warnings.to_vec();
-        diagnostics.extend(error.diagnostics());
-        match error {
-            fill::Error::Invalid { text, redactor, .. } => {
-                self.printer.protect_all(redactor);
-                self.diagnostics(&diagnostics, Some(text))
-            }
-            _ => self.diagnostics(&diagnostics, Some(template)),
-        }
-    }
-
-    pub(crate) fn warnings(&self, warnings: &[Diagnostic]) {
-        if !warnings.is_empty() && self.format == Format::Human {
-            self.diagnostics(warnings, None);
-        }
-    }
-
-    fn success(
-        &self,
-        filled: &Filled,
-        values: &fill::Values,
-        output: &Path,
-        warnings: &[Diagnostic],
-    ) {
-        let variables: Vec<FilledVariable<'_>> = filled
-            .variables()
-            .iter()
-            .map(|v| FilledVariable {
-                name: &v.name,
-                protected: v.protected,
-                source: values
-                    .entry(&v.name)
-                    .map(|value| value.origin.to_string())
-                    .unwrap_or_default(),
-            })
-            .collect();
-        match self.format {
-            Format::Human => {
-                self.warnings(warnings);
-                let protected = variables.iter().filter(|v| v.protected).count();
-                self.printer.err(&format!(
-                    "filled {} variable{} ({protected} protected) into `{}` (mode 0600)\n",
-                    variables.len(),
-                    if variables.len() == 1 { "" } else { "s" },
-                    output.display()
-                ));
-            }
-            Format::Json => {
-                self.printer.out_json(serde_json::json!({
-                    "file": self.path,
-                    "output": output.display().to_string(),
-                    "variables": variables,
-                    "warnings": warnings,
-                }));
-            }
+        OutputFormat::Json => {
+            report.printer.out_json(serde_json::json!({
+                "file": report.path,
+                "output": output.display().to_string(),
+                "variables": variables,
+                "warnings": warnings,
+            }));
         }
     }
 }

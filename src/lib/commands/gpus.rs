@@ -1,7 +1,8 @@
 //! `red gpus`: list the GPUs `red` sees on this host, as `red exec` would match them.
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 
+use crate::cli::args::{OutputFormat, output_format};
 use crate::cli::{ExitStatus, Printer};
 use crate::gpus;
 
@@ -9,17 +10,11 @@ use crate::gpus;
 #[derive(Debug, Args)]
 pub struct GpusArgs {
     /// Output format.
-    #[arg(long, value_enum, default_value_t = GpusFormat::Human)]
-    pub format: GpusFormat,
-}
-
-/// Output formats of `red gpus`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum GpusFormat {
-    /// One GPU per line: index, memory, name, UUID.
-    Human,
-    /// `{"gpus": [{"index", "uuid", "name", "memoryMib", "vendor"}], "note": …}`.
-    Json,
+    #[arg(long, default_value = "human", value_parser = output_format(
+        "One GPU per line: index, memory, name, UUID",
+        "`{\"gpus\": [{\"index\", \"uuid\", \"name\", \"memoryMib\", \"vendor\"}], \"note\": …}`",
+    ))]
+    pub format: OutputFormat,
 }
 
 /// Run `red gpus`. A host without `nvidia-smi` has no GPUs for `red`: that is a normal answer
@@ -31,11 +26,11 @@ pub fn run(args: &GpusArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         Err(error) => return Err(anyhow::Error::new(error).context("cannot list GPUs")),
     };
     match args.format {
-        GpusFormat::Json => {
+        OutputFormat::Json => {
             let document = serde_json::json!({ "gpus": found, "note": note });
             printer.out(&format!("{document}\n"));
         }
-        GpusFormat::Human => {
+        OutputFormat::Human => {
             if let Some(note) = &note {
                 printer.err(&format!("{note}\n"));
             } else if found.is_empty() {

@@ -3,16 +3,18 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
-use serde::Serialize;
 
-use crate::cli::{self, ExitStatus, Printer, values};
-use crate::commands::remote::Format;
-use crate::kiosk::{self, Client, JobRequest, Pace};
+use crate::cli::args::{OutputFormat, output_format};
+use crate::cli::kiosk as kiosk_cli;
+use crate::cli::runtime::{self, Threads};
+use crate::cli::{ExitStatus, Printer, events, values};
+use crate::execute::kiosk::{self as kiosk_engine, Outcome, Settings};
+use crate::kiosk::{Client, Pace};
 
 /// `red kiosk` subcommands.
 #[derive(Debug, Subcommand)]
@@ -33,8 +35,11 @@ pub struct JobtypesArgs {
     #[arg(long, value_name = "DURATION", default_value = "30", value_parser = values::duration)]
     pub request_timeout: Duration,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    #[arg(long, default_value = "human", value_parser = output_format(
+        "Lines for people",
+        "One JSON document on standard output",
+    ))]
+    pub format: OutputFormat,
 }
 
 /// Arguments of `red kiosk submit`.
@@ -81,8 +86,11 @@ pub struct KioskSubmitArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub benchmark: Option<u32>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    #[arg(long, default_value = "human", value_parser = output_format(
+        "Lines for people",
+        "One JSON document on standard output",
+    ))]
+    pub format: OutputFormat,
 }
 
 /// Run `red kiosk …`.
@@ -93,159 +101,37 @@ pub fn run(command: &KioskCommand, printer: &Printer) -> anyhow::Result<ExitStat
     }
 }
 
-pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?)
-}
-
-pub(crate) fn fail(printer: &Printer, error: &kiosk::Error) -> ExitStatus {
-    let status = match error {
-        kiosk::Error::UnknownJobType { .. } => ExitStatus::Failure,
-        _ => ExitStatus::Error,
-    };
-    let failure = match error {
-        kiosk::Error::Io { .. } => cli::Failure::new("io", error.to_string(), status)
-            .hint(Some("check the path and its permissions")),
-        kiosk::Error::UnknownJobType { .. } => {
-            cli::Failure::new("kiosk", error.to_string(), status)
-                .hint(Some("`red kiosk jobtypes --url URL` lists the job types"))
-        }
-        _ => cli::Failure::new("kiosk", error.to_string(), status).hint(Some(
-            "check the Kiosk's URL and that it answers (`red kiosk jobtypes --url URL`)",
-        )),
-    };
-    printer.fail(&failure)
-}
-
 fn jobtypes(args: &JobtypesArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let client = Client::new(&args.url, args.request_timeout)?;
-    super::interruptible(runtime()?, printer, "interrupted\n", |_| async {
+    runtime::interruptible(Threads::Two, printer, "interrupted\n", |_| async {
         match client.job_types().await {
             Ok(types) => {
                 match args.format {
-                    Format::Human => {
+                    OutputFormat::Human => {
                         printer.out(&types.iter().map(|t| format!("{t}\n")).collect::<String>())
                     }
-                    Format::Json => printer.out_json(serde_json::json!({ "jobTypes": types })),
+                    OutputFormat::Json => {
+                        printer.out_json(serde_json::json!({ "jobTypes": types }))
+                    }
                 }
                 Ok(ExitStatus::Success)
             }
-            Err(error) => Ok(fail(printer, &error)),
+            Err(error) => Ok(kiosk_cli::fail(printer, &error)),
         }
     })
 }
 
-/// One job's outcome.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Outcome {
-    input: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) hash: Option<String>,
-    /// `done`, `failed`, or `error` (red could not follow it).
-    pub(crate) status: String,
-    pub(crate) seconds: f64,
-    #[serde(skip_serializing_if = "Option::is_none", rename = "outputUrl")]
-    output_url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) output: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) reason: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub(crate) failures: Vec<Failure>,
-}
-
-/// A failed image of a zip job.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Failure {
-    pub(crate) child: String,
-    pub(crate) reason: String,
-}
-
-impl Outcome {
-    pub(crate) fn ok(&self) -> bool {
-        self.status == "done" && self.failures.is_empty()
-    }
-}
-
-/// Files to send: each path, or the job files under a directory, in name order.
-fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, kiosk::Error> {
-    let mut out = Vec::new();
-    for path in paths {
-        let meta = std::fs::metadata(path).map_err(|source| kiosk::Error::Io {
-            action: "read",
-            path: path.clone(),
-            source,
-        })?;
-        if meta.is_dir() {
-            let mut stack = vec![path.clone()];
-            let mut found = Vec::new();
-            while let Some(dir) = stack.pop() {
-                let entries = std::fs::read_dir(&dir).map_err(|source| kiosk::Error::Io {
-                    action: "read",
-                    path: dir.clone(),
-                    source,
-                })?;
-                for entry in entries.flatten() {
-                    let child = entry.path();
-                    match entry.file_type() {
-                        Ok(t) if t.is_dir() => stack.push(child),
-                        Ok(t) if t.is_file() && kiosk::is_job_file(&child) => found.push(child),
-                        _ => {}
-                    }
-                }
-            }
-            found.sort();
-            out.extend(found);
-        } else {
-            out.push(path.clone());
-        }
-    }
-    Ok(out)
-}
-
-/// How every job of one run is made and followed.
-#[derive(Debug, Clone)]
-pub(crate) struct Settings {
-    pub(crate) job_type: String,
-    pub(crate) download: Option<PathBuf>,
-    pub(crate) timeout: Duration,
-    /// When to poll, shared by every job of the run.
-    pub(crate) pace: Arc<Pace>,
-    pub(crate) scale: Option<String>,
-    pub(crate) channels: Option<String>,
-    pub(crate) expire: u64,
-    pub(crate) progress: bool,
-}
-
 fn submit(args: &KioskSubmitArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let request_timeout = args.request_timeout;
-    let mut files = match collect(&args.paths) {
+    let files = match kiosk_engine::collect(&args.paths) {
         Ok(files) => files,
-        Err(error) => return Ok(fail(printer, &error)),
+        Err(error) => return Ok(kiosk_cli::fail(printer, &error)),
     };
     if files.is_empty() {
         return Err(crate::cli::usage(
             "no image or `.zip` files among the paths given",
         ));
     }
-    // Output names: one per job, unique even for equal basenames and benchmark copies.
-    let mut names: Vec<String> = Vec::new();
-    if let Some(count) = args.benchmark {
-        let first = files.swap_remove(0);
-        files = vec![first; count as usize];
-    }
-    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    for file in &files {
-        let stem = file
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "job".to_owned());
-        let n = seen.entry(stem.clone()).or_insert(0);
-        *n += 1;
-        names.push(if *n == 1 { stem } else { format!("{stem}-{n}") });
-    }
+    let files = named(files, args.benchmark);
     if let Some(dir) = &args.download {
         std::fs::create_dir_all(dir)
             .map_err(|e| anyhow::anyhow!("cannot create `{}`: {e}", dir.display()))?;
@@ -264,58 +150,26 @@ fn submit(args: &KioskSubmitArgs, printer: &Printer) -> anyhow::Result<ExitStatu
         scale: args.scale.clone(),
         channels: args.channels.clone(),
         expire: args.expire,
-        progress: std::io::stderr().is_terminal(),
     });
-    let mut client = Client::new(&args.url, request_timeout)?;
+    let mut client = Client::new(&args.url, args.request_timeout)?;
     if let Some(most) = args.requests {
         client = client.with_request_limit(most as usize);
     }
+    let events = events::lines(printer, std::io::stderr().is_terminal());
     let note = "interrupted; jobs already created go on at the Kiosk and expire on their own\n";
-    let shown = printer.clone();
-    let printer = printer.clone();
-    super::interruptible(runtime()?, &shown, note, |_| async move {
+    runtime::interruptible(Threads::Two, printer, note, |_| async move {
         if let Err(error) = client.resolve().await {
-            return Ok(fail(&printer, &error));
+            return Ok(kiosk_cli::fail(printer, &error));
         }
         if let Err(error) = client.check_job_type(&args.job_type).await {
-            return Ok(fail(&printer, &error));
+            return Ok(kiosk_cli::fail(printer, &error));
         }
         let start = Instant::now();
-        let limit = Arc::new(tokio::sync::Semaphore::new(args.jobs as usize));
         let total = files.len();
-        let finished = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let mut set = tokio::task::JoinSet::new();
-        for (index, (file, name)) in files.into_iter().zip(names).enumerate() {
-            let (client, settings, limit, printer, finished) = (
-                client.clone(),
-                Arc::clone(&settings),
-                Arc::clone(&limit),
-                printer.clone(),
-                Arc::clone(&finished),
-            );
-            set.spawn(async move {
-                let _permit = limit.acquire_owned().await;
-                let outcome = one_job(&client, &settings, &file, &name, &printer).await;
-                let done = finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-                if settings.progress {
-                    printer.err(&format!(
-                        "[{done}/{total}] {}: {}\n",
-                        outcome.input, outcome.status
-                    ));
-                }
-                (index, outcome)
-            });
-        }
-        let mut outcomes: Vec<(usize, Outcome)> = Vec::new();
-        while let Some(joined) = set.join_next().await {
-            if let Ok(pair) = joined {
-                outcomes.push(pair);
-            }
-        }
-        outcomes.sort_by_key(|(i, _)| *i);
-        let outcomes: Vec<Outcome> = outcomes.into_iter().map(|(_, o)| o).collect();
-        let elapsed = start.elapsed().as_secs_f64();
-        report(&outcomes, elapsed, args, &printer);
+        let outcomes =
+            kiosk_engine::submit_files(&client, &settings, files, args.jobs as usize, &events)
+                .await;
+        report(&outcomes, start.elapsed().as_secs_f64(), args, printer);
         Ok(
             if outcomes.len() == total && outcomes.iter().all(Outcome::ok) {
                 ExitStatus::Success
@@ -326,174 +180,27 @@ fn submit(args: &KioskSubmitArgs, printer: &Printer) -> anyhow::Result<ExitStatu
     })
 }
 
-/// Upload `file`, create its job, follow it to its end and download the result into
-/// `settings.download`; every failure is in the outcome.
-pub(crate) async fn one_job(
-    client: &Client,
-    settings: &Settings,
-    file: &Path,
-    name: &str,
-    printer: &Printer,
-) -> Outcome {
-    let start = Instant::now();
-    let basename = file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| name.to_owned());
-    let mut outcome = Outcome {
-        input: file.display().to_string(),
-        hash: None,
-        status: "error".to_owned(),
-        seconds: 0.0,
-        output_url: None,
-        output: None,
-        reason: None,
-        failures: Vec::new(),
-    };
-    let result = async {
-        let uploaded = client.upload(&basename, file).await?;
-        let hash = client
-            .predict(&JobRequest {
-                job_type: settings.job_type.clone(),
-                image_name: basename.clone(),
-                uploaded_name: uploaded,
-                scale: settings.scale.clone(),
-                channels: settings.channels.clone(),
-            })
-            .await?;
-        outcome.hash = Some(hash.clone());
-        follow(client, settings, &hash, start, &mut outcome, printer).await
+/// Each file with the name of its result: unique even for equal basenames and benchmark copies
+/// (`--benchmark N` sends the first file N times).
+fn named(mut files: Vec<PathBuf>, benchmark: Option<u32>) -> Vec<(PathBuf, String)> {
+    if let Some(count) = benchmark {
+        let first = files.swap_remove(0);
+        files = vec![first; count as usize];
     }
-    .await;
-    if let Err(error) = result {
-        outcome.reason = Some(error.to_string());
-    }
-    outcome.seconds = start.elapsed().as_secs_f64();
-    outcome
-}
-
-/// Poll until the job ends (or its time is up), then download and expire.
-async fn follow(
-    client: &Client,
-    settings: &Settings,
-    hash: &str,
-    start: Instant,
-    outcome: &mut Outcome,
-    printer: &Printer,
-) -> Result<(), kiosk::Error> {
-    const GRACE: Duration = Duration::from_secs(30);
-    let mut errors = 0;
-    let mut last_status: Option<String> = None;
-    let created = Instant::now();
-    let mut delay = settings.pace.first();
-    let mut polls = 0;
-    let fields = loop {
-        if start.elapsed() > settings.timeout {
-            outcome.reason = Some(format!(
-                "no result within {} s (last status: {})",
-                settings.timeout.as_secs_f64(),
-                last_status.as_deref().unwrap_or("none")
-            ));
-            let _ = client.expire(hash, settings.expire).await;
-            return Ok(());
-        }
-        tokio::time::sleep(delay).await;
-        polls += 1;
-        delay = settings.pace.next(delay, polls);
-        match client.fields(hash).await {
-            Ok(fields) if fields.is_finished() => {
-                settings.pace.ended(created.elapsed());
-                break fields;
-            }
-            Ok(fields) => {
-                errors = 0;
-                if fields.status.is_none() && start.elapsed() > GRACE {
-                    outcome.reason = Some("the Kiosk forgot the job (no status)".to_owned());
-                    return Ok(());
-                }
-                if settings.progress
-                    && fields.status != last_status
-                    && let Some(status) = &fields.status
-                {
-                    let progress = fields
-                        .progress
-                        .map(|p| format!(" {p}%"))
-                        .unwrap_or_default();
-                    printer.err(&format!("  {}: {status}{progress}\n", outcome.input));
-                }
-                last_status = fields.status;
-            }
-            // A poll is a read: a few transient failures in a row are tolerated.
-            Err(error)
-                if errors < 4
-                    && matches!(
-                        error,
-                        kiosk::Error::Connect { .. }
-                            | kiosk::Error::Timeout { .. }
-                            | kiosk::Error::Status {
-                                status: 500..=599,
-                                ..
-                            }
-                    ) =>
-            {
-                errors += 1;
-            }
-            Err(error) => return Err(error),
-        }
-    };
-    outcome.status = fields.status.clone().unwrap_or_default();
-    outcome.output_url = fields.output_url.clone();
-    outcome.reason = fields
-        .reason
-        .as_deref()
-        .map(|r| kiosk::last_line(r).to_owned());
-    outcome.failures = fields
-        .failures
-        .iter()
-        .map(|(child, reason)| Failure {
-            child: child.clone(),
-            reason: kiosk::last_line(reason).to_owned(),
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    files
+        .into_iter()
+        .map(|file| {
+            let stem = file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "job".to_owned());
+            let n = seen.entry(stem.clone()).or_insert(0);
+            *n += 1;
+            let name = if *n == 1 { stem } else { format!("{stem}-{n}") };
+            (file, name)
         })
-        .collect();
-    if let (Some(dir), "done") = (&settings.download, outcome.status.as_str()) {
-        deliver(client, dir, hash, outcome).await;
-    }
-    let _ = client.expire(hash, settings.expire).await;
-    Ok(())
-}
-
-/// Download a finished job's result into `dir`. A result that was asked for and did not arrive
-/// fails the job (status `error`, with the reason): the job did not give what it was run for.
-async fn deliver(client: &Client, dir: &Path, hash: &str, outcome: &mut Outcome) {
-    let Some(url) = outcome.output_url.clone() else {
-        outcome.status = "error".to_owned();
-        outcome.reason = Some("the Kiosk finished the job but named no result to download".into());
-        return;
-    };
-    let dest = dir.join(format!("{}.zip", unique_name(outcome, hash)));
-    match client.download(&url, &dest).await {
-        Ok(_) => outcome.output = Some(dest.display().to_string()),
-        Err(error) => {
-            outcome.status = "error".to_owned();
-            outcome.reason = Some(format!("the result was not downloaded: {error}"));
-        }
-    }
-}
-
-/// The result's file name: the input's stem and the last part of the job's hash (unique).
-fn unique_name(outcome: &Outcome, hash: &str) -> String {
-    let stem = Path::new(&outcome.input)
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "job".to_owned());
-    let tail: String = hash
-        .rsplit(':')
-        .next()
-        .unwrap_or("")
-        .chars()
-        .take(8)
-        .collect();
-    format!("{stem}-{tail}")
+        .collect()
 }
 
 fn report(outcomes: &[Outcome], elapsed: f64, args: &KioskSubmitArgs, printer: &Printer) {
@@ -519,7 +226,7 @@ fn report(outcomes: &[Outcome], elapsed: f64, args: &KioskSubmitArgs, printer: &
         0.0
     };
     match args.format {
-        Format::Json => printer.out_json(serde_json::json!({
+        OutputFormat::Json => printer.out_json(serde_json::json!({
             "url": args.url,
             "jobType": args.job_type,
             "jobs": outcomes,
@@ -527,7 +234,7 @@ fn report(outcomes: &[Outcome], elapsed: f64, args: &KioskSubmitArgs, printer: &
             "elapsed": elapsed,
             "timings": {"min": pick(0.0), "median": pick(0.5), "max": pick(1.0), "jobsPerSecond": rate},
         })),
-        Format::Human => {
+        OutputFormat::Human => {
             let mut text = String::new();
             for o in outcomes {
                 let detail = match (o.status.as_str(), &o.output, &o.reason) {

@@ -4,8 +4,10 @@
 use clap::Args;
 
 use crate::agency::{self, BatchQuery, State};
+use crate::cli::agency as agency_cli;
+use crate::cli::args::{AgencyArgs, OutputFormat, output_format};
+use crate::cli::runtime::{self, Threads};
 use crate::cli::{ExitStatus, Printer, values};
-use crate::commands::remote::{self, Format, RemoteArgs};
 
 /// A `--state` value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -60,10 +62,13 @@ pub struct ListArgs {
     pub ascending: bool,
     /// How to reach the broker.
     #[command(flatten)]
-    pub remote: RemoteArgs,
+    pub agency: AgencyArgs,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    #[arg(long, default_value = "human", value_parser = output_format(
+        "Lines for people",
+        "One JSON document on standard output",
+    ))]
+    pub format: OutputFormat,
 }
 
 /// Run `red list`.
@@ -73,9 +78,9 @@ pub fn run(args: &ListArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         .as_ref()
         .filter(|id| !agency::is_object_id(id))
     {
-        return Ok(remote::report(printer, &agency::Error::Id(id.clone())));
+        return Ok(agency_cli::fail(printer, &agency::Error::Id(id.clone())));
     }
-    let client = remote::client(&args.remote, remote::FileAccess::default(), printer)?;
+    let client = agency_cli::client(&args.agency, agency_cli::FileAccess::default(), printer)?;
     let query = BatchQuery {
         experiment: args.experiment.clone(),
         state: args.state.map(State::from),
@@ -85,7 +90,7 @@ pub fn run(args: &ListArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         limit: Some(args.limit),
         ascending: args.ascending,
     };
-    super::interruptible(remote::runtime()?, printer, "interrupted\n", |_| async {
+    runtime::interruptible(Threads::One, printer, "interrupted\n", |_| async {
         let (batches, total) = match async {
             Ok::<_, agency::Error>((
                 client.batches(&query).await?,
@@ -95,13 +100,13 @@ pub fn run(args: &ListArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         .await
         {
             Ok(found) => found,
-            Err(error) => return Ok(remote::report(printer, &error)),
+            Err(error) => return Ok(agency_cli::fail(printer, &error)),
         };
         match args.format {
-            Format::Human => {
-                let mut text = String::from(remote::BATCH_HEADER);
+            OutputFormat::Human => {
+                let mut text = String::from(agency_cli::BATCH_HEADER);
                 for batch in &batches {
-                    text.push_str(&remote::batch_line(batch));
+                    text.push_str(&agency_cli::batch_line(batch));
                 }
                 printer.out(&text);
                 printer.err(&format!(
@@ -111,7 +116,7 @@ pub fn run(args: &ListArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                     args.skip
                 ));
             }
-            Format::Json => printer.out_json(serde_json::json!({
+            OutputFormat::Json => printer.out_json(serde_json::json!({
                 "total": total,
                 "skip": args.skip,
                 "batches": batches,

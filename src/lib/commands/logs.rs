@@ -4,8 +4,10 @@
 use clap::Args;
 
 use crate::agency::{self, Stream};
+use crate::cli::agency as agency_cli;
+use crate::cli::args::AgencyArgs;
+use crate::cli::runtime::{self, Threads};
 use crate::cli::{ExitStatus, Printer};
-use crate::commands::remote::{self, RemoteArgs};
 
 /// Arguments of `red logs`.
 #[derive(Debug, Args)]
@@ -20,13 +22,13 @@ pub struct LogsArgs {
     pub stderr: bool,
     /// How to reach the broker.
     #[command(flatten)]
-    pub remote: RemoteArgs,
+    pub agency: AgencyArgs,
 }
 
 /// Run `red logs`.
 pub fn run(args: &LogsArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     if !agency::is_object_id(&args.batch) {
-        return Ok(remote::report(
+        return Ok(agency_cli::fail(
             printer,
             &agency::Error::Id(args.batch.clone()),
         ));
@@ -36,11 +38,11 @@ pub fn run(args: &LogsArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         (_, true) => &[Stream::Stderr],
         _ => &[Stream::Stdout, Stream::Stderr],
     };
-    let client = remote::client(&args.remote, remote::FileAccess::default(), printer)?;
-    super::interruptible(remote::runtime()?, printer, "interrupted\n", |_| async {
+    let client = agency_cli::client(&args.agency, agency_cli::FileAccess::default(), printer)?;
+    runtime::interruptible(Threads::One, printer, "interrupted\n", |_| async {
         // A missing batch is an error; a missing log is normal.
         if let Err(error) = client.batch(&args.batch).await {
-            return Ok(remote::report(printer, &error));
+            return Ok(agency_cli::fail(printer, &error));
         }
         let mut found = 0;
         for stream in streams {
@@ -66,7 +68,7 @@ pub fn run(args: &LogsArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                     args.batch,
                     stream.as_str()
                 )),
-                Err(error) => return Ok(remote::report(printer, &error)),
+                Err(error) => return Ok(agency_cli::fail(printer, &error)),
             }
         }
         Ok(if found > 0 {

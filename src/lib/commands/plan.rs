@@ -2,12 +2,13 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 
+use crate::cli::args::{CliCompat, OutputFormat, SourceArgs, output_format};
+use crate::cli::intake::Reporter;
 use crate::cli::{ExitStatus, Printer};
-use crate::commands::fill::{self as fill_command, SourceArgs};
 use crate::diagnostic;
-use crate::plan::{self, Mode, PlanOptions};
+use crate::plan::{self, PlanOptions};
 
 /// Arguments of `red plan`.
 #[derive(Debug, Args)]
@@ -20,8 +21,11 @@ pub struct PlanArgs {
     #[arg(long, value_enum, default_value_t = CliCompat::Cwl)]
     pub cli_compat: CliCompat,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    #[arg(long, default_value = "human", value_parser = output_format(
+        "A readable summary",
+        "One JSON document: `{\"batches\": […]}`",
+    ))]
+    pub format: OutputFormat,
     /// Where the values of `{{variables}}` come from (the plan never shows protected values);
     /// a variable without a value is shown as written, `{{name}}`, and nothing is asked for
     /// without `--prompt`.
@@ -32,38 +36,16 @@ pub struct PlanArgs {
     pub fresh_ids: bool,
 }
 
-/// The `--cli-compat` choices.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CliCompat {
-    /// CWL v1.0 as cwltool builds it.
-    Cwl,
-    /// cc-core 9.3 (the reference RED runner).
-    Cc,
-}
-
-/// Output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// A readable summary.
-    Human,
-    /// One JSON document: `{"batches": […]}`.
-    Json,
-}
-
 /// Run `red plan`.
 pub fn run(args: &PlanArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let report =
-        fill_command::Report::for_file(printer, &args.file, matches!(args.format, Format::Json));
+    let report = Reporter::for_file(printer, &args.file, args.format);
     let filled = match report.filled_partly(&args.file, &args.sources) {
         Ok(filled) => filled,
         Err(status) => return Ok(status),
     };
     let path = &report.path;
     let options = PlanOptions {
-        mode: match args.cli_compat {
-            CliCompat::Cwl => Mode::Cwl,
-            CliCompat::Cc => Mode::Cc,
-        },
+        mode: args.cli_compat.mode(),
         stable_ids: !args.fresh_ids,
     };
     let plan = match plan::build(&filled, &options) {
@@ -80,8 +62,8 @@ pub fn run(args: &PlanArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         }
     };
     let text = match args.format {
-        Format::Human => plan::render_human(&plan),
-        Format::Json => {
+        OutputFormat::Human => plan::render_human(&plan),
+        OutputFormat::Json => {
             let value = serde_json::json!({
                 "batches": plan.batches,
                 "mode": plan.mode,

@@ -2,6 +2,7 @@
 
 use clap::{Args, Subcommand, ValueEnum};
 
+use crate::cli::args::{OutputFormat, output_format};
 use crate::cli::{ExitStatus, Printer};
 use crate::schemas;
 
@@ -18,17 +19,11 @@ pub enum SchemaCommand {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Output format.
-    #[arg(long, value_enum, default_value_t = ListFormat::Human)]
-    pub format: ListFormat,
-}
-
-/// Output formats of `red schema list`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ListFormat {
-    /// One schema per line with what it describes.
-    Human,
-    /// `{"schemas": [...]}`.
-    Json,
+    #[arg(long, default_value = "human", value_parser = output_format(
+        "One schema per line with what it describes",
+        "`{\"schemas\": [...]}`",
+    ))]
+    pub format: OutputFormat,
 }
 
 /// Arguments of `red schema show`.
@@ -55,13 +50,13 @@ pub fn run(command: &SchemaCommand, printer: &Printer) -> anyhow::Result<ExitSta
     match command {
         SchemaCommand::List(args) => {
             match args.format {
-                ListFormat::Human => {
+                OutputFormat::Human => {
                     let width = schemas::ALL.iter().map(|s| s.name.len()).max().unwrap_or(0);
                     for schema in schemas::ALL {
                         printer.out(&format!("{:width$}  {}\n", schema.name, schema.describes));
                     }
                 }
-                ListFormat::Json => {
+                OutputFormat::Json => {
                     let names: Vec<_> = schemas::ALL.iter().map(|s| s.name).collect();
                     printer.out(&format!("{}\n", serde_json::json!({ "schemas": names })));
                 }

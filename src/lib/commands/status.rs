@@ -4,8 +4,10 @@
 use clap::Args;
 
 use crate::agency::{self, BatchQuery, Client, State};
+use crate::cli::agency as agency_cli;
+use crate::cli::args::{AgencyArgs, OutputFormat, output_format};
+use crate::cli::runtime::{self, Threads};
 use crate::cli::{ExitStatus, Printer};
-use crate::commands::remote::{self, Format, RemoteArgs};
 
 /// Arguments of `red status`.
 #[derive(Debug, Args)]
@@ -14,31 +16,34 @@ pub struct StatusArgs {
     pub ids: Vec<String>,
     /// How to reach the broker.
     #[command(flatten)]
-    pub remote: RemoteArgs,
+    pub agency: AgencyArgs,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    #[arg(long, default_value = "human", value_parser = output_format(
+        "Lines for people",
+        "One JSON document on standard output",
+    ))]
+    pub format: OutputFormat,
 }
 
 /// Run `red status`.
 pub fn run(args: &StatusArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     if let Some(bad) = args.ids.iter().find(|id| !agency::is_object_id(id)) {
-        return Ok(remote::report(printer, &agency::Error::Id(bad.clone())));
+        return Ok(agency_cli::fail(printer, &agency::Error::Id(bad.clone())));
     }
-    let client = remote::client(&args.remote, remote::FileAccess::default(), printer)?;
-    super::interruptible(remote::runtime()?, printer, "interrupted\n", |_| async {
+    let client = agency_cli::client(&args.agency, agency_cli::FileAccess::default(), printer)?;
+    runtime::interruptible(Threads::One, printer, "interrupted\n", |_| async {
         let result = if args.ids.is_empty() {
             counts(&client, args.format, printer).await
         } else {
             batches(&client, &args.ids, args.format, printer).await
         };
-        Ok(result.unwrap_or_else(|error| remote::report(printer, &error)))
+        Ok(result.unwrap_or_else(|error| agency_cli::fail(printer, &error)))
     })
 }
 
 async fn counts(
     client: &Client,
-    format: Format,
+    format: OutputFormat,
     printer: &Printer,
 ) -> Result<ExitStatus, agency::Error> {
     let mut counts = serde_json::Map::new();
@@ -53,8 +58,8 @@ async fn counts(
         text.push_str(&format!("{:<10}  {count}\n", state.as_str()));
     }
     match format {
-        Format::Human => printer.out(&text),
-        Format::Json => printer.out_json(serde_json::json!({ "counts": counts })),
+        OutputFormat::Human => printer.out(&text),
+        OutputFormat::Json => printer.out_json(serde_json::json!({ "counts": counts })),
     }
     Ok(ExitStatus::Success)
 }
@@ -62,7 +67,7 @@ async fn counts(
 async fn batches(
     client: &Client,
     ids: &[String],
-    format: Format,
+    format: OutputFormat,
     printer: &Printer,
 ) -> Result<ExitStatus, agency::Error> {
     let mut found = Vec::new();
@@ -82,10 +87,10 @@ async fn batches(
         }
     }
     match format {
-        Format::Human => {
-            let mut text = String::from(remote::BATCH_HEADER);
+        OutputFormat::Human => {
+            let mut text = String::from(agency_cli::BATCH_HEADER);
             for batch in &found {
-                text.push_str(&remote::batch_line(batch));
+                text.push_str(&agency_cli::batch_line(batch));
                 if matches!(batch.state, State::Failed | State::Cancelled)
                     && let Some(info) = batch.debug_info()
                 {
@@ -96,7 +101,7 @@ async fn batches(
             }
             printer.out(&text);
         }
-        Format::Json => printer.out_json(serde_json::json!({ "batches": found })),
+        OutputFormat::Json => printer.out_json(serde_json::json!({ "batches": found })),
     }
     Ok(ExitStatus::Success)
 }

@@ -1,23 +1,31 @@
 //! `red submit FILE`: fill, check and send a RED file to a CC-Agency broker, print the
 //! experiment and batch ids, and with `--wait` follow every batch to its end.
 //!
-//! Everything the broker checks on `POST /red` is checked here first ([`agency::check`]), so
-//! a bad file gets a located error instead of the broker's 400 text or bare 500 page.
+//! Everything the broker checks on `POST /red` is checked first ([`agency::check`]), so a bad
+//! file gets a located error instead of the broker's 400 text or bare 500 page. With `--kiosk`,
+//! the batches go to a DeepCell Kiosk instead ([`crate::execute::kiosk::batches`]).
 
-use std::collections::HashMap;
 use std::io::IsTerminal;
-use std::path::PathBuf;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use clap::Args;
-use serde::Serialize;
 
-use crate::agency::{self, Batch, Client, State, Stream, SubmitFlags};
-use crate::cli::{ExitStatus, Printer};
-use crate::commands::fill::{self as fill_command, SourceArgs};
-use crate::commands::remote::{self, Format, RemoteArgs};
-use crate::commands::submit_kiosk::{self, KioskArgs};
-use crate::plan;
+use crate::agency::{self, Client, State, SubmitFlags};
+use crate::cli::agency as agency_cli;
+use crate::cli::args::{AgencyArgs, KioskArgs, OutputFormat, SourceArgs, output_format};
+use crate::cli::intake::Reporter;
+use crate::cli::kiosk as kiosk_cli;
+use crate::cli::runtime::{self, Threads};
+use crate::cli::{ExitStatus, Printer, events};
+use crate::execute::agency::{self as agency_engine, BatchEnd, SubmitError, Submitted};
+use crate::execute::kiosk::Settings;
+use crate::execute::kiosk::batches::{self as kiosk_batches, BatchOutcome, Choice, PrepareError};
+use crate::execute::local::{ExecError, outputs_root};
+use crate::kiosk::Pace;
+use crate::plan::{self, PlanOptions};
+use crate::run_lock::RunLock;
 
 /// Arguments of `red submit`.
 #[derive(Debug, Args)]
@@ -33,7 +41,7 @@ pub struct SubmitArgs {
     pub sources: SourceArgs,
     /// How to reach the broker (overrides the file's access block).
     #[command(flatten)]
-    pub remote: RemoteArgs,
+    pub agency: AgencyArgs,
     /// Follow every batch until it ends; exit 0 only if all succeeded.
     #[arg(long)]
     pub wait: bool,
@@ -44,34 +52,22 @@ pub struct SubmitArgs {
     #[arg(long)]
     pub disable_connector_validation: bool,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    #[arg(long, default_value = "human", value_parser = output_format(
+        "Lines for people",
+        "One JSON document on standard output",
+    ))]
+    pub format: OutputFormat,
     /// Run on a DeepCell Kiosk instead (`--kiosk URL --job-type T`).
     #[command(flatten)]
     pub kiosk: KioskArgs,
 }
 
-/// One batch in the JSON report.
-#[derive(Serialize)]
-struct BatchReport {
-    id: String,
-    index: usize,
-    state: State,
-    #[serde(skip_serializing_if = "Option::is_none", rename = "debugInfo")]
-    debug_info: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    stdout: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    stderr: Option<String>,
-}
-
 /// Run `red submit`.
 pub fn run(args: &SubmitArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     if args.kiosk.kiosk.is_some() {
-        return submit_kiosk::run(args, &args.kiosk, printer);
+        return run_on_kiosk(args, printer);
     }
-    let report =
-        fill_command::Report::for_file(printer, &args.file, matches!(args.format, Format::Json));
+    let report = Reporter::for_file(printer, &args.file, args.format);
     let filled = match report.filled(&args.file, &args.sources) {
         Ok(filled) => filled,
         Err(status) => return Ok(status),
@@ -80,7 +76,7 @@ pub fn run(args: &SubmitArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     if !problems.is_empty() {
         return Ok(report.diagnostics(&problems, Some(filled.source())));
     }
-    let client = remote::client(&args.remote, agency::check::access(&filled), printer)?;
+    let client = agency_cli::client(&args.agency, agency::check::access(&filled), printer)?;
     let document = plan::to_json(filled.tree().root());
     drop(filled);
     let flags = SubmitFlags {
@@ -88,205 +84,120 @@ pub fn run(args: &SubmitArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         disable_connector_validation: args.disable_connector_validation,
     };
     let note = "interrupted; anything submitted goes on at the broker (`red list` shows it)\n";
-    super::interruptible(
-        remote::runtime()?,
-        printer,
-        note,
-        |cancellation| async move {
-            let experiment = match client.submit(&document, flags).await {
-                Ok(id) => id,
-                Err(error) => return Ok(remote::report(printer, &error)),
-            };
-            let batches = match client.experiment_batches(&experiment).await {
-                Ok(batches) => batches,
-                Err(error) => {
-                    printer.err(&format!(
+    runtime::interruptible(Threads::One, printer, note, |cancellation| async move {
+        let submitted = match agency_engine::submit(&client, &document, flags).await {
+            Ok(submitted) => submitted,
+            Err(SubmitError::Submit(error)) => return Ok(agency_cli::fail(printer, &error)),
+            Err(SubmitError::Listing { experiment, source }) => {
+                printer.err(&format!(
                     "submitted as experiment {experiment}, but its batches could not be listed\n"
                 ));
-                    return Ok(remote::report(printer, &error));
-                }
-            };
-            if args.format == Format::Human {
-                printer.err(&format!(
-                    "submitted `{}` to {} as experiment {experiment} ({} batch{})\n",
-                    args.file.display(),
-                    client.base(),
-                    batches.len(),
-                    if batches.len() == 1 { "" } else { "es" }
-                ));
-                let mut text = format!("experiment {experiment}\n");
-                for batch in &batches {
-                    text.push_str(&format!("batch {} {}\n", batch.index, batch.id));
-                }
-                printer.out(&text);
+                return Ok(agency_cli::fail(printer, &source));
             }
-            if !args.wait {
-                if args.format == Format::Json {
-                    let batches: Vec<BatchReport> = batches.iter().map(plain_report).collect();
-                    printer.out_json(serde_json::json!({
-                        "experimentId": experiment,
-                        "url": client.base(),
-                        "batches": batches,
-                    }));
-                }
-                return Ok(ExitStatus::Success);
-            }
-            let followed = tokio::select! {
-                result = follow(&client, &experiment, batches, printer) => result,
-                () = cancellation.cancelled() => {
-                    printer.err(&format!(
-                        "stopped following; the batches go on at the broker \
-                         (`red cancel {experiment}` stops them)\n"
-                    ));
-                    return Ok(ExitStatus::Interrupted);
-                }
-            };
-            let finished = match followed {
-                Ok(batches) => batches,
-                Err(error) => return Ok(remote::report(printer, &error)),
-            };
-            finish(&client, &experiment, &finished, args.format, printer).await
-        },
-    )
-}
-
-fn plain_report(batch: &Batch) -> BatchReport {
-    BatchReport {
-        id: batch.id.clone(),
-        index: batch.index,
-        state: batch.state,
-        debug_info: None,
-        stdout: None,
-        stderr: None,
-    }
-}
-
-/// Poll the experiment's batches until all are terminal, backing off while nothing changes.
-/// On a terminal, each change of state is a line on stderr.
-async fn follow(
-    client: &Client,
-    experiment: &str,
-    mut batches: Vec<Batch>,
-    printer: &Printer,
-) -> Result<Vec<Batch>, agency::Error> {
-    const FIRST: Duration = Duration::from_millis(500);
-    const MAX: Duration = Duration::from_secs(5);
-    let progress = std::io::stderr().is_terminal();
-    let mut seen: HashMap<String, State> =
-        batches.iter().map(|b| (b.id.clone(), b.state)).collect();
-    // Each poll makes the broker list every batch of the experiment and hash the password once:
-    // a big experiment is polled less often (5 ms per batch: every 5 s to 10 s for 1,000).
-    let per_batch =
-        Duration::from_millis(5).saturating_mul(u32::try_from(batches.len()).unwrap_or(u32::MAX));
-    let floor = FIRST.max(per_batch);
-    let ceiling = MAX.max(floor.saturating_mul(2));
-    let mut delay = floor;
-    while !batches.iter().all(|b| b.state.is_terminal()) {
-        tokio::time::sleep(delay).await;
-        batches = client.experiment_batches(experiment).await?;
-        let mut changed = false;
-        for batch in &batches {
-            let before = seen.insert(batch.id.clone(), batch.state);
-            if before == Some(batch.state) {
-                continue;
-            }
-            changed = true;
-            if progress {
-                let retry = matches!(before, Some(State::Processing | State::Scheduled))
-                    && batch.state == State::Registered;
-                let done = batches.iter().filter(|b| b.state.is_terminal()).count();
-                printer.err(&format!(
-                    "[{done}/{}] batch {} {}: {}{}\n",
-                    batches.len(),
-                    batch.index,
-                    batch.id,
-                    batch.state,
-                    if retry {
-                        " (a failed attempt, tried again)"
-                    } else {
-                        ""
-                    }
-                ));
-            }
-        }
-        delay = if changed {
-            floor
-        } else {
-            (delay * 3 / 2).min(ceiling)
         };
+        if args.format == OutputFormat::Human {
+            print_submitted(&args.file, &client, &submitted, printer);
+        }
+        let Submitted {
+            experiment,
+            batches,
+        } = submitted;
+        if !args.wait {
+            if args.format == OutputFormat::Json {
+                let batches: Vec<BatchEnd> = batches.iter().map(BatchEnd::plain).collect();
+                printer.out_json(serde_json::json!({
+                    "experimentId": experiment,
+                    "url": client.base(),
+                    "batches": batches,
+                }));
+            }
+            return Ok(ExitStatus::Success);
+        }
+        let events = events::lines(printer, std::io::stderr().is_terminal());
+        let followed = tokio::select! {
+            result = agency_engine::follow(&client, &experiment, batches, events.as_ref()) => result,
+            () = cancellation.cancelled() => {
+                printer.err(&format!(
+                    "stopped following; the batches go on at the broker \
+                     (`red cancel {experiment}` stops them)\n"
+                ));
+                return Ok(ExitStatus::Interrupted);
+            }
+        };
+        let finished = match followed {
+            Ok(batches) => batches,
+            Err(error) => return Ok(agency_cli::fail(printer, &error)),
+        };
+        let ends = agency_engine::ends(&client, &finished).await;
+        Ok(finish(&client, &experiment, &ends, args.format, printer))
+    })
+}
+
+/// What was submitted, for people: a line on stderr, the ids on stdout.
+fn print_submitted(file: &Path, client: &Client, submitted: &Submitted, printer: &Printer) {
+    let (experiment, batches) = (&submitted.experiment, &submitted.batches);
+    printer.err(&format!(
+        "submitted `{}` to {} as experiment {experiment} ({} batch{})\n",
+        file.display(),
+        client.base(),
+        batches.len(),
+        if batches.len() == 1 { "" } else { "es" }
+    ));
+    let mut text = format!("experiment {experiment}\n");
+    for batch in batches {
+        text.push_str(&format!("batch {} {}\n", batch.index, batch.id));
     }
-    Ok(batches)
+    printer.out(&text);
 }
 
 /// Report the end: every batch's state, and for each unsuccessful one its `debugInfo` and the
 /// logs the broker keeps.
-async fn finish(
+fn finish(
     client: &Client,
     experiment: &str,
-    batches: &[Batch],
-    format: Format,
+    ends: &[BatchEnd],
+    format: OutputFormat,
     printer: &Printer,
-) -> anyhow::Result<ExitStatus> {
-    let mut reports = Vec::new();
-    for batch in batches {
-        let mut report = plain_report(batch);
-        if batch.state != State::Succeeded {
-            match client.batch(&batch.id).await {
-                Ok(full) => report.debug_info = full.debug_info(),
-                Err(error) => report.debug_info = Some(format!("(not available: {error})")),
-            }
-            if batch.state == State::Failed {
-                report.stdout = client.log(&batch.id, Stream::Stdout).await.ok().flatten();
-                report.stderr = client.log(&batch.id, Stream::Stderr).await.ok().flatten();
-            }
-        }
-        reports.push(report);
-    }
-    let succeeded = reports
-        .iter()
-        .filter(|r| r.state == State::Succeeded)
-        .count();
-    let all = succeeded == reports.len();
+) -> ExitStatus {
+    let succeeded = ends.iter().filter(|r| r.state == State::Succeeded).count();
+    let all = succeeded == ends.len();
     match format {
-        Format::Json => printer.out_json(serde_json::json!({
+        OutputFormat::Json => printer.out_json(serde_json::json!({
             "experimentId": experiment,
             "url": client.base(),
             "succeeded": all,
-            "batches": reports,
+            "batches": ends,
         })),
-        Format::Human => {
+        OutputFormat::Human => {
             let mut text = String::new();
-            for report in &reports {
-                text.push_str(&format!(
-                    "batch {} {}: {}\n",
-                    report.index, report.id, report.state
-                ));
-                if report.state == State::Succeeded {
+            for end in ends {
+                text.push_str(&format!("batch {} {}: {}\n", end.index, end.id, end.state));
+                if end.state == State::Succeeded {
                     continue;
                 }
-                if let Some(info) = &report.debug_info {
+                if let Some(info) = &end.debug_info {
                     text.push_str(&indented("debugInfo", info));
                 }
-                if let Some(out) = &report.stdout {
+                if let Some(out) = &end.stdout {
                     text.push_str(&indented("stdout", out));
                 }
-                if let Some(err) = &report.stderr {
+                if let Some(err) = &end.stderr {
                     text.push_str(&indented("stderr", err));
                 }
             }
             text.push_str(&format!(
                 "{succeeded} of {} batch{} succeeded\n",
-                reports.len(),
-                if reports.len() == 1 { "" } else { "es" }
+                ends.len(),
+                if ends.len() == 1 { "" } else { "es" }
             ));
             printer.err(&text);
         }
     }
-    Ok(if all {
+    if all {
         ExitStatus::Success
     } else {
         ExitStatus::Failure
-    })
+    }
 }
 
 fn indented(label: &str, text: &str) -> String {
@@ -295,4 +206,160 @@ fn indented(label: &str, text: &str) -> String {
         out.push_str(&format!("    {line}\n"));
     }
     out
+}
+
+/// The default of `--jobs` with `--kiosk` (as `red kiosk submit`).
+const DEFAULT_JOBS: u32 = 16;
+/// The default of `--job-timeout`.
+const DEFAULT_JOB_TIMEOUT: Duration = Duration::from_secs(3600);
+/// The longest wait between two polls of one job.
+const POLL: Duration = Duration::from_secs(1);
+/// Seconds after which the Kiosk may forget a finished job.
+const EXPIRE: u64 = 3600;
+
+/// Run `red submit FILE --kiosk URL --job-type T`.
+fn run_on_kiosk(args: &SubmitArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let kiosk = &args.kiosk;
+    let (Some(url), Some(job_type)) = (&kiosk.kiosk, &kiosk.job_type) else {
+        return Err(crate::cli::usage("`--kiosk URL` needs `--job-type TYPE`"));
+    };
+    let report = Reporter::for_file(printer, &args.file, args.format);
+    let filled = match report.filled(&args.file, &args.sources) {
+        Ok(filled) => filled,
+        Err(status) => return Ok(status),
+    };
+    let plan = match report.planned(&filled, &PlanOptions::default()) {
+        Ok(plan) => plan,
+        Err(status) => return Ok(status),
+    };
+    let choice = Choice {
+        input: kiosk.input.clone(),
+        output: kiosk.output.clone(),
+    };
+    let several = filled.tree().root().get("batches").is_some();
+    let jobs = match kiosk_batches::jobs(&filled, &plan, &choice, kiosk.outputs.as_deref()) {
+        Ok(jobs) => jobs,
+        Err(PrepareError::Invalid(problems)) => {
+            return Ok(report.diagnostics(&problems, Some(filled.source())));
+        }
+        Err(error @ PrepareError::Mismatch(_)) => return Err(error.into()),
+    };
+    drop(filled);
+    // The results directory belongs to this run until it ends (held to the end of this function).
+    let _lock = RunLock::acquire(
+        &outputs_root(kiosk.outputs.as_deref(), several),
+        "--outputs",
+    )?;
+    let settings = Settings {
+        job_type: job_type.clone(),
+        download: None,
+        timeout: kiosk.job_timeout.unwrap_or(DEFAULT_JOB_TIMEOUT),
+        pace: Arc::new(Pace::new(POLL)),
+        scale: kiosk.scale.clone(),
+        channels: kiosk.channels.clone(),
+        expire: EXPIRE,
+    };
+    let mut client = crate::kiosk::Client::new(url, args.agency.timeout)?;
+    let limit = kiosk.jobs.unwrap_or(DEFAULT_JOBS) as usize;
+    let base = crate::execute::local::base_dir(&args.file);
+    let show = std::io::stderr().is_terminal() && args.format == OutputFormat::Human;
+    let events = events::lines(printer, show);
+    let note = "interrupted; jobs already created go on at the Kiosk and expire on their own\n";
+    runtime::interruptible(Threads::Two, printer, note, |cancellation| async move {
+        if let Err(error) = client.resolve().await {
+            return Ok(kiosk_cli::fail(printer, &error));
+        }
+        if let Err(error) = client.check_job_type(job_type).await {
+            return Ok(kiosk_cli::fail(printer, &error));
+        }
+        let started = Instant::now();
+        let total = jobs.len();
+        let run = kiosk_batches::run(
+            &client,
+            &settings,
+            jobs,
+            limit,
+            base,
+            &events,
+            &cancellation,
+        );
+        let results = match run.await {
+            Ok(results) => results,
+            Err(ExecError::Interrupted) => {
+                printer.err(note);
+                return Ok(ExitStatus::Interrupted);
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let elapsed = started.elapsed().as_secs_f64();
+        let end = KioskEnd {
+            url: client.base(),
+            job_type,
+            total,
+            elapsed,
+        };
+        Ok(finish_on_kiosk(&results, &end, args.format, printer))
+    })
+}
+
+/// What the summary of a Kiosk run says besides its batches.
+struct KioskEnd<'a> {
+    url: &'a str,
+    job_type: &'a str,
+    total: usize,
+    elapsed: f64,
+}
+
+fn finish_on_kiosk(
+    results: &[BatchOutcome],
+    end: &KioskEnd<'_>,
+    format: OutputFormat,
+    printer: &Printer,
+) -> ExitStatus {
+    let (total, elapsed) = (end.total, end.elapsed);
+    let succeeded = results.iter().filter(|r| r.state == "succeeded").count();
+    let all = succeeded == total && results.len() == total;
+    match format {
+        OutputFormat::Json => printer.out_json(serde_json::json!({
+            "kiosk": end.url,
+            "jobType": end.job_type,
+            "succeeded": all,
+            "batches": results,
+            "elapsed": elapsed,
+        })),
+        OutputFormat::Human => {
+            printer.out(&kiosk_lines(results));
+            printer.err(&format!(
+                "{succeeded} of {total} batch{} succeeded in {elapsed:.2} s\n",
+                if total == 1 { "" } else { "es" }
+            ));
+        }
+    }
+    if all {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Failure
+    }
+}
+
+/// One line per batch (job, where the result went), its error and the failed images of a zip.
+fn kiosk_lines(results: &[BatchOutcome]) -> String {
+    let mut text = String::new();
+    for r in results {
+        text.push_str(&format!("batch {}: {}", r.index, r.state));
+        if let Some(job) = &r.job {
+            text.push_str(&format!(", Kiosk job {job}"));
+        }
+        if let Some(delivered) = &r.delivered {
+            text.push_str(&format!(", result -> {delivered}"));
+        }
+        text.push('\n');
+        if let Some(error) = &r.error {
+            text.push_str(&format!("  error: {error}\n"));
+        }
+        for f in &r.failures {
+            text.push_str(&format!("  failed in the zip: {}: {}\n", f.child, f.reason));
+        }
+    }
+    text
 }

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::cli::documents::{DocumentFormat, load, privacy, shown, write_one};
 use crate::cli::{ExitStatus, Printer};
-use crate::commands::convert::{OutputFormat, load, privacy, shown, write_one};
 use crate::convert;
 use crate::diagnostic::{self, Diagnostic};
 use crate::source::{Origin, SourceFile};
@@ -24,7 +24,7 @@ pub struct UpgradeArgs {
     pub output: Option<PathBuf>,
     /// The format to write (default: the input's).
     #[arg(long, value_enum)]
-    pub format: Option<OutputFormat>,
+    pub format: Option<DocumentFormat>,
 }
 
 /// Run `red upgrade`.
@@ -59,9 +59,9 @@ pub fn run(args: &UpgradeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
     let format = args
         .format
         .unwrap_or(if parsed.json {
-            OutputFormat::Json
+            DocumentFormat::Json
         } else {
-            OutputFormat::Yaml
+            DocumentFormat::Yaml
         })
         .with_indent(2);
     let text = match convert::emit(&upgraded.value, format) {

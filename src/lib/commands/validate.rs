@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 use rayon::prelude::*;
 
 use crate::cli::{ExitStatus, Failure, Printer};
-use crate::commands::plan::CliCompat;
+use crate::cli::args::CliCompat;
 use crate::diagnostic::{self, FileReport, Severity, github, sarif};
 use crate::redact::Redactor;
 use crate::source::SourceFile;
@@ -30,8 +30,8 @@ pub struct ValidateArgs {
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = ValidateFormat::Human)]
+    pub format: ValidateFormat,
     /// Apply only the rules of the reference validator (red-val 9.3), for identical verdicts.
     /// By default engine settings and template placement are checked too.
     #[arg(long)]
@@ -42,9 +42,10 @@ pub struct ValidateArgs {
     pub cli_compat: Option<CliCompat>,
 }
 
-/// Output formats.
+/// The report formats of `red validate`: the `human` and `json` of every command, and the two
+/// formats CI systems read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub enum ValidateFormat {
     /// Messages with source lines, for people.
     Human,
     /// One JSON document, for CI.
@@ -88,7 +89,7 @@ pub fn run(args: &ValidateArgs, printer: &Printer) -> anyhow::Result<ExitStatus>
         .collect();
     let io_error = outcomes.iter().any(|o| o.io_error);
     match args.format {
-        Format::Json => {
+        ValidateFormat::Json => {
             let redactor = printer.redactor();
             let text = json(&outcomes, &redactor);
             printer.out_masked(&format!(
@@ -96,13 +97,13 @@ pub fn run(args: &ValidateArgs, printer: &Printer) -> anyhow::Result<ExitStatus>
                 with_error_keys(text, &outcomes, &redactor)
             ));
         }
-        Format::Sarif => {
+        ValidateFormat::Sarif => {
             let log = with_reports(&outcomes, &printer.redactor(), |r| {
                 sarif::render(r, !io_error)
             });
             printer.out_masked(&format!("{log}\n"));
         }
-        Format::Github => {
+        ValidateFormat::Github => {
             printer.out_masked(&with_reports(
                 &outcomes,
                 &printer.redactor(),
@@ -110,7 +111,7 @@ pub fn run(args: &ValidateArgs, printer: &Printer) -> anyhow::Result<ExitStatus>
             ));
             summary(&outcomes, printer);
         }
-        Format::Human => human(&outcomes, printer),
+        ValidateFormat::Human => human(&outcomes, printer),
     }
     Ok(if io_error {
         ExitStatus::Error

@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 
+use crate::cli::args::{OutputFormat, output_format};
+use crate::cli::intake::{Reporter, load_template};
 use crate::cli::{ExitStatus, Printer};
-use crate::commands::fill::{Format, Report, load_template};
 use crate::diagnostic::Diagnostic;
 use crate::template::{self, Variable};
 
@@ -19,17 +20,11 @@ pub struct VarsArgs {
     /// The RED file (YAML or JSON; `-` reads standard input).
     pub file: PathBuf,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = VarsFormat::Human)]
-    pub format: VarsFormat,
-}
-
-/// Listing formats: the listing is data, so it goes to standard output in both.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum VarsFormat {
-    /// A listing for people on standard output; problems with the file on standard error.
-    Human,
-    /// One JSON document on standard output, problems included.
-    Json,
+    #[arg(long, default_value = "human", value_parser = output_format(
+        "A listing for people on standard output; problems with the file on standard error",
+        "One JSON document on standard output, problems included",
+    ))]
+    pub format: OutputFormat,
 }
 
 #[derive(Serialize)]
@@ -57,13 +52,10 @@ struct JsonListing<'a> {
 
 /// Run `red vars`.
 pub fn run(args: &VarsArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let report = Report {
+    let report = Reporter {
         printer,
         path: args.file.display().to_string(),
-        format: match args.format {
-            VarsFormat::Human => Format::Human,
-            VarsFormat::Json => Format::Json,
-        },
+        format: args.format,
     };
     let parsed = match load_template(&report, &args.file) {
         Ok(parsed) => parsed,
@@ -76,13 +68,13 @@ pub fn run(args: &VarsArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         ExitStatus::Failure
     };
     match args.format {
-        VarsFormat::Human => {
+        OutputFormat::Human => {
             if !scan.is_ok() {
                 report.diagnostics(&scan.diagnostics, Some(&parsed.source));
             }
             printer.out(&human(&scan.variables));
         }
-        VarsFormat::Json => {
+        OutputFormat::Json => {
             let listing = JsonListing {
                 file: &report.path,
                 valid: scan.is_ok(),

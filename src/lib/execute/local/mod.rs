@@ -165,6 +165,14 @@ impl Shared<'_> {
     }
 }
 
+/// The directory relative local paths start from: the RED file's own.
+#[must_use]
+pub fn base_dir(file: &Path) -> PathBuf {
+    let parent = file.parent().filter(|p| !p.as_os_str().is_empty());
+    let dir = parent.map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    std::fs::canonicalize(&dir).unwrap_or(dir)
+}
+
 /// The host directory for batch `index`'s outputs (see [`ExecOptions::outputs`]).
 #[must_use]
 pub fn output_dir(outputs: Option<&Path>, several: bool, index: usize) -> PathBuf {

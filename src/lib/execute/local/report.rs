@@ -267,6 +267,18 @@ pub trait Events: Send + Sync {
     fn transfer(&self, batch: usize, name: &str, bytes: u64, total: Option<u64>) {
         let _ = (batch, name, bytes, total);
     }
+
+    /// A line of progress for people, from an engine that has no [`Event`] for it (the remote
+    /// engines: a job's status, a batch's new state); the default ignores it.
+    fn progress(&self, line: &str) {
+        let _ = line;
+    }
+
+    /// A problem that ends no run but must be seen (a batch's task that panicked); the default
+    /// ignores it.
+    fn problem(&self, line: &str) {
+        let _ = line;
+    }
 }
 
 /// Counts the bytes of one transfer and passes the running total on to [`Events::transfer`].

@@ -1,52 +1,22 @@
-//! What the CC-Agency commands share: the connection flags, where URL, user and password come
-//! from, the tokio runtime, and how a client error is shown.
+//! What the CC-Agency commands share: where URL, user and password come from (the flags are
+//! [`super::args::AgencyArgs`]), how a client error is shown, and the batch table.
 //!
 //! Order of the sources (docs/remote.md): a flag, then the RED file's access block (`red
 //! submit`), then `RED_AGENCY_URL` / `RED_AGENCY_USER` / `RED_AGENCY_PASSWORD`, then the config
 //! file, then (password only) a hidden prompt on a terminal. There is no password flag.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use clap::{Args, ValueEnum};
-
+use super::args::AgencyArgs;
+use super::{ExitStatus, Failure, Printer};
 use crate::agency::{self, Client, Credentials, config};
-use crate::cli::{ExitStatus, Failure, Printer, values};
 use crate::fill::Secret;
-
-/// How to reach the broker.
-#[derive(Debug, Clone, Args)]
-pub struct RemoteArgs {
-    /// The broker's base URL (default: `RED_AGENCY_URL`, then the config file).
-    #[arg(long, value_name = "URL")]
-    pub url: Option<String>,
-    /// The broker user (default: `RED_AGENCY_USER`, then the config file). The password comes
-    /// from `RED_AGENCY_PASSWORD`, the config file or a prompt, never from a flag.
-    #[arg(long, value_name = "USER")]
-    pub user: Option<String>,
-    /// How long one request may take, connecting included (`30`, `2m`; at most 1 day).
-    #[arg(long, value_name = "DURATION", default_value = "30", value_parser = values::duration_up_to_a_day)]
-    pub timeout: Duration,
-    /// The agency config file (default: `RED_AGENCY_CONFIG`, else
-    /// `$XDG_CONFIG_HOME/red/agency.json`, else `~/.config/red/agency.json`).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-}
-
-/// Output formats of the agency commands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// Lines for people.
-    Human,
-    /// One JSON document on standard output.
-    Json,
-}
 
 /// What a RED file's access block gives (`red submit`); empty for the other commands.
 pub(crate) type FileAccess = agency::check::Access;
 
 /// The config file's path.
-fn config_path(args: &RemoteArgs) -> Option<PathBuf> {
+fn config_path(args: &AgencyArgs) -> Option<PathBuf> {
     if let Some(path) = &args.config {
         return Some(path.clone());
     }
@@ -67,7 +37,7 @@ fn env_text(name: &str) -> Option<String> {
 /// Make a client from the flags, the file's access block, the environment, the config file
 /// and, for a missing password, a prompt. Every password is registered with the printer.
 pub(crate) fn client(
-    args: &RemoteArgs,
+    args: &AgencyArgs,
     file: FileAccess,
     printer: &Printer,
 ) -> anyhow::Result<Client> {
@@ -140,16 +110,9 @@ fn prompt(username: &str, url: &str, config: &str) -> anyhow::Result<Secret> {
     Ok(Secret::new(value))
 }
 
-/// A single-threaded tokio runtime for one command.
-pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?)
-}
-
 /// Show a client error with its hint; a rejected request is the input's fault (1), anything
 /// else the infrastructure's (2).
-pub(crate) fn report(printer: &Printer, error: &agency::Error) -> ExitStatus {
+pub(crate) fn fail(printer: &Printer, error: &agency::Error) -> ExitStatus {
     let status = match error {
         agency::Error::BadRequest { .. } | agency::Error::Id(_) => ExitStatus::Failure,
         _ => ExitStatus::Error,
