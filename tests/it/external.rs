@@ -1,4 +1,4 @@
-//! External connectors over the CLI-1 protocol (EXEC.md §4.1).
+//! External connectors over the CLI-1 protocol (docs/connectors.md, "External connectors").
 //!
 //! The first tests drive `tests/peers/cli1-connector.sh`, a shell connector that records what it
 //! was given (arguments, environment, every process's command line, its ACCESS file and modes)

@@ -182,7 +182,7 @@ fn outputs_corpus_collects_as_documented() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Our own cases for every trap in CWL.md.
+// Our own cases for every trap docs/cli-semantics.md settles.
 
 const HEAD: &str = "cwlVersion: v1.0\nclass: CommandLineTool\nbaseCommand: tool\noutputs: {}\n";
 
