@@ -91,46 +91,6 @@ fn no_forgotten_test_files() {
     }
 }
 
-/// The pure stages must not reach for the async runtime, the CLI or terminal widgets.
-#[test]
-fn pure_stages_stay_pure() {
-    let pure = [
-        "parse",
-        "validate",
-        "tree.rs",
-        "source.rs",
-        "diagnostic.rs",
-        "redact.rs",
-        "convert",
-        "upgrade",
-        "template.rs",
-        "fill",
-        "plan",
-    ];
-    for name in pure {
-        let path = root().join("src/lib").join(name);
-        let mut files = Vec::new();
-        let mut pending = vec![path];
-        while let Some(path) = pending.pop() {
-            if path.is_dir() {
-                pending.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                files.push(path);
-            }
-        }
-        for file in files {
-            let text = std::fs::read_to_string(&file).unwrap();
-            for forbidden in ["tokio::", "clap::", "indicatif::", "anyhow::"] {
-                assert!(
-                    !text.contains(forbidden),
-                    "{} uses {forbidden}",
-                    file.display()
-                );
-            }
-        }
-    }
-}
-
 /// Every script in `scripts/` answers `--help` (and `-h`) with the comment block at its top and
 /// does nothing else: it runs with a `PATH` that holds only `sed`, so a script that went on to
 /// install, build or start anything would fail for want of the tool.
