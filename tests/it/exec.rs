@@ -12,12 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const BUSYBOX: &str = "red-test/busybox:latest";
+use crate::support::Scratch;
 
-/// A scratch directory holding a RED file, its data and the run's outputs.
-struct Scratch {
-    dir: tempfile::TempDir,
-}
+const BUSYBOX: &str = "red-test/busybox:latest";
 
 /// What `red exec` did.
 #[derive(Debug)]
@@ -52,69 +49,34 @@ impl Exec {
     }
 }
 
-impl Scratch {
-    fn new() -> Self {
-        let scratch = Self {
-            dir: tempfile::tempdir().expect("temp dir"),
-        };
-        fs::create_dir(scratch.tmp()).expect("tmp dir");
-        scratch
-    }
+/// `red exec` in a scratch directory that holds a RED file, its data and the run's outputs, with
+/// the scratch directory's own `TMPDIR` (to see that the run directory goes away).
+trait ExecIn {
+    fn command(&self, args: &[&str]) -> Command;
+    fn exec(&self, args: &[&str]) -> Exec;
+}
 
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// The `TMPDIR` of `red`, where its run directories go.
-    fn tmp(&self) -> PathBuf {
-        self.dir.path().join("tmp")
-    }
-
-    fn write(&self, name: &str, text: &str) -> &Self {
-        let path = self.path().join(name);
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).expect("create dir");
-        }
-        fs::write(path, text).expect("write");
-        self
-    }
-
-    fn read(&self, name: &str) -> String {
-        fs::read_to_string(self.path().join(name))
-            .unwrap_or_else(|e| panic!("cannot read {name}: {e}"))
-    }
-
+impl ExecIn for Scratch {
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_red"));
-        command
-            .arg("exec")
+        self.red()
+            .args(["exec"])
             .args(args)
-            .current_dir(self.path())
-            .env("TMPDIR", self.tmp())
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        command
+            .env("TMPDIR", self.tmp().to_str().expect("utf-8"))
+            .into_command()
     }
 
     fn exec(&self, args: &[&str]) -> Exec {
-        let output = self.command(args).output().expect("run red exec");
+        let run = self
+            .red()
+            .args(["exec"])
+            .args(args)
+            .env("TMPDIR", self.tmp().to_str().expect("utf-8"))
+            .run();
         Exec {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            code: run.code,
+            stdout: run.stdout,
+            stderr: run.stderr,
         }
-    }
-
-    /// No run directory left under `TMPDIR`.
-    fn assert_no_run_dir(&self) {
-        let left: Vec<_> = fs::read_dir(self.tmp())
-            .expect("tmp")
-            .flatten()
-            .map(|e| e.file_name())
-            .collect();
-        assert!(left.is_empty(), "left behind in TMPDIR: {left:?}");
     }
 }
 
@@ -223,7 +185,7 @@ fn a_single_experiment_runs_and_its_outputs_land_in_outputs() {
         ]
     );
     assert!(containers_of(&run.run_id()).is_empty());
-    scratch.assert_no_run_dir();
+    scratch.assert_tmp_empty();
 }
 
 #[test]
@@ -274,7 +236,7 @@ fn batches_run_in_parallel_each_with_its_own_output_directory() {
         last_started < first_finished,
         "batches did not overlap: {events:?}"
     );
-    scratch.assert_no_run_dir();
+    scratch.assert_tmp_empty();
 }
 
 #[test]
@@ -302,7 +264,7 @@ fn a_failing_command_keeps_its_exit_code_and_stderr() {
     assert_eq!(batch["failedStep"], "process");
     assert_eq!(scratch.read("outputs/.red/stderr.txt"), "to-stderr\n");
     assert!(containers_of(&run.run_id()).is_empty());
-    scratch.assert_no_run_dir();
+    scratch.assert_tmp_empty();
 }
 
 #[test]
@@ -372,7 +334,7 @@ fn running_out_of_memory_and_time_are_reported_as_such() {
     let batch = &run.summary()["batches"][0];
     assert_eq!(batch["timedOut"], true, "{run:?}");
     assert!(containers_of(&run.run_id()).is_empty());
-    scratch.assert_no_run_dir();
+    scratch.assert_tmp_empty();
 }
 
 #[test]
@@ -394,7 +356,7 @@ fn an_absent_image_with_no_pull_is_a_clear_error() {
             .contains("image `red-test/never-built:latest` is not present on this host"),
         "{run:?}"
     );
-    scratch.assert_no_run_dir();
+    scratch.assert_tmp_empty();
 }
 
 #[test]
@@ -658,7 +620,7 @@ fn secrets_reach_no_container_process_list_output_or_log() {
         "a secret in the container's filesystem"
     );
     let _ = Command::new("docker").args(["rm", "-f", &ids[0]]).output();
-    scratch.assert_no_run_dir();
+    scratch.assert_tmp_empty();
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -726,7 +688,7 @@ fn interrupted_by(signal: &str) {
         serde_json::from_str(rest.last().expect("summary")).expect("json");
     assert_eq!(last["state"], "cancelled");
     assert!(containers_of(&run_id).is_empty(), "a container was left");
-    scratch.assert_no_run_dir();
+    scratch.assert_tmp_empty();
     let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     assert!(!mounts.contains(&run_id), "a mount was left");
 }
@@ -773,7 +735,7 @@ fn a_wrong_access_block_is_refused_with_its_location_before_anything_runs() {
     );
     assert!(!run.stderr.contains("canary"), "{run:?}");
     assert!(!scratch.path().join("outputs").exists());
-    scratch.assert_no_run_dir();
+    scratch.assert_tmp_empty();
 }
 
 #[test]
@@ -1006,7 +968,7 @@ fn a_second_run_into_busy_outputs_is_refused_with_the_first_runs_pid() {
     let after = scratch.exec(&["second.red.yml"]);
     assert_eq!(after.code, 0, "{after:?}");
     assert_eq!(scratch.read("outputs/out.txt"), "second\n");
-    scratch.assert_no_run_dir();
+    scratch.assert_tmp_empty();
 }
 
 #[test]
@@ -1053,7 +1015,7 @@ fn concurrent_runs_in_one_directory_never_mix_their_outputs() {
         "{record} does not belong to {out}"
     );
     assert!(succeeded.contains(&out.trim()), "{succeeded:?} {out}");
-    scratch.assert_no_run_dir();
+    scratch.assert_tmp_empty();
 }
 
 #[test]
@@ -1108,7 +1070,7 @@ fn outputs_that_wildcards_deliver_to_one_path_fail_the_batch_and_overwrite_nothi
     let error = run.summary()["batches"][0]["error"].to_string();
     assert!(error.contains("outputs/d1"), "{error}");
     assert!(!scratch.path().join("outputs/d1").exists());
-    scratch.assert_no_run_dir();
+    scratch.assert_tmp_empty();
 }
 
 /// The `bytes` of a local input is its size (it was 0: a bind moves nothing, but the input has

@@ -3,6 +3,7 @@
 //! terminal prompt in a pseudo-terminal.
 
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 
 use crate::support::{Run, Scratch};
 
@@ -572,7 +573,7 @@ fn prompt_hides_protected_values_and_shows_the_others() {
     let dir = Scratch::new();
     let template = pty_template(dir.path());
     let out = dir.path().join("out.yml");
-    let command = dir
+    let mut command = dir
         .red()
         .args([
             "fill",
@@ -582,6 +583,11 @@ fn prompt_hides_protected_values_and_shows_the_others() {
         ])
         .env("TERM", "dumb")
         .into_command();
+    // The pseudo-terminal is its standard input and output.
+    command
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit());
     let mut session = expectrl::Session::spawn(command).expect("spawned in a pty");
     session.set_expect_timeout(Some(std::time::Duration::from_secs(60)));
     let mut screen = Vec::new();

@@ -171,19 +171,15 @@ impl Red {
         self.place.path()
     }
 
-    /// The command, for a test that runs it its own way (in a pseudo-terminal); the run's
-    /// directory must outlive it, so this is for runs in a [`Scratch`] the test holds.
+    /// The command, for a test that runs it its own way (reading its output as it comes, in a
+    /// pseudo-terminal); standard output and error are pipes. The run's directory must outlive
+    /// it, so this is for runs in a [`Scratch`] the test holds.
     pub(crate) fn into_command(self) -> Command {
         assert!(
             matches!(self.place, Place::In(_)),
             "into_command needs a Scratch that outlives the command"
         );
-        let mut command = self.command();
-        command
-            .stdin(Stdio::inherit())
-            .stdout(Stdio::inherit())
-            .stderr(Stdio::inherit());
-        command
+        self.command()
     }
 
     fn command(&self) -> Command {
