@@ -91,6 +91,28 @@ fn no_forgotten_test_files() {
     }
 }
 
+/// Every test that runs the `red` binary does it through `support::Red`, so each run has its
+/// scratch directory as `HOME` and none of the test's own `RED_VAR_*` or `RUST_LOG`. The one
+/// other use of the binary's path is as the askpass program of the ssh connector.
+#[test]
+fn cli_tests_run_red_through_support() {
+    let binary = concat!("CARGO_BIN_EXE_", "red");
+    for entry in std::fs::read_dir(root().join("tests/it")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for line in text.lines().filter(|l| l.contains(binary)) {
+            assert!(
+                line.contains("with_askpass_program"),
+                "{} runs red without support::Red: {line}",
+                path.display()
+            );
+        }
+    }
+}
+
 /// Every script in `scripts/` answers `--help` (and `-h`) with the comment block at its top and
 /// does nothing else: it runs with a `PATH` that holds only `sed`, so a script that went on to
 /// install, build or start anything would fail for want of the tool.

@@ -103,7 +103,7 @@ fn format_keeps_order_and_numbers() {
     "#);
     let back = Red::new()
         .args(["convert", "format", "--to", "yaml", "-"])
-        .stdin(&stdout(&output).as_bytes())
+        .stdin(stdout(&output).as_bytes())
         .run();
     insta::assert_snapshot!(stdout(&back), @r"
     z: 1.50
@@ -303,7 +303,7 @@ fn batches_needs_batches() {
     let single = BATCHES.replace("batches:\n- inputs: {text: hello}\n  doc: first batch\n- inputs: {text: '010'}\n  outputs: {}\n", "inputs: {text: hi}\n");
     let output = Red::new()
         .args(["convert", "batches", "-", "-o", out.to_str().unwrap()])
-        .stdin(&single.as_bytes())
+        .stdin(single.as_bytes())
         .run();
     assert_eq!(output.code, 1);
     assert!(

@@ -144,7 +144,7 @@ fn a_single_experiment_runs_and_its_outputs_land_in_outputs() {
     scratch.write("data/poem.txt", "one\ntwo\nthree\n");
     scratch.write(
         "exp.red.yml",
-        &red_file(
+        red_file(
             &["wc", "-l"],
             "    text:\n      type: File\n      inputBinding: {position: 0}",
             "inputs:\n  text:\n    class: File\n    connector:\n      command: red-connector-local\n      access: {path: data/poem.txt}",
@@ -200,7 +200,7 @@ fn batches_run_in_parallel_each_with_its_own_output_directory() {
         .collect();
     scratch.write(
         "batches.red.yml",
-        &red_file(
+        red_file(
             &["sh", "-c", "echo $0 > word.txt; sleep 1"],
             "    word:\n      type: string\n      inputBinding: {position: 0}",
             &format!("batches:\n{batches}"),
@@ -248,7 +248,7 @@ fn a_failing_command_keeps_its_exit_code_and_stderr() {
     let scratch = Scratch::new();
     scratch.write(
         "fail.red.yml",
-        &red_file(
+        red_file(
             &["sh", "-c", "echo to-stderr >&2; exit 7"],
             NO_INPUTS_CLI,
             "inputs: {}",
@@ -276,7 +276,7 @@ fn a_missing_output_fails_the_batch() {
     let scratch = Scratch::new();
     scratch.write(
         "missing.red.yml",
-        &red_file(
+        red_file(
             &["true"],
             NO_INPUTS_CLI,
             "inputs: {}",
@@ -302,7 +302,7 @@ fn running_out_of_memory_and_time_are_reported_as_such() {
     let scratch = Scratch::new();
     scratch.write(
         "oom.red.yml",
-        &red_file(
+        red_file(
             &[
                 "sh",
                 "-c",
@@ -327,7 +327,7 @@ fn running_out_of_memory_and_time_are_reported_as_such() {
 
     scratch.write(
         "slow.red.yml",
-        &red_file(&["sleep", "600"], NO_INPUTS_CLI, "inputs: {}", "    {}", ""),
+        red_file(&["sleep", "600"], NO_INPUTS_CLI, "inputs: {}", "    {}", ""),
     );
     let run = scratch.exec(&["slow.red.yml", "--timeout", "1s", "--format", "json"]);
     assert_eq!(run.code, 1, "{run:?}");
@@ -346,7 +346,7 @@ fn an_absent_image_with_no_pull_is_a_clear_error() {
     let scratch = Scratch::new();
     scratch.write(
         "absent.red.yml",
-        &red_file(&["true"], NO_INPUTS_CLI, "inputs: {}", "    {}", "")
+        red_file(&["true"], NO_INPUTS_CLI, "inputs: {}", "    {}", "")
             .replace(BUSYBOX, "red-test/never-built:latest"),
     );
     let run = scratch.exec(&["absent.red.yml", "--no-pull"]);
@@ -369,7 +369,7 @@ fn arguments_with_spaces_and_shell_characters_arrive_intact() {
     let tricky = "a b  c; $(rm -rf /) `x` 'q' \"d\" * ~ \\ |&>";
     scratch.write(
         "argv.red.yml",
-        &red_file(
+        red_file(
             &["sh", "-c", "printf '%s\\n' \"$@\" > args.txt", "sh"],
             "    value:\n      type: string\n      inputBinding: {position: 0}",
             &format!(
@@ -394,7 +394,7 @@ fn the_image_entrypoint_is_replaced_by_the_planned_command() {
     let scratch = Scratch::new();
     scratch.write(
         "entry.red.yml",
-        &red_file(
+        red_file(
             &["sh", "-c", "echo ran > ran.txt"],
             NO_INPUTS_CLI,
             "inputs: {}",
@@ -426,7 +426,7 @@ fn outputs_never_escape_the_output_directory() {
     );
     scratch.write(
         "escape.red.yml",
-        &red_file(
+        red_file(
             &["sh", "-c", &script],
             NO_INPUTS_CLI,
             "inputs: {}",
@@ -545,7 +545,7 @@ fn secrets_reach_no_container_process_list_output_or_log() {
     scratch.write("secret.red.yml", &red);
     scratch.write(
         "vars.yml",
-        &format!(
+        format!(
             "http_password: {}\nregistry_password: {CANARY_REGISTRY}\n",
             serde_json::to_string(CANARY_PASSWORD).expect("json")
         ),
@@ -644,7 +644,7 @@ fn interrupted_by(signal: &str) {
     let scratch = Scratch::new();
     scratch.write(
         "long.red.yml",
-        &red_file(&["sleep", "600"], NO_INPUTS_CLI, "inputs: {}", "    {}", ""),
+        red_file(&["sleep", "600"], NO_INPUTS_CLI, "inputs: {}", "    {}", ""),
     );
     let mut child = scratch
         .command(&["long.red.yml", "--format", "json"])
@@ -717,7 +717,7 @@ fn a_wrong_access_block_is_refused_with_its_location_before_anything_runs() {
     let scratch = Scratch::new();
     scratch.write(
         "wrong.red.yml",
-        &red_file(
+        red_file(
             &["cat"],
             "    text:\n      type: File\n      inputBinding: {position: 0}",
             "inputs:\n  text:\n    class: File\n    connector:\n      command: red-connector-local\n      access:\n        path: x\n        password: canary-in-access",
@@ -789,7 +789,7 @@ fn an_unknown_connector_is_refused_with_its_location() {
     let scratch = Scratch::new();
     scratch.write(
         "unknown.red.yml",
-        &red_file(
+        red_file(
             &["cat"],
             "    text:\n      type: File\n      inputBinding: {position: 0}",
             "inputs:\n  text:\n    class: File\n    connector:\n      command: red-connector-nowhere\n      access: {}",
@@ -828,7 +828,7 @@ fn fail_fast_starts_no_batch_after_a_failure() {
     let scratch = Scratch::new();
     scratch.write(
         "ff.red.yml",
-        &red_file(
+        red_file(
             &["sh", "-c", "exit $0"],
             "    code:\n      type: string\n      inputBinding: {position: 0}",
             "batches:\n  - inputs: {code: '3'}\n  - inputs: {code: '0'}\n  - inputs: {code: '0'}",
@@ -885,10 +885,10 @@ fn inputs_are_checked_against_their_checksum_and_size() {
             "",
         )
     };
-    scratch.write("good.red.yml", &file(good, 3));
+    scratch.write("good.red.yml", file(good, 3));
     let run = scratch.exec(&["good.red.yml"]);
     assert_eq!(run.code, 0, "{run:?}");
-    scratch.write("size.red.yml", &file(good, 4));
+    scratch.write("size.red.yml", file(good, 4));
     let run = scratch.exec(&["size.red.yml", "--format", "json"]);
     assert_eq!(run.code, 1, "{run:?}");
     let batch = &run.summary()["batches"][0];
@@ -901,7 +901,7 @@ fn inputs_are_checked_against_their_checksum_and_size() {
     );
     scratch.write(
         "sum.red.yml",
-        &file("sha1$0000000000000000000000000000000000000000", 3),
+        file("sha1$0000000000000000000000000000000000000000", 3),
     );
     let run = scratch.exec(&["sum.red.yml", "--format", "json"]);
     assert_eq!(run.code, 1, "{run:?}");
@@ -937,8 +937,8 @@ fn token_file(token: &str, seconds: u32) -> String {
 )]
 fn a_second_run_into_busy_outputs_is_refused_with_the_first_runs_pid() {
     let scratch = Scratch::new();
-    scratch.write("first.red.yml", &token_file("first", 3));
-    scratch.write("second.red.yml", &token_file("second", 0));
+    scratch.write("first.red.yml", token_file("first", 3));
+    scratch.write("second.red.yml", token_file("second", 0));
     let mut first = scratch
         .command(&["first.red.yml", "--format", "json"])
         .spawn()
@@ -980,7 +980,7 @@ fn concurrent_runs_in_one_directory_never_mix_their_outputs() {
     let scratch = Scratch::new();
     let tokens = ["alpha", "beta", "gamma"];
     for token in tokens {
-        scratch.write(&format!("{token}.red.yml"), &token_file(token, 2));
+        scratch.write(&format!("{token}.red.yml"), token_file(token, 2));
     }
     let children: Vec<(&str, Child)> = tokens
         .iter()
@@ -1027,7 +1027,7 @@ fn outputs_that_wildcards_deliver_to_one_path_fail_the_batch_and_overwrite_nothi
     let scratch = Scratch::new();
     scratch.write(
         "clash.red.yml",
-        &red_file(
+        red_file(
             &[
                 "sh",
                 "-c",
@@ -1059,7 +1059,7 @@ fn outputs_that_wildcards_deliver_to_one_path_fail_the_batch_and_overwrite_nothi
     // Directory outputs: the same.
     scratch.write(
         "dirs.red.yml",
-        &scratch
+        scratch
             .read("clash.red.yml")
             .replace("type: File", "type: Directory")
             .replace("'a/*.txt'", "'a/d*'")
@@ -1082,12 +1082,12 @@ fn outputs_that_wildcards_deliver_to_one_path_fail_the_batch_and_overwrite_nothi
 )]
 fn input_figures_are_true_for_local_files_and_directories() {
     let scratch = Scratch::new();
-    scratch.write("data/in.txt", &"x".repeat(77));
-    scratch.write("data/dir/a.txt", &"a".repeat(10));
-    scratch.write("data/dir/sub/b.txt", &"b".repeat(5));
+    scratch.write("data/in.txt", "x".repeat(77));
+    scratch.write("data/dir/a.txt", "a".repeat(10));
+    scratch.write("data/dir/sub/b.txt", "b".repeat(5));
     scratch.write(
         "exp.red.yml",
-        &red_file(
+        red_file(
             &["true"],
             "    f:\n      type: File\n      inputBinding: {position: 0}\n    d:\n      type: Directory\n      inputBinding: {position: 1}",
             "inputs:\n  f:\n    class: File\n    connector:\n      command: red-connector-local\n      access: {path: data/in.txt}\n  d:\n    class: Directory\n    connector:\n      command: red-connector-local\n      access: {path: data/dir}",
@@ -1120,7 +1120,7 @@ fn outputs_naming_a_file_is_a_usage_error() {
     scratch.write("taken", "keep me");
     scratch.write(
         "exp.red.yml",
-        &red_file(&["true"], NO_INPUTS_CLI, "inputs: {}", "    {}", ""),
+        red_file(&["true"], NO_INPUTS_CLI, "inputs: {}", "    {}", ""),
     );
     let run = scratch.exec(&["exp.red.yml", "--outputs", "taken"]);
     assert_eq!(run.code, 2, "{run:?}");
@@ -1142,7 +1142,7 @@ fn no_stderr_file_is_named_when_no_container_ran() {
     let scratch = Scratch::new();
     scratch.write(
         "exp.red.yml",
-        &red_file(
+        red_file(
             &["true"],
             "    f:\n      type: File\n      inputBinding: {position: 0}",
             "inputs:\n  f:\n    class: File\n    connector:\n      command: red-connector-local\n      access: {path: data/missing.txt}",

@@ -31,7 +31,7 @@ fn mode(path: &Path) -> u32 {
 #[test]
 fn vars_lists_names_uses_and_protection_never_values() {
     let dir = workspace(&[("t.red.yml", TEMPLATE)]);
-    let run = dir.red().args(&["vars", "t.red.yml"]).run();
+    let run = dir.red().args(["vars", "t.red.yml"]).run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         run.stdout,
@@ -44,7 +44,7 @@ fn vars_lists_names_uses_and_protection_never_values() {
     );
     let run = dir
         .red()
-        .args(&["vars", "t.red.yml", "--format", "json"])
+        .args(["vars", "t.red.yml", "--format", "json"])
         .run();
     let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON listing");
     let names: Vec<_> = json["variables"]
@@ -74,7 +74,7 @@ fn vars_reports_misplaced_placeholders_with_locations() {
         .replace("password: \"{{ssh_password}}\"", "password: \"{{}}\"")
         .replace("query_term:\n      type", "_query_term:\n      type");
     let dir = workspace(&[("t.red.yml", &bad)]);
-    let run = dir.red().args(&["vars", "t.red.yml"]).run();
+    let run = dir.red().args(["vars", "t.red.yml"]).run();
     assert_eq!(run.code, 1);
     for expected in [
         "t.red.yml:6:16",
@@ -92,7 +92,7 @@ fn vars_reports_misplaced_placeholders_with_locations() {
     }
     let run = dir
         .red()
-        .args(&["vars", "t.red.yml", "--format", "json"])
+        .args(["vars", "t.red.yml", "--format", "json"])
         .run();
     let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON listing");
     let located: Vec<_> = json["diagnostics"]
@@ -124,7 +124,7 @@ fn fill_writes_a_private_file_next_to_the_template() {
     let dir = workspace(&[("t.red.yml", TEMPLATE), ("v.yml", VALUES)]);
     let run = dir
         .red()
-        .args(&["fill", "t.red.yml", "--vars", "v.yml"])
+        .args(["fill", "t.red.yml", "--vars", "v.yml"])
         .run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     let out = dir.path().join("t.red.filled.yml");
@@ -141,11 +141,11 @@ fn fill_writes_a_private_file_next_to_the_template() {
     assert!(run.stderr.contains("filled 5 variables (3 protected)"));
     assert!(!run.all().contains("pa(ss"));
     // The filled file has no variables left, and filling it again changes nothing.
-    let again = dir.red().args(&["vars", "t.red.filled.yml"]).run();
+    let again = dir.red().args(["vars", "t.red.filled.yml"]).run();
     assert_eq!((again.code, again.stdout.as_str()), (0, ""));
     let twice = dir
         .red()
-        .args(&["fill", "t.red.filled.yml", "--no-prompt", "-o", "twice.yml"])
+        .args(["fill", "t.red.filled.yml", "--no-prompt", "-o", "twice.yml"])
         .run();
     assert_eq!(twice.code, 0, "{}", twice.stderr);
     assert_eq!(
@@ -165,7 +165,7 @@ fn fill_to_stdout_only_when_asked_and_json_stays_json() {
     ]);
     let run = dir
         .red()
-        .args(&["fill", "t.red.json", "--vars", "v.json", "-o", "-"])
+        .args(["fill", "t.red.json", "--vars", "v.json", "-o", "-"])
         .run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("filled JSON");
@@ -175,13 +175,13 @@ fn fill_to_stdout_only_when_asked_and_json_stays_json() {
     );
     assert!(!dir.path().join("t.red.filled.json").exists());
     // Standard input as the template needs an explicit output.
-    let run = dir.red().args(&["fill", "-", "--no-prompt"]).run();
+    let run = dir.red().args(["fill", "-", "--no-prompt"]).run();
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("needs `-o OUT`"), "{}", run.stderr);
     // The template is never overwritten.
     let run = dir
         .red()
-        .args(&["fill", "t.red.json", "-o", "./t.red.json"])
+        .args(["fill", "t.red.json", "-o", "./t.red.json"])
         .run();
     assert_eq!(run.code, 2);
     assert_eq!(
@@ -207,7 +207,7 @@ fn precedence_is_files_in_order_then_environment() {
     ];
     let run = dir
         .red()
-        .args(&[
+        .args([
             "fill",
             "t.red.yml",
             "--vars",
@@ -239,7 +239,7 @@ fn precedence_is_files_in_order_then_environment() {
     // Without --env the environment is not read.
     let run = dir
         .red()
-        .args(&["fill", "t.red.yml", "--vars", "a.yml", "-o", "-"])
+        .args(["fill", "t.red.yml", "--vars", "a.yml", "-o", "-"])
         .envs(&env)
         .run();
     assert_eq!(run.code, 1);
@@ -256,7 +256,7 @@ fn fill_report_as_json() {
     let dir = workspace(&[("t.red.yml", TEMPLATE), ("v.yml", VALUES)]);
     let run = dir
         .red()
-        .args(&[
+        .args([
             "fill",
             "t.red.yml",
             "--vars",
@@ -370,7 +370,7 @@ fn canaries_reach_the_filled_file_and_nothing_else() {
     // Positive control: the secrets do reach the file, so the checks below can fail.
     let run = dir
         .red()
-        .args(&["fill", "t.red.yml", "--vars", "v.yml", "-o", "-"])
+        .args(["fill", "t.red.yml", "--vars", "v.yml", "-o", "-"])
         .run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     for canary in [CANARY_PAREN, CANARY_UNICODE, CANARY_LONGER, CANARY_PREFIX] {
@@ -516,7 +516,7 @@ fn canaries_stay_hidden_on_every_error_path() {
     // Without a template nothing is read, so no secret is known or printed.
     let run = dir
         .red()
-        .args(&["fill", "none.red.yml", "--vars", "v.yml", "-o", "o.yml"])
+        .args(["fill", "none.red.yml", "--vars", "v.yml", "-o", "o.yml"])
         .run();
     assert_eq!(run.code, 2);
     assert!(!run.all().contains("CANARY"));
@@ -529,7 +529,7 @@ fn every_error_path_is_located() {
     let dir = workspace(&[("t.red.yml", TEMPLATE), ("bad.yml", "host: x\nuser: [1]\n")]);
     let run = dir
         .red()
-        .args(&["fill", "t.red.yml", "--vars", "bad.yml", "-o", "o.yml"])
+        .args(["fill", "t.red.yml", "--vars", "bad.yml", "-o", "o.yml"])
         .run();
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("bad.yml:2:7"), "{}", run.stderr);
@@ -631,11 +631,11 @@ fn no_terminal_means_no_prompt() {
     pty_template(dir.path());
     let run = dir
         .red()
-        .args(&["fill", "t.red.yml", "--prompt", "-o", "o.yml"])
+        .args(["fill", "t.red.yml", "--prompt", "-o", "o.yml"])
         .run();
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("cannot prompt"), "{}", run.stderr);
-    let run = dir.red().args(&["fill", "t.red.yml", "-o", "o.yml"]).run();
+    let run = dir.red().args(["fill", "t.red.yml", "-o", "o.yml"]).run();
     assert_eq!(run.code, 1);
     assert!(
         run.stderr.contains("no value for `user`, `ssh_password`"),

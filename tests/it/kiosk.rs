@@ -108,8 +108,8 @@ fn a_directory_of_images_is_run_and_downloaded() {
     let red = Red::new()
         .file("in/cells.png", png("one"))
         .file("in/sub/more.png", png("two"))
-        .file("in/third.tif", b"II*\x00three".to_vec())
-        .file("in/notes.txt", b"not an image".to_vec());
+        .file("in/third.tif", b"II*\x00three")
+        .file("in/notes.txt", b"not an image");
     // The scratch directory goes with the run: download elsewhere.
     let out = tempfile::tempdir().expect("temp dir");
     let run = red
@@ -641,7 +641,7 @@ fn kiosk_mode_refuses_the_agency_flags() {
         &["--user", "someone"],
     ] {
         let run = Red::new()
-            .file("k.red.yml", &kiosk_red_file(&[&local_image("a.png")]))
+            .file("k.red.yml", kiosk_red_file(&[&local_image("a.png")]))
             .args([
                 "submit",
                 "k.red.yml",
@@ -660,7 +660,7 @@ fn kiosk_mode_refuses_the_agency_flags() {
         );
     }
     let run = Red::new()
-        .file("k.red.yml", &kiosk_red_file(&[&local_image("a.png")]))
+        .file("k.red.yml", kiosk_red_file(&[&local_image("a.png")]))
         .args(["submit", "k.red.yml", "--job-type", "mesmer"])
         .run();
     assert_eq!(run.code, 2, "{}", run.snapshot());

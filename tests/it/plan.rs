@@ -10,6 +10,8 @@ use red::plan::argv::{self, InputPaths, Mode};
 use red::plan::outputs::{self, DirListing};
 use red::tree::Tree;
 
+use crate::support::{Red, root};
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cwl")
 }
@@ -494,18 +496,12 @@ fn lint_is_silent_when_both_modes_agree() {
 }
 
 fn red_plan(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_red"))
-        .arg("plan")
+    let run = Red::new()
+        .current_dir(&root())
+        .args(["plan"])
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+        .run();
+    (run.code, run.stdout, run.stderr)
 }
 
 const SECRETS: &[&str] = &[

@@ -95,6 +95,7 @@ pub(crate) struct Red {
     stdin_file: Option<PathBuf>,
     env: Vec<(String, String)>,
     memory: Option<u64>,
+    cwd: Option<PathBuf>,
 }
 
 /// What a run produced.
@@ -118,6 +119,7 @@ impl Red {
             stdin_file: None,
             env: Vec::new(),
             memory: None,
+            cwd: None,
         }
     }
 
@@ -171,6 +173,13 @@ impl Red {
         self.place.path()
     }
 
+    /// Run in `dir` (the scratch directory stays `HOME`): for a test whose messages name paths
+    /// relative to a fixture directory, or whose files are in a directory it made itself.
+    pub(crate) fn current_dir(mut self, dir: &Path) -> Self {
+        self.cwd = Some(dir.to_path_buf());
+        self
+    }
+
     /// The command, for a test that runs it its own way (reading its output as it comes, in a
     /// pseudo-terminal); standard output and error are pipes. The run's directory must outlive
     /// it, so this is for runs in a [`Scratch`] the test holds.
@@ -186,7 +195,7 @@ impl Red {
         let mut command = Command::new(env!("CARGO_BIN_EXE_red"));
         command
             .args(&self.args)
-            .current_dir(self.dir())
+            .current_dir(self.cwd.as_deref().unwrap_or(self.dir()))
             .env("NO_COLOR", "1")
             .env("HOME", self.dir())
             .env_remove("RUST_LOG")
