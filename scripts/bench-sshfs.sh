@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # red's own SSHFS (`red mount ssh://…`) against libfuse `sshfs`, over a loopback sshd, measured
-# with fio the way SSHFS.md (the CC study) did (docs/sshfs.md, "Figures").
+# with fio the way the Curious Containers study did (docs/sshfs.md, "Figures").
 #
 #   scripts/bench-sshfs.sh [SIZE_GIB] [ROUNDS]        # default: a 2 GiB file, 3 rounds
 #
@@ -10,7 +10,7 @@
 #   local          the file itself (the ceiling of the disk)
 #   sshfs-default  libfuse sshfs with its default options (OpenSSH's cipher: chacha20-poly1305)
 #   sshfs-tuned    sshfs -o Ciphers=aes128-gcm@openssh.com,max_read=65536,kernel_cache and the
-#                  mount's kernel read-ahead raised to 16 MiB (the best tuned sshfs of SSHFS.md)
+#                  mount's kernel read-ahead raised to 16 MiB (the best tuned sshfs measured)
 #   red            `red mount` with its default options
 #   red-directio   `red mount --direct-io`
 # drops the page cache (as root) and runs three fio jobs, each reading the whole file once with

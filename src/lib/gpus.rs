@@ -1,7 +1,7 @@
 //! GPUs on the host: what `nvidia-smi` reports, and which of them an experiment gets.
 //!
 //! The reference finds GPUs by pulling and running an `nvidia/cuda` image (a tag that no longer
-//! exists, EXEC.md §5). `red` asks the host instead: [`discover`] runs
+//! exists; docs/gpus.md). `red` asks the host instead: [`discover`] runs
 //! `nvidia-smi --query-gpu=index,uuid,name,memory.total --format=csv,noheader,nounits` and
 //! [`parse_nvidia_smi`] reads its output. Nothing here talks to Docker and no image is ever pulled
 //! to find a GPU.

@@ -34,7 +34,8 @@
 //!   module per subcommand.
 //!
 //! `parse`, `validate`, `template`, `fill`, `plan`, `convert` and `upgrade` are synchronous and
-//! pure; tokio lives only in [`execute`], [`agency`], [`kiosk`] and the commands that drive them. `tests/it/cli.rs` checks that layering.
+//! pure; tokio lives only in [`execute`], [`agency`], [`kiosk`] and the commands that drive them.
+//! `tests/it/architecture.rs` checks that layering, and docs/architecture.md has the module map.
 
 pub mod agency;
 pub mod bench;

@@ -4,7 +4,7 @@
 //! a mapping key named `access` or `auth`; values below a protected key (`password`,
 //! `privateKey`, or any key starting with `_`) are secrets. This module owns the two rules that
 //! decide what is a placeholder and where one may stand, as the reference (red-val 9.3) applies
-//! them before running a file (RED-FORMAT.md §5.1, §5.2):
+//! them before running a file (docs/credentials.md, "Variables" and "Protected keys"):
 //!
 //! - [`parse`] cuts one string into literal text and placeholders, rejecting the four malformed
 //!   shapes of the reference (a placeholder opened inside another, one never closed, an empty
@@ -112,8 +112,8 @@ fn split_keep<'a>(text: &'a str, separator: &'static str) -> Vec<&'a str> {
 
 /// Split one string into literal text and placeholders.
 ///
-/// Follows the reference's algorithm exactly (RED-FORMAT.md §5.1), so `"{{{x}}}"` is the
-/// placeholder `{x` followed by the literal `}`, and `"{{ a }}"` names ` a `.
+/// Follows the reference's algorithm exactly (docs/credentials.md, "Variables"), so `"{{{x}}}"` is
+/// the placeholder `{x` followed by the literal `}`, and `"{{ a }}"` names ` a `.
 pub fn parse(text: &str) -> Result<Vec<Part<'_>>, GrammarError> {
     // Pass 1: group pieces into runs that are either literal text or one framed `{{…}}`.
     // Each run is a byte range of `text`; pieces are consecutive, so ranges are contiguous.
@@ -237,7 +237,7 @@ pub fn is_template_key(key: &str) -> bool {
 }
 
 /// The name a connector or engine receives for a key: one leading `_` removed (`_username`
-/// means `username`, protected), as CC-Agency does (RED-FORMAT.md §5.6).
+/// means `username`, protected), as CC-Agency does (docs/credentials.md, "Protected keys").
 #[must_use]
 pub fn normalize_key(key: &str) -> &str {
     key.strip_prefix('_').unwrap_or(key)
@@ -326,7 +326,7 @@ fn pointer_of(path: &[Segment<'_>]) -> String {
 }
 
 /// Find every variable of a document and every misplaced or malformed placeholder and
-/// protected key (RED-FORMAT.md §5.2).
+/// protected key (docs/credentials.md, "Protected keys").
 ///
 /// The walk is iterative (no recursion limit) and builds a key path only where it reports
 /// something, so it costs little on a 100,000-batch file.

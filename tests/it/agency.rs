@@ -76,8 +76,8 @@ fn submit(
     args: &[&str],
 ) -> Run {
     red(url, user)
-        .file("exp.red.yml", &edit(fixture(name)))
-        .file("vars.yml", &vars(url, user, &format!("{user}-pw")))
+        .file("exp.red.yml", edit(fixture(name)))
+        .file("vars.yml", vars(url, user, &format!("{user}-pw")))
         .args(["submit", "exp.red.yml", "--vars", "vars.yml", "--no-prompt"])
         .args(args)
         .run()
@@ -653,7 +653,7 @@ fn a_config_file_with_a_password_must_be_private() {
         .env("RED_AGENCY_PASSWORD", "")
         .file(
             "agency.json",
-            &format!(r#"{{"url":"{url}","username":"alice","password":"canary-cfg-9e9e"}}"#),
+            format!(r#"{{"url":"{url}","username":"alice","password":"canary-cfg-9e9e"}}"#),
         );
     let path = red.dir().join("agency.json");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");

@@ -4,25 +4,14 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn red(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_red"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("the red binary runs")
-}
+use crate::support::{Red, Run};
 
-fn json_of(output: &Output) -> Value {
-    assert!(
-        output.status.success(),
-        "red failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("stdout is one JSON document")
+fn json_of(output: &Run) -> Value {
+    assert_eq!(output.code, 0, "red failed: {}", output.stderr);
+    serde_json::from_str(&output.stdout).expect("stdout is one JSON document")
 }
 
 /// Check `instance` against `tests/fixtures/bench/<name>.schema.json`.
@@ -56,23 +45,25 @@ fn io_reads_exactly_the_bytes_asked_in_both_patterns() {
     let file = data_file(dir.path(), (1 << 20) + 1000);
     for pattern in ["random", "sequential"] {
         // 300 KiB in 64 KiB blocks: 4 whole reads and one of 44 KiB, per round.
-        let output = red(&[
-            "bench",
-            "io",
-            file.to_str().unwrap(),
-            "--block",
-            "64K",
-            "--bytes",
-            "300K",
-            "--readers",
-            "3",
-            "--rounds",
-            "2",
-            "--pattern",
-            pattern,
-            "--format",
-            "json",
-        ]);
+        let output = Red::new()
+            .args([
+                "bench",
+                "io",
+                file.to_str().unwrap(),
+                "--block",
+                "64K",
+                "--bytes",
+                "300K",
+                "--readers",
+                "3",
+                "--rounds",
+                "2",
+                "--pattern",
+                pattern,
+                "--format",
+                "json",
+            ])
+            .run();
         let document = json_of(&output);
         assert_schema("io", &document);
         let target = &document["targets"][0];
@@ -97,21 +88,23 @@ fn io_clamps_the_block_to_a_small_file_and_compares_two_files() {
     let other = dir.path().join("other.bin");
     std::fs::copy(&file, &other).unwrap();
     let svg = dir.path().join("io.svg");
-    let output = red(&[
-        "bench",
-        "io",
-        file.to_str().unwrap(),
-        "--compare",
-        other.to_str().unwrap(),
-        "--bytes",
-        "25000",
-        "--rounds",
-        "1",
-        "--format",
-        "json",
-        "--plot",
-        svg.to_str().unwrap(),
-    ]);
+    let output = Red::new()
+        .args([
+            "bench",
+            "io",
+            file.to_str().unwrap(),
+            "--compare",
+            other.to_str().unwrap(),
+            "--bytes",
+            "25000",
+            "--rounds",
+            "1",
+            "--format",
+            "json",
+            "--plot",
+            svg.to_str().unwrap(),
+        ])
+        .run();
     let document = json_of(&output);
     assert_schema("io", &document);
     let targets = document["targets"].as_array().unwrap();
@@ -129,19 +122,21 @@ fn io_clamps_the_block_to_a_small_file_and_compares_two_files() {
 fn io_human_table_and_errors() {
     let dir = tempfile::tempdir().unwrap();
     let file = data_file(dir.path(), 200_000);
-    let output = red(&[
-        "bench",
-        "io",
-        file.to_str().unwrap(),
-        "--block",
-        "64K",
-        "--bytes",
-        "128K",
-        "--rounds",
-        "1",
-    ]);
-    assert!(output.status.success());
-    let table = String::from_utf8(output.stdout).unwrap();
+    let output = Red::new()
+        .args([
+            "bench",
+            "io",
+            file.to_str().unwrap(),
+            "--block",
+            "64K",
+            "--bytes",
+            "128K",
+            "--rounds",
+            "1",
+        ])
+        .run();
+    assert!(output.code == 0);
+    let table = output.stdout;
     assert!(table.starts_with("file "), "{table}");
     assert!(
         table.contains("MiB/s") && table.contains("128.0 KiB"),
@@ -149,42 +144,50 @@ fn io_human_table_and_errors() {
     );
 
     let missing = dir.path().join("missing.bin");
-    let output = red(&["bench", "io", missing.to_str().unwrap(), "--bytes", "1K"]);
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8(output.stderr).unwrap();
+    let output = Red::new()
+        .args(["bench", "io", missing.to_str().unwrap(), "--bytes", "1K"])
+        .run();
+    assert_eq!(output.code, 2);
+    let stderr = output.stderr;
     assert!(
         stderr.contains("cannot open") && stderr.contains("missing.bin"),
         "{stderr}"
     );
 
-    let output = red(&[
-        "bench",
-        "io",
-        file.to_str().unwrap(),
-        "--direct",
-        "--block",
-        "1000",
-        "--bytes",
-        "4096",
-    ]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("must be a multiple of 4096"));
+    let output = Red::new()
+        .args([
+            "bench",
+            "io",
+            file.to_str().unwrap(),
+            "--direct",
+            "--block",
+            "1000",
+            "--bytes",
+            "4096",
+        ])
+        .run();
+    assert_eq!(output.code, 2);
+    assert!(output.stderr.contains("must be a multiple of 4096"));
 
-    let output = red(&["bench", "io", file.to_str().unwrap(), "--block", "12X"]);
-    assert_eq!(output.status.code(), Some(2));
+    let output = Red::new()
+        .args(["bench", "io", file.to_str().unwrap(), "--block", "12X"])
+        .run();
+    assert_eq!(output.code, 2);
 
-    let output = red(&["bench", "io", file.to_str().unwrap(), "--readers", "0"]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("0 is not in 1..=1024"));
+    let output = Red::new()
+        .args(["bench", "io", file.to_str().unwrap(), "--readers", "0"])
+        .run();
+    assert_eq!(output.code, 2);
+    assert!(output.stderr.contains("0 is not in 1..=1024"));
 }
 
 #[cfg(not(feature = "hdf5"))]
 #[test]
 fn hdf5_commands_say_how_to_get_them() {
     for command in ["dataset", "loader"] {
-        let output = red(&["bench", command, "x.h5"]);
-        assert_eq!(output.status.code(), Some(2));
-        assert!(String::from_utf8_lossy(&output.stderr).contains("--features hdf5"));
+        let output = Red::new().args(["bench", command, "x.h5"]).run();
+        assert_eq!(output.code, 2);
+        assert!(output.stderr.contains("--features hdf5"));
     }
 }
 
@@ -213,7 +216,7 @@ mod hdf5 {
             "json",
         ];
         args.extend_from_slice(extra);
-        json_of(&red(&args))
+        json_of(&Red::new().args(args).run())
     }
 
     #[test]
@@ -280,15 +283,17 @@ mod hdf5 {
         let tile: Array4<u8> = data.read_slice(s![1..2, .., .., ..]).unwrap();
         assert_eq!(tile.slice(s![0, .., .., ..]), dataset::tile(1, 3, 2, 1));
 
-        let output = red(&[
-            "bench",
-            "dataset",
-            path.to_str().unwrap(),
-            "--deflate",
-            "12",
-        ]);
-        assert_eq!(output.status.code(), Some(2));
-        assert!(String::from_utf8_lossy(&output.stderr).contains("12 is not in 1..=9"));
+        let output = Red::new()
+            .args([
+                "bench",
+                "dataset",
+                path.to_str().unwrap(),
+                "--deflate",
+                "12",
+            ])
+            .run();
+        assert_eq!(output.code, 2);
+        assert!(output.stderr.contains("12 is not in 1..=9"));
     }
 
     /// A hand-made file with 8x8 tiles: positives alternate full and empty tissue masks,
@@ -343,25 +348,27 @@ mod hdf5 {
         // With runs of 4 tiles from the only possible start (0), a batch of 3 positives reads
         // tiles 0 (kept) 1 2 (kept) 3, then 0 (kept): 5 reads; 3 negatives take 3 reads.
         // Two steps: 16 read, 12 kept.
-        let output = red(&[
-            "bench",
-            "loader",
-            path.to_str().unwrap(),
-            "--steps",
-            "2",
-            "--batch",
-            "3",
-            "--crop",
-            "4",
-            "--chunk-tiles",
-            "4",
-            "--compute-ms",
-            "0",
-            "--workers",
-            "2",
-            "--format",
-            "json",
-        ]);
+        let output = Red::new()
+            .args([
+                "bench",
+                "loader",
+                path.to_str().unwrap(),
+                "--steps",
+                "2",
+                "--batch",
+                "3",
+                "--crop",
+                "4",
+                "--chunk-tiles",
+                "4",
+                "--compute-ms",
+                "0",
+                "--workers",
+                "2",
+                "--format",
+                "json",
+            ])
+            .run();
         let document = json_of(&output);
         assert_schema("loader", &document);
         let epoch = &document["targets"][0]["epochs"][0];
@@ -371,25 +378,29 @@ mod hdf5 {
         assert_eq!(document["targets"][0]["steps"].as_array().unwrap().len(), 2);
 
         // Without HDF5's chunk cache the same crops are read (row by row).
-        let uncached = json_of(&red(&[
-            "bench",
-            "loader",
-            path.to_str().unwrap(),
-            "--steps",
-            "2",
-            "--batch",
-            "3",
-            "--crop",
-            "4",
-            "--chunk-tiles",
-            "4",
-            "--compute-ms",
-            "0",
-            "--chunk-cache",
-            "0",
-            "--format",
-            "json",
-        ]));
+        let uncached = json_of(
+            &Red::new()
+                .args([
+                    "bench",
+                    "loader",
+                    path.to_str().unwrap(),
+                    "--steps",
+                    "2",
+                    "--batch",
+                    "3",
+                    "--crop",
+                    "4",
+                    "--chunk-tiles",
+                    "4",
+                    "--compute-ms",
+                    "0",
+                    "--chunk-cache",
+                    "0",
+                    "--format",
+                    "json",
+                ])
+                .run(),
+        );
         assert_schema("loader", &uncached);
         assert_eq!(uncached["options"]["chunk_cache"], 0);
         assert_eq!(uncached["targets"][0]["epochs"][0]["tiles_read"], 16);
@@ -406,26 +417,30 @@ mod hdf5 {
                     .unwrap();
             }
         }
-        let output = red(&[
-            "bench",
-            "loader",
-            empty.to_str().unwrap(),
-            "--steps",
-            "1",
-            "--batch",
-            "2",
-            "--crop",
-            "4",
-            "--compute-ms",
-            "0",
-        ]);
-        assert_eq!(output.status.code(), Some(2));
-        assert!(String::from_utf8_lossy(&output.stderr).contains("--min-tissue"));
+        let output = Red::new()
+            .args([
+                "bench",
+                "loader",
+                empty.to_str().unwrap(),
+                "--steps",
+                "1",
+                "--batch",
+                "2",
+                "--crop",
+                "4",
+                "--compute-ms",
+                "0",
+            ])
+            .run();
+        assert_eq!(output.code, 2);
+        assert!(output.stderr.contains("--min-tissue"));
 
         // A crop larger than the tiles is a shape error naming the array.
-        let output = red(&["bench", "loader", path.to_str().unwrap(), "--crop", "9"]);
-        assert_eq!(output.status.code(), Some(2));
-        assert!(String::from_utf8_lossy(&output.stderr).contains("train_positive"));
+        let output = Red::new()
+            .args(["bench", "loader", path.to_str().unwrap(), "--crop", "9"])
+            .run();
+        assert_eq!(output.code, 2);
+        assert!(output.stderr.contains("train_positive"));
     }
 
     #[test]
@@ -436,27 +451,29 @@ mod hdf5 {
         let copy = dir.path().join("b.h5");
         std::fs::copy(&path, &copy).unwrap();
         let svg = dir.path().join("loader.svg");
-        let output = red(&[
-            "bench",
-            "loader",
-            path.to_str().unwrap(),
-            "--compare",
-            copy.to_str().unwrap(),
-            "--steps",
-            "2",
-            "--batch",
-            "4",
-            "--chunk-tiles",
-            "2",
-            "--epochs",
-            "2",
-            "--compute-ms",
-            "1",
-            "--format",
-            "json",
-            "--plot",
-            svg.to_str().unwrap(),
-        ]);
+        let output = Red::new()
+            .args([
+                "bench",
+                "loader",
+                path.to_str().unwrap(),
+                "--compare",
+                copy.to_str().unwrap(),
+                "--steps",
+                "2",
+                "--batch",
+                "4",
+                "--chunk-tiles",
+                "2",
+                "--epochs",
+                "2",
+                "--compute-ms",
+                "1",
+                "--format",
+                "json",
+                "--plot",
+                svg.to_str().unwrap(),
+            ])
+            .run();
         let document = json_of(&output);
         assert_schema("loader", &document);
         let targets = document["targets"].as_array().unwrap();

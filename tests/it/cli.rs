@@ -91,42 +91,24 @@ fn no_forgotten_test_files() {
     }
 }
 
-/// The pure stages must not reach for the async runtime, the CLI or terminal widgets.
+/// Every test that runs the `red` binary does it through `support::Red`, so each run has its
+/// scratch directory as `HOME` and none of the test's own `RED_VAR_*` or `RUST_LOG`. The one
+/// other use of the binary's path is as the askpass program of the ssh connector.
 #[test]
-fn pure_stages_stay_pure() {
-    let pure = [
-        "parse",
-        "validate",
-        "tree.rs",
-        "source.rs",
-        "diagnostic.rs",
-        "redact.rs",
-        "convert",
-        "upgrade",
-        "template.rs",
-        "fill",
-        "plan",
-    ];
-    for name in pure {
-        let path = root().join("src/lib").join(name);
-        let mut files = Vec::new();
-        let mut pending = vec![path];
-        while let Some(path) = pending.pop() {
-            if path.is_dir() {
-                pending.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                files.push(path);
-            }
+fn cli_tests_run_red_through_support() {
+    let binary = concat!("CARGO_BIN_EXE_", "red");
+    for entry in std::fs::read_dir(root().join("tests/it")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
         }
-        for file in files {
-            let text = std::fs::read_to_string(&file).unwrap();
-            for forbidden in ["tokio::", "clap::", "indicatif::", "anyhow::"] {
-                assert!(
-                    !text.contains(forbidden),
-                    "{} uses {forbidden}",
-                    file.display()
-                );
-            }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for line in text.lines().filter(|l| l.contains(binary)) {
+            assert!(
+                line.contains("with_askpass_program"),
+                "{} runs red without support::Red: {line}",
+                path.display()
+            );
         }
     }
 }

@@ -3,9 +3,10 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 
 use red::convert::{self, Format, Value};
+
+use crate::support::{Red, Run};
 
 fn fixtures(folder: &str) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -27,34 +28,12 @@ fn fixture(folder: &str, name: &str) -> PathBuf {
         .join(name)
 }
 
-fn red(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_red"));
-    command.args(args).env("NO_COLOR", "1");
-    command.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    });
-    command.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = command.spawn().unwrap();
-    if let Some(text) = stdin {
-        use std::io::Write as _;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
-    }
-    child.wait_with_output().unwrap()
+fn stderr(output: &Run) -> String {
+    output.stderr.clone()
 }
 
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
+fn stdout(output: &Run) -> String {
+    output.stdout.clone()
 }
 
 /// YAML → JSON → YAML gives the same tree and the same YAML text, for every corpus file.
@@ -108,8 +87,11 @@ fn every_fixture_round_trips() {
 #[test]
 fn format_keeps_order_and_numbers() {
     let input = "z: 1.50\na: 0x1F\nt: 2020-01-01\nn: '010'\ns: |\n  two\n  lines\n";
-    let output = red(&["convert", "format", "--to", "json", "-"], Some(input));
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let output = Red::new()
+        .args(["convert", "format", "--to", "json", "-"])
+        .stdin(input.as_bytes())
+        .run();
+    assert_eq!(output.code, 0, "{}", stderr(&output));
     insta::assert_snapshot!(stdout(&output), @r#"
     {
       "z": 1.50,
@@ -119,10 +101,10 @@ fn format_keeps_order_and_numbers() {
       "s": "two\nlines\n"
     }
     "#);
-    let back = red(
-        &["convert", "format", "--to", "yaml", "-"],
-        Some(&stdout(&output)),
-    );
+    let back = Red::new()
+        .args(["convert", "format", "--to", "yaml", "-"])
+        .stdin(stdout(&output).as_bytes())
+        .run();
     insta::assert_snapshot!(stdout(&back), @r"
     z: 1.50
     a: 31
@@ -138,8 +120,8 @@ fn format_keeps_order_and_numbers() {
 fn format_writes_the_output_file() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.json");
-    let output = red(
-        &[
+    let output = Red::new()
+        .args([
             "convert",
             "format",
             "--to",
@@ -154,10 +136,9 @@ fn format_writes_the_output_file() {
             .unwrap(),
             "-o",
             out.to_str().unwrap(),
-        ],
-        None,
-    );
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        ])
+        .run();
+    assert_eq!(output.code, 0, "{}", stderr(&output));
     assert!(stdout(&output).is_empty());
     let text = std::fs::read_to_string(&out).unwrap();
     assert_eq!(text.lines().count(), 1);
@@ -169,11 +150,11 @@ fn format_writes_the_output_file() {
 
 #[test]
 fn infinity_is_refused_with_its_location() {
-    let output = red(
-        &["convert", "format", "--to", "json", "-"],
-        Some("a:\n  b: [1, -.inf]\n"),
-    );
-    assert_eq!(output.status.code(), Some(1));
+    let output = Red::new()
+        .args(["convert", "format", "--to", "json", "-"])
+        .stdin("a:\n  b: [1, -.inf]\n".as_bytes())
+        .run();
+    assert_eq!(output.code, 1);
     insta::assert_snapshot!(stderr(&output), @r"
     error[convert]: the number `-.inf` cannot be written as JSON
      --> <stdin>:2:10
@@ -188,17 +169,22 @@ fn infinity_is_refused_with_its_location() {
 
 #[test]
 fn missing_and_broken_files() {
-    let output = red(
-        &["convert", "format", "--to", "json", "/nonexistent/red.yml"],
-        None,
-    );
-    assert_eq!(output.status.code(), Some(2));
+    let output = Red::new()
+        .args(["convert", "format", "--to", "json", "/nonexistent/red.yml"])
+        .run();
+    assert_eq!(output.code, 2);
     assert!(stderr(&output).contains("cannot read the file"));
-    let output = red(&["convert", "format", "--to", "yaml", "-"], Some("a: [1\n"));
-    assert_eq!(output.status.code(), Some(1));
+    let output = Red::new()
+        .args(["convert", "format", "--to", "yaml", "-"])
+        .stdin("a: [1\n".as_bytes())
+        .run();
+    assert_eq!(output.code, 1);
     assert!(stderr(&output).contains("<stdin>:"), "{}", stderr(&output));
-    let output = red(&["convert", "format", "-"], Some("a: 1\n"));
-    assert_eq!(output.status.code(), Some(2), "--to is required");
+    let output = Red::new()
+        .args(["convert", "format", "-"])
+        .stdin("a: 1\n".as_bytes())
+        .run();
+    assert_eq!(output.code, 2, "--to is required");
 }
 
 const BATCHES: &str = "\
@@ -225,11 +211,11 @@ container:
 fn batches_one_file_each() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("jobs");
-    let output = red(
-        &["convert", "batches", "-", "-o", out.to_str().unwrap()],
-        Some(BATCHES),
-    );
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let output = Red::new()
+        .args(["convert", "batches", "-", "-o", out.to_str().unwrap()])
+        .stdin(BATCHES.as_bytes())
+        .run();
+    assert_eq!(output.code, 0, "{}", stderr(&output));
     let mut names: Vec<_> = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -262,8 +248,8 @@ fn batches_one_file_each() {
           url: busybox:1
     ");
     // Into an existing directory, as JSON.
-    let output = red(
-        &[
+    let output = Red::new()
+        .args([
             "convert",
             "batches",
             "-",
@@ -271,10 +257,10 @@ fn batches_one_file_each() {
             out.to_str().unwrap(),
             "--to",
             "json",
-        ],
-        Some(BATCHES),
-    );
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        ])
+        .stdin(BATCHES.as_bytes())
+        .run();
+    assert_eq!(output.code, 0, "{}", stderr(&output));
     let second: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("batch_1.json")).unwrap()).unwrap();
     assert_eq!(second["inputs"]["text"], "010");
@@ -315,11 +301,11 @@ fn batches_needs_batches() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("jobs");
     let single = BATCHES.replace("batches:\n- inputs: {text: hello}\n  doc: first batch\n- inputs: {text: '010'}\n  outputs: {}\n", "inputs: {text: hi}\n");
-    let output = red(
-        &["convert", "batches", "-", "-o", out.to_str().unwrap()],
-        Some(&single),
-    );
-    assert_eq!(output.status.code(), Some(1));
+    let output = Red::new()
+        .args(["convert", "batches", "-", "-o", out.to_str().unwrap()])
+        .stdin(single.as_bytes())
+        .run();
+    assert_eq!(output.code, 1);
     assert!(
         stderr(&output).contains("has no `batches`"),
         "{}",
@@ -332,11 +318,11 @@ fn batches_needs_batches() {
 fn batches_refuses_invalid_files() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("jobs");
-    let output = red(
-        &["convert", "batches", "-", "-o", out.to_str().unwrap()],
-        Some("- 1\n"),
-    );
-    assert_eq!(output.status.code(), Some(1));
+    let output = Red::new()
+        .args(["convert", "batches", "-", "-o", out.to_str().unwrap()])
+        .stdin("- 1\n".as_bytes())
+        .run();
+    assert_eq!(output.code, 1);
     assert!(
         stderr(&output).contains("nothing was written"),
         "{}",
@@ -349,11 +335,11 @@ fn batches_refuses_invalid_files() {
 fn cwl_tool_and_jobs() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("cwl");
-    let output = red(
-        &["convert", "cwl", "-", "-o", out.to_str().unwrap()],
-        Some(BATCHES),
-    );
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let output = Red::new()
+        .args(["convert", "cwl", "-", "-o", out.to_str().unwrap()])
+        .stdin(BATCHES.as_bytes())
+        .run();
+    assert_eq!(output.code, 0, "{}", stderr(&output));
     insta::assert_snapshot!(std::fs::read_to_string(out.join("cli.cwl")).unwrap(), @r"
     cwlVersion: v1.0
     class: CommandLineTool
@@ -381,17 +367,16 @@ fn cwl_of_a_single_job_file() {
         "convert",
         "curious-containers__curious-containers__cc-faice__tests__red_files__input_output__24b134d7.red",
     );
-    let output = red(
-        &[
+    let output = Red::new()
+        .args([
             "convert",
             "cwl",
             path.to_str().unwrap(),
             "-o",
             dir.path().to_str().unwrap(),
-        ],
-        None,
-    );
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        ])
+        .run();
+    assert_eq!(output.code, 0, "{}", stderr(&output));
     let job = std::fs::read_to_string(dir.path().join("job.yml")).unwrap();
     assert!(job.contains("class: File\n"), "{job}");
     assert!(job.contains("location: "), "{job}");
@@ -404,8 +389,8 @@ fn unwritable_outputs_are_io_errors_and_leave_nothing() {
     let blocker = dir.path().join("file");
     std::fs::write(&blocker, "x").unwrap();
     let target = blocker.join("out.json");
-    let output = red(
-        &[
+    let output = Red::new()
+        .args([
             "convert",
             "format",
             "--to",
@@ -413,21 +398,21 @@ fn unwritable_outputs_are_io_errors_and_leave_nothing() {
             "-",
             "-o",
             target.to_str().unwrap(),
-        ],
-        Some("a: 1\n"),
-    );
-    assert_eq!(output.status.code(), Some(2));
+        ])
+        .stdin("a: 1\n".as_bytes())
+        .run();
+    assert_eq!(output.code, 2);
     assert!(
         stderr(&output).contains("cannot write"),
         "{}",
         stderr(&output)
     );
     let jobs = blocker.join("jobs");
-    let output = red(
-        &["convert", "batches", "-", "-o", jobs.to_str().unwrap()],
-        Some(BATCHES),
-    );
-    assert_eq!(output.status.code(), Some(2));
+    let output = Red::new()
+        .args(["convert", "batches", "-", "-o", jobs.to_str().unwrap()])
+        .stdin(BATCHES.as_bytes())
+        .run();
+    assert_eq!(output.code, 2);
     assert!(
         stderr(&output).contains("cannot create the directory"),
         "{}",

@@ -6,6 +6,10 @@
 //! answers (a stalled header), one that sends a body a byte a second, and a unix socket that
 //! accepts and never answers in place of the Docker daemon. Tests that run a container are
 //! enabled by `docker-tests` (docs/testing.md); the others need nothing.
+//!
+//! Every run has an address-space limit (`Red::memory_limit`), as in `tests/it/limits.rs`: a
+//! regression that makes red buffer without end while it waits fails the test (the allocation
+//! that goes over aborts red) instead of taking the machine's memory.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -146,9 +150,14 @@ execution:
     )
 }
 
+/// The address space a run may use. red streams what passes through it and needs a few tens of
+/// MiB here; the rest is room for the runtime's threads (one per core) on a large machine.
+const MEMORY: u64 = 512 << 20;
+
 /// `red exec` of `text` with `TMPDIR` in `tmp`, in the background.
 fn exec(text: &str, tmp: &Path, args: &[&str]) -> Red {
     Red::new()
+        .memory_limit(MEMORY)
         .file("job.red.yml", text)
         .env("TMPDIR", &tmp.display().to_string())
         .args(["exec", "job.red.yml"])
@@ -310,6 +319,7 @@ fn a_remote_command_yields_to(signal: &str, args: &[&str]) {
     let (url, accepted) = silent_http();
     let args: Vec<String> = args.iter().map(|a| a.replace("URL", &url)).collect();
     let mut red = Red::new()
+        .memory_limit(MEMORY)
         .env("RED_AGENCY_USER", "canary-user")
         .env("RED_AGENCY_PASSWORD", "canary-pw-77d1")
         .env("RED_AGENCY_CONFIG", "/nonexistent/agency.json")

@@ -14,9 +14,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use red::execute::docker::{
-    Bind, Bollard, Cancellation, Capture, ContainerApi, ContainerGuard, ContainerUser, Error,
-    LABEL_RUN, NetworkMode, PullPolicy, RegistryAuth, RunSpec, ensure_image, remove_labelled,
-    run_container,
+    Bind, Bollard, Cancellation, Capture, ContainerApi, ContainerGuard, ContainerOutcome,
+    ContainerUser, Error, LABEL_RUN, NetworkMode, PullPolicy, RegistryAuth, RunSpec, ensure_image,
+    remove_labelled, run_container,
 };
 
 const BUSYBOX: &str = "red-test/busybox:latest";
@@ -91,6 +91,30 @@ async fn has_running(api: &Bollard, run: &str) -> bool {
     }
 }
 
+/// Run `spec` to its end (or its `timeout`) as `red exec` does, with no cancellation, and check
+/// that its container is gone afterwards, whatever the outcome.
+fn run_to_end(
+    runtime: &tokio::runtime::Runtime,
+    api: &Bollard,
+    spec: &RunSpec,
+    timeout: Option<Duration>,
+) -> Result<ContainerOutcome, Error> {
+    let result = runtime.block_on(run_container(
+        api,
+        spec,
+        timeout,
+        false,
+        &Cancellation::new(),
+    ));
+    let run = &spec.labels[LABEL_RUN];
+    assert_eq!(
+        labelled(runtime, api, run),
+        Vec::<String>::new(),
+        "the container of run {run} was not removed"
+    );
+    result
+}
+
 fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
 }
@@ -109,15 +133,13 @@ fn argv_reaches_the_process_intact_without_a_shell() {
     let mut argv = vec!["touch"];
     let paths: Vec<String> = names.iter().map(|n| format!("/out/{n}")).collect();
     argv.extend(paths.iter().map(String::as_str));
-    let outcome = runtime
-        .block_on(run_container(
-            &api,
-            &spec(BUSYBOX, &argv, out.path(), &run),
-            None,
-            false,
-            &Cancellation::new(),
-        ))
-        .expect("run");
+    let outcome = run_to_end(
+        &runtime,
+        &api,
+        &spec(BUSYBOX, &argv, out.path(), &run),
+        None,
+    )
+    .expect("run");
     assert_eq!(outcome.exit_code, Some(0), "{outcome:?}");
     for name in names {
         assert!(
@@ -134,15 +156,13 @@ fn argv_reaches_the_process_intact_without_a_shell() {
         "sh",
     ];
     argv.extend(args);
-    let outcome = runtime
-        .block_on(run_container(
-            &api,
-            &spec(BUSYBOX, &argv, out.path(), &run),
-            None,
-            false,
-            &Cancellation::new(),
-        ))
-        .expect("run");
+    let outcome = run_to_end(
+        &runtime,
+        &api,
+        &spec(BUSYBOX, &argv, out.path(), &run),
+        None,
+    )
+    .expect("run");
     assert_eq!(outcome.exit_code, Some(0), "{outcome:?}");
     let written = std::fs::read(out.path().join("args")).expect("args file");
     let got: Vec<&[u8]> = written.split(|&b| b == 0).collect();
@@ -152,11 +172,6 @@ fn argv_reaches_the_process_intact_without_a_shell() {
         .chain([&b""[..]])
         .collect();
     assert_eq!(got, expected);
-    assert_eq!(
-        labelled(&runtime, &api, &run),
-        Vec::<String>::new(),
-        "containers removed"
-    );
 }
 
 #[test]
@@ -181,15 +196,7 @@ fn stdout_and_stderr_are_captured_byte_for_byte() {
         stdout: stdout.clone(),
         stderr: stderr.clone(),
     });
-    let outcome = runtime
-        .block_on(run_container(
-            &api,
-            &spec,
-            None,
-            false,
-            &Cancellation::new(),
-        ))
-        .expect("run");
+    let outcome = run_to_end(&runtime, &api, &spec, None).expect("run");
     assert_eq!(outcome.exit_code, Some(0), "{outcome:?}");
     let mut expected = b"first\n".to_vec();
     expected.resize(expected.len() + 20_000_000, 0);
@@ -213,15 +220,7 @@ fn the_image_entrypoint_is_overridden() {
     let out = tempdir();
     let run = run_id("entrypoint");
     let spec = spec(BUSYBOX_ENTRYPOINT, &["touch", "/out/ran"], out.path(), &run);
-    let outcome = runtime
-        .block_on(run_container(
-            &api,
-            &spec,
-            None,
-            false,
-            &Cancellation::new(),
-        ))
-        .expect("run");
+    let outcome = run_to_end(&runtime, &api, &spec, None).expect("run");
     // The entrypoint would print WRONG and exit 3.
     assert_eq!(outcome.exit_code, Some(0), "{outcome:?}");
     assert!(out.path().join("ran").exists());
@@ -270,15 +269,7 @@ fn a_non_root_image_runs_as_the_given_or_invoking_user() {
         let mut spec = spec(BUSYBOX_USER, &argv, out.path(), &run);
         spec.argv.push(name.to_owned());
         spec.user = user;
-        let outcome = runtime
-            .block_on(run_container(
-                &api,
-                &spec,
-                None,
-                false,
-                &Cancellation::new(),
-            ))
-            .expect("run");
+        let outcome = run_to_end(&runtime, &api, &spec, None).expect("run");
         assert_eq!(outcome.exit_code, Some(0), "{name}: {outcome:?}");
         let path = out.path().join(name);
         let text = std::fs::read_to_string(&path).expect("output file");
@@ -304,14 +295,7 @@ fn exit_codes_are_kept_and_failed_containers_removed() {
     for code in [1, 42, 255] {
         let script = format!("exit {code}");
         let spec = spec(BUSYBOX, &["sh", "-c", &script], out.path(), &run);
-        let outcome = runtime
-            .block_on(run_container(
-                &api,
-                &spec,
-                None,
-                false,
-                &Cancellation::new(),
-            ))
+        let outcome = run_to_end(&runtime, &api, &spec, None)
             .expect("a failing experiment is an outcome, not an error");
         assert_eq!(
             (outcome.exit_code, outcome.oom_killed, outcome.timed_out),
@@ -319,7 +303,6 @@ fn exit_codes_are_kept_and_failed_containers_removed() {
         );
         assert!(!outcome.succeeded());
     }
-    assert_eq!(labelled(&runtime, &api, &run), Vec::<String>::new());
 }
 
 #[test]
@@ -337,14 +320,7 @@ fn a_command_that_cannot_start_is_an_outcome_with_126_or_127() {
         ("/etc/passwd", 126, "permission denied"),
     ] {
         let spec = spec(BUSYBOX, &[argv], out.path(), &run);
-        let outcome = runtime
-            .block_on(run_container(
-                &api,
-                &spec,
-                None,
-                false,
-                &Cancellation::new(),
-            ))
+        let outcome = run_to_end(&runtime, &api, &spec, None)
             .expect("a command that cannot start is an outcome");
         assert_eq!(outcome.exit_code, Some(code), "{argv}: {outcome:?}");
         let message = outcome.start_error.clone().unwrap_or_default();
@@ -353,7 +329,6 @@ fn a_command_that_cannot_start_is_an_outcome_with_126_or_127() {
             "{argv}: {message}"
         );
     }
-    assert_eq!(labelled(&runtime, &api, &run), Vec::<String>::new());
 }
 
 #[test]
@@ -369,19 +344,10 @@ fn running_out_of_memory_is_reported_as_an_oom_kill() {
     let script = "x=$(head -c 400000000 /dev/zero | tr '\\0' a); echo survived > /out/survived";
     let mut spec = spec(BUSYBOX, &["sh", "-c", script], out.path(), &run);
     spec.memory_mb = Some(256);
-    let outcome = runtime
-        .block_on(run_container(
-            &api,
-            &spec,
-            None,
-            false,
-            &Cancellation::new(),
-        ))
-        .expect("run");
+    let outcome = run_to_end(&runtime, &api, &spec, None).expect("run");
     assert!(outcome.oom_killed, "{outcome:?}");
     assert!(!outcome.succeeded());
     assert!(!out.path().join("survived").exists());
-    assert_eq!(labelled(&runtime, &api, &run), Vec::<String>::new());
 }
 
 #[test]
@@ -394,21 +360,12 @@ fn a_timeout_kills_and_removes_the_container() {
     let out = tempdir();
     let run = run_id("timeout");
     let spec = spec(BUSYBOX, &["sleep", "600"], out.path(), &run);
-    let outcome = runtime
-        .block_on(run_container(
-            &api,
-            &spec,
-            Some(Duration::from_secs(1)),
-            false,
-            &Cancellation::new(),
-        ))
-        .expect("run");
+    let outcome = run_to_end(&runtime, &api, &spec, Some(Duration::from_secs(1))).expect("run");
     assert_eq!(
         (outcome.timed_out, outcome.exit_code),
         (true, None),
         "{outcome:?}"
     );
-    assert_eq!(labelled(&runtime, &api, &run), Vec::<String>::new());
 }
 
 #[test]
@@ -516,15 +473,13 @@ fn pulling_uses_the_registry_credentials() {
     assert_eq!(again.ok(), Some(false), "present now: not pulled again");
     let out = tempdir();
     let run = run_id("pulled");
-    let outcome = runtime
-        .block_on(run_container(
-            &api,
-            &spec(&image, &["true"], out.path(), &run),
-            None,
-            false,
-            &Cancellation::new(),
-        ))
-        .expect("run the pulled image");
+    let outcome = run_to_end(
+        &runtime,
+        &api,
+        &spec(&image, &["true"], out.path(), &run),
+        None,
+    )
+    .expect("run the pulled image");
     assert_eq!(outcome.exit_code, Some(0));
     untag(&image);
 }

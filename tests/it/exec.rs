@@ -12,12 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const BUSYBOX: &str = "red-test/busybox:latest";
+use crate::support::Scratch;
 
-/// A scratch directory holding a RED file, its data and the run's outputs.
-struct Scratch {
-    dir: tempfile::TempDir,
-}
+const BUSYBOX: &str = "red-test/busybox:latest";
 
 /// What `red exec` did.
 #[derive(Debug)]
@@ -52,69 +49,34 @@ impl Exec {
     }
 }
 
-impl Scratch {
-    fn new() -> Self {
-        let scratch = Self {
-            dir: tempfile::tempdir().expect("temp dir"),
-        };
-        fs::create_dir(scratch.tmp()).expect("tmp dir");
-        scratch
-    }
+/// `red exec` in a scratch directory that holds a RED file, its data and the run's outputs, with
+/// the scratch directory's own `TMPDIR` (to see that the run directory goes away).
+trait ExecIn {
+    fn command(&self, args: &[&str]) -> Command;
+    fn exec(&self, args: &[&str]) -> Exec;
+}
 
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// The `TMPDIR` of `red`, where its run directories go.
-    fn tmp(&self) -> PathBuf {
-        self.dir.path().join("tmp")
-    }
-
-    fn write(&self, name: &str, text: &str) -> &Self {
-        let path = self.path().join(name);
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).expect("create dir");
-        }
-        fs::write(path, text).expect("write");
-        self
-    }
-
-    fn read(&self, name: &str) -> String {
-        fs::read_to_string(self.path().join(name))
-            .unwrap_or_else(|e| panic!("cannot read {name}: {e}"))
-    }
-
+impl ExecIn for Scratch {
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_red"));
-        command
-            .arg("exec")
+        self.red()
+            .args(["exec"])
             .args(args)
-            .current_dir(self.path())
-            .env("TMPDIR", self.tmp())
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        command
+            .env("TMPDIR", self.tmp().to_str().expect("utf-8"))
+            .into_command()
     }
 
     fn exec(&self, args: &[&str]) -> Exec {
-        let output = self.command(args).output().expect("run red exec");
+        let run = self
+            .red()
+            .args(["exec"])
+            .args(args)
+            .env("TMPDIR", self.tmp().to_str().expect("utf-8"))
+            .run();
         Exec {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            code: run.code,
+            stdout: run.stdout,
+            stderr: run.stderr,
         }
-    }
-
-    /// No run directory left under `TMPDIR`.
-    fn assert_no_run_dir(&self) {
-        let left: Vec<_> = fs::read_dir(self.tmp())
-            .expect("tmp")
-            .flatten()
-            .map(|e| e.file_name())
-            .collect();
-        assert!(left.is_empty(), "left behind in TMPDIR: {left:?}");
     }
 }
 
@@ -182,7 +144,7 @@ fn a_single_experiment_runs_and_its_outputs_land_in_outputs() {
     scratch.write("data/poem.txt", "one\ntwo\nthree\n");
     scratch.write(
         "exp.red.yml",
-        &red_file(
+        red_file(
             &["wc", "-l"],
             "    text:\n      type: File\n      inputBinding: {position: 0}",
             "inputs:\n  text:\n    class: File\n    connector:\n      command: red-connector-local\n      access: {path: data/poem.txt}",
@@ -223,7 +185,7 @@ fn a_single_experiment_runs_and_its_outputs_land_in_outputs() {
         ]
     );
     assert!(containers_of(&run.run_id()).is_empty());
-    scratch.assert_no_run_dir();
+    scratch.assert_tmp_empty();
 }
 
 #[test]
@@ -238,7 +200,7 @@ fn batches_run_in_parallel_each_with_its_own_output_directory() {
         .collect();
     scratch.write(
         "batches.red.yml",
-        &red_file(
+        red_file(
             &["sh", "-c", "echo $0 > word.txt; sleep 1"],
             "    word:\n      type: string\n      inputBinding: {position: 0}",
             &format!("batches:\n{batches}"),
@@ -274,7 +236,7 @@ fn batches_run_in_parallel_each_with_its_own_output_directory() {
         last_started < first_finished,
         "batches did not overlap: {events:?}"
     );
-    scratch.assert_no_run_dir();
+    scratch.assert_tmp_empty();
 }
 
 #[test]
@@ -286,7 +248,7 @@ fn a_failing_command_keeps_its_exit_code_and_stderr() {
     let scratch = Scratch::new();
     scratch.write(
         "fail.red.yml",
-        &red_file(
+        red_file(
             &["sh", "-c", "echo to-stderr >&2; exit 7"],
             NO_INPUTS_CLI,
             "inputs: {}",
@@ -302,7 +264,7 @@ fn a_failing_command_keeps_its_exit_code_and_stderr() {
     assert_eq!(batch["failedStep"], "process");
     assert_eq!(scratch.read("outputs/.red/stderr.txt"), "to-stderr\n");
     assert!(containers_of(&run.run_id()).is_empty());
-    scratch.assert_no_run_dir();
+    scratch.assert_tmp_empty();
 }
 
 #[test]
@@ -314,7 +276,7 @@ fn a_missing_output_fails_the_batch() {
     let scratch = Scratch::new();
     scratch.write(
         "missing.red.yml",
-        &red_file(
+        red_file(
             &["true"],
             NO_INPUTS_CLI,
             "inputs: {}",
@@ -340,7 +302,7 @@ fn running_out_of_memory_and_time_are_reported_as_such() {
     let scratch = Scratch::new();
     scratch.write(
         "oom.red.yml",
-        &red_file(
+        red_file(
             &[
                 "sh",
                 "-c",
@@ -365,14 +327,14 @@ fn running_out_of_memory_and_time_are_reported_as_such() {
 
     scratch.write(
         "slow.red.yml",
-        &red_file(&["sleep", "600"], NO_INPUTS_CLI, "inputs: {}", "    {}", ""),
+        red_file(&["sleep", "600"], NO_INPUTS_CLI, "inputs: {}", "    {}", ""),
     );
     let run = scratch.exec(&["slow.red.yml", "--timeout", "1s", "--format", "json"]);
     assert_eq!(run.code, 1, "{run:?}");
     let batch = &run.summary()["batches"][0];
     assert_eq!(batch["timedOut"], true, "{run:?}");
     assert!(containers_of(&run.run_id()).is_empty());
-    scratch.assert_no_run_dir();
+    scratch.assert_tmp_empty();
 }
 
 #[test]
@@ -384,7 +346,7 @@ fn an_absent_image_with_no_pull_is_a_clear_error() {
     let scratch = Scratch::new();
     scratch.write(
         "absent.red.yml",
-        &red_file(&["true"], NO_INPUTS_CLI, "inputs: {}", "    {}", "")
+        red_file(&["true"], NO_INPUTS_CLI, "inputs: {}", "    {}", "")
             .replace(BUSYBOX, "red-test/never-built:latest"),
     );
     let run = scratch.exec(&["absent.red.yml", "--no-pull"]);
@@ -394,7 +356,7 @@ fn an_absent_image_with_no_pull_is_a_clear_error() {
             .contains("image `red-test/never-built:latest` is not present on this host"),
         "{run:?}"
     );
-    scratch.assert_no_run_dir();
+    scratch.assert_tmp_empty();
 }
 
 #[test]
@@ -407,7 +369,7 @@ fn arguments_with_spaces_and_shell_characters_arrive_intact() {
     let tricky = "a b  c; $(rm -rf /) `x` 'q' \"d\" * ~ \\ |&>";
     scratch.write(
         "argv.red.yml",
-        &red_file(
+        red_file(
             &["sh", "-c", "printf '%s\\n' \"$@\" > args.txt", "sh"],
             "    value:\n      type: string\n      inputBinding: {position: 0}",
             &format!(
@@ -432,7 +394,7 @@ fn the_image_entrypoint_is_replaced_by_the_planned_command() {
     let scratch = Scratch::new();
     scratch.write(
         "entry.red.yml",
-        &red_file(
+        red_file(
             &["sh", "-c", "echo ran > ran.txt"],
             NO_INPUTS_CLI,
             "inputs: {}",
@@ -464,7 +426,7 @@ fn outputs_never_escape_the_output_directory() {
     );
     scratch.write(
         "escape.red.yml",
-        &red_file(
+        red_file(
             &["sh", "-c", &script],
             NO_INPUTS_CLI,
             "inputs: {}",
@@ -583,7 +545,7 @@ fn secrets_reach_no_container_process_list_output_or_log() {
     scratch.write("secret.red.yml", &red);
     scratch.write(
         "vars.yml",
-        &format!(
+        format!(
             "http_password: {}\nregistry_password: {CANARY_REGISTRY}\n",
             serde_json::to_string(CANARY_PASSWORD).expect("json")
         ),
@@ -658,7 +620,7 @@ fn secrets_reach_no_container_process_list_output_or_log() {
         "a secret in the container's filesystem"
     );
     let _ = Command::new("docker").args(["rm", "-f", &ids[0]]).output();
-    scratch.assert_no_run_dir();
+    scratch.assert_tmp_empty();
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -682,7 +644,7 @@ fn interrupted_by(signal: &str) {
     let scratch = Scratch::new();
     scratch.write(
         "long.red.yml",
-        &red_file(&["sleep", "600"], NO_INPUTS_CLI, "inputs: {}", "    {}", ""),
+        red_file(&["sleep", "600"], NO_INPUTS_CLI, "inputs: {}", "    {}", ""),
     );
     let mut child = scratch
         .command(&["long.red.yml", "--format", "json"])
@@ -726,7 +688,7 @@ fn interrupted_by(signal: &str) {
         serde_json::from_str(rest.last().expect("summary")).expect("json");
     assert_eq!(last["state"], "cancelled");
     assert!(containers_of(&run_id).is_empty(), "a container was left");
-    scratch.assert_no_run_dir();
+    scratch.assert_tmp_empty();
     let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     assert!(!mounts.contains(&run_id), "a mount was left");
 }
@@ -755,7 +717,7 @@ fn a_wrong_access_block_is_refused_with_its_location_before_anything_runs() {
     let scratch = Scratch::new();
     scratch.write(
         "wrong.red.yml",
-        &red_file(
+        red_file(
             &["cat"],
             "    text:\n      type: File\n      inputBinding: {position: 0}",
             "inputs:\n  text:\n    class: File\n    connector:\n      command: red-connector-local\n      access:\n        path: x\n        password: canary-in-access",
@@ -773,7 +735,7 @@ fn a_wrong_access_block_is_refused_with_its_location_before_anything_runs() {
     );
     assert!(!run.stderr.contains("canary"), "{run:?}");
     assert!(!scratch.path().join("outputs").exists());
-    scratch.assert_no_run_dir();
+    scratch.assert_tmp_empty();
 }
 
 #[test]
@@ -844,7 +806,7 @@ fn an_unknown_connector_is_refused_with_its_location() {
     let scratch = Scratch::new();
     scratch.write(
         "unknown.red.yml",
-        &red_file(
+        red_file(
             &["cat"],
             "    text:\n      type: File\n      inputBinding: {position: 0}",
             "inputs:\n  text:\n    class: File\n    connector:\n      command: red-connector-nowhere\n      access: {}",
@@ -883,7 +845,7 @@ fn fail_fast_starts_no_batch_after_a_failure() {
     let scratch = Scratch::new();
     scratch.write(
         "ff.red.yml",
-        &red_file(
+        red_file(
             &["sh", "-c", "exit $0"],
             "    code:\n      type: string\n      inputBinding: {position: 0}",
             "batches:\n  - inputs: {code: '3'}\n  - inputs: {code: '0'}\n  - inputs: {code: '0'}",
@@ -940,10 +902,10 @@ fn inputs_are_checked_against_their_checksum_and_size() {
             "",
         )
     };
-    scratch.write("good.red.yml", &file(good, 3));
+    scratch.write("good.red.yml", file(good, 3));
     let run = scratch.exec(&["good.red.yml"]);
     assert_eq!(run.code, 0, "{run:?}");
-    scratch.write("size.red.yml", &file(good, 4));
+    scratch.write("size.red.yml", file(good, 4));
     let run = scratch.exec(&["size.red.yml", "--format", "json"]);
     assert_eq!(run.code, 1, "{run:?}");
     let batch = &run.summary()["batches"][0];
@@ -956,7 +918,7 @@ fn inputs_are_checked_against_their_checksum_and_size() {
     );
     scratch.write(
         "sum.red.yml",
-        &file("sha1$0000000000000000000000000000000000000000", 3),
+        file("sha1$0000000000000000000000000000000000000000", 3),
     );
     let run = scratch.exec(&["sum.red.yml", "--format", "json"]);
     assert_eq!(run.code, 1, "{run:?}");
@@ -992,8 +954,8 @@ fn token_file(token: &str, seconds: u32) -> String {
 )]
 fn a_second_run_into_busy_outputs_is_refused_with_the_first_runs_pid() {
     let scratch = Scratch::new();
-    scratch.write("first.red.yml", &token_file("first", 3));
-    scratch.write("second.red.yml", &token_file("second", 0));
+    scratch.write("first.red.yml", token_file("first", 3));
+    scratch.write("second.red.yml", token_file("second", 0));
     let mut first = scratch
         .command(&["first.red.yml", "--format", "json"])
         .spawn()
@@ -1023,7 +985,7 @@ fn a_second_run_into_busy_outputs_is_refused_with_the_first_runs_pid() {
     let after = scratch.exec(&["second.red.yml"]);
     assert_eq!(after.code, 0, "{after:?}");
     assert_eq!(scratch.read("outputs/out.txt"), "second\n");
-    scratch.assert_no_run_dir();
+    scratch.assert_tmp_empty();
 }
 
 #[test]
@@ -1035,7 +997,7 @@ fn concurrent_runs_in_one_directory_never_mix_their_outputs() {
     let scratch = Scratch::new();
     let tokens = ["alpha", "beta", "gamma"];
     for token in tokens {
-        scratch.write(&format!("{token}.red.yml"), &token_file(token, 2));
+        scratch.write(&format!("{token}.red.yml"), token_file(token, 2));
     }
     let children: Vec<(&str, Child)> = tokens
         .iter()
@@ -1070,7 +1032,7 @@ fn concurrent_runs_in_one_directory_never_mix_their_outputs() {
         "{record} does not belong to {out}"
     );
     assert!(succeeded.contains(&out.trim()), "{succeeded:?} {out}");
-    scratch.assert_no_run_dir();
+    scratch.assert_tmp_empty();
 }
 
 #[test]
@@ -1082,7 +1044,7 @@ fn outputs_that_wildcards_deliver_to_one_path_fail_the_batch_and_overwrite_nothi
     let scratch = Scratch::new();
     scratch.write(
         "clash.red.yml",
-        &red_file(
+        red_file(
             &[
                 "sh",
                 "-c",
@@ -1114,7 +1076,7 @@ fn outputs_that_wildcards_deliver_to_one_path_fail_the_batch_and_overwrite_nothi
     // Directory outputs: the same.
     scratch.write(
         "dirs.red.yml",
-        &scratch
+        scratch
             .read("clash.red.yml")
             .replace("type: File", "type: Directory")
             .replace("'a/*.txt'", "'a/d*'")
@@ -1125,7 +1087,7 @@ fn outputs_that_wildcards_deliver_to_one_path_fail_the_batch_and_overwrite_nothi
     let error = run.summary()["batches"][0]["error"].to_string();
     assert!(error.contains("outputs/d1"), "{error}");
     assert!(!scratch.path().join("outputs/d1").exists());
-    scratch.assert_no_run_dir();
+    scratch.assert_tmp_empty();
 }
 
 /// The `bytes` of a local input is its size (it was 0: a bind moves nothing, but the input has
@@ -1137,12 +1099,12 @@ fn outputs_that_wildcards_deliver_to_one_path_fail_the_batch_and_overwrite_nothi
 )]
 fn input_figures_are_true_for_local_files_and_directories() {
     let scratch = Scratch::new();
-    scratch.write("data/in.txt", &"x".repeat(77));
-    scratch.write("data/dir/a.txt", &"a".repeat(10));
-    scratch.write("data/dir/sub/b.txt", &"b".repeat(5));
+    scratch.write("data/in.txt", "x".repeat(77));
+    scratch.write("data/dir/a.txt", "a".repeat(10));
+    scratch.write("data/dir/sub/b.txt", "b".repeat(5));
     scratch.write(
         "exp.red.yml",
-        &red_file(
+        red_file(
             &["true"],
             "    f:\n      type: File\n      inputBinding: {position: 0}\n    d:\n      type: Directory\n      inputBinding: {position: 1}",
             "inputs:\n  f:\n    class: File\n    connector:\n      command: red-connector-local\n      access: {path: data/in.txt}\n  d:\n    class: Directory\n    connector:\n      command: red-connector-local\n      access: {path: data/dir}",
@@ -1175,7 +1137,7 @@ fn outputs_naming_a_file_is_a_usage_error() {
     scratch.write("taken", "keep me");
     scratch.write(
         "exp.red.yml",
-        &red_file(&["true"], NO_INPUTS_CLI, "inputs: {}", "    {}", ""),
+        red_file(&["true"], NO_INPUTS_CLI, "inputs: {}", "    {}", ""),
     );
     let run = scratch.exec(&["exp.red.yml", "--outputs", "taken"]);
     assert_eq!(run.code, 2, "{run:?}");
@@ -1197,7 +1159,7 @@ fn no_stderr_file_is_named_when_no_container_ran() {
     let scratch = Scratch::new();
     scratch.write(
         "exp.red.yml",
-        &red_file(
+        red_file(
             &["true"],
             "    f:\n      type: File\n      inputBinding: {position: 0}",
             "inputs:\n  f:\n    class: File\n    connector:\n      command: red-connector-local\n      access: {path: data/missing.txt}",

@@ -1,4 +1,4 @@
-//! External connectors over the CLI-1 protocol (EXEC.md §4.1).
+//! External connectors over the CLI-1 protocol (docs/connectors.md, "External connectors").
 //!
 //! The first tests drive `tests/peers/cli1-connector.sh`, a shell connector that records what it
 //! was given (arguments, environment, every process's command line, its ACCESS file and modes)
@@ -15,19 +15,19 @@ use red::connector::external::{External, Timeouts};
 use red::connector::{Access, Connector, ConnectorError, Context, Listing, Operation, Received};
 use serde_json::json;
 
-use crate::support::root;
+use crate::support::{Scratch, root};
 
 const CANARY: &str = "canary-cli1-5b7e";
 
 /// A private copy of the test connector (so each test has its own records and version cache).
 struct TestConnector {
-    dir: tempfile::TempDir,
+    dir: Scratch,
     connector: External,
 }
 
 impl TestConnector {
     fn new(version: Option<&str>) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
+        let dir = Scratch::new();
         let program = dir.path().join("red-test-cli1");
         fs::copy(root().join("tests/peers/cli1-connector.sh"), &program).expect("copy");
         fs::set_permissions(&program, fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -59,10 +59,11 @@ fn access(mode: &str) -> Access {
     }))
 }
 
-fn scratch() -> (tempfile::TempDir, Context) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let context = Context::new(dir.path().to_path_buf());
-    (dir, context)
+/// A scratch directory, and a connector context whose temporary files go there.
+fn scratch() -> (Scratch, Context) {
+    let scratch = Scratch::new();
+    let context = Context::new(scratch.path().to_path_buf());
+    (scratch, context)
 }
 
 #[test]

@@ -3,57 +3,20 @@
 //! terminal prompt in a pseudo-terminal.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
+
+use crate::support::{Run, Scratch};
 
 const TEMPLATE: &str = include_str!("../fixtures/fill/template.red.yml");
 const TEMPLATE_JSON: &str = include_str!("../fixtures/fill/template.red.json");
 const VALUES: &str = include_str!("../fixtures/fill/values.yml");
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn all(&self) -> String {
-        format!("{}{}", self.stdout, self.stderr)
-    }
-}
-
-fn red_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_red"));
-    command
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null());
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("RED_VAR_") {
-            command.env_remove(name);
-        }
-    }
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    let output = command.output().expect("red runs");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
-fn red(dir: &Path, args: &[&str]) -> Run {
-    red_with(dir, args, &[])
-}
-
-fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temporary directory");
+fn workspace(files: &[(&str, &str)]) -> Scratch {
+    let scratch = Scratch::new();
     for (name, text) in files {
-        std::fs::write(dir.path().join(name), text).expect("fixture written");
+        scratch.write(name, text);
     }
-    dir
+    scratch
 }
 
 fn mode(path: &Path) -> u32 {
@@ -68,7 +31,7 @@ fn mode(path: &Path) -> u32 {
 #[test]
 fn vars_lists_names_uses_and_protection_never_values() {
     let dir = workspace(&[("t.red.yml", TEMPLATE)]);
-    let run = red(dir.path(), &["vars", "t.red.yml"]);
+    let run = dir.red().args(["vars", "t.red.yml"]).run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         run.stdout,
@@ -79,7 +42,10 @@ fn vars_lists_names_uses_and_protection_never_values() {
          registry_user  (protected)\n  40:20    /container/settings/image/auth/_username\n\
          registry_password  (protected)\n  41:20    /container/settings/image/auth/_password\n"
     );
-    let run = red(dir.path(), &["vars", "t.red.yml", "--format", "json"]);
+    let run = dir
+        .red()
+        .args(["vars", "t.red.yml", "--format", "json"])
+        .run();
     let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON listing");
     let names: Vec<_> = json["variables"]
         .as_array()
@@ -108,7 +74,7 @@ fn vars_reports_misplaced_placeholders_with_locations() {
         .replace("password: \"{{ssh_password}}\"", "password: \"{{}}\"")
         .replace("query_term:\n      type", "_query_term:\n      type");
     let dir = workspace(&[("t.red.yml", &bad)]);
-    let run = red(dir.path(), &["vars", "t.red.yml"]);
+    let run = dir.red().args(["vars", "t.red.yml"]).run();
     assert_eq!(run.code, 1);
     for expected in [
         "t.red.yml:6:16",
@@ -124,7 +90,10 @@ fn vars_reports_misplaced_placeholders_with_locations() {
             run.stderr
         );
     }
-    let run = red(dir.path(), &["vars", "t.red.yml", "--format", "json"]);
+    let run = dir
+        .red()
+        .args(["vars", "t.red.yml", "--format", "json"])
+        .run();
     let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON listing");
     let located: Vec<_> = json["diagnostics"]
         .as_array()
@@ -153,7 +122,10 @@ fn vars_reports_misplaced_placeholders_with_locations() {
 #[test]
 fn fill_writes_a_private_file_next_to_the_template() {
     let dir = workspace(&[("t.red.yml", TEMPLATE), ("v.yml", VALUES)]);
-    let run = red(dir.path(), &["fill", "t.red.yml", "--vars", "v.yml"]);
+    let run = dir
+        .red()
+        .args(["fill", "t.red.yml", "--vars", "v.yml"])
+        .run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     let out = dir.path().join("t.red.filled.yml");
     assert_eq!(mode(&out), 0o600);
@@ -169,12 +141,12 @@ fn fill_writes_a_private_file_next_to_the_template() {
     assert!(run.stderr.contains("filled 5 variables (3 protected)"));
     assert!(!run.all().contains("pa(ss"));
     // The filled file has no variables left, and filling it again changes nothing.
-    let again = red(dir.path(), &["vars", "t.red.filled.yml"]);
+    let again = dir.red().args(["vars", "t.red.filled.yml"]).run();
     assert_eq!((again.code, again.stdout.as_str()), (0, ""));
-    let twice = red(
-        dir.path(),
-        &["fill", "t.red.filled.yml", "--no-prompt", "-o", "twice.yml"],
-    );
+    let twice = dir
+        .red()
+        .args(["fill", "t.red.filled.yml", "--no-prompt", "-o", "twice.yml"])
+        .run();
     assert_eq!(twice.code, 0, "{}", twice.stderr);
     assert_eq!(
         std::fs::read_to_string(dir.path().join("twice.yml")).expect("refilled"),
@@ -191,10 +163,10 @@ fn fill_to_stdout_only_when_asked_and_json_stays_json() {
             "{\"host\": \"h\", \"user\": \"u\", \"pw\": \"p\\\"w\"}",
         ),
     ]);
-    let run = red(
-        dir.path(),
-        &["fill", "t.red.json", "--vars", "v.json", "-o", "-"],
-    );
+    let run = dir
+        .red()
+        .args(["fill", "t.red.json", "--vars", "v.json", "-o", "-"])
+        .run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("filled JSON");
     assert_eq!(
@@ -203,11 +175,14 @@ fn fill_to_stdout_only_when_asked_and_json_stays_json() {
     );
     assert!(!dir.path().join("t.red.filled.json").exists());
     // Standard input as the template needs an explicit output.
-    let run = red(dir.path(), &["fill", "-", "--no-prompt"]);
+    let run = dir.red().args(["fill", "-", "--no-prompt"]).run();
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("needs `-o OUT`"), "{}", run.stderr);
     // The template is never overwritten.
-    let run = red(dir.path(), &["fill", "t.red.json", "-o", "./t.red.json"]);
+    let run = dir
+        .red()
+        .args(["fill", "t.red.json", "-o", "./t.red.json"])
+        .run();
     assert_eq!(run.code, 2);
     assert_eq!(
         std::fs::read_to_string(dir.path().join("t.red.json")).expect("template"),
@@ -230,9 +205,9 @@ fn precedence_is_files_in_order_then_environment() {
         ("RED_VAR_ssh_password", "env-pw"),
         ("RED_VAR_registry_password", "env-rpw"),
     ];
-    let run = red_with(
-        dir.path(),
-        &[
+    let run = dir
+        .red()
+        .args([
             "fill",
             "t.red.yml",
             "--vars",
@@ -242,9 +217,9 @@ fn precedence_is_files_in_order_then_environment() {
             "--env",
             "-o",
             "-",
-        ],
-        &env,
-    );
+        ])
+        .envs(&env)
+        .run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     for line in [
         "host: \"from-a\"",
@@ -262,11 +237,11 @@ fn precedence_is_files_in_order_then_environment() {
         run.stderr
     );
     // Without --env the environment is not read.
-    let run = red_with(
-        dir.path(),
-        &["fill", "t.red.yml", "--vars", "a.yml", "-o", "-"],
-        &env,
-    );
+    let run = dir
+        .red()
+        .args(["fill", "t.red.yml", "--vars", "a.yml", "-o", "-"])
+        .envs(&env)
+        .run();
     assert_eq!(run.code, 1);
     assert!(
         run.stderr
@@ -279,9 +254,9 @@ fn precedence_is_files_in_order_then_environment() {
 #[test]
 fn fill_report_as_json() {
     let dir = workspace(&[("t.red.yml", TEMPLATE), ("v.yml", VALUES)]);
-    let run = red_with(
-        dir.path(),
-        &[
+    let run = dir
+        .red()
+        .args([
             "fill",
             "t.red.yml",
             "--vars",
@@ -291,9 +266,9 @@ fn fill_report_as_json() {
             "json",
             "-o",
             "out.yml",
-        ],
-        &[("RED_VAR_host", "ignored-because-the-file-wins")],
-    );
+        ])
+        .envs(&[("RED_VAR_host", "ignored-because-the-file-wins")])
+        .run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON report");
     assert_eq!(json["output"], "out.yml");
@@ -364,12 +339,16 @@ fn assert_no_canary(run: &Run, what: &str) {
 }
 
 /// Run in human and JSON format, check the exit code and that nothing leaked.
-fn check_paths(dir: &Path, cases: &[(&str, Vec<&str>, i32)]) {
+fn check_paths(dir: &Scratch, cases: &[(&str, Vec<&str>, i32)]) {
     for (what, args, code) in cases {
         for format in ["human", "json"] {
             let mut args = args.clone();
             args.extend(["--format", format]);
-            let run = red_with(dir, &args, &[("RED_VAR_registry_user", CANARY_STAR)]);
+            let run = dir
+                .red()
+                .args(&args)
+                .envs(&[("RED_VAR_registry_user", CANARY_STAR)])
+                .run();
             assert_eq!(run.code, *code, "{what} ({format}): {}", run.all());
             assert_no_canary(&run, &format!("{what} ({format})"));
             if format == "json" && !run.stdout.is_empty() {
@@ -389,10 +368,10 @@ fn canaries_reach_the_filled_file_and_nothing_else() {
     let values = canary_values();
     let dir = workspace(&[("t.red.yml", &template), ("v.yml", &values)]);
     // Positive control: the secrets do reach the file, so the checks below can fail.
-    let run = red(
-        dir.path(),
-        &["fill", "t.red.yml", "--vars", "v.yml", "-o", "-"],
-    );
+    let run = dir
+        .red()
+        .args(["fill", "t.red.yml", "--vars", "v.yml", "-o", "-"])
+        .run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     for canary in [CANARY_PAREN, CANARY_UNICODE, CANARY_LONGER, CANARY_PREFIX] {
         assert!(run.stdout.contains(canary), "{canary} not filled");
@@ -410,7 +389,7 @@ fn canaries_reach_the_filled_file_and_nothing_else() {
     let env_values = values.replace("registry_user", "not_registry_user");
     std::fs::write(dir.path().join("env.yml"), env_values).expect("written");
     check_paths(
-        dir.path(),
+        &dir,
         &[
             ("vars", vec!["vars", "t.red.yml"], 0),
             (
@@ -466,7 +445,7 @@ fn canaries_stay_hidden_on_every_error_path() {
     ]);
     let fill = |vars: &'static str| vec!["fill", "t.red.yml", "--vars", vars, "-o", "out.yml"];
     check_paths(
-        dir.path(),
+        &dir,
         &[
             ("value of a wrong type", fill("bad-value.yml"), 1),
             ("bad tag in a variables file", fill("bad-tag.yml"), 1),
@@ -535,10 +514,10 @@ fn canaries_stay_hidden_on_every_error_path() {
         ],
     );
     // Without a template nothing is read, so no secret is known or printed.
-    let run = red(
-        dir.path(),
-        &["fill", "none.red.yml", "--vars", "v.yml", "-o", "o.yml"],
-    );
+    let run = dir
+        .red()
+        .args(["fill", "none.red.yml", "--vars", "v.yml", "-o", "o.yml"])
+        .run();
     assert_eq!(run.code, 2);
     assert!(!run.all().contains("CANARY"));
     assert!(!dir.path().join("out.yml").exists());
@@ -548,10 +527,10 @@ fn canaries_stay_hidden_on_every_error_path() {
 #[test]
 fn every_error_path_is_located() {
     let dir = workspace(&[("t.red.yml", TEMPLATE), ("bad.yml", "host: x\nuser: [1]\n")]);
-    let run = red(
-        dir.path(),
-        &["fill", "t.red.yml", "--vars", "bad.yml", "-o", "o.yml"],
-    );
+    let run = dir
+        .red()
+        .args(["fill", "t.red.yml", "--vars", "bad.yml", "-o", "o.yml"])
+        .run();
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("bad.yml:2:7"), "{}", run.stderr);
     assert!(
@@ -591,17 +570,24 @@ fn wait_for_raw_mode(session: &mut expectrl::session::OsSession) {
 #[test]
 fn prompt_hides_protected_values_and_shows_the_others() {
     use expectrl::Expect;
-    let dir = tempfile::tempdir().expect("temporary directory");
+    let dir = Scratch::new();
     let template = pty_template(dir.path());
     let out = dir.path().join("out.yml");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_red"));
+    let mut command = dir
+        .red()
+        .args([
+            "fill",
+            template.to_str().expect("utf-8"),
+            "-o",
+            out.to_str().expect("utf-8"),
+        ])
+        .env("TERM", "dumb")
+        .into_command();
+    // The pseudo-terminal is its standard input and output.
     command
-        .arg("fill")
-        .arg(&template)
-        .arg("-o")
-        .arg(&out)
-        .env("NO_COLOR", "1")
-        .env("TERM", "dumb");
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit());
     let mut session = expectrl::Session::spawn(command).expect("spawned in a pty");
     session.set_expect_timeout(Some(std::time::Duration::from_secs(60)));
     let mut screen = Vec::new();
@@ -641,15 +627,15 @@ fn prompt_hides_protected_values_and_shows_the_others() {
 
 #[test]
 fn no_terminal_means_no_prompt() {
-    let dir = tempfile::tempdir().expect("temporary directory");
+    let dir = Scratch::new();
     pty_template(dir.path());
-    let run = red(
-        dir.path(),
-        &["fill", "t.red.yml", "--prompt", "-o", "o.yml"],
-    );
+    let run = dir
+        .red()
+        .args(["fill", "t.red.yml", "--prompt", "-o", "o.yml"])
+        .run();
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("cannot prompt"), "{}", run.stderr);
-    let run = red(dir.path(), &["fill", "t.red.yml", "-o", "o.yml"]);
+    let run = dir.red().args(["fill", "t.red.yml", "-o", "o.yml"]).run();
     assert_eq!(run.code, 1);
     assert!(
         run.stderr.contains("no value for `user`, `ssh_password`"),
@@ -676,7 +662,7 @@ fn what_users_see() {
         &["fill", "t.red.yml", "--vars", "extra.yml", "--no-prompt"],
         &["fill", "t.red.yml", "--vars", "v.yml", "-o", "out.yml"],
     ] {
-        let run = red(dir.path(), args);
+        let run = dir.red().args(args).run();
         seen.push_str(&format!(
             "$ red {}\nexit: {}\n--- stdout\n{}--- stderr\n{}\n",
             args.join(" "),

@@ -6,7 +6,7 @@
 //! `RED_TEST_KIOSK_URL`. The double fails a job whose bytes contain `KIOSK-PEER-FAIL` or whose
 //! name contains `fail`, and never answers an upload whose name contains `hang`.
 
-use crate::support::{Red, Run};
+use crate::support::{Red, Run, Scratch};
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n";
 
@@ -31,16 +31,6 @@ fn png(marker: &str) -> Vec<u8> {
     let mut bytes = PNG.to_vec();
     bytes.extend_from_slice(marker.as_bytes());
     bytes
-}
-
-/// Write binary files into the scratch directory of `red`.
-fn with_files(red: Red, files: &[(&str, Vec<u8>)]) -> Red {
-    for (name, bytes) in files {
-        let path = red.dir().join(name);
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        std::fs::write(path, bytes).expect("write");
-    }
-    red
 }
 
 /// A zip (stored, no compression) of `members`, written by hand: enough for the double.
@@ -115,15 +105,11 @@ fn submit(url: &str) -> Vec<String> {
 )]
 fn a_directory_of_images_is_run_and_downloaded() {
     let url = kiosk();
-    let red = with_files(
-        Red::new(),
-        &[
-            ("in/cells.png", png("one")),
-            ("in/sub/more.png", png("two")),
-            ("in/third.tif", b"II*\x00three".to_vec()),
-            ("in/notes.txt", b"not an image".to_vec()),
-        ],
-    );
+    let red = Red::new()
+        .file("in/cells.png", png("one"))
+        .file("in/sub/more.png", png("two"))
+        .file("in/third.tif", b"II*\x00three")
+        .file("in/notes.txt", b"not an image");
     // The scratch directory goes with the run: download elsewhere.
     let out = tempfile::tempdir().expect("temp dir");
     let run = red
@@ -170,7 +156,8 @@ fn a_directory_of_images_is_run_and_downloaded() {
 fn an_unwritable_download_directory_is_refused_before_any_job() {
     let url = kiosk();
     // Even root cannot create a file in /proc/self.
-    let run = with_files(Red::new(), &[("cells.png", png("one"))])
+    let run = Red::new()
+        .file("cells.png", png("one"))
         .args(submit(&url))
         .args([
             "--job-type",
@@ -193,16 +180,12 @@ fn an_unwritable_download_directory_is_refused_before_any_job() {
 )]
 fn a_failing_job_shows_the_last_line_of_its_reason() {
     let url = kiosk();
-    let run = with_files(
-        Red::new(),
-        &[
-            ("cells.png", png("ok")),
-            ("marked.png", png("KIOSK-PEER-FAIL")),
-        ],
-    )
-    .args(submit(&url))
-    .args(["--job-type", "segmentation", "cells.png", "marked.png"])
-    .run();
+    let run = Red::new()
+        .file("cells.png", png("ok"))
+        .file("marked.png", png("KIOSK-PEER-FAIL"))
+        .args(submit(&url))
+        .args(["--job-type", "segmentation", "cells.png", "marked.png"])
+        .run();
     assert_eq!(run.code, 1, "{}", run.snapshot());
     assert!(
         run.stdout.contains("done") && run.stdout.contains("cells.png"),
@@ -236,7 +219,8 @@ fn a_zip_job_reports_its_failed_children() {
         ("c-fail.png", png("c")),
         ("notes.txt", b"x".to_vec()),
     ]);
-    let run = with_files(Red::new(), &[("batch.zip", archive)])
+    let run = Red::new()
+        .file("batch.zip", archive)
         .args(submit(&url))
         .args([
             "--job-type",
@@ -287,7 +271,8 @@ fn a_zip_job_reports_its_failed_children() {
 )]
 fn an_unknown_job_type_is_final_before_any_upload() {
     let url = kiosk();
-    let run = with_files(Red::new(), &[("cells.png", png("x"))])
+    let run = Red::new()
+        .file("cells.png", png("x"))
         .args(submit(&url))
         .args(["--job-type", "nope", "cells.png"])
         .run();
@@ -308,21 +293,20 @@ fn an_unknown_job_type_is_final_before_any_upload() {
 )]
 fn an_upload_that_is_never_answered_times_out() {
     let url = kiosk();
-    let run = with_files(
-        Red::new(),
-        &[("hang.png", png("x")), ("cells.png", png("y"))],
-    )
-    .args(submit(&url))
-    .args([
-        "--job-type",
-        "mesmer",
-        "hang.png",
-        "cells.png",
-        "--request-timeout",
-        "1",
-    ])
-    .args(["--format", "json"])
-    .run();
+    let run = Red::new()
+        .file("hang.png", png("x"))
+        .file("cells.png", png("y"))
+        .args(submit(&url))
+        .args([
+            "--job-type",
+            "mesmer",
+            "hang.png",
+            "cells.png",
+            "--request-timeout",
+            "1",
+        ])
+        .args(["--format", "json"])
+        .run();
     assert_eq!(run.code, 1, "{}", run.snapshot());
     let report = json(&run);
     let hang = &report["jobs"][0];
@@ -342,7 +326,8 @@ fn an_upload_that_is_never_answered_times_out() {
 )]
 fn benchmark_mode_submits_one_file_n_times() {
     let url = kiosk();
-    let run = with_files(Red::new(), &[("cells.png", png("bench"))])
+    let run = Red::new()
+        .file("cells.png", png("bench"))
         .args(submit(&url))
         .args([
             "--job-type",
@@ -376,7 +361,8 @@ fn benchmark_mode_submits_one_file_n_times() {
 )]
 fn every_job_can_wait_in_the_queue_with_few_requests_at_once() {
     let url = kiosk();
-    let run = with_files(Red::new(), &[("cells.png", png("queued"))])
+    let run = Red::new()
+        .file("cells.png", png("queued"))
         .args(submit(&url))
         .args(["--job-type", "mesmer", "cells.png", "--benchmark", "8"])
         .args(["--jobs", "8", "--requests", "2", "--format", "json"])
@@ -400,7 +386,8 @@ fn a_kiosk_that_is_down_is_a_clear_error() {
         .expect("port")
         .port();
     let url = format!("http://127.0.0.1:{port}");
-    let run = with_files(Red::new(), &[("cells.png", png("x"))])
+    let run = Red::new()
+        .file("cells.png", png("x"))
         .args(submit(&url))
         .args(["--job-type", "mesmer", "cells.png"])
         .run();
@@ -457,24 +444,21 @@ fn local_image(path: &str) -> String {
     )
 }
 
-/// A scratch directory that outlives the run (the one of [`Red`] goes with it), holding a RED
-/// file `k.red.yml` and binary files.
-fn scratch(red_file: &str, files: &[(&str, Vec<u8>)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(dir.path().join("k.red.yml"), red_file).expect("write");
+/// A scratch directory holding a RED file `k.red.yml` and binary files.
+fn scratch(red_file: &str, files: &[(&str, Vec<u8>)]) -> Scratch {
+    let scratch = Scratch::new();
+    scratch.write("k.red.yml", red_file);
     for (name, bytes) in files {
-        let path = dir.path().join(name);
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        std::fs::write(path, bytes).expect("write");
+        scratch.write(name, bytes);
     }
-    dir
+    scratch
 }
 
-/// Run `red submit k.red.yml --kiosk URL --job-type mesmer EXTRA…` in `dir`, with a private
-/// TMPDIR (to see the run directory go away).
-fn submit_red(dir: &std::path::Path, url: &str, extra: &[&str]) -> (Run, tempfile::TempDir) {
-    let tmp = tempfile::tempdir().expect("temp dir");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_red"))
+/// Run `red submit k.red.yml --kiosk URL --job-type mesmer EXTRA…` in `scratch`, with the
+/// scratch directory's own `TMPDIR` (to see the run directory go away).
+fn submit_red(scratch: &Scratch, url: &str, extra: &[&str]) -> Run {
+    scratch
+        .red()
         .args([
             "submit",
             "k.red.yml",
@@ -484,29 +468,8 @@ fn submit_red(dir: &std::path::Path, url: &str, extra: &[&str]) -> (Run, tempfil
             "mesmer",
         ])
         .args(extra)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("HOME", dir)
-        .env("TMPDIR", tmp.path())
-        .env_remove("RUST_LOG")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run red");
-    let run = Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
-    (run, tmp)
-}
-
-fn assert_no_run_dir(tmp: &tempfile::TempDir) {
-    let left: Vec<_> = std::fs::read_dir(tmp.path())
-        .expect("tmp")
-        .flatten()
-        .map(|e| e.file_name())
-        .collect();
-    assert!(left.is_empty(), "left behind in TMPDIR: {left:?}");
+        .env("TMPDIR", scratch.tmp().to_str().expect("utf-8"))
+        .run()
 }
 
 fn zip_holds(path: &std::path::Path, member: &str) -> bool {
@@ -526,7 +489,7 @@ fn a_red_file_runs_on_the_kiosk_and_results_land_in_the_output_directories() {
         &[("data/a.png", png("first")), ("data/b.png", png("second"))],
     );
     let dir = scratch.path();
-    let (run, tmp) = submit_red(dir, &url, &["--format", "json", "--jobs", "2"]);
+    let run = submit_red(&scratch, &url, &["--format", "json", "--jobs", "2"]);
     assert_eq!(run.code, 0, "{}", run.snapshot());
     let report = json(&run);
     assert_eq!(report["succeeded"], true, "{report}");
@@ -554,7 +517,7 @@ fn a_red_file_runs_on_the_kiosk_and_results_land_in_the_output_directories() {
             "batch {i}'s result is not its own"
         );
     }
-    assert_no_run_dir(&tmp);
+    scratch.assert_tmp_empty();
 }
 
 #[test]
@@ -572,7 +535,7 @@ fn a_failed_kiosk_job_fails_its_batch_only() {
         ],
     );
     let dir = scratch.path();
-    let (run, tmp) = submit_red(dir, &url, &[]);
+    let run = submit_red(&scratch, &url, &[]);
     assert_eq!(run.code, 1, "{}", run.snapshot());
     assert!(
         run.stdout
@@ -600,7 +563,7 @@ fn a_failed_kiosk_job_fails_its_batch_only() {
         "{}",
         run.snapshot()
     );
-    assert_no_run_dir(&tmp);
+    scratch.assert_tmp_empty();
 }
 
 #[test]
@@ -615,7 +578,7 @@ fn an_input_that_cannot_be_fetched_names_its_batch_and_input() {
         &[("data/a.png", png("here"))],
     );
     let dir = scratch.path();
-    let (run, tmp) = submit_red(dir, &url, &["--format", "json"]);
+    let run = submit_red(&scratch, &url, &["--format", "json"]);
     assert_eq!(run.code, 1, "{}", run.snapshot());
     let report = json(&run);
     assert_eq!(report["succeeded"], false);
@@ -631,7 +594,7 @@ fn an_input_that_cannot_be_fetched_names_its_batch_and_input() {
         "{error}"
     );
     assert!(dir.join("outputs_0/masks.zip").is_file());
-    assert_no_run_dir(&tmp);
+    scratch.assert_tmp_empty();
 }
 
 #[test]
@@ -653,7 +616,7 @@ fn secrets_of_an_access_block_are_never_printed() {
     );
     for format in ["human", "json"] {
         let scratch = scratch(&kiosk_red_file(&[&input]), &[]);
-        let (run, tmp) = submit_red(scratch.path(), &url, &["--format", format]);
+        let run = submit_red(&scratch, &url, &["--format", format]);
         assert_eq!(run.code, 1, "{}", run.snapshot());
         assert!(
             run.stdout.contains("could not receive-file") && run.stdout.contains("********.png"),
@@ -665,7 +628,7 @@ fn secrets_of_an_access_block_are_never_printed() {
             "the password was printed: {}",
             run.snapshot()
         );
-        assert_no_run_dir(&tmp);
+        scratch.assert_tmp_empty();
     }
 }
 
@@ -678,7 +641,7 @@ fn kiosk_mode_refuses_the_agency_flags() {
         &["--user", "someone"],
     ] {
         let run = Red::new()
-            .file("k.red.yml", &kiosk_red_file(&[&local_image("a.png")]))
+            .file("k.red.yml", kiosk_red_file(&[&local_image("a.png")]))
             .args([
                 "submit",
                 "k.red.yml",
@@ -697,7 +660,7 @@ fn kiosk_mode_refuses_the_agency_flags() {
         );
     }
     let run = Red::new()
-        .file("k.red.yml", &kiosk_red_file(&[&local_image("a.png")]))
+        .file("k.red.yml", kiosk_red_file(&[&local_image("a.png")]))
         .args(["submit", "k.red.yml", "--job-type", "mesmer"])
         .run();
     assert_eq!(run.code, 2, "{}", run.snapshot());
@@ -761,7 +724,7 @@ fn results_go_through_the_output_connector_of_each_batch() {
         &[("data/a.png", png("one")), ("data/b.png", png("two"))],
     );
     let dir = scratch.path();
-    let (run, tmp) = submit_red(dir, &url, &["--format", "json"]);
+    let run = submit_red(&scratch, &url, &["--format", "json"]);
     assert_eq!(run.code, 0, "{}", run.snapshot());
     let report = json(&run);
     for i in 0..2 {
@@ -779,7 +742,7 @@ fn results_go_through_the_output_connector_of_each_batch() {
         !dir.join("outputs_0").exists() && !dir.join("outputs_1").exists(),
         "nothing goes to the output directories when outputs have connectors"
     );
-    assert_no_run_dir(&tmp);
+    scratch.assert_tmp_empty();
 }
 
 /// An address where nothing listens: a run that got past its lock would fail to reach it.
@@ -793,7 +756,7 @@ fn nobody() -> String {
 
 #[test]
 fn a_download_directory_in_use_by_another_run_is_refused_with_its_pid() {
-    let red = with_files(Red::new(), &[("cells.png", png("x"))]);
+    let red = Red::new().file("cells.png", png("x"));
     let results = red.dir().join("results");
     let held = red::run_lock::RunLock::acquire(&results, "--download").expect("lock");
     let run = red
@@ -818,14 +781,14 @@ fn red_submit_kiosk_refuses_outputs_in_use_by_another_run() {
         &[("a.png", png("a")), ("b.png", png("b"))],
     );
     let held = red::run_lock::RunLock::acquire(&dir.path().join("out"), "--outputs").expect("lock");
-    let (run, tmp) = submit_red(dir.path(), &nobody(), &["--outputs", "out"]);
+    let run = submit_red(&dir, &nobody(), &["--outputs", "out"]);
     assert_eq!(run.code, 2, "{}", run.snapshot());
     assert!(
         run.stderr.contains(&format!("pid {}", std::process::id())) && run.stderr.contains("`out`"),
         "{}",
         run.snapshot()
     );
-    assert_no_run_dir(&tmp);
+    dir.assert_tmp_empty();
     drop(held);
 }
 
@@ -929,7 +892,8 @@ fn a_result_url_that_answers_404_fails_its_job() {
     kiosk();
     let own = OwnKiosk::start();
     let out = tempfile::tempdir().expect("temp dir");
-    let run = with_files(Red::new(), &[("gone.png", png("gone"))])
+    let run = Red::new()
+        .file("gone.png", png("gone"))
         .args(submit(&own.url))
         .args(["--job-type", &own.job_type, "gone.png", "--download"])
         .args([out.path().to_str().expect("utf-8")])

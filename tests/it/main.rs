@@ -3,6 +3,7 @@
 mod support;
 
 mod agency;
+mod architecture;
 mod bench;
 mod ci;
 mod cli;

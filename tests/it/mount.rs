@@ -9,7 +9,7 @@
 use std::fs;
 use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -18,7 +18,7 @@ use red::mount::{
     self, Attrs, LocalRemote, MountGuard, OpenFlags, Options, Remote, RemoteError, is_mounted,
 };
 
-use crate::support::Red;
+use crate::support::{Red, Running};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -529,22 +529,21 @@ fn a_lost_connection_gives_eio_and_reconnects_on_the_next_call() {
 }
 
 /// Start `red mount --local SRC MNT` and wait until the mount shows (or the process ends).
-fn spawn_red_mount(src: &Path, mnt: &Path) -> Child {
+fn spawn_red_mount(src: &Path, mnt: &Path) -> Running {
     require_fuse();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_red"))
-        .arg("mount")
-        .arg("--local")
-        .arg(src)
-        .arg(mnt)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start red mount");
+    let mut red = Red::new()
+        .args([
+            "mount",
+            "--local",
+            src.to_str().unwrap(),
+            mnt.to_str().unwrap(),
+        ])
+        .spawn();
     let started = Instant::now();
     while !is_mounted(mnt) {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("red mount ended before mounting: {status}");
+        if !red.is_running() {
+            let run = red.wait_at_most(Duration::from_secs(1));
+            panic!("red mount ended before mounting: {run:?}");
         }
         assert!(
             started.elapsed() < Duration::from_secs(60),
@@ -552,7 +551,7 @@ fn spawn_red_mount(src: &Path, mnt: &Path) -> Child {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    child
+    red
 }
 
 fn stop_with(signal: &str) {
@@ -565,20 +564,10 @@ fn stop_with(signal: &str) {
     );
     // Keep a file open: unmounting must still succeed.
     let open = fs::File::open(mnt.path().join("big.bin")).unwrap();
-    let status = Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let output = {
-        let status = child.wait().unwrap();
-        let mut stderr = String::new();
-        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-        (status, stderr)
-    };
+    let (run, _) = child.signal(signal, Duration::from_secs(60));
     drop(open);
-    assert!(output.0.success(), "{signal}: {output:?}");
-    assert!(output.1.contains("unmounted"), "{}", output.1);
+    assert_eq!(run.code, 0, "{signal}: {run:?}");
+    assert!(run.stderr.contains("unmounted"), "{}", run.stderr);
     assert!(!is_mounted(mnt.path()), "{signal} left the mount behind");
 }
 
@@ -604,8 +593,7 @@ fn red_umount_ends_a_foreground_mount() {
         .args(["umount", mnt.path().to_str().unwrap()])
         .run();
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let status = child.wait().unwrap();
-    assert!(status.success());
+    assert_eq!(child.wait_at_most(Duration::from_secs(60)).code, 0);
     assert!(!is_mounted(mnt.path()));
 }
 
@@ -618,7 +606,7 @@ fn an_ending_red_mount_leaves_a_new_mount_at_the_same_path_alone() {
     mount::unmount(mnt.path()).expect("unmount");
     // Mount again at once, while the first process is still noticing that it was unmounted.
     let mut second = spawn_red_mount(src.path(), mnt.path());
-    assert!(first.wait().unwrap().success());
+    assert_eq!(first.wait_at_most(Duration::from_secs(60)).code, 0);
     assert!(
         is_mounted(mnt.path()),
         "the first process unmounted the second mount"
@@ -628,7 +616,7 @@ fn an_ending_red_mount_leaves_a_new_mount_at_the_same_path_alone() {
         b"hello through fuse\n"
     );
     mount::unmount(mnt.path()).expect("unmount");
-    assert!(second.wait().unwrap().success());
+    assert_eq!(second.wait_at_most(Duration::from_secs(60)).code, 0);
     assert!(!is_mounted(mnt.path()));
 }
 
@@ -718,7 +706,7 @@ fn a_mount_point_that_is_already_mounted_is_refused() {
         .args(["umount", mnt.path().to_str().unwrap()])
         .run();
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(first.wait().unwrap().success());
+    assert_eq!(first.wait_at_most(Duration::from_secs(60)).code, 0);
 }
 
 /// A mount point that is the source directory, inside it or above it is refused before

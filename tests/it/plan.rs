@@ -10,6 +10,8 @@ use red::plan::argv::{self, InputPaths, Mode};
 use red::plan::outputs::{self, DirListing};
 use red::tree::Tree;
 
+use crate::support::{Red, root};
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cwl")
 }
@@ -182,7 +184,7 @@ fn outputs_corpus_collects_as_documented() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Our own cases for every trap in CWL.md.
+// Our own cases for every trap docs/cli-semantics.md settles.
 
 const HEAD: &str = "cwlVersion: v1.0\nclass: CommandLineTool\nbaseCommand: tool\noutputs: {}\n";
 
@@ -484,18 +486,12 @@ fn lint_is_silent_when_both_modes_agree() {
 }
 
 fn red_plan(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_red"))
-        .arg("plan")
+    let run = Red::new()
+        .current_dir(&root())
+        .args(["plan"])
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+        .run();
+    (run.code, run.stdout, run.stderr)
 }
 
 const SECRETS: &[&str] = &[

@@ -17,6 +17,8 @@ use red::connector::ssh::Ssh;
 use red::connector::{Access, Connector, ConnectorError, Context, Listing, Operation, Progress};
 use serde_json::{Value, json};
 
+use crate::support::Scratch;
+
 /// How to reach the test server.
 struct Server {
     state: PathBuf,
@@ -709,23 +711,15 @@ container:
 "#,
         access = serde_json::to_string(&access).expect("json")
     );
-    let dir = tempfile::tempdir().expect("dir");
-    fs::write(dir.path().join("mount.red.yml"), red).expect("red file");
-    fs::create_dir(dir.path().join("tmp")).expect("tmp");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_red"))
+    let dir = Scratch::new();
+    dir.write("mount.red.yml", red);
+    let run = dir
+        .red()
         .args(["exec", "mount.red.yml", "--format", "json"])
-        .current_dir(dir.path())
-        .env("TMPDIR", dir.path().join("tmp"))
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("red exec");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+        .env("TMPDIR", dir.tmp().to_str().expect("utf-8"))
+        .run();
+    let stdout = &run.stdout;
+    assert_eq!(run.code, 0, "{stdout}\n{}", run.stderr);
     assert!(!stdout.contains(&server.password), "the password leaked");
     assert_eq!(
         fs::read_to_string(dir.path().join("outputs/count.txt"))
@@ -740,11 +734,7 @@ container:
     );
     let table = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     assert!(!table.contains("red-run-"), "a mount of the run was left");
-    let left: Vec<_> = fs::read_dir(dir.path().join("tmp"))
-        .expect("tmp")
-        .flatten()
-        .collect();
-    assert!(left.is_empty(), "{left:?}");
+    dir.assert_tmp_empty();
 }
 
 /// `red mount ssh://…` in the background, read through, `red umount`; then the same directory
@@ -759,17 +749,10 @@ fn red_mount_serves_an_address_and_an_access_file() {
     let (name, path) = server.workspace("red-mount");
     let payload: Vec<u8> = (0..1_500_000u32).map(|i| (i % 239) as u8).collect();
     fs::write(path.join("data.bin"), &payload).expect("data");
-    let scratch = tempfile::tempdir().expect("scratch");
+    let scratch = Scratch::new();
     let mountpoint = scratch.path().join("mnt");
     fs::create_dir(&mountpoint).expect("mount point");
-    let red = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_red"))
-            .args(args)
-            .current_dir(scratch.path())
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("red")
-    };
+    let red = |args: &[&str]| scratch.red().args(args).run();
     let address = format!("ssh://{}@127.0.0.1:{}/~/{name}", server.user, server.port);
     let key_file = server.state.join("id_ed25519");
     let mountpoint_text = mountpoint.display().to_string();
@@ -783,19 +766,11 @@ fn red_mount_serves_an_address_and_an_access_file() {
         &key_file.display().to_string(),
         "--background",
     ]);
-    assert!(
-        mounted.status.success(),
-        "{}",
-        String::from_utf8_lossy(&mounted.stderr)
-    );
+    assert_eq!(mounted.code, 0, "{}", mounted.stderr);
     let read = fs::read(mountpoint.join("data.bin"));
     let unmounted = red(&["umount", &mountpoint_text]);
     assert_eq!(read.expect("read through the mount"), payload);
-    assert!(
-        unmounted.status.success(),
-        "{}",
-        String::from_utf8_lossy(&unmounted.stderr)
-    );
+    assert_eq!(unmounted.code, 0, "{}", unmounted.stderr);
 
     let mut access = server.access("dirPath", &name);
     access["writable"] = true.into();
@@ -807,17 +782,13 @@ fn red_mount_serves_an_address_and_an_access_file() {
         &mountpoint_text,
         "--background",
     ]);
-    assert!(
-        mounted.status.success(),
-        "{}",
-        String::from_utf8_lossy(&mounted.stderr)
-    );
+    assert_eq!(mounted.code, 0, "{}", mounted.stderr);
     let written = fs::write(mountpoint.join("new.txt"), "written through red mount\n");
     let listed = fs::read_dir(&mountpoint).map(|entries| entries.count());
     let unmounted = red(&["umount", &mountpoint_text]);
     written.expect("write through a writable mount");
     assert_eq!(listed.expect("list"), 2);
-    assert!(unmounted.status.success());
+    assert_eq!(unmounted.code, 0, "{}", unmounted.stderr);
     assert_eq!(
         fs::read_to_string(path.join("new.txt")).expect("written on the server"),
         "written through red mount\n"

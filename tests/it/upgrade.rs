@@ -4,10 +4,11 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 
 use red::convert::{self, Format};
 use red::upgrade::{self, Error};
+
+use crate::support::Red;
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/upgrade")
@@ -20,15 +21,6 @@ fn schema(name: &str) -> jsonschema::Validator {
     let schema: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     jsonschema::draft4::new(&schema).unwrap()
-}
-
-fn red(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_red"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
 }
 
 /// Schema errors of an upgraded document: the RED 9 document schema and the engine settings.
@@ -121,15 +113,17 @@ fn upgrade_prints_notes_and_writes_red9() {
     let file = dir().join("deep-projects__pcam-with-dvc-cc__cc_execution_file__869fa62e.red.yml");
     let out = tempfile::tempdir().unwrap();
     let target = out.path().join("red9.yml");
-    let output = red(&[
-        "upgrade",
-        file.to_str().unwrap(),
-        "-o",
-        target.to_str().unwrap(),
-    ]);
-    assert_eq!(output.status.code(), Some(0));
+    let output = Red::new()
+        .args([
+            "upgrade",
+            file.to_str().unwrap(),
+            "-o",
+            target.to_str().unwrap(),
+        ])
+        .run();
+    assert_eq!(output.code, 0);
     assert!(output.stdout.is_empty());
-    let stderr = String::from_utf8(output.stderr).unwrap();
+    let stderr = output.stderr;
     let stderr = stderr.replace(file.to_str().unwrap(), "[FILE]");
     insta::assert_snapshot!(stderr, @r#"
     note: upgraded `[FILE]` from RED 7 to RED 9 (4 change(s)):
@@ -173,17 +167,17 @@ fn upgrade_prints_notes_and_writes_red9() {
 #[test]
 fn upgrade_refusals_are_located() {
     let file = dir().join("somnonetz__cc-tds-app__red__1c2c9c03.yml");
-    let output = red(&["upgrade", file.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(1));
+    let output = Red::new().args(["upgrade", file.to_str().unwrap()]).run();
+    assert_eq!(output.code, 1);
     assert!(output.stdout.is_empty());
-    let stderr = String::from_utf8(output.stderr).unwrap();
+    let stderr = output.stderr;
     let stderr = stderr.replace(file.to_str().unwrap(), "[FILE]");
     insta::assert_snapshot!(stderr);
 
     let file = dir().join("curious-containers__red-guide-vagrant__red-docker__9abb3c37.yml");
-    let output = red(&["upgrade", file.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8(output.stderr).unwrap();
+    let output = Red::new().args(["upgrade", file.to_str().unwrap()]).run();
+    assert_eq!(output.code, 1);
+    let stderr = output.stderr;
     assert!(
         stderr.contains("RED 2 files cannot be upgraded automatically"),
         "{stderr}"
@@ -196,24 +190,21 @@ fn json_in_json_out_and_red9_unchanged() {
     let out = tempfile::tempdir().unwrap();
     let file = dir().join("curious-containers__curious-containers.github.io__3060-cc-agency-api__codeblock-red7__82cb13dd.red.yml");
     let json = out.path().join("in.json");
-    let output = red(&[
-        "convert",
-        "format",
-        "--to",
-        "json",
-        file.to_str().unwrap(),
-        "-o",
-        json.to_str().unwrap(),
-    ]);
-    assert_eq!(output.status.code(), Some(0));
-    let output = red(&["upgrade", json.to_str().unwrap()]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let output = Red::new()
+        .args([
+            "convert",
+            "format",
+            "--to",
+            "json",
+            file.to_str().unwrap(),
+            "-o",
+            json.to_str().unwrap(),
+        ])
+        .run();
+    assert_eq!(output.code, 0);
+    let output = Red::new().args(["upgrade", json.to_str().unwrap()]).run();
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    let value: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
     assert_eq!(value["redVersion"], "9");
     assert!(
         value["execution"]["settings"]
@@ -223,8 +214,8 @@ fn json_in_json_out_and_red9_unchanged() {
     // Upgrading the result again changes nothing.
     let red9 = out.path().join("red9.json");
     std::fs::write(&red9, &output.stdout).unwrap();
-    let again = red(&["upgrade", red9.to_str().unwrap()]);
-    assert_eq!(again.status.code(), Some(0));
+    let again = Red::new().args(["upgrade", red9.to_str().unwrap()]).run();
+    assert_eq!(again.code, 0);
     assert_eq!(again.stdout, output.stdout);
-    assert!(String::from_utf8_lossy(&again.stderr).contains("nothing to change"));
+    assert!(again.stderr.contains("nothing to change"));
 }

@@ -4,11 +4,12 @@
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use red::diagnostic::Severity;
 use red::tree::{Kind, NodeRef};
 use red::validate::{self, Level, Options};
+
+use crate::support::Red;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -184,14 +185,13 @@ fn run_both(path: &Path) -> (String, String) {
     let dir = fixtures().join("red");
     let relative = path.strip_prefix(&dir).unwrap();
     let run = |json: bool| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_red"));
-        cmd.current_dir(&dir).env("NO_COLOR", "1").arg("validate");
-        if json {
-            cmd.args(["--format", "json"]);
-        }
-        let out = cmd.arg(relative).output().unwrap();
-        assert_eq!(out.status.code(), Some(1), "{}", relative.display());
-        String::from_utf8(out.stdout).unwrap() + &String::from_utf8(out.stderr).unwrap()
+        let format = if json { "json" } else { "human" };
+        let run = Red::new()
+            .current_dir(&dir)
+            .args(["validate", "--format", format, relative.to_str().unwrap()])
+            .run();
+        assert_eq!(run.code, 1, "{}", relative.display());
+        run.all()
     };
     (run(false), run(true))
 }
@@ -424,7 +424,7 @@ fn assert_report_shape(value: &serde_json::Value) {
 fn a_one_letter_password_masks_only_itself() {
     let red = || {
         crate::support::Red::new()
-            .file("t.red.yml", &with_password("p", ""))
+            .file("t.red.yml", with_password("p", ""))
             .args(["validate", "t.red.yml"])
     };
     let json = validate_json(red());
@@ -515,7 +515,7 @@ fn file_names_given_on_the_command_line_are_never_masked() {
         let run = || {
             crate::support::Red::new()
                 .file(&name, &text)
-                .file("other.red.yml", &with_password("0", "colour: 1\n"))
+                .file("other.red.yml", with_password("0", "colour: 1\n"))
                 .args(["validate", &name, "other.red.yml"])
         };
         let human = run().run();
@@ -555,7 +555,7 @@ fn short_protected_values_are_named_not_shown() {
     let run = crate::support::Red::new()
         .file(
             "t.red.yml",
-            &with_password("Qz7", "").replace(", bogus: 1", ""),
+            with_password("Qz7", "").replace(", bogus: 1", ""),
         )
         .args(["validate", "t.red.yml"])
         .run();

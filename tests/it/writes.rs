@@ -6,7 +6,9 @@
 
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
+
+use crate::support::{Red, Run};
 
 const CANARY: &str = "canary-Pw-41d7";
 const TEMPLATE: &str = include_str!("../fixtures/fill/template.red.yml");
@@ -60,20 +62,8 @@ fn workspace() -> tempfile::TempDir {
     dir
 }
 
-fn red(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_red"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
+fn red(dir: &Path, args: &[&str]) -> Run {
+    Red::new().current_dir(dir).args(args).run()
 }
 
 /// The commands that write one file, each with the output path last.
@@ -110,12 +100,7 @@ fn dev_null_stays_a_device_whatever_writes_to_it() {
     let dir = workspace();
     for command in single_file_commands() {
         let output = red(dir.path(), &with_output(&command, "/dev/null"));
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{command:?}: {}",
-            stderr(&output)
-        );
+        assert_eq!(output.code, 0, "{command:?}: {}", output.stderr);
         assert_dev_null_intact();
     }
     for command in [
@@ -123,16 +108,11 @@ fn dev_null_stays_a_device_whatever_writes_to_it() {
         ["convert", "cwl", "batches.red.yml", "-o", "/dev/null"],
     ] {
         let output = red(dir.path(), &command);
-        assert_eq!(
-            output.status.code(),
-            Some(2),
-            "{command:?}: {}",
-            stderr(&output)
-        );
+        assert_eq!(output.code, 2, "{command:?}: {}", output.stderr);
         assert!(
-            stderr(&output).contains("`/dev/null` is not a directory"),
+            output.stderr.contains("`/dev/null` is not a directory"),
             "{}",
-            stderr(&output)
+            output.stderr
         );
         assert_dev_null_intact();
     }
@@ -150,12 +130,7 @@ fn a_fifo_receives_what_is_written_and_stays_a_fifo() {
             std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
         };
         let output = red(dir.path(), &with_output(&command, "pipe"));
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{command:?}: {}",
-            stderr(&output)
-        );
+        assert_eq!(output.code, 0, "{command:?}: {}", output.stderr);
         // Checked before the reader is joined: a replaced FIFO never gets a writer.
         assert!(
             std::fs::symlink_metadata(&fifo)
@@ -191,8 +166,8 @@ fn dev_stdout_is_written_through_to_the_pipe() {
             "/dev/stdout",
         ],
     );
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    let text = output.stdout.clone();
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(json["redVersion"], "9");
     assert!(
@@ -211,16 +186,11 @@ fn directories_and_sockets_are_refused_and_left_alone() {
     for target in ["sock", "subdir"] {
         for command in single_file_commands() {
             let output = red(dir.path(), &with_output(&command, target));
-            assert_eq!(
-                output.status.code(),
-                Some(2),
-                "{command:?}: {}",
-                stderr(&output)
-            );
+            assert_eq!(output.code, 2, "{command:?}: {}", output.stderr);
             assert!(
-                stderr(&output).contains(&format!("`{target}` is a")),
+                output.stderr.contains(&format!("`{target}` is a")),
                 "{}",
-                stderr(&output)
+                output.stderr
             );
         }
     }
@@ -271,12 +241,7 @@ fn a_file_holding_a_protected_value_is_private_whichever_command_writes_it() {
         )
         .unwrap();
         let output = red(dir.path(), &command);
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{command:?}: {}",
-            stderr(&output)
-        );
+        assert_eq!(output.code, 0, "{command:?}: {}", output.stderr);
         assert_eq!(mode(&dir.path().join(written)), 0o600, "{command:?}");
     }
     let text = std::fs::read_to_string(dir.path().join("up.red.yml")).unwrap();
@@ -300,7 +265,7 @@ fn a_file_holding_a_protected_value_is_private_whichever_command_writes_it() {
                     out.to_str().unwrap(),
                 ],
             );
-            assert_eq!(output.status.code(), Some(0), "{kind}: {}", stderr(&output));
+            assert_eq!(output.code, 0, "{kind}: {}", output.stderr);
             for file in files {
                 assert_eq!(mode(&out.join(file)), 0o600, "{kind} {file}");
             }

@@ -1,6 +1,6 @@
 #!/bin/sh
-# A CLI-1 connector for red's tests (EXEC.md §4.1). Tests copy it into a scratch directory; it
-# keeps its records beside itself:
+# A CLI-1 connector for red's tests (docs/connectors.md, "External connectors"). Tests copy it
+# into a scratch directory; it keeps its records beside itself:
 #   version      when present, what `cli-version` prints (default `1`)
 #   calls.log    one line per call: the subcommand and every argument
 #   argv.txt, env.txt, procs.txt, access-copy.json, access-mode.txt, dir-mode.txt

@@ -3,9 +3,9 @@
 //! Outputs come from a directory the experiment wrote, so anything in it may be hostile: a
 //! symlink to `/etc/passwd`, a link planted where a later copy would write through it. The
 //! reference extracts container archives with no filter and writes outside its outputs directory
-//! that way (EXEC.md §7.7). Here sources are opened with `O_NOFOLLOW`, links and special files are
-//! skipped and reported, destinations are created fresh (`create_new`) and put in place by
-//! `rename`, which replaces a link instead of writing through it.
+//! that way (docs/exec.md, "Where outputs go"). Here sources are opened with `O_NOFOLLOW`, links
+//! and special files are skipped and reported, destinations are created fresh (`create_new`) and
+//! put in place by `rename`, which replaces a link instead of writing through it.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};

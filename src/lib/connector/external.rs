@@ -1,5 +1,5 @@
 //! External connectors: any `command` that is not built in, run as a host process speaking the
-//! reference's CLI-1 protocol (EXEC.md §4.1).
+//! reference's CLI-1 protocol (docs/connectors.md, "External connectors").
 //!
 //! Per command and run, `cli-version` is asked once (it must print exactly one line, `1` or
 //! `0.1`). [`Connector::check`] runs `<operation>-validate`, each operation its subcommand:

@@ -4,7 +4,8 @@
 //! A RED file names a connector by its `command` (`red-connector-ssh`, `red-connector-http`, …)
 //! and gives it an `access` block. The reference runs each connector as a separate Python
 //! process inside the container, with the access block (secrets included) in a file there.
-//! `red` runs connectors on the host, in its own process (DESIGN.md decision 7): built-in ones
+//! `red` runs connectors on the host, in its own process (docs/architecture.md, "Local
+//! execution"): built-in ones
 //! for the common commands, and the reference's CLI-1 protocol for any other command.
 //!
 //! The interface is synchronous on purpose: a transfer is blocking I/O that the executor runs on

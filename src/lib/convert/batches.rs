@@ -1,4 +1,4 @@
-//! One single-job document per batch (RED-FORMAT §7.1, with what the reference loses kept).
+//! One single-job document per batch (docs/convert.md, with what the reference loses kept).
 //!
 //! The job for batch `i` is the document without `batches`, with the batch's `inputs` and
 //! `outputs` where `batches` stood (`outputs` is kept even when empty, so every job file has

@@ -6,8 +6,9 @@
 //! path. The contract (user, network, labels, memory, GPUs, cleanup) is written down for users in
 //! `docs/exec.md`.
 //!
-//! The seam is narrow on purpose (STYLE.md T6): unit tests drive [`run_container`] with an
-//! in-memory fake, and `tests/it/docker.rs` drives it with [`Bollard`] against a real daemon.
+//! The seam is narrow on purpose (docs/testing.md, "Fakes"): unit tests drive [`run_container`]
+//! with an in-memory fake, and `tests/it/docker.rs` drives it with [`Bollard`] against a real
+//! daemon.
 
 mod bollard_api;
 mod run;

@@ -1,9 +1,9 @@
 //! A client for the DeepCell Kiosk front-end API (docs/kiosk.md): job types, upload, create a
 //! job, poll its Redis fields, download the result, expire the job.
 //!
-//! It avoids what the research found wrong in kiosk-client 0.8.4: every HTTP status is checked
-//! (a 400 is final, never a loop), every request has a timeout (an upload whose storage write
-//! fails is never answered), uploads are named by their basename, both parameter styles
+//! It avoids what is wrong in kiosk-client 0.8.4 (docs/kiosk.md, "Differences"): every HTTP status
+//! is checked (a 400 is final, never a loop), every request has a timeout (an upload whose storage
+//! write fails is never answered), uploads are named by their basename, both parameter styles
 //! (`dataRescale`/`channels` and `jobForm{…}`) are sent, and one HMGET replaces thirteen HGETs.
 
 pub mod pace;

@@ -1,5 +1,5 @@
 //! FUSE mounts of remote directories: red's own filesystem behind `red mount` and the
-//! `mount: true` inputs of `red exec` (DESIGN.md decisions 7 and 10).
+//! `mount: true` inputs of `red exec` (docs/architecture.md, "Local execution"; docs/sshfs.md).
 //!
 //! The filesystem ([`fs::RemoteFs`]) speaks to the kernel through `fuser` and to the files
 //! through the small [`Remote`] trait, which the SFTP session implements for `ssh://` and RED

@@ -14,13 +14,13 @@
 //!
 //! A reader that reads blocks of a fixed size at random places (16 MiB records, which the
 //! kernel hands over as 1 MiB requests one after the other) looks sequential inside each block,
-//! and a window grown there would fetch megabytes past the block's end for nothing (SSHFS.md's
-//! random 16 MiB job fetched almost twice what it read). So the planner remembers how long the
-//! last few sequential runs were when a jump ended them, takes their median as the block size
-//! (two blocks picked next to each other make one run of twice the size, and a request the
-//! kernel sent out of order can cut a run short), and reads ahead no further than the end of
-//! the block the read is in. A run longer than [`STREAM_AFTER_BLOCKS`] blocks is a stream again
-//! and gets the whole window.
+//! and a window grown there would fetch megabytes past the block's end for nothing (docs/sshfs.md,
+//! "Figures", has what that cost before the planner knew blocks). So the planner remembers how long
+//! the last few sequential runs were when a jump ended them, takes their median as the block size
+//! (two blocks picked next to each other make one run of twice the size, and a request the kernel
+//! sent out of order can cut a run short), and reads ahead no further than the end of the block the
+//! read is in. A run longer than [`STREAM_AFTER_BLOCKS`] blocks is a stream again and gets the
+//! whole window.
 //!
 //! The planner is pure: the filesystem does the fetching ([`super::fs`]).
 

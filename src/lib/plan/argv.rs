@@ -1,6 +1,6 @@
 //! The command line of one batch, built from the `cli` section and the batch's inputs.
 //!
-//! Two modes (DESIGN decision 6, docs/cli-semantics.md):
+//! Two modes (docs/cli-semantics.md):
 //! - [`Mode::Cwl`]: what cwltool builds. Bindings sorted by `(position, input name by bytes)`,
 //!   numbers printed as written in the source, `prefix: ""` an empty element, `separate: false`
 //!   without a prefix and out-of-range `int`/`long` values refused.

@@ -1,6 +1,6 @@
 //! Output collection: which file or directory each `cli` output names after the run.
 //!
-//! The rules (docs/cli-semantics.md, CWL.md §6): globs are relative to the working directory
+//! The rules (docs/cli-semantics.md, "Globs"): globs are relative to the working directory
 //! `/cc/outputs`, use Python `glob` syntax (`*`, `?`, `[..]`; no braces; a wildcard never matches
 //! a leading dot), and must be neither absolute nor contain a `..` segment. Matches of the wrong
 //! kind are filtered out before counting (cc-core's rule), a single output with two matches is an

@@ -1,7 +1,8 @@
 //! The `cli` section read into a typed model: the RED subset of a CWL v1.0 CommandLineTool.
 //!
 //! This is the only place that interprets the `cli` mapping for planning. Anything outside the
-//! RED subset (CWL.md §1: `arguments`, `valueFrom`, list-form inputs, shorthand types, …) is a
+//! RED subset (docs/cli-semantics.md: `arguments`, `valueFrom`, list-form inputs, shorthand
+//! types, …) is a
 //! located [`ArgvError`], so that `plan` never silently builds a command line for a tool it does
 //! not understand. Input declaration order is kept: cc-core's ordering depends on it.
 

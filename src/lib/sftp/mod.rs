@@ -3,7 +3,7 @@
 //! `red` speaks SFTP itself over the pipes of an `ssh -s … sftp` child (see [`crate::ssh`]):
 //! the system client gives fast AES-GCM, agent and known_hosts for free, and our own protocol
 //! code lets reads be pipelined, which is where the speed of a transfer or of the SSHFS mount
-//! comes from (SSHFS.md: one request at a time is what makes libfuse sshfs slow).
+//! comes from (one request at a time is what makes libfuse sshfs slow: docs/sshfs.md, "Figures").
 //!
 //! A [`Session`] owns two threads: a writer that puts queued packets on the stream, and a
 //! reader that matches each reply to its request id and wakes the caller waiting on it. Every

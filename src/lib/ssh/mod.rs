@@ -3,7 +3,7 @@
 //! A [`Connection`] is one `ssh -s … sftp` child whose standard input and output carry the
 //! SFTP stream of an [`sftp::Session`]; its standard error is kept to explain failures. Using
 //! the system client gives AES-GCM with hardware support, the agent, `~/.ssh/config` and
-//! `known_hosts` as users know them (SSHFS.md measured it as the fastest transport here).
+//! `known_hosts` as users know them (measured as the fastest transport: docs/sshfs.md, "Design").
 //!
 //! Host keys are always checked (`StrictHostKeyChecking=yes`): against the user's known_hosts,
 //! or against a key pinned in the access block. Secrets never reach a command line or an

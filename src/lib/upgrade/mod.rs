@@ -1,9 +1,9 @@
 //! Converting RED 5–8 files to RED 9, reporting every change.
 //!
 //! RED has no backwards compatibility: every file of an older release is rejected by RED 9
-//! tools at its first line. The differences are few and mechanical (RED-FORMAT §10), so
-//! [`document`] rewrites a parsed older file into a RED 9 [`Value`] and records a [`Note`] for
-//! each change, located in the original file. Key order and number spellings are kept.
+//! tools at its first line. The differences are few and mechanical (docs/upgrade.md, "What
+//! changes"), so [`document`] rewrites a parsed older file into a RED 9 [`Value`] and records a
+//! [`Note`] for each change, located in the original file. Key order and number spellings are kept.
 //!
 //! What cannot be done mechanically is refused with a reason and a location, never guessed:
 //! RED 2–4 files, RED 5 connectors that are Python classes, files without a `container` (RED 9

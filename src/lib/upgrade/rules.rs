@@ -1,4 +1,4 @@
-//! The RED 5–8 → 9 rewrite rules, one method per part of the document (RED-FORMAT §10).
+//! The RED 5–8 → 9 rewrite rules, one method per part of the document (docs/upgrade.md).
 
 use std::borrow::Cow;
 

@@ -14,15 +14,89 @@ pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A run of `red` being prepared: files to write, arguments, environment.
+/// A scratch directory for one test: the files it writes, and what its runs leave behind.
+pub(crate) struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub(crate) fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Write `contents` to `name` (below the directory), creating its parents.
+    pub(crate) fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> &Self {
+        let path = self.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create dir");
+        }
+        std::fs::write(path, contents).expect("write file");
+        self
+    }
+
+    /// The text of `name`; a missing file fails the test.
+    pub(crate) fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path().join(name))
+            .unwrap_or_else(|e| panic!("cannot read {name}: {e}"))
+    }
+
+    /// A private `TMPDIR` for `red` (created on first use), so a test can check that a run
+    /// leaves nothing there: see [`Scratch::assert_tmp_empty`].
+    pub(crate) fn tmp(&self) -> PathBuf {
+        let tmp = self.path().join("tmp");
+        std::fs::create_dir_all(&tmp).expect("tmp dir");
+        tmp
+    }
+
+    /// Nothing is left in [`Scratch::tmp`] (a run directory, a temporary file).
+    pub(crate) fn assert_tmp_empty(&self) {
+        let left: Vec<_> = std::fs::read_dir(self.tmp())
+            .expect("tmp")
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert!(left.is_empty(), "left behind in TMPDIR: {left:?}");
+    }
+
+    /// `red`, run in this directory with `HOME` pinned to it.
+    pub(crate) fn red(&self) -> Red {
+        Red::at(Place::In(self.path().to_path_buf()))
+    }
+}
+
+/// Where a run happens: its own scratch directory, or one a test holds.
+enum Place {
+    Own(Scratch),
+    In(PathBuf),
+}
+
+impl Place {
+    fn path(&self) -> &Path {
+        match self {
+            Self::Own(scratch) => scratch.path(),
+            Self::In(path) => path,
+        }
+    }
+}
+
+/// A run of `red` being prepared: files to write, arguments, environment. It runs in a scratch
+/// directory (its own, or a [`Scratch`] the test holds), which is also its `HOME`, with
+/// `NO_COLOR` set and no `RUST_LOG` or `RED_VAR_*` variable of the test's environment.
 #[must_use]
 pub(crate) struct Red {
-    dir: tempfile::TempDir,
+    place: Place,
     args: Vec<String>,
     stdin: Option<Vec<u8>>,
     stdin_file: Option<PathBuf>,
     env: Vec<(String, String)>,
     memory: Option<u64>,
+    cwd: Option<PathBuf>,
 }
 
 /// What a run produced.
@@ -35,23 +109,28 @@ pub(crate) struct Run {
 
 impl Red {
     pub(crate) fn new() -> Self {
+        Self::at(Place::Own(Scratch::new()))
+    }
+
+    fn at(place: Place) -> Self {
         Self {
-            dir: tempfile::tempdir().expect("temp dir"),
+            place,
             args: Vec::new(),
             stdin: None,
             stdin_file: None,
             env: Vec::new(),
             memory: None,
+            cwd: None,
         }
     }
 
     /// Write a file into the scratch directory.
-    pub(crate) fn file(self, name: &str, text: &str) -> Self {
-        let path = self.dir.path().join(name);
+    pub(crate) fn file(self, name: &str, contents: impl AsRef<[u8]>) -> Self {
+        let path = self.dir().join(name);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).expect("create dir");
         }
-        std::fs::write(path, text).expect("write file");
+        std::fs::write(path, contents).expect("write file");
         self
     }
 
@@ -84,17 +163,42 @@ impl Red {
         self
     }
 
+    pub(crate) fn envs(mut self, pairs: &[(&str, &str)]) -> Self {
+        for (key, value) in pairs {
+            self = self.env(key, value);
+        }
+        self
+    }
+
     pub(crate) fn dir(&self) -> &Path {
-        self.dir.path()
+        self.place.path()
+    }
+
+    /// Run in `dir` (the scratch directory stays `HOME`): for a test whose messages name paths
+    /// relative to a fixture directory, or whose files are in a directory it made itself.
+    pub(crate) fn current_dir(mut self, dir: &Path) -> Self {
+        self.cwd = Some(dir.to_path_buf());
+        self
+    }
+
+    /// The command, for a test that runs it its own way (reading its output as it comes, in a
+    /// pseudo-terminal); standard output and error are pipes. The run's directory must outlive
+    /// it, so this is for runs in a [`Scratch`] the test holds.
+    pub(crate) fn into_command(self) -> Command {
+        assert!(
+            matches!(self.place, Place::In(_)),
+            "into_command needs a Scratch that outlives the command"
+        );
+        self.command()
     }
 
     fn command(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_red"));
         command
             .args(&self.args)
-            .current_dir(self.dir.path())
+            .current_dir(self.cwd.as_deref().unwrap_or(self.dir()))
             .env("NO_COLOR", "1")
-            .env("HOME", self.dir.path())
+            .env("HOME", self.dir())
             .env_remove("RUST_LOG")
             .stdin(match (&self.stdin, &self.stdin_file) {
                 (Some(_), _) => Stdio::piped(),
@@ -103,6 +207,11 @@ impl Red {
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("RED_VAR_") {
+                command.env_remove(name);
+            }
+        }
         for (key, value) in &self.env {
             command.env(key, value);
         }
@@ -138,8 +247,11 @@ impl Red {
     /// Start `red` and return at once (no standard input); see [`Running`].
     pub(crate) fn spawn(self) -> Running {
         let child = self.command().spawn().expect("spawn red");
+        if let Some(bytes) = self.memory {
+            limit_memory(&child, bytes);
+        }
         Running {
-            dir: self.dir,
+            place: self.place,
             child,
         }
     }
@@ -147,14 +259,14 @@ impl Red {
 
 /// A run of `red` in the background, for signals and deadlines.
 pub(crate) struct Running {
-    dir: tempfile::TempDir,
+    place: Place,
     child: Child,
 }
 
 impl Running {
     /// The scratch directory it runs in.
     pub(crate) fn dir(&self) -> &Path {
-        self.dir.path()
+        self.place.path()
     }
 
     /// Whether it has not ended yet.
@@ -219,6 +331,11 @@ pub(crate) fn limit_memory(child: &std::process::Child, bytes: u64) {
 }
 
 impl Run {
+    /// Standard output and standard error in one text, to look for something in either.
+    pub(crate) fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+
     /// Exit code, stdout and stderr in one text, for snapshots.
     pub(crate) fn snapshot(&self) -> String {
         format!(

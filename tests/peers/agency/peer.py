@@ -1,7 +1,7 @@
 """A local CC-Agency 9.3.0 for red's tests: the real broker, trustee, scheduler and user tool.
 
 Everything that answers HTTP is the unmodified cc-agency code from PyPI. Two things are swapped,
-as docs/remote.md (and the AGENCY.md research note, section 9) describe:
+as docs/remote.md ("Testing against the real broker") describes:
 
 1. MongoDB is mongomock (one in-memory store shared by every client, GridFS on), with one fix:
    an aggregation `$project` with a nested spec (`history: {node: 1, ...}`) is rewritten to the

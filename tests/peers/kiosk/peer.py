@@ -2,22 +2,23 @@
 a bucket, and a consumer that follows the real consumer's Redis protocol.
 
 The real kiosk-frontend is not on any registry and its licence is non-commercial only, so this
-re-creates its behaviour from the research note (KIOSK.md) section by section; each handler names
-the section it follows. Status codes and bodies are the front end's own.
+re-creates its behaviour (docs/kiosk.md, "Testing: the Kiosk double"); each handler says which
+part of the front end or consumer it plays. Status codes and bodies are the front end's own.
 
-- Front end (KIOSK.md 2, 5.2, 5.3): /api/health-check, /api/jobtypes, /api/models, /api/upload
+- Front end: /api/health-check, /api/jobtypes, /api/models, /api/upload
   (multipart field `file`), /api/predict, /api/redis (HGET / HMGET), /api/status,
   /api/redis/expire, any other /api path -> 404 {}.
-- Bucket (2.1, 3): uploads are stored under `uploads/<md5(name_time)><ext>`; results under
+- Bucket: uploads are stored under `uploads/<md5(name_time)><ext>`; results under
   `output/<md5>.zip`, served at http://127.0.0.1:PORT/<bucket>/<key> (the path-style public URL).
   An upload whose file name contains `hang` is never answered, like the real front end when its
-  storage write fails (2.1 pitfall).
-- Consumer (3): RPOPLPUSH <queue> processing-<queue>:<name>, statuses new -> started ->
+  storage write fails.
+- Consumer: RPOPLPUSH <queue> processing-<queue>:<name>, statuses new -> started ->
   pre-processing -> predicting -> saving-results -> done, or failed with a traceback in `reason`;
   LREM when finished. A job fails when its input is not an image (PNG/TIFF/JPEG/GIF/BMP), when the
-  bytes contain KIOSK-PEER-FAIL, or when `original_name` contains `fail` (5). The result zip holds
+  bytes contain KIOSK-PEER-FAIL, or when `original_name` contains `fail`. The result zip holds
   `<stem>_feature_0.tif`, a copy of the input; a job whose `original_name` contains `gone` ends
-  `done` with an `output_url` that answers 404 (its result was never written). Zip jobs (`<type>-zip`) unpack, push one child per
+  `done` with an `output_url` that answers 404 (its result was never written). Zip jobs
+  (`<type>-zip`) unpack, push one child per
   image to `<type>`, wait with `progress`, and end `done` with `failures` (URL-encoded).
 
 Environment: KIOSK_PORT (8095), KIOSK_REDIS_PORT (6390), KIOSK_BUCKET (kiosk-peer), JOB_TYPES
@@ -78,13 +79,13 @@ def bucket_read(key):
 
 
 def js_now():
-    # 2.2: created_at/updated_at by the front end, JS ISO with milliseconds and Z.
+    # Front end: created_at/updated_at, JS ISO with milliseconds and Z.
     now = datetime.datetime.now(datetime.timezone.utc)
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (now.microsecond // 1000)
 
 
 def py_now():
-    # 3: consumer timestamps, Python isoformat with +00:00.
+    # Consumer timestamps, Python isoformat with +00:00.
     return datetime.datetime.now(datetime.timezone.utc).isoformat()
 
 
@@ -98,7 +99,7 @@ def json_response(value, status=200):
 
 
 def body_of(request):
-    # 2: body-parser json and urlencoded.
+    # Front end: body-parser json and urlencoded.
     if request.mimetype == "application/json":
         try:
             return json.loads(request.get_data(as_text=True) or "{}")
@@ -149,7 +150,7 @@ def route(request, path):
 
 
 def upload(request):
-    # 2.1 (GCS): multer keeps the file; key uploads/<md5(originalname_now)><ext>.
+    # Front end upload (GCS): multer keeps the file; key uploads/<md5(originalname_now)><ext>.
     file = request.files.get("file")
     if file is None:
         return Response("Bad Request", 400, content_type="text/plain; charset=utf-8")
@@ -170,7 +171,7 @@ def upload(request):
 
 
 def predict(request):
-    # 2.2: required jobType and imageName; both parameter styles; queue and hash key.
+    # Front end predict: required jobType and imageName; both parameter styles; queue and hash key.
     body = body_of(request)
     if not body or not body.get("jobType") or not body.get("imageName"):
         return json_response({"message": "Invalid prediction request body."}, 400)
@@ -207,7 +208,7 @@ def predict(request):
 
 
 def redis_get(request):
-    # 2: HGET for a string key, HMGET for a list; unknown hash -> null values.
+    # Front end: HGET for a string key, HMGET for a list; unknown hash -> null values.
     body = body_of(request) or {}
     field = body.get("key")
     if isinstance(field, list):
@@ -216,14 +217,14 @@ def redis_get(request):
 
 
 def expire(request):
-    # 2: 200 {"value":1}, or 404 {"value":0} when the hash does not exist.
+    # Front end: 200 {"value":1}, or 404 {"value":0} when the hash does not exist.
     body = body_of(request) or {}
     seconds = int(body.get("expireIn") or 3600)
     value = 1 if db.expire(body.get("hash", ""), seconds) else 0
     return json_response({"value": value}, 200 if value else 404)
 
 
-# --- the consumer (KIOSK.md 3) -------------------------------------------------------------------
+# --- the consumer -----------------------------------------------------------------------------
 
 IMAGE_MAGIC = (b"\x89PNG", b"II*\x00", b"MM\x00*", b"\xff\xd8\xff", b"GIF8", b"BM")
 

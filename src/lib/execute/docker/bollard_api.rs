@@ -2,7 +2,7 @@
 //!
 //! The address is `DOCKER_HOST` (`unix://…` or `tcp://…`) or the default socket
 //! `/var/run/docker.sock`. The API version is negotiated with the daemon, so Debian's docker.io
-//! 20.10 (API 1.41) works as well as current releases. Pitfall handled here (STYLE.md §7):
+//! 20.10 (API 1.41) works as well as current releases. Pitfall of bollard 0.21 handled here:
 //! bollard's `wait_container` reports a non-zero exit as an error; `wait` treats that as the
 //! container having stopped.
 

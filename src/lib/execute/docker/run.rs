@@ -3,9 +3,9 @@
 //! [`run_container`] creates, starts and waits; it stops at a timeout or when its
 //! [`Cancellation`] fires (Ctrl-C, SIGTERM, SIGHUP with [`Cancellation::on_signals`]). The
 //! experiment's own failure (non-zero exit, OOM kill, timeout) is a [`ContainerOutcome`], not an
-//! error (STYLE.md E9). A [`ContainerGuard`] owns the container from its creation: it is removed
-//! at the end of a normal run, on every error, and in `Drop` when the future is dropped or a
-//! panic unwinds, unless the caller asked to leave it.
+//! error (docs/exec.md, "Outcome of a container"). A [`ContainerGuard`] owns the container from its
+//! creation: it is removed at the end of a normal run, on every error, and in `Drop` when the
+//! future is dropped or a panic unwinds, unless the caller asked to leave it.
 
 use std::fs::File;
 use std::io::Write;

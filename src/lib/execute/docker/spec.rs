@@ -190,7 +190,8 @@ impl RunSpec {
             .collect();
         let host_config = HostConfig {
             memory,
-            // Equal to `memory`: no swap on top of the limit (as the reference, EXEC.md §2.2).
+            // Equal to `memory`: no swap on top of the limit (as the reference; docs/exec.md,
+            // "Memory").
             memory_swap: memory,
             mounts: Some(mounts),
             network_mode: Some(self.network.as_str().to_owned()),

@@ -1,9 +1,9 @@
 //! Running a planned experiment on this machine: `red exec`.
 //!
-//! This is the reference's agent moved out of the container and onto the host (DESIGN.md
-//! decision 7). For each batch, connectors running in `red`'s own process put the inputs in a
-//! private run directory (mode 0700 under `$TMPDIR`), the container gets them bind-mounted
-//! read-only at the planned paths and its working directory `/cc/outputs` bind-mounted
+//! This is the reference's agent moved out of the container and onto the host (docs/exec.md,
+//! "What happens to one batch"). For each batch, connectors running in `red`'s own process put the
+//! inputs in a private run directory (mode 0700 under `$TMPDIR`), the container gets them
+//! bind-mounted read-only at the planned paths and its working directory `/cc/outputs` bind-mounted
 //! read-write, the planned argv runs as the container's command with the image's entrypoint
 //! replaced (no shell, no Python, nothing of ours in the image), and afterwards the outputs are
 //! found by glob and delivered. Secrets stay in this process: they are handed to connectors in
