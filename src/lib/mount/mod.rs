@@ -32,8 +32,6 @@ use fuser::{BackgroundSession, MountOption, SessionACL};
 pub use local::LocalRemote;
 pub use remote::{Attrs, Kind, OpenFlags, Remote, RemoteError};
 
-use crate::connector::{ConnectorError, Mounted};
-
 /// How a mount behaves.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -210,12 +208,6 @@ impl MountGuard {
 impl Drop for MountGuard {
     fn drop(&mut self) {
         let _ = self.finish();
-    }
-}
-
-impl Mounted for MountGuard {
-    fn unmount(self: Box<Self>) -> Result<(), ConnectorError> {
-        MountGuard::unmount(*self).map_err(|error| ConnectorError::Remote(error.to_string()))
     }
 }
 
