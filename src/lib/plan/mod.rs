@@ -12,6 +12,7 @@
 //! which tool runs it.
 
 pub mod argv;
+mod argv_error;
 mod glob_refs;
 pub mod number;
 pub mod outputs;
@@ -22,7 +23,6 @@ pub mod tool;
 use serde::Serialize;
 
 use crate::diagnostic::Diagnostic;
-use crate::fill::Filled;
 use crate::source::Location;
 use crate::tree::{Kind, NodeRef, Tree, escape_pointer_segment};
 
@@ -78,6 +78,11 @@ pub struct BatchPlan {
     /// Where standard error goes, like `stdout`.
     pub stderr: Option<String>,
 }
+
+/// The largest memory limit in MB Docker can be given: it takes the limit in bytes as a signed
+/// 64-bit number. `red validate` refuses a larger `ram` (`src/lib/validate/engines.rs`); the
+/// Docker run (`execute::docker`) checks it again.
+pub const MAX_MEMORY_MB: u64 = i64::MAX as u64 / (1024 * 1024);
 
 /// Container settings for a batch.
 #[derive(Debug, Clone, Serialize)]
@@ -343,9 +348,25 @@ fn jobs(tree: &Tree) -> Result<Jobs<'_>, PlanError> {
     }))
 }
 
-/// Plan every batch of a validated, filled document. Taking a [`Filled`] (which only
-/// [`crate::fill::apply`] makes) is what guarantees no unvalidated or unfilled file is planned.
-pub fn build(filled: &Filled, options: &PlanOptions) -> Result<Plan, PlanError> {
+/// A validated, filled document: what [`build`] plans. Only `fill::Filled` (which only
+/// `fill::apply` makes) is one, since the trait is sealed; that is what guarantees no unvalidated
+/// or unfilled file is planned.
+///
+/// A trait rather than the type itself so that `plan` does not import `fill`: `fill` imports
+/// `validate`, and validation asks planning where outputs land ([`collisions`]).
+pub trait Plannable: sealed::Sealed {
+    /// The document's tree.
+    fn tree(&self) -> &Tree;
+}
+
+/// Seals [`Plannable`]: the trait is public, but only this crate can name `Sealed`.
+pub(crate) mod sealed {
+    /// Implemented by the one type that may be planned.
+    pub trait Sealed {}
+}
+
+/// Plan every batch of a validated, filled document.
+pub fn build(filled: &impl Plannable, options: &PlanOptions) -> Result<Plan, PlanError> {
     build_tree(filled.tree(), options)
 }
 
