@@ -13,7 +13,9 @@
 //! in [`pool`]: every remote call has a timeout, after which the request fails with EIO.
 //! docs/sshfs.md has the design, the options and the faults.
 
+mod attrs;
 pub mod buffers;
+mod cache;
 pub mod fs;
 pub mod inodes;
 pub mod local;

@@ -6,6 +6,7 @@
 //! [`super::local::LocalRemote`] implements it over a local directory for tests and for
 //! measuring the FUSE layer alone.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 /// What kind of entry a path names.
@@ -289,5 +290,42 @@ pub trait Remote: Send + Sync + 'static {
     /// When the remote still cannot be reached.
     fn reconnect(&self) -> Result<(), RemoteError> {
         Err(RemoteError::Disconnected)
+    }
+}
+
+/// Call the remote, reconnecting first when a previous call found the connection lost, and
+/// remember a lost connection for the next call.
+pub(super) fn guarded<R: Remote, T>(
+    remote: &R,
+    needs_reconnect: &AtomicBool,
+    call: impl FnOnce(&R) -> Result<T, RemoteError>,
+) -> Result<T, RemoteError> {
+    if needs_reconnect.load(Ordering::Acquire) {
+        remote.reconnect()?;
+        needs_reconnect.store(false, Ordering::Release);
+    }
+    let result = call(remote);
+    if matches!(result, Err(RemoteError::Disconnected)) {
+        needs_reconnect.store(true, Ordering::Release);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_disconnect_makes_the_next_call_reconnect_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let remote = crate::mount::local::LocalRemote::new(dir.path());
+        let flag = AtomicBool::new(false);
+        let first: Result<(), RemoteError> =
+            guarded(&remote, &flag, |_| Err(RemoteError::Disconnected));
+        assert_eq!(first, Err(RemoteError::Disconnected));
+        assert!(flag.load(Ordering::Acquire));
+        let second = guarded(&remote, &flag, |remote| remote.stat("/"));
+        assert_eq!(second.map(|a| a.kind), Ok(Kind::Directory));
+        assert!(!flag.load(Ordering::Acquire), "reconnected");
     }
 }
