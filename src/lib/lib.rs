@@ -36,6 +36,8 @@
 //! `parse`, `validate`, `template`, `fill`, `plan`, `convert` and `upgrade` are synchronous and
 //! pure; tokio lives only in [`execute`], [`agency`], [`kiosk`] and the commands that drive them. `tests/it/cli.rs` checks that layering.
 
+#![warn(clippy::too_many_lines)]
+
 pub mod agency;
 pub mod bench;
 pub mod cli;

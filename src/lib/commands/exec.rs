@@ -113,6 +113,7 @@ fn parse_user(text: &str) -> Result<ContainerUser, String> {
 }
 
 /// Run `red exec`.
+#[expect(clippy::too_many_lines, reason = "issue 19: split by the engine work")]
 pub fn run(args: &ExecArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     if let Some(outputs) = &args.outputs {
         check_outputs_dir(outputs)?;

@@ -219,6 +219,7 @@ pub(crate) struct Settings {
     pub(crate) progress: bool,
 }
 
+#[expect(clippy::too_many_lines, reason = "issue 19: split by the engine work")]
 fn submit(args: &KioskSubmitArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let request_timeout = args.request_timeout;
     let mut files = match collect(&args.paths) {
