@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn vars(text: &str) -> Result<Vec<&str>, GrammarError> {
