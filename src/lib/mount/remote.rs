@@ -310,22 +310,3 @@ pub(super) fn guarded<R: Remote, T>(
     }
     result
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_disconnect_makes_the_next_call_reconnect_first() {
-        let dir = tempfile::tempdir().unwrap();
-        let remote = crate::mount::local::LocalRemote::new(dir.path());
-        let flag = AtomicBool::new(false);
-        let first: Result<(), RemoteError> =
-            guarded(&remote, &flag, |_| Err(RemoteError::Disconnected));
-        assert_eq!(first, Err(RemoteError::Disconnected));
-        assert!(flag.load(Ordering::Acquire));
-        let second = guarded(&remote, &flag, |remote| remote.stat("/"));
-        assert_eq!(second.map(|a| a.kind), Ok(Kind::Directory));
-        assert!(!flag.load(Ordering::Acquire), "reconnected");
-    }
-}
