@@ -97,13 +97,13 @@ fn pure_stages_stay_pure() {
     let pure = [
         "parse",
         "validate",
-        "tree.rs",
+        "tree",
         "source.rs",
         "diagnostic.rs",
         "redact.rs",
         "convert",
         "upgrade",
-        "template.rs",
+        "template",
         "fill",
         "plan",
     ];
