@@ -37,6 +37,8 @@
 //! pure; tokio lives only in [`execute`], [`agency`], [`kiosk`] and the commands that drive them.
 //! `tests/it/architecture.rs` checks that layering, and docs/architecture.md has the module map.
 
+#![warn(clippy::too_many_lines)]
+
 pub mod agency;
 pub mod bench;
 pub mod cli;

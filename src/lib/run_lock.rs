@@ -14,7 +14,7 @@ use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::execute::local::RECORDS_DIR;
+use crate::plan::outputs::RECORDS_DIR;
 
 /// The lock file's name inside the records directory (`.red`).
 pub const LOCK_FILE: &str = "lock";

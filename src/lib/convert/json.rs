@@ -16,8 +16,8 @@ use std::fmt::Write as _;
 
 use super::Error;
 use super::value::Value;
-use crate::parse::scalar;
 use crate::tree::escape_pointer_segment;
+use crate::tree::number;
 
 /// Write `value` as JSON with `indent` spaces per level (0: one line), and a final newline.
 pub fn to_string(value: &Value<'_>, indent: usize) -> Result<String, Error> {
@@ -198,7 +198,7 @@ pub(crate) fn int_lexeme(lexeme: &str) -> String {
     if is_json_number(lexeme) && !lexeme.contains(['.', 'e', 'E']) {
         return lexeme.to_owned();
     }
-    scalar::int_decimal(lexeme).unwrap_or_else(|| lexeme.to_owned())
+    number::int_decimal(lexeme).unwrap_or_else(|| lexeme.to_owned())
 }
 
 /// A float lexeme as a JSON number that reads back as a float, or `None` for infinities and

@@ -144,6 +144,14 @@ impl std::fmt::Debug for Filled {
     }
 }
 
+impl crate::plan::sealed::Sealed for Filled {}
+
+impl crate::plan::Plannable for Filled {
+    fn tree(&self) -> &Tree {
+        Filled::tree(self)
+    }
+}
+
 impl Filled {
     /// The filled document's tree.
     #[must_use]

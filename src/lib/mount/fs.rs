@@ -5,160 +5,67 @@
 //! timeout, so no request waits on the remote forever: a remote that hangs or drops answers
 //! EIO. Chunks of a file are the exception: they are read in the background
 //! ([`Remote::read_start`]; the SFTP session's reader thread completes them) and awaited with
-//! the same timeout, so a read costs no worker and one wake-up per chunk. Attributes and
-//! directory listings are cached for the TTL; a listing also fills the attribute cache, so
-//! `ls -l` and a walk cost one remote call per directory.
+//! the same timeout, so a read costs no worker and one wake-up per chunk.
 //!
-//! Reads go through a per-handle chunk cache fed by the [`Planner`]: the chunks a read covers
-//! are requested in parallel, and a sequential stream keeps a growing window of chunks in
-//! flight ahead of it. The page cache is kept across opens (`FOPEN_KEEP_CACHE`) only while the
-//! remote file's mtime and size are what the last open saw; `direct_io` bypasses it.
+//! This file answers the kernel's requests; what the filesystem keeps between them lives
+//! beside it: attributes and directory listings, cached for the TTL, in `attrs.rs`, and the
+//! read cache of open files (chunks fetched ahead as [`super::readahead`] plans) in
+//! `cache.rs`. The page cache is kept across opens (`FOPEN_KEEP_CACHE`) only while the remote
+//! file's mtime and size are what the last open saw; `direct_io` bypasses it.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Instant, SystemTime};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
 
 use fuser::{
-    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, InitFlags,
+    Errno, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, InitFlags,
     KernelConfig, LockOwner, OpenAccMode, RenameFlags, ReplyAttr, ReplyCreate, ReplyData,
     ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyWrite, Request, TimeOrNow, WriteFlags,
 };
 
 use super::Options;
-use super::buffers::{Buffers, Chunk};
+use super::attrs::{Cached, Listing};
+use super::buffers::Buffers;
+use super::cache::{OpenFile, chunks_per_file};
 use super::inodes::{self, InodeTable, ROOT};
 use super::pool::Pool;
-use super::readahead::{Config, Planner};
-use super::remote::{Attrs, BackgroundRead, Kind, OpenFlags, ReadDone, Remote, RemoteError};
+use super::readahead::Config;
+use super::remote::{Attrs, Kind, OpenFlags, Remote, RemoteError, guarded};
 
 /// Lock a mutex, taking the data of a poisoned one (a panicking request must not wedge the
 /// mount).
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn errno(error: &RemoteError) -> Errno {
+pub(super) fn errno(error: &RemoteError) -> Errno {
     Errno::from_i32(error.errno())
 }
 
-/// One chunk of a file being fetched or fetched.
-#[derive(Debug, Default)]
-struct Slot {
-    state: Mutex<Option<Result<Arc<Chunk>, RemoteError>>>,
-    ready: Condvar,
-    /// How many bytes reads have taken from it (a chunk read whole is not asked for again).
-    served: AtomicU64,
-}
-
-impl Slot {
-    fn fill(&self, result: Result<Chunk, RemoteError>) {
-        *lock(&self.state) = Some(result.map(Arc::new));
-        self.ready.notify_all();
-    }
-
-    fn wait(&self, deadline: Instant) -> Result<Arc<Chunk>, RemoteError> {
-        let mut state = lock(&self.state);
-        loop {
-            if let Some(result) = state.as_ref() {
-                return result.clone();
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(RemoteError::Timeout);
-            }
-            state = match self.ready.wait_timeout(state, deadline - now) {
-                Ok((state, _)) => state,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
-        }
-    }
-}
-
-/// Chunks of one open file, oldest first, at most `capacity` of them.
-#[derive(Debug, Default)]
-struct Chunks {
-    slots: HashMap<u64, Arc<Slot>>,
-    order: VecDeque<u64>,
-    capacity: usize,
-}
-
-impl Chunks {
-    fn evict(&mut self) {
-        while self.slots.len() > self.capacity {
-            let Some(oldest) = self.order.pop_front() else {
-                break;
-            };
-            self.slots.remove(&oldest);
-        }
-    }
-
-    fn clear(&mut self) {
-        self.slots.clear();
-        self.order.clear();
-    }
-}
-
-/// An open remote file.
-struct OpenFile<R: Remote> {
-    remote: Arc<R>,
-    buffers: Arc<Buffers>,
-    handle: Option<R::Handle>,
-    path: String,
-    size: AtomicU64,
-    planner: Mutex<Planner>,
-    chunks: Mutex<Chunks>,
-}
-
-impl<R: Remote> OpenFile<R> {
-    fn handle(&self) -> Result<&R::Handle, RemoteError> {
-        self.handle
-            .as_ref()
-            .ok_or_else(|| RemoteError::Failure("the file is closed".into()))
-    }
-}
-
-impl<R: Remote> Drop for OpenFile<R> {
-    fn drop(&mut self) {
-        self.buffers.closed();
-        if let Some(handle) = self.handle.take() {
-            // Release cannot report errors to anyone; the data went out with each write.
-            let _ = self.remote.close(handle);
-        }
-    }
-}
-
-/// A cached value and when it was fetched.
-struct Cached<T> {
-    value: T,
-    at: Instant,
-}
-
-type Listing = Arc<Vec<(String, Attrs)>>;
-
 /// The filesystem a mount serves.
 pub struct RemoteFs<R: Remote> {
-    remote: Arc<R>,
-    root: String,
-    options: Options,
-    readahead: Config,
+    pub(super) remote: Arc<R>,
+    pub(super) root: String,
+    pub(super) options: Options,
+    pub(super) readahead: Config,
     /// The chunk buffers of every open file.
-    buffers: Arc<Buffers>,
-    pool: Pool,
-    needs_reconnect: Arc<AtomicBool>,
-    inodes: Mutex<InodeTable>,
-    attrs: Mutex<HashMap<String, Cached<Attrs>>>,
-    listings: Mutex<HashMap<String, Cached<Listing>>>,
-    files: Mutex<HashMap<u64, Arc<OpenFile<R>>>>,
-    dirs: Mutex<HashMap<u64, Listing>>,
+    pub(super) buffers: Arc<Buffers>,
+    pub(super) pool: Pool,
+    pub(super) needs_reconnect: Arc<AtomicBool>,
+    pub(super) inodes: Mutex<InodeTable>,
+    pub(super) attrs: Mutex<HashMap<String, Cached<Attrs>>>,
+    pub(super) listings: Mutex<HashMap<String, Cached<Listing>>>,
+    pub(super) files: Mutex<HashMap<u64, Arc<OpenFile<R>>>>,
+    pub(super) dirs: Mutex<HashMap<u64, Listing>>,
     /// (mtime, size) of each inode at its last open: the page cache is kept while they match.
-    seen: Mutex<HashMap<u64, (SystemTime, u64)>>,
-    next_handle: AtomicU64,
-    uid: u32,
-    gid: u32,
+    pub(super) seen: Mutex<HashMap<u64, (SystemTime, u64)>>,
+    pub(super) next_handle: AtomicU64,
+    pub(super) uid: u32,
+    pub(super) gid: u32,
 }
 
 impl<R: Remote> std::fmt::Debug for RemoteFs<R> {
@@ -184,7 +91,7 @@ impl<R: Remote> RemoteFs<R> {
         let readahead = Config::new(options.chunk, options.readahead);
         let chunk = usize::try_from(readahead.chunk).unwrap_or(usize::MAX);
         Ok(Self {
-            buffers: Buffers::new(chunk, Self::chunks_per_file(readahead).min(256)),
+            buffers: Buffers::new(chunk, chunks_per_file(readahead).min(256)),
             pool: Pool::new(options.workers)?,
             remote,
             root,
@@ -204,7 +111,7 @@ impl<R: Remote> RemoteFs<R> {
     }
 
     /// The remote path of a path relative to the root.
-    fn remote_path(&self, relative: &str) -> String {
+    pub(super) fn remote_path(&self, relative: &str) -> String {
         match (self.root.as_str(), relative) {
             (root, "") => root.to_owned(),
             ("/", relative) => format!("/{relative}"),
@@ -214,7 +121,7 @@ impl<R: Remote> RemoteFs<R> {
 
     /// Run a remote call on the pool with the timeout, reconnecting first when the last call
     /// found the connection lost.
-    fn call<T: Send + 'static>(
+    pub(super) fn call<T: Send + 'static>(
         &self,
         call: impl FnOnce(&R) -> Result<T, RemoteError> + Send + 'static,
     ) -> Result<T, RemoteError> {
@@ -237,117 +144,6 @@ impl<R: Remote> RemoteFs<R> {
         Ok(inodes::child(&self.path_of(parent)?, name))
     }
 
-    fn fresh<T: Clone>(&self, cached: Option<&Cached<T>>) -> Option<T> {
-        cached
-            .filter(|c| c.at.elapsed() < self.options.cache_ttl)
-            .map(|c| c.value.clone())
-    }
-
-    /// Attributes of a relative path (not following a final link), from the caches when fresh.
-    fn attrs_of(&self, path: &str) -> Result<Attrs, RemoteError> {
-        if let Some(attrs) = self.fresh(lock(&self.attrs).get(path)) {
-            return Ok(attrs);
-        }
-        if !path.is_empty() {
-            let (parent, name) = path.rsplit_once('/').unwrap_or(("", path));
-            if let Some(listing) = self.fresh(lock(&self.listings).get(parent)) {
-                return listing
-                    .iter()
-                    .find(|(entry, _)| entry == name)
-                    .map(|(_, attrs)| *attrs)
-                    .ok_or(RemoteError::NotFound);
-            }
-        }
-        let remote_path = self.remote_path(path);
-        let attrs = self.call(move |remote| remote.lstat(&remote_path))?;
-        self.remember(path, attrs);
-        Ok(attrs)
-    }
-
-    fn remember(&self, path: &str, attrs: Attrs) {
-        lock(&self.attrs).insert(
-            path.to_owned(),
-            Cached {
-                value: attrs,
-                at: Instant::now(),
-            },
-        );
-    }
-
-    /// Forget what is cached about `path` and its directory's listing.
-    fn invalidate(&self, path: &str) {
-        lock(&self.attrs).remove(path);
-        lock(&self.listings).remove(inodes::parent_of(path));
-    }
-
-    fn listing(&self, path: &str) -> Result<Listing, RemoteError> {
-        if let Some(listing) = self.fresh(lock(&self.listings).get(path)) {
-            return Ok(listing);
-        }
-        let remote_path = self.remote_path(path);
-        let listing = Arc::new(self.call(move |remote| remote.read_dir(&remote_path))?);
-        let now = Instant::now();
-        {
-            let mut attrs = lock(&self.attrs);
-            for (name, entry) in listing.iter() {
-                attrs.insert(
-                    inodes::child(path, name),
-                    Cached {
-                        value: *entry,
-                        at: now,
-                    },
-                );
-            }
-        }
-        lock(&self.listings).insert(
-            path.to_owned(),
-            Cached {
-                value: Arc::clone(&listing),
-                at: now,
-            },
-        );
-        Ok(listing)
-    }
-
-    fn file_attr(&self, ino: u64, attrs: &Attrs) -> FileAttr {
-        let kind = match attrs.kind {
-            Kind::Directory => FileType::Directory,
-            Kind::Symlink => FileType::Symlink,
-            Kind::File | Kind::Other => FileType::RegularFile,
-        };
-        let mut perm = attrs.perm & 0o7777;
-        if !self.options.read_write {
-            perm &= !0o222;
-        }
-        FileAttr {
-            ino: INodeNo(ino),
-            size: attrs.size,
-            blocks: attrs.size.div_ceil(512),
-            atime: attrs.atime.unwrap_or(attrs.mtime),
-            mtime: attrs.mtime,
-            ctime: attrs.mtime,
-            crtime: attrs.mtime,
-            kind,
-            perm,
-            nlink: if kind == FileType::Directory { 2 } else { 1 },
-            uid: self.uid,
-            gid: self.gid,
-            rdev: 0,
-            blksize: 128 * 1024,
-            flags: 0,
-        }
-    }
-
-    /// Count a lookup of `path` and answer with its entry.
-    fn reply_entry(&self, path: &str, attrs: &Attrs, reply: ReplyEntry) {
-        let ino = lock(&self.inodes).lookup(path);
-        reply.entry(
-            &self.options.cache_ttl,
-            &self.file_attr(ino, attrs),
-            Generation(0),
-        );
-    }
-
     fn writable(&self) -> Result<(), Errno> {
         if self.options.read_write {
             Ok(())
@@ -355,259 +151,6 @@ impl<R: Remote> RemoteFs<R> {
             Err(Errno::EROFS)
         }
     }
-
-    fn open_file(&self, path: String, flags: OpenFlags, ino: u64) -> Result<u64, Errno> {
-        let remote_path = self.remote_path(&path);
-        let (handle, attrs) = self
-            .call(move |remote| {
-                let handle = remote.open(&remote_path, flags)?;
-                match remote.stat(&remote_path) {
-                    Ok(attrs) => Ok((handle, attrs)),
-                    Err(error) => {
-                        let _ = remote.close(handle);
-                        Err(error)
-                    }
-                }
-            })
-            .map_err(|e| errno(&e))?;
-        lock(&self.seen).insert(ino, (attrs.mtime, attrs.size));
-        let capacity = Self::chunks_per_file(self.readahead);
-        self.buffers.opened();
-        let file = OpenFile {
-            remote: Arc::clone(&self.remote),
-            buffers: Arc::clone(&self.buffers),
-            handle: Some(handle),
-            path,
-            size: AtomicU64::new(attrs.size),
-            planner: Mutex::new(Planner::new(self.readahead)),
-            chunks: Mutex::new(Chunks {
-                capacity,
-                ..Chunks::default()
-            }),
-        };
-        let fh = self.next_handle.fetch_add(1, Ordering::Relaxed);
-        lock(&self.files).insert(fh, Arc::new(file));
-        Ok(fh)
-    }
-
-    /// How many chunks an open file keeps: two read-ahead windows and 16 MiB for the reads
-    /// that come back to a block (four readers of 16 MiB blocks, say).
-    fn chunks_per_file(readahead: Config) -> usize {
-        usize::try_from((2 * readahead.max_window + 16 * 1024 * 1024) / readahead.chunk)
-            .unwrap_or(64)
-    }
-
-    fn open_flags(&self, ino: u64, attrs_before: Option<(SystemTime, u64)>) -> FopenFlags {
-        if self.options.direct_io {
-            return FopenFlags::FOPEN_DIRECT_IO;
-        }
-        let now = lock(&self.seen).get(&ino).copied();
-        if attrs_before.is_some() && attrs_before == now {
-            FopenFlags::FOPEN_KEEP_CACHE
-        } else {
-            FopenFlags::empty()
-        }
-    }
-
-    fn file(&self, fh: FileHandle) -> Result<Arc<OpenFile<R>>, Errno> {
-        lock(&self.files).get(&fh.0).cloned().ok_or(Errno::EBADF)
-    }
-
-    /// The slot of chunk `index`: the cached or awaited one, or a new one whose read
-    /// is added to `batch` (started by [`Self::start_reads`]).
-    fn fetch(&self, chunks: &mut Chunks, index: u64, batch: &mut Vec<BackgroundRead>) -> Arc<Slot> {
-        if let Some(slot) = chunks.slots.get(&index) {
-            return Arc::clone(slot);
-        }
-        let slot = Arc::new(Slot::default());
-        chunks.slots.insert(index, Arc::clone(&slot));
-        chunks.order.push_back(index);
-        let done: ReadDone = {
-            let slot = Arc::clone(&slot);
-            let buffers = Arc::clone(&self.buffers);
-            let needs_reconnect = Arc::clone(&self.needs_reconnect);
-            Box::new(move |result| {
-                if matches!(result, Err(RemoteError::Disconnected)) {
-                    needs_reconnect.store(true, Ordering::Release);
-                }
-                slot.fill(result.map(|(buffer, len)| buffers.chunk(buffer, len)));
-            })
-        };
-        batch.push(BackgroundRead {
-            offset: index * self.readahead.chunk,
-            buffer: self.buffers.take(),
-            done,
-        });
-        slot
-    }
-
-    /// Start the reads of a batch: in the background when the remote can (no thread waits for
-    /// them), unless the connection must be made again first; otherwise each on a worker,
-    /// which reconnects first when needed.
-    fn start_reads(&self, file: &Arc<OpenFile<R>>, batch: Vec<BackgroundRead>) {
-        if batch.is_empty() {
-            return;
-        }
-        let batch = match file.handle() {
-            Ok(handle) if !self.needs_reconnect.load(Ordering::Acquire) => {
-                match file.remote.read_start(handle, batch) {
-                    Ok(()) => return,
-                    Err(batch) => batch,
-                }
-            }
-            _ => batch,
-        };
-        for BackgroundRead {
-            offset,
-            buffer,
-            done,
-        } in batch
-        {
-            let len = u32::try_from(buffer.len()).unwrap_or(u32::MAX);
-            self.buffers.give_back(buffer);
-            let job_file = Arc::clone(file);
-            let needs_reconnect = Arc::clone(&self.needs_reconnect);
-            self.pool.spawn(move || {
-                let result = guarded(&*job_file.remote, &needs_reconnect, |remote| {
-                    remote.read(job_file.handle()?, offset, len)
-                });
-                done(result.map(|data| {
-                    let len = data.len();
-                    (data, len)
-                }));
-            });
-        }
-    }
-
-    fn read_at(&self, fh: FileHandle, offset: u64, size: u32) -> Result<Served, RemoteError> {
-        let file = self.file(fh).map_err(|_| RemoteError::NotFound)?;
-        // The size seen at open may be stale (the file grew): the read itself is always asked
-        // for, only the read-ahead stops at the known size.
-        let known = file.size.load(Ordering::Relaxed);
-        let chunk = self.readahead.chunk;
-        let fetched_ahead = lock(&file.chunks).slots.contains_key(&(offset / chunk));
-        let plan = lock(&file.planner).plan(
-            offset,
-            u64::from(size),
-            known.max(offset.saturating_add(u64::from(size))),
-            fetched_ahead,
-        );
-        let ahead_limit = known.div_ceil(chunk);
-        let mut batch = Vec::new();
-        let needed: Vec<Arc<Slot>> = {
-            let mut chunks = lock(&file.chunks);
-            let needed = plan
-                .needed
-                .clone()
-                .map(|index| self.fetch(&mut chunks, index, &mut batch))
-                .collect();
-            // The window is topped up a quarter at a time, not a chunk per read: each top-up
-            // is one packet through ssh, sshd and the server, all of which wake for it.
-            let ahead = plan.ahead.start..plan.ahead.end.min(ahead_limit);
-            let missing = ahead
-                .clone()
-                .filter(|index| !chunks.slots.contains_key(index))
-                .count() as u64;
-            let quarter = (plan.ahead.end - plan.ahead.start).div_ceil(4);
-            if missing > 0 && (missing >= quarter || ahead.end == ahead_limit) {
-                for index in ahead {
-                    self.fetch(&mut chunks, index, &mut batch);
-                }
-            }
-            if plan.sequential {
-                // A stream never comes back to chunks well behind it that it has read whole;
-                // the rest is still to come (the kernel's requests arrive out of order).
-                let behind = plan.needed.start.saturating_sub(2);
-                chunks.slots.retain(|&index, slot| {
-                    index >= behind || slot.served.load(Ordering::Relaxed) < chunk
-                });
-                let Chunks { slots, order, .. } = &mut *chunks;
-                order.retain(|index| slots.contains_key(index));
-            }
-            chunks.evict();
-            // Started before the lock is let go, so reads go out in the order of the file.
-            self.start_reads(&file, batch);
-            needed
-        };
-        let deadline = Instant::now() + self.options.timeout;
-        let end = offset.saturating_add(u64::from(size));
-        let mut pieces: Vec<(Arc<Chunk>, usize, usize)> = Vec::with_capacity(needed.len());
-        for (index, slot) in plan.needed.clone().zip(needed) {
-            let data = match slot.wait(deadline) {
-                Ok(data) => data,
-                Err(error) => {
-                    // Ask again next time instead of serving the failure from the cache.
-                    let mut chunks = lock(&file.chunks);
-                    if chunks
-                        .slots
-                        .get(&index)
-                        .is_some_and(|s| Arc::ptr_eq(s, &slot))
-                    {
-                        chunks.slots.remove(&index);
-                    }
-                    return Err(error);
-                }
-            };
-            let start = index * chunk;
-            let from = usize::try_from(offset.saturating_sub(start)).unwrap_or(usize::MAX);
-            let to = usize::try_from(end.min(start + chunk) - start).unwrap_or(usize::MAX);
-            let to = to.min(data.len());
-            let short = (data.len() as u64) < chunk;
-            if from < to {
-                slot.served.fetch_add((to - from) as u64, Ordering::Relaxed);
-                pieces.push((data, from, to));
-            }
-            if short {
-                break; // the end of the file
-            }
-        }
-        if pieces.len() == 1
-            && let Some((data, from, to)) = pieces.pop()
-        {
-            return Ok(Served::Chunk(data, from, to));
-        }
-        let mut out = Vec::with_capacity(pieces.iter().map(|(_, from, to)| to - from).sum());
-        for (data, from, to) in &pieces {
-            out.extend_from_slice(data.bytes().get(*from..*to).unwrap_or_default());
-        }
-        Ok(Served::Joined(out))
-    }
-}
-
-/// The bytes of one read: part of a single cached chunk (answered without a copy), or the
-/// parts of several chunks joined.
-enum Served {
-    /// `chunk[from..to]`.
-    Chunk(Arc<Chunk>, usize, usize),
-    /// Bytes joined from several chunks.
-    Joined(Vec<u8>),
-}
-
-impl Served {
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Self::Chunk(data, from, to) => data.bytes().get(*from..*to).unwrap_or_default(),
-            Self::Joined(data) => data,
-        }
-    }
-}
-
-/// Call the remote, reconnecting first when a previous call found the connection lost, and
-/// remember a lost connection for the next call.
-fn guarded<R: Remote, T>(
-    remote: &R,
-    needs_reconnect: &AtomicBool,
-    call: impl FnOnce(&R) -> Result<T, RemoteError>,
-) -> Result<T, RemoteError> {
-    if needs_reconnect.load(Ordering::Acquire) {
-        remote.reconnect()?;
-        needs_reconnect.store(false, Ordering::Release);
-    }
-    let result = call(remote);
-    if matches!(result, Err(RemoteError::Disconnected)) {
-        needs_reconnect.store(true, Ordering::Release);
-    }
-    result
 }
 
 /// The synthetic inode number `readdir` shows for an entry the kernel has not looked up
@@ -731,7 +274,7 @@ impl<R: Remote> Filesystem for RemoteFs<R> {
             let files = lock(&self.files);
             for file in files.values().filter(|f| f.path == path) {
                 file.size.store(size, Ordering::Relaxed);
-                lock(&file.chunks).clear();
+                file.forget_chunks();
             }
             let _ = fh;
         }
@@ -902,7 +445,7 @@ impl<R: Remote> Filesystem for RemoteFs<R> {
         let bytes = data.to_vec();
         let job_file = Arc::clone(&file);
         let result = self.call(move |remote| remote.write(job_file.handle()?, offset, &bytes));
-        lock(&file.chunks).clear();
+        file.forget_chunks();
         self.invalidate(&file.path);
         match result {
             Ok(()) => {
@@ -1128,20 +671,6 @@ impl<R: Remote> RemoteFs<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_disconnect_makes_the_next_call_reconnect_first() {
-        let dir = tempfile::tempdir().unwrap();
-        let remote = super::super::local::LocalRemote::new(dir.path());
-        let flag = AtomicBool::new(false);
-        let first: Result<(), RemoteError> =
-            guarded(&remote, &flag, |_| Err(RemoteError::Disconnected));
-        assert_eq!(first, Err(RemoteError::Disconnected));
-        assert!(flag.load(Ordering::Acquire));
-        let second = guarded(&remote, &flag, |remote| remote.stat("/"));
-        assert_eq!(second.map(|a| a.kind), Ok(Kind::Directory));
-        assert!(!flag.load(Ordering::Acquire), "reconnected");
-    }
 
     #[test]
     fn open_flags_map_access_modes() {

@@ -220,4 +220,20 @@ mod tests {
         assert_eq!(remote.stat("/f").unwrap().size, 10);
         assert_eq!(remote.stat("/").unwrap().kind, Kind::Directory);
     }
+
+    #[test]
+    fn a_disconnect_makes_the_next_call_reconnect_first() {
+        use super::super::remote::guarded;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let remote = LocalRemote::new(dir.path());
+        let flag = AtomicBool::new(false);
+        let first: Result<(), RemoteError> =
+            guarded(&remote, &flag, |_| Err(RemoteError::Disconnected));
+        assert_eq!(first, Err(RemoteError::Disconnected));
+        assert!(flag.load(Ordering::Acquire));
+        let second = guarded(&remote, &flag, |remote| remote.stat("/"));
+        assert_eq!(second.map(|a| a.kind), Ok(Kind::Directory));
+        assert!(!flag.load(Ordering::Acquire), "reconnected");
+    }
 }

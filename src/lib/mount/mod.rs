@@ -13,7 +13,9 @@
 //! in [`pool`]: every remote call has a timeout, after which the request fails with EIO.
 //! docs/sshfs.md has the design, the options and the faults.
 
+mod attrs;
 pub mod buffers;
+mod cache;
 pub mod fs;
 pub mod inodes;
 pub mod local;
@@ -31,8 +33,6 @@ use fuser::{BackgroundSession, MountOption, SessionACL};
 
 pub use local::LocalRemote;
 pub use remote::{Attrs, Kind, OpenFlags, Remote, RemoteError};
-
-use crate::connector::{ConnectorError, Mounted};
 
 /// How a mount behaves.
 #[derive(Debug, Clone)]
@@ -210,12 +210,6 @@ impl MountGuard {
 impl Drop for MountGuard {
     fn drop(&mut self) {
         let _ = self.finish();
-    }
-}
-
-impl Mounted for MountGuard {
-    fn unmount(self: Box<Self>) -> Result<(), ConnectorError> {
-        MountGuard::unmount(*self).map_err(|error| ConnectorError::Remote(error.to_string()))
     }
 }
 

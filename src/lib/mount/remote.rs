@@ -6,6 +6,7 @@
 //! [`super::local::LocalRemote`] implements it over a local directory for tests and for
 //! measuring the FUSE layer alone.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 /// What kind of entry a path names.
@@ -290,4 +291,22 @@ pub trait Remote: Send + Sync + 'static {
     fn reconnect(&self) -> Result<(), RemoteError> {
         Err(RemoteError::Disconnected)
     }
+}
+
+/// Call the remote, reconnecting first when a previous call found the connection lost, and
+/// remember a lost connection for the next call.
+pub(super) fn guarded<R: Remote, T>(
+    remote: &R,
+    needs_reconnect: &AtomicBool,
+    call: impl FnOnce(&R) -> Result<T, RemoteError>,
+) -> Result<T, RemoteError> {
+    if needs_reconnect.load(Ordering::Acquire) {
+        remote.reconnect()?;
+        needs_reconnect.store(false, Ordering::Release);
+    }
+    let result = call(remote);
+    if matches!(result, Err(RemoteError::Disconnected)) {
+        needs_reconnect.store(true, Ordering::Release);
+    }
+    result
 }

@@ -12,6 +12,9 @@
 //! which tool runs it.
 
 pub mod argv;
+mod argv_error;
+mod checks;
+mod container;
 mod glob_refs;
 pub mod number;
 pub mod outputs;
@@ -22,14 +25,17 @@ pub mod tool;
 use serde::Serialize;
 
 use crate::diagnostic::Diagnostic;
-use crate::fill::Filled;
 use crate::source::Location;
 use crate::tree::{Kind, NodeRef, Tree, escape_pointer_segment};
 
 pub use argv::{ArgvError, InputPaths, Mode};
+pub use checks::{collisions, lint};
+pub use container::{ContainerPlan, MAX_MEMORY_MB, MountPlan};
 pub use render::render_human;
 pub use stage::{summarise, to_json};
 
+use checks::collision;
+use container::container;
 use stage::{Ids, stage};
 
 /// The working directory of every experiment container.
@@ -77,44 +83,6 @@ pub struct BatchPlan {
     pub stdout: Option<String>,
     /// Where standard error goes, like `stdout`.
     pub stderr: Option<String>,
-}
-
-/// Container settings for a batch.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ContainerPlan {
-    /// `container.engine`.
-    pub engine: String,
-    /// `container.settings.image.url`.
-    pub image: String,
-    /// Registry credentials, summarised (protected values masked).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub image_auth: Option<serde_json::Value>,
-    /// Memory limit in MB (no swap); `None` is unlimited.
-    pub ram_mb: Option<u64>,
-    /// `container.settings.gpus` as written.
-    pub gpus: Option<serde_json::Value>,
-    /// The user the command runs as: `invoking` (the uid:gid of whoever runs `red`, so outputs
-    /// belong to them), or a `uid:gid`.
-    pub user: String,
-    /// Working directory.
-    pub working_dir: String,
-    /// Docker network mode.
-    pub network: String,
-    /// Bind mounts.
-    pub mounts: Vec<MountPlan>,
-}
-
-/// A bind mount into the container.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MountPlan {
-    /// What is mounted: `outputs`, or `input <key>`.
-    pub source: String,
-    /// Path in the container.
-    pub target: String,
-    /// Read-only.
-    pub read_only: bool,
 }
 
 /// What a connector does for an input.
@@ -343,9 +311,25 @@ fn jobs(tree: &Tree) -> Result<Jobs<'_>, PlanError> {
     }))
 }
 
-/// Plan every batch of a validated, filled document. Taking a [`Filled`] (which only
-/// [`crate::fill::apply`] makes) is what guarantees no unvalidated or unfilled file is planned.
-pub fn build(filled: &Filled, options: &PlanOptions) -> Result<Plan, PlanError> {
+/// A validated, filled document: what [`build`] plans. Only `fill::Filled` (which only
+/// `fill::apply` makes) is one, since the trait is sealed; that is what guarantees no unvalidated
+/// or unfilled file is planned.
+///
+/// A trait rather than the type itself so that `plan` does not import `fill`: `fill` imports
+/// `validate`, and validation asks planning where outputs land ([`collisions`]).
+pub trait Plannable: sealed::Sealed {
+    /// The document's tree.
+    fn tree(&self) -> &Tree;
+}
+
+/// Seals [`Plannable`]: the trait is public, but only this crate can name `Sealed`.
+pub(crate) mod sealed {
+    /// Implemented by the one type that may be planned.
+    pub trait Sealed {}
+}
+
+/// Plan every batch of a validated, filled document.
+pub fn build(filled: &impl Plannable, options: &PlanOptions) -> Result<Plan, PlanError> {
     build_tree(filled.tree(), options)
 }
 
@@ -411,106 +395,6 @@ pub fn unfilled_note(names: &[String]) -> Option<String> {
     ))
 }
 
-/// Warnings (code `argv-mode`) for a document whose argv differs between `cwl` and `cc` mode.
-///
-/// One warning for the first batch that differs, located at the `cli` section, with the number
-/// of other batches that differ too in the message and both argvs in its notes. Documents that cannot be
-/// planned give no warning: validation reports their errors.
-#[must_use]
-pub fn lint(tree: &Tree) -> Vec<Diagnostic> {
-    let root = tree.root();
-    let Some(cli) = root.get("cli") else {
-        return Vec::new();
-    };
-    let Ok(tool) = tool::read(cli) else {
-        return Vec::new();
-    };
-    let Ok(jobs) = jobs(tree) else {
-        return Vec::new();
-    };
-    let mut first: Option<(usize, String, String, &'static str)> = None;
-    let mut differing = 0usize;
-    for job in jobs.iter() {
-        let mut ids = Ids::new(true);
-        let Ok((paths, _)) = stage(&tool, &job, &mut ids) else {
-            continue;
-        };
-        let cwl = argv::build_for(&tool, job.inputs, &paths, Mode::Cwl);
-        let cc = argv::build_for(&tool, job.inputs, &paths, Mode::Cc);
-        if cwl == cc || (cwl.is_err() && cc.is_err()) {
-            continue;
-        }
-        differing += 1;
-        if first.is_none() {
-            first = Some((
-                job.index,
-                describe(&cwl),
-                describe(&cc),
-                lint_hint(&cwl, &cc),
-            ));
-        }
-    }
-    let Some((index, cwl, cc, hint)) = first else {
-        return Vec::new();
-    };
-    let others = match differing - 1 {
-        0 => String::new(),
-        1 => " (and in 1 other batch)".into(),
-        n => format!(" (and in {n} other batches)"),
-    };
-    let batched = root.get("batches").is_some();
-    vec![
-        Diagnostic::warning(
-            "argv-mode",
-            format!("the argv differs between `cwl` and `cc` semantics{others}"),
-        )
-        .at(cli.span().start)
-        .pointer("/cli")
-        .batch(batched.then_some(index))
-        .note(format!("cwl: {cwl}"))
-        .note(format!("cc:  {cc}"))
-        .hint(hint),
-    ]
-}
-
-/// What to change so both tools build the same argv, from how the two argvs differ; the last
-/// resort, pinning one tool's rules, is the `--cli-compat` flag of validate, plan and exec.
-fn lint_hint(
-    cwl: &Result<Vec<String>, ArgvError>,
-    cc: &Result<Vec<String>, ArgvError>,
-) -> &'static str {
-    let (Ok(cwl), Ok(cc)) = (cwl, cc) else {
-        return "one of the tools refuses this command line (docs/cli-semantics.md); or pin \
-                the rules (`red exec --cli-compat cwl` or `cc`, and the same flag for `red \
-                validate`)";
-    };
-    let same_number = |a: &String, b: &String| {
-        a == b || matches!((a.parse::<f64>(), b.parse::<f64>()), (Ok(x), Ok(y)) if x == y)
-    };
-    if cwl.len() == cc.len() && cwl.iter().zip(cc).all(|(a, b)| same_number(a, b)) {
-        return "write the number as Python prints it (`0.1`, `1e-05`), or pin the rules (`red \
-                exec --cli-compat cwl` or `cc`, and the same flag for `red validate`)";
-    }
-    let (mut sorted_cwl, mut sorted_cc) = (cwl.clone(), cc.clone());
-    sorted_cwl.sort();
-    sorted_cc.sort();
-    if sorted_cwl == sorted_cc {
-        return "give prefixed inputs positions after the unprefixed ones and declare inputs in \
-                position order (docs/cli-semantics.md), or pin the rules (`red exec --cli-compat \
-                cwl` or `cc`, and the same flag for `red validate`)";
-    }
-    "give prefixed inputs positions after the unprefixed ones and write numbers as Python prints \
-     them (docs/cli-semantics.md), or pin the rules (`red exec --cli-compat cwl` or `cc`, and the \
-     same flag for `red validate`)"
-}
-
-fn describe(result: &Result<Vec<String>, ArgvError>) -> String {
-    match result {
-        Ok(argv) => serde_json::to_string(argv).unwrap_or_default(),
-        Err(error) => format!("refused: {error}"),
-    }
-}
-
 fn argv_error(error: &ArgvError, cli_pointer: &str, job: Option<&Job<'_>>) -> PlanError {
     let base = match error.place {
         argv::Place::Cli => cli_pointer.to_owned(),
@@ -523,56 +407,6 @@ fn argv_error(error: &ArgvError, cli_pointer: &str, job: Option<&Job<'_>>) -> Pl
         batch: job.filter(|j| j.batched).map(|j| j.index),
         hint: error.hint(),
     }
-}
-
-fn container(root: NodeRef<'_>) -> Result<ContainerPlan, PlanError> {
-    let container = root.get("container").ok_or_else(|| {
-        PlanError::shape(
-            "the file has no `container` section".into(),
-            root,
-            String::new(),
-        )
-    })?;
-    let settings = container.get("settings");
-    let image = settings.and_then(|s| s.get("image"));
-    let url = image
-        .and_then(|i| i.get("url"))
-        .and_then(|u| u.as_str())
-        .ok_or_else(|| {
-            PlanError::shape(
-                "`container.settings.image.url` is missing".into(),
-                container,
-                "/container".into(),
-            )
-        })?;
-    let ram_mb = settings.and_then(|s| s.get("ram")).and_then(|ram| {
-        ram.as_int()
-            .and_then(|v| u64::try_from(v).ok())
-            .or_else(|| {
-                ram.as_f64()
-                    .filter(|v| v.fract() == 0.0 && *v >= 0.0)
-                    .map(|v| v as u64)
-            })
-    });
-    Ok(ContainerPlan {
-        engine: container
-            .get("engine")
-            .and_then(|e| e.as_str())
-            .unwrap_or("docker")
-            .to_owned(),
-        image: url.to_owned(),
-        image_auth: image
-            .and_then(|i| i.get("auth"))
-            .map(|a| summarise(a, false)),
-        ram_mb,
-        gpus: settings
-            .and_then(|s| s.get("gpus"))
-            .map(|g| summarise(g, false)),
-        user: "invoking".into(),
-        working_dir: WORKING_DIR.into(),
-        network: "none".into(),
-        mounts: Vec::new(),
-    })
 }
 
 struct BatchContext<'a, 't> {
@@ -714,121 +548,6 @@ impl BatchContext<'_, '_> {
             },
         }
     }
-}
-
-/// Errors (code `output-collision`) for outputs that would be delivered to one path of the
-/// outputs directory, where the names are known before the run (globs without a wildcard in
-/// their last part, stream file names): the later would replace the earlier. One error per
-/// pair of outputs, at the later one, for the first batch where it happens. Files with output
-/// connectors deliver nothing into an outputs directory and get none; documents that cannot be
-/// planned get none either (validation or planning reports them).
-#[must_use]
-pub fn collisions(tree: &Tree) -> Vec<Diagnostic> {
-    let root = tree.root();
-    let Some(cli) = root.get("cli") else {
-        return Vec::new();
-    };
-    let (Ok(tool), Ok(jobs)) = (tool::read(cli), jobs(tree)) else {
-        return Vec::new();
-    };
-    if jobs
-        .iter()
-        .any(|job| job.outputs.is_some_and(|o| !o.is_empty()))
-    {
-        return Vec::new();
-    }
-    // Without `$(inputs…)` in a glob every batch delivers the same names.
-    let per_job = tool
-        .outputs
-        .iter()
-        .any(|o| o.glob.is_some_and(|g| g.contains("$(")));
-    let mut found: Vec<((Option<usize>, usize), Diagnostic)> = Vec::new();
-    for job in jobs.iter() {
-        let mut ids = Ids::new(true);
-        if let Ok((paths, _)) = stage(&tool, &job, &mut ids)
-            && let Some((mut error, pair)) = collision(cli, &tool, &job, &paths, Mode::Cwl)
-        {
-            if !per_job {
-                error.batch = None;
-            }
-            if !found.iter().any(|(seen, _)| *seen == pair) {
-                found.push((pair, error.to_diagnostic()));
-            }
-        }
-        if !per_job {
-            break;
-        }
-    }
-    found
-        .into_iter()
-        .map(|(_, diagnostic)| diagnostic)
-        .collect()
-}
-
-/// The first output (or stream file) of a batch that would land on the name of an earlier one,
-/// with the indices of both (outputs in declaration order, then the `stdout` and `stderr` files).
-fn collision(
-    cli: NodeRef<'_>,
-    tool: &tool::Tool<'_>,
-    job: &Job<'_>,
-    paths: &InputPaths,
-    mode: Mode,
-) -> Option<(PlanError, (Option<usize>, usize))> {
-    let mut entries = Vec::with_capacity(tool.outputs.len() + 2);
-    // What each entry is called in a message, where it is written, and its pointer.
-    let mut owners: Vec<(String, Location, String)> = Vec::with_capacity(entries.capacity());
-    for output in &tool.outputs {
-        // A glob that cannot be resolved is reported by planning itself.
-        let wanted = want(tool, output, job.inputs, paths, mode).ok()?;
-        entries.push(outputs::Delivered::planned(&wanted.source));
-        let pointer = format!("/cli/outputs/{}", escape_pointer_segment(output.name));
-        let pointer = match output.kind {
-            tool::OutputKind::File | tool::OutputKind::Directory => {
-                format!("{pointer}/outputBinding/glob")
-            }
-            tool::OutputKind::Stdout | tool::OutputKind::Stderr => pointer,
-        };
-        owners.push((format!("output `{}`", output.name), output.at, pointer));
-    }
-    // A named stream file is kept in the outputs directory even when no output collects it.
-    for (key, name) in [("stdout", tool.stdout), ("stderr", tool.stderr)] {
-        let Some(name) = name else { continue };
-        entries.push(outputs::Delivered::planned(&outputs::Source::Named(
-            name.to_owned(),
-        )));
-        let at = cli.get(key).map_or(cli.span().start, |n| n.span().start);
-        owners.push((
-            format!("the `{key}` file `{name}`"),
-            at,
-            format!("/cli/{key}"),
-        ));
-    }
-    let clash = outputs::clash(&entries)?;
-    let (second, at, pointer) = owners.get(clash.second)?.clone();
-    let message = match clash.first.and_then(|first| owners.get(first)) {
-        Some((first, _, _)) => format!(
-            "{second} would be delivered to `{}` in the outputs directory, where {first} is \
-             delivered: one would replace the other",
-            clash.name
-        ),
-        None => format!(
-            "{second} would be delivered to `{}` in the outputs directory, which is red's \
-             records directory",
-            clash.name
-        ),
-    };
-    let error = PlanError {
-        problem: Box::new(Problem::Collision(message)),
-        at: Some(at),
-        pointer,
-        batch: job.batched.then_some(job.index),
-        hint: Some(
-            "outputs are delivered by the last part of their path: give the files different \
-             names, or collect their common directory as one Directory output"
-                .into(),
-        ),
-    };
-    Some((error, (clash.first, clash.second)))
 }
 
 /// What to collect for each output of `cli`, for one batch's inputs and staged paths.

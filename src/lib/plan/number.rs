@@ -9,16 +9,16 @@
 //!
 //! Pure text functions; no I/O.
 
-use crate::parse::scalar;
+use crate::tree::number as lexeme_value;
 
 /// Decimal text of an integer lexeme (`0x1F` → `31`), both modes; `None` if not an integer.
 pub(crate) fn int_text(lexeme: &str) -> Option<String> {
-    scalar::int_decimal(lexeme)
+    lexeme_value::int_decimal(lexeme)
 }
 
 /// cwltool's text for a float lexeme.
 pub(crate) fn float_text_cwl(lexeme: &str) -> Option<String> {
-    let value = scalar::float_value(lexeme)?;
+    let value = lexeme_value::float_value(lexeme)?;
     if !value.is_finite() {
         return Some(python_special(value));
     }

@@ -9,7 +9,7 @@
 use crate::source::Location;
 use crate::tree::{Kind, NodeRef, escape_pointer_segment};
 
-use super::argv::{ArgvError, Place, Problem};
+use super::argv_error::{ArgvError, Place, Problem};
 
 /// The base type of an input (`T` in `T`, `T[]`, `T?`, `T[]?`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

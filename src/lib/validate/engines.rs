@@ -125,7 +125,7 @@ fn ram_limit(settings: NodeRef<'_>, out: &mut Vec<Diagnostic>) {
     let Some(ram) = settings.get("ram") else {
         return;
     };
-    let limit = crate::execute::docker::MAX_MEMORY_MB;
+    let limit = crate::plan::MAX_MEMORY_MB;
     let too_large = match ram.as_int() {
         Some(mb) => mb > i128::from(limit),
         None => ram.as_f64().is_some_and(|mb| mb > limit as f64),

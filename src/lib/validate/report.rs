@@ -83,27 +83,7 @@ pub(crate) fn diagnostic(failure: &Failure<'_>) -> Diagnostic {
             },
             None,
         ),
-        FailKind::Unknown(allowed) => {
-            let key = node.text();
-            let place = if parent.is_empty() {
-                "at the top level".to_owned()
-            } else {
-                format!("in {}", path::container(parent))
-            };
-            let mut hint = String::new();
-            if let Some(close) = path::did_you_mean(key, allowed) {
-                hint.push_str(&format!("did you mean `{close}`? "));
-            }
-            if allowed.is_empty() {
-                hint.push_str("no keys are allowed here: write `{}`");
-            } else {
-                hint.push_str(&format!("allowed keys: {}", listed(allowed)));
-            }
-            (
-                format!("unknown key {} {place}", path::quote(key)),
-                Some(hint),
-            )
-        }
+        FailKind::Unknown(allowed) => unknown_key_message(node, parent, allowed),
         FailKind::BadName => (
             format!(
                 "key {} in {} is not a valid name",
@@ -116,41 +96,12 @@ pub(crate) fn diagnostic(failure: &Failure<'_>) -> Diagnostic {
             format!("{} must be at least {min}", path::subject(segments)),
             None,
         ),
-        FailKind::NoAlternative(described) => {
-            let mut described = described.clone();
-            // "null" reads best last: "a string, a list of strings, or null".
-            described.sort_by_key(|d| d == "null");
-            (
-                format!(
-                    "{} must be {}, not {}",
-                    path::subject(segments),
-                    alternatives(&described),
-                    found_phrase(node)
-                ),
-                null_hint(node),
-            )
-        }
+        FailKind::NoAlternative(described) => no_alternative_message(node, segments, described),
         FailKind::Exclusive(first, second) => (
             format!("`{first}` and `{second}` cannot be used together"),
             Some(format!("keep either `{first}` or `{second}`")),
         ),
-        FailKind::NeedOneOf(keys) => {
-            let names: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
-            (
-                format!(
-                    "{} needs {}",
-                    if segments.is_empty() {
-                        "the document".to_owned()
-                    } else {
-                        path::subject(segments)
-                    },
-                    alternatives(&names)
-                ),
-                (keys == &["inputs", "batches"]).then(|| {
-                    "use `inputs` for a single job, or `batches` for a list of jobs".to_owned()
-                }),
-            )
-        }
+        FailKind::NeedOneOf(keys) => need_one_of_message(segments, keys),
         FailKind::Ambiguous => (
             format!(
                 "{} fits more than one of its allowed forms",
@@ -175,6 +126,71 @@ pub(crate) fn diagnostic(failure: &Failure<'_>) -> Diagnostic {
         diagnostic = diagnostic.hint(hint);
     }
     diagnostic
+}
+
+/// A key the schema does not allow where it stands, with the closest allowed one.
+fn unknown_key_message(
+    node: NodeRef<'_>,
+    parent: &[Seg<'_>],
+    allowed: &[&str],
+) -> (String, Option<String>) {
+    let key = node.text();
+    let place = if parent.is_empty() {
+        "at the top level".to_owned()
+    } else {
+        format!("in {}", path::container(parent))
+    };
+    let mut hint = String::new();
+    if let Some(close) = path::did_you_mean(key, allowed) {
+        hint.push_str(&format!("did you mean `{close}`? "));
+    }
+    if allowed.is_empty() {
+        hint.push_str("no keys are allowed here: write `{}`");
+    } else {
+        hint.push_str(&format!("allowed keys: {}", listed(allowed)));
+    }
+    (
+        format!("unknown key {} {place}", path::quote(key)),
+        Some(hint),
+    )
+}
+
+/// A value that fits none of the forms allowed where it stands.
+fn no_alternative_message(
+    node: NodeRef<'_>,
+    segments: &[Seg<'_>],
+    described: &[String],
+) -> (String, Option<String>) {
+    let mut described = described.to_vec();
+    // "null" reads best last: "a string, a list of strings, or null".
+    described.sort_by_key(|d| d == "null");
+    (
+        format!(
+            "{} must be {}, not {}",
+            path::subject(segments),
+            alternatives(&described),
+            found_phrase(node)
+        ),
+        null_hint(node),
+    )
+}
+
+/// A mapping that needs one of several keys and has none.
+fn need_one_of_message(segments: &[Seg<'_>], keys: &[&str]) -> (String, Option<String>) {
+    let names: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
+    (
+        format!(
+            "{} needs {}",
+            if segments.is_empty() {
+                "the document".to_owned()
+            } else {
+                path::subject(segments)
+            },
+            alternatives(&names)
+        ),
+        (keys == ["inputs", "batches"])
+            .then(|| "use `inputs` for a single job, or `batches` for a list of jobs".to_owned()),
+    )
 }
 
 fn null_hint(node: NodeRef<'_>) -> Option<String> {

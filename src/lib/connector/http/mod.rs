@@ -31,25 +31,27 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::future::Future;
-use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use reqwest::header::{
-    AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, ETAG, HeaderValue, IF_RANGE, LAST_MODIFIED, RANGE,
-    WWW_AUTHENTICATE,
+    CONTENT_LENGTH, CONTENT_TYPE, ETAG, HeaderValue, IF_RANGE, LAST_MODIFIED, RANGE,
 };
-use reqwest::{Client, RequestBuilder, Response, StatusCode};
+use reqwest::{Client, Response, StatusCode};
 
 use super::content::{Class, Entry, entries};
 use super::{
-    Access, AccessError, Connector, ConnectorError, Context, HTTP, HTTP_JSON, Listing, Operation,
-    Received, STALL_MIN_BYTES,
+    Access, Connector, ConnectorError, Context, HTTP, HTTP_JSON, Listing, Operation, Received,
+    STALL_MIN_BYTES,
 };
 
 mod answer;
 mod digest;
+mod request;
+
+use request::{Request, describe, is_tls, parse, shown};
 
 pub(crate) use answer::excerpt;
 use answer::{ContentRange, RedirectRefused};
@@ -127,225 +129,6 @@ impl Http {
     pub fn json() -> Self {
         Self { json: true }
     }
-}
-
-/// The parts of an access block a request needs. Holds the password: not `Debug`.
-struct Request<'a> {
-    url: reqwest::Url,
-    method: reqwest::Method,
-    auth: Option<Auth<'a>>,
-    insecure: bool,
-}
-
-/// Credentials, and for digest authentication the server's challenge once known.
-struct Auth<'a> {
-    user: &'a str,
-    password: &'a str,
-    digest: Option<digest::State>,
-}
-
-impl Request<'_> {
-    fn client(&self, stall: Duration) -> Result<Client, ConnectorError> {
-        crate::net::async_builder(self.insecure)
-            .connect_timeout(stall.min(crate::net::CONNECT_TIMEOUT))
-            .redirect(answer::redirect_policy())
-            .build()
-            .map_err(|e| ConnectorError::Remote(format!("cannot set up HTTP: {}", describe(&e))))
-    }
-
-    fn builder(
-        &self,
-        client: &Client,
-        method: reqwest::Method,
-        url: &reqwest::Url,
-    ) -> RequestBuilder {
-        let builder = client.request(method.clone(), url.clone());
-        match &self.auth {
-            None => builder,
-            Some(Auth {
-                user,
-                password,
-                digest: None,
-            }) => builder.basic_auth(user, Some(password)),
-            Some(Auth {
-                user,
-                password,
-                digest: Some(state),
-            }) => {
-                let uri = match url.query() {
-                    Some(query) => format!("{}?{query}", url.path()),
-                    None => url.path().to_owned(),
-                };
-                match state.authorization(user, password, method.as_str(), &uri) {
-                    Some(header) => builder.header(AUTHORIZATION, header),
-                    None => builder,
-                }
-            }
-        }
-    }
-
-    /// Send what `build` makes; with digest authentication, answer the server's challenge and
-    /// send once more (`build` is called again, so a body can be made afresh).
-    async fn send(
-        &self,
-        mut build: impl FnMut() -> Result<RequestBuilder, ConnectorError>,
-    ) -> Result<Result<Response, reqwest::Error>, ConnectorError> {
-        let first = build()?.send().await;
-        if let (
-            Ok(response),
-            Some(Auth {
-                digest: Some(state),
-                ..
-            }),
-        ) = (&first, &self.auth)
-            && response.status() == StatusCode::UNAUTHORIZED
-            && let Some(challenge) = digest::Challenge::parse(
-                response
-                    .headers()
-                    .get_all(WWW_AUTHENTICATE)
-                    .iter()
-                    .filter_map(|v| v.to_str().ok()),
-            )
-            && state.learn(challenge)
-        {
-            return Ok(build()?.send().await);
-        }
-        Ok(first)
-    }
-}
-
-fn parse(access: &Access, operation: Operation) -> Result<Request<'_>, AccessError> {
-    access.only(&["url", "method", "auth", "disableSSLVerification"])?;
-    let text = access.required_str("url")?;
-    let url = reqwest::Url::parse(text)
-        .map_err(|e| AccessError::field("url", &format!("is not a URL ({e})")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(AccessError::field(
-            "url",
-            "must start with `http://` or `https://`",
-        ));
-    }
-    let sending = matches!(operation, Operation::SendFile | Operation::SendDir);
-    let method = access
-        .optional_str("method")?
-        .unwrap_or(if sending { "POST" } else { "GET" })
-        .to_ascii_uppercase();
-    let allowed: &[&str] = if sending { &["PUT", "POST"] } else { &["GET"] };
-    if !allowed.contains(&method.as_str()) {
-        return Err(
-            AccessError::field("method", "is not a method this connector can use here")
-                .hint(format!("use {}", allowed.join(" or "))),
-        );
-    }
-    let method = reqwest::Method::from_bytes(method.as_bytes())
-        .map_err(|_| AccessError::field("method", "is not an HTTP method"))?;
-    let auth = match access.object()?.get("auth") {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::Object(auth)) => Some(parse_auth(auth)?),
-        Some(_) => return Err(AccessError::field("auth", "must be a mapping")),
-    };
-    Ok(Request {
-        url,
-        method,
-        auth,
-        insecure: access
-            .optional_bool("disableSSLVerification")?
-            .unwrap_or(false),
-    })
-}
-
-fn parse_auth(auth: &serde_json::Map<String, serde_json::Value>) -> Result<Auth<'_>, AccessError> {
-    for key in auth.keys() {
-        if !["username", "password", "method"].contains(&key.as_str()) {
-            return Err(AccessError::new(
-                format!("/auth/{}", crate::tree::escape_pointer_segment(key)),
-                format!("`auth.{key}` is not a field of this connector"),
-            )
-            .hint("the fields of `auth` are `username`, `password`, `method`"));
-        }
-    }
-    let text = |key: &str| match auth.get(key) {
-        Some(serde_json::Value::String(s)) => Ok(s.as_str()),
-        Some(_) => Err(AccessError::new(
-            format!("/auth/{key}"),
-            format!("`auth.{key}` must be a string"),
-        )),
-        None => Err(AccessError::new("/auth", format!("`auth` needs `{key}`"))),
-    };
-    let digest = match auth.get("method") {
-        None | Some(serde_json::Value::Null) => false,
-        Some(serde_json::Value::String(m)) if m.eq_ignore_ascii_case("basic") => false,
-        Some(serde_json::Value::String(m)) if m.eq_ignore_ascii_case("digest") => true,
-        Some(_) => {
-            return Err(AccessError::new(
-                "/auth/method",
-                "`auth.method` must be `basic` or `digest`",
-            ));
-        }
-    };
-    Ok(Auth {
-        user: text("username")?,
-        password: text("password")?,
-        digest: digest.then(digest::State::default),
-    })
-}
-
-/// A URL for messages: no user info, no query (either may hold a token).
-fn shown(url: &reqwest::Url) -> String {
-    let mut url = url.clone();
-    let _ = url.set_username("");
-    let _ = url.set_password(None);
-    url.set_query(None);
-    url.set_fragment(None);
-    url.to_string()
-}
-
-/// A reqwest error and its causes, without the URL (the caller names a safe one).
-fn describe(error: &reqwest::Error) -> String {
-    // A redirect red refused says why itself (where it led, a loop, too many).
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        if let Some(refused) = cause.downcast_ref::<RedirectRefused>() {
-            return refused.to_string();
-        }
-        source = cause.source();
-    }
-    let mut text = if error.is_timeout() {
-        "timed out".to_owned()
-    } else if error.is_redirect() {
-        format!("more than {MAX_REDIRECTS} redirects")
-    } else if error.is_connect() {
-        "cannot connect".to_owned()
-    } else {
-        "request failed".to_owned()
-    };
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !cause_text.is_empty() && !text.ends_with(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
-/// Whether the error is a TLS failure (a certificate that does not verify): not transient.
-fn is_tls(error: &reqwest::Error) -> bool {
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        if cause.downcast_ref::<rustls::Error>().is_some()
-            || cause
-                .downcast_ref::<io::Error>()
-                .and_then(|e| e.get_ref())
-                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
-        {
-            return true;
-        }
-        source = cause.source();
-    }
-    false
 }
 
 /// The URL of a listing entry: `base` joined with the path of basenames.
@@ -935,103 +718,4 @@ impl Connector for Http {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn access_blocks_are_checked_without_echoing_values() {
-        let http = Http::new();
-        let ok = Access::new(serde_json::json!({
-            "url": "https://example.org/f", "auth": {"username": "u", "password": "canary"}
-        }));
-        assert!(http.check(Operation::ReceiveFile, &ok, None).is_ok());
-        let bad_url = Access::new(serde_json::json!({"url": "ftp://canary@x/f"}));
-        let Err(ConnectorError::Access(error)) = http.check(Operation::ReceiveFile, &bad_url, None)
-        else {
-            panic!("ftp must be refused");
-        };
-        assert_eq!(error.pointer, "/url");
-        assert!(!error.to_string().contains("canary"));
-        let bad_auth = Access::new(serde_json::json!({
-            "url": "http://x/f", "auth": {"username": "u", "pass": "canary"}
-        }));
-        let Err(ConnectorError::Access(error)) =
-            http.check(Operation::ReceiveFile, &bad_auth, None)
-        else {
-            panic!("an unknown auth field must be refused");
-        };
-        assert_eq!(error.pointer, "/auth/pass");
-        assert!(!format!("{error:?}").contains("canary"));
-        let put = Access::new(serde_json::json!({"url": "http://x/f", "method": "put"}));
-        assert!(http.check(Operation::ReceiveFile, &put, None).is_err());
-        assert!(http.check(Operation::SendFile, &put, None).is_ok());
-        let get = Access::new(serde_json::json!({"url": "http://x/f", "method": "GET"}));
-        let Err(ConnectorError::Access(error)) = http.check(Operation::SendFile, &get, None) else {
-            panic!("GET cannot send");
-        };
-        assert_eq!(error.pointer, "/method");
-        let no_password = Access::new(serde_json::json!({
-            "url": "http://x/f", "auth": {"username": "u"}
-        }));
-        assert!(
-            http.check(Operation::ReceiveFile, &no_password, None)
-                .is_err()
-        );
-        let insecure = Access::new(serde_json::json!({
-            "url": "https://x/f", "disableSSLVerification": "yes"
-        }));
-        let Err(ConnectorError::Access(error)) =
-            http.check(Operation::ReceiveFile, &insecure, None)
-        else {
-            panic!("a string is not a boolean");
-        };
-        assert_eq!(error.pointer, "/disableSSLVerification");
-    }
-
-    #[test]
-    fn directories_need_a_listing_and_json_only_moves_files() {
-        let access = Access::new(serde_json::json!({"url": "http://x/d"}));
-        let listing = Listing(serde_json::json!([{"class": "File", "basename": "a"}]));
-        let http = Http::new();
-        assert!(
-            http.check(Operation::ReceiveDir, &access, Some(&listing))
-                .is_ok()
-        );
-        assert!(http.check(Operation::ReceiveDir, &access, None).is_err());
-        let bad = Listing(serde_json::json!([{"class": "File", "basename": "../a"}]));
-        assert!(
-            http.check(Operation::ReceiveDir, &access, Some(&bad))
-                .is_err()
-        );
-        for operation in [Operation::SendDir, Operation::MountDir] {
-            assert!(matches!(
-                http.check(operation, &access, None),
-                Err(ConnectorError::Unsupported { .. })
-            ));
-        }
-        let json = Http::json();
-        assert_eq!(json.command(), HTTP_JSON);
-        assert!(json.check(Operation::ReceiveFile, &access, None).is_ok());
-        assert!(matches!(
-            json.check(Operation::ReceiveDir, &access, Some(&listing)),
-            Err(ConnectorError::Unsupported { .. })
-        ));
-    }
-
-    #[test]
-    fn urls_in_messages_lose_credentials_and_queries() {
-        let url = reqwest::Url::parse("https://user:pw@host/a?token=t#f").unwrap();
-        assert_eq!(shown(&url), "https://host/a");
-    }
-
-    #[test]
-    fn entry_urls_join_basenames_with_escaping() {
-        let base = reqwest::Url::parse("http://h/data/").unwrap();
-        assert_eq!(
-            joined(&base, &["sub dir", "ü.txt"]).as_str(),
-            "http://h/data/sub%20dir/%C3%BC.txt"
-        );
-        let base = reqwest::Url::parse("http://h/data").unwrap();
-        assert_eq!(joined(&base, &["a"]).as_str(), "http://h/data/a");
-    }
-}
+mod tests;

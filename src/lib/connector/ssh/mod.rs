@@ -533,6 +533,14 @@ impl Connector for Ssh {
     }
 }
 
+/// A `mount: true` input of the ssh connector is red's own FUSE mount ([`crate::mount`]); the
+/// mount module knows nothing of connectors, so the connector side adapts its guard here.
+impl Mounted for mount::MountGuard {
+    fn unmount(self: Box<Self>) -> Result<(), ConnectorError> {
+        mount::MountGuard::unmount(*self).map_err(|error| ConnectorError::Remote(error.to_string()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

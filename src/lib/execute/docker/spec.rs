@@ -16,9 +16,9 @@ use bollard::models::{
 use super::{Error, LABEL_BATCH, LABEL_MANAGED, LABEL_RUN};
 use crate::gpus::Selection;
 
-/// The largest memory limit in MB Docker can be given: it takes the limit in bytes as a signed
-/// 64-bit number. `red validate` refuses a larger `ram` (`src/lib/validate/engines.rs`).
-pub const MAX_MEMORY_MB: u64 = i64::MAX as u64 / (1024 * 1024);
+/// The largest memory limit Docker can be given; planning owns it, since validation refuses a
+/// larger `ram` before anything runs.
+pub use crate::plan::MAX_MEMORY_MB;
 
 /// The user the container's process runs as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

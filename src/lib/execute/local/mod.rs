@@ -393,33 +393,7 @@ pub async fn run(
     };
     let shared = &shared;
     let mut reports: Vec<BatchReport> = futures_util::stream::iter(prepared)
-        .map(|batch| async move {
-            let index = batch.plan.index;
-            // The semaphore is never closed, so this only waits for a free slot.
-            let slot = shared.slots.acquire().await.ok();
-            let skip = if shared.cancellation.is_cancelled() {
-                Some("the run was interrupted before this batch started")
-            } else if options.fail_fast && shared.failed.load(Ordering::Relaxed) {
-                Some("an earlier batch failed (--fail-fast)")
-            } else {
-                None
-            };
-            if let Some(why) = skip {
-                let report = BatchReport::skipped(
-                    index,
-                    batch.plan.argv.clone(),
-                    shared.output_dir(index).display().to_string(),
-                    why,
-                );
-                shared.events.emit(&Event::BatchFinished {
-                    batch: index,
-                    state: report.state,
-                    error: report.error.clone(),
-                });
-                return report;
-            }
-            batch::run(batch, shared, slot).await
-        })
+        .map(|batch| batch::run_or_skip(batch, shared))
         // Twice as many batches in flight as slots: the extra ones are removing their container
         // or delivering outputs while the next ones run.
         .buffer_unordered(jobs.saturating_mul(2))

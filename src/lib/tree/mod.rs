@@ -10,6 +10,8 @@
 //! argv building and conversion print, and its value is computed from that text on demand.
 //! Consumers walk the tree through [`NodeRef`], which never panics on malformed shapes.
 
+pub mod number;
+
 use crate::source::Span;
 
 /// Index of a node in its [`Tree`].
@@ -225,7 +227,7 @@ impl<'t> NodeRef<'t> {
     #[must_use]
     pub fn as_int(self) -> Option<i128> {
         (self.kind() == Kind::Int)
-            .then(|| crate::parse::scalar::int_value(self.text()))
+            .then(|| number::int_value(self.text()))
             .flatten()
     }
 
@@ -233,8 +235,8 @@ impl<'t> NodeRef<'t> {
     #[must_use]
     pub fn as_f64(self) -> Option<f64> {
         match self.kind() {
-            Kind::Float => crate::parse::scalar::float_value(self.text()),
-            Kind::Int => crate::parse::scalar::int_value(self.text()).map(|v| v as f64),
+            Kind::Float => number::float_value(self.text()),
+            Kind::Int => number::int_value(self.text()).map(|v| v as f64),
             _ => None,
         }
     }
