@@ -71,7 +71,7 @@ impl BodyError {
     /// The limit as people read it, for messages: "over 4 MiB".
     #[must_use]
     pub fn over(limit: u64) -> String {
-        format!("over {}", crate::cli::values::show_size(limit))
+        format!("over {}", crate::source::show_size(limit))
     }
 }
 
@@ -124,4 +124,85 @@ pub async fn save_body(
     }
     file.flush().await.map_err(SaveError::Write)?;
     Ok(written)
+}
+
+/// The most characters of a page excerpt ([`excerpt`]).
+pub const EXCERPT_CHARS: usize = 200;
+
+/// A body as one short line: tags (and what `<script>` and `<style>` hold) removed, the
+/// common entities decoded, control characters and runs of whitespace made one space, cut at
+/// [`EXCERPT_CHARS`] characters, every secret masked. `None` when nothing is left.
+pub fn excerpt(body: &[u8], secrets: &[&str]) -> Option<String> {
+    let text = String::from_utf8_lossy(body);
+    let mut plain = String::with_capacity(text.len());
+    let mut rest = text.as_ref();
+    while let Some(open) = rest.find('<') {
+        plain.push_str(&rest[..open]);
+        plain.push(' ');
+        let tag = &rest[open..];
+        let skip_to = if starts_with_ignoring_case(tag, "<script") {
+            "</script"
+        } else if starts_with_ignoring_case(tag, "<style") {
+            "</style"
+        } else {
+            ">"
+        };
+        rest = match find_ascii_case_insensitive(tag, skip_to) {
+            Some(end) => {
+                let after = &tag[end..];
+                after.find('>').map_or("", |close| &after[close + 1..])
+            }
+            None => "",
+        };
+    }
+    plain.push_str(rest);
+    let mut decoded = decode_entities(&plain);
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        decoded = decoded.replace(secret, crate::redact::MASK);
+    }
+    let mut line = decoded
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|word| !word.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        line = line.replace(secret, crate::redact::MASK);
+    }
+    if line.is_empty() {
+        return None;
+    }
+    if line.chars().count() > EXCERPT_CHARS {
+        line = line.chars().take(EXCERPT_CHARS).collect::<String>();
+        line.push('…');
+    }
+    Some(line)
+}
+
+fn starts_with_ignoring_case(text: &str, prefix: &str) -> bool {
+    text.as_bytes()
+        .get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes()))
+}
+
+fn find_ascii_case_insensitive(haystack: &str, needle: &str) -> Option<usize> {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .position(|window| window.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+fn decode_entities(text: &str) -> String {
+    [
+        ("&lt;", "<"),
+        ("&gt;", ">"),
+        ("&quot;", "\""),
+        ("&#39;", "'"),
+        ("&apos;", "'"),
+        ("&nbsp;", " "),
+        ("&amp;", "&"),
+    ]
+    .iter()
+    .fold(text.to_owned(), |text, (entity, plain)| {
+        text.replace(entity, plain)
+    })
 }

@@ -104,7 +104,7 @@ pub enum Error {
 pub const MAX_DOCUMENT: u64 = 256 * 1024 * 1024;
 
 fn too_large(origin: &Origin, size: Option<u64>, limit: u64) -> String {
-    let limit = crate::cli::values::show_size(limit);
+    let limit = show_size(limit);
     match (origin, size) {
         (Origin::Stdin, _) => format!("standard input goes on past {limit}, the most red reads"),
         (_, Some(size)) => format!("`{origin}` is {size} bytes, over the {limit} red reads"),
@@ -294,6 +294,18 @@ pub(crate) fn to_u32(value: usize) -> u32 {
 /// A stored `u32` offset as an index.
 fn widen(offset: u32) -> usize {
     usize::try_from(offset).unwrap_or(usize::MAX)
+}
+
+/// A size for people: `4096 bytes`, `16 MiB`, `1 GiB`.
+#[must_use]
+pub fn show_size(bytes: u64) -> String {
+    const UNITS: [(&str, u32); 4] = [("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)];
+    for (unit, shift) in UNITS {
+        if bytes >= 1 << shift && bytes.is_multiple_of(1 << shift) {
+            return format!("{} {unit}", bytes >> shift);
+        }
+    }
+    format!("{bytes} bytes")
 }
 
 #[cfg(test)]

@@ -625,7 +625,6 @@ fn pure_stages_stay_pure() {
 
 /// A command is one thin module: what two commands share lives in the library or in `cli`.
 #[test]
-#[ignore = "issue 19: until the engine/heart work lands"]
 fn no_command_imports_another() {
     assert_none(
         &command_cross_imports(&lib_files()),
@@ -644,7 +643,6 @@ fn engine_side_never_imports_commands_or_cli() {
 
 /// No two top-level modules of `src/lib` depend on each other, directly or around a loop.
 #[test]
-#[ignore = "issue 19: until the engine/heart work lands"]
 fn no_cycles_between_top_level_modules() {
     assert_none(
         &module_cycles(&lib_files(), &top_level_modules()),
@@ -654,7 +652,6 @@ fn no_cycles_between_top_level_modules() {
 
 /// Every non-test file of `src/lib` is short enough to read whole.
 #[test]
-#[ignore = "issue 19: until the engine/heart work lands"]
 fn no_long_files() {
     assert_none(
         &long_files(&lib_files()),
@@ -713,7 +710,6 @@ fn module_map_lists_every_module() {
 
 /// Every module imports only what the module map says it may.
 #[test]
-#[ignore = "issue 19: until the engine/heart work lands"]
 fn imports_stay_within_the_module_map() {
     assert_none(
         &outside_map(&lib_files(), &top_level_modules(), &module_map()),

@@ -95,17 +95,7 @@ pub fn size(range: RangeInclusive<u64>) -> impl Fn(&str) -> Result<u64, String> 
     }
 }
 
-/// A size for people: `4096 bytes`, `16 MiB`, `1 GiB`.
-#[must_use]
-pub fn show_size(bytes: u64) -> String {
-    const UNITS: [(&str, u32); 4] = [("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)];
-    for (unit, shift) in UNITS {
-        if bytes >= 1 << shift && bytes.is_multiple_of(1 << shift) {
-            return format!("{} {unit}", bytes >> shift);
-        }
-    }
-    format!("{bytes} bytes")
-}
+pub use crate::source::show_size;
 
 /// A count (threads, rounds, items) within `range`.
 #[must_use]

@@ -514,7 +514,7 @@ impl Client {
             .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
             .unwrap_or_else(|| {
                 // A page (an HTML error from a proxy) as one short line of its text.
-                crate::connector::http::excerpt(&bytes, &[])
+                crate::net::excerpt(&bytes, &[])
                     .filter(|said| said != "{}")
                     .unwrap_or_else(|| status.canonical_reason().unwrap_or("no message").to_owned())
             });

@@ -13,15 +13,12 @@ use reqwest::header::{CONTENT_RANGE, CONTENT_TYPE, LOCATION};
 use reqwest::{Response, StatusCode};
 
 use super::{MAX_REDIRECTS, shown};
+use crate::net::excerpt;
 
 /// The most of an error body read for its excerpt.
 pub(super) const EXCERPT_READ: usize = 4096;
-/// The most characters of an excerpt.
-pub(super) const EXCERPT_CHARS: usize = 200;
 /// How long reading an error body for its excerpt may take.
 const EXCERPT_WAIT: Duration = Duration::from_secs(5);
-/// What a secret found in an excerpt is shown as.
-const MASK: &str = "********";
 
 /// Why red stopped following redirects; found in a redirect error's causes.
 #[derive(Debug)]
@@ -142,82 +139,48 @@ async fn body_excerpt(mut response: Response, secrets: &[&str]) -> Option<String
     excerpt(&body, secrets)
 }
 
-/// A body as one short line: tags (and what `<script>` and `<style>` hold) removed, the
-/// common entities decoded, control characters and runs of whitespace made one space, cut at
-/// [`EXCERPT_CHARS`] characters, every secret masked. `None` when nothing is left.
-pub(crate) fn excerpt(body: &[u8], secrets: &[&str]) -> Option<String> {
-    let text = String::from_utf8_lossy(body);
-    let mut plain = String::with_capacity(text.len());
-    let mut rest = text.as_ref();
-    while let Some(open) = rest.find('<') {
-        plain.push_str(&rest[..open]);
-        plain.push(' ');
-        let tag = &rest[open..];
-        let skip_to = if starts_with_ignoring_case(tag, "<script") {
-            "</script"
-        } else if starts_with_ignoring_case(tag, "<style") {
-            "</style"
-        } else {
-            ">"
-        };
-        rest = match find_ascii_case_insensitive(tag, skip_to) {
-            Some(end) => {
-                let after = &tag[end..];
-                after.find('>').map_or("", |close| &after[close + 1..])
+/// What to do with an answer to a request for the bytes from `offset` on.
+pub(super) enum Answer {
+    /// Write its body where the file ends.
+    Append,
+    /// An error status.
+    Error,
+    /// Not usable, and asking again will not help.
+    Wrong(String),
+    /// Empty the file; with a reason, try again asking for the whole file, else write this
+    /// body (the whole file).
+    StartOver(Option<String>),
+}
+
+pub(super) fn answer_to(response: &Response, offset: u64) -> Answer {
+    let status = response.status();
+    let range = ContentRange::of(response);
+    match status {
+        StatusCode::PARTIAL_CONTENT if range.is_some_and(|r| r.resumes(offset)) => Answer::Append,
+        StatusCode::PARTIAL_CONTENT if offset == 0 => Answer::Wrong(match range {
+            Some(range) => {
+                format!("answered {status} with the bytes {range} to a request for the whole file")
             }
-            None => "",
-        };
+            None => format!("answered {status} without a usable `Content-Range`"),
+        }),
+        StatusCode::PARTIAL_CONTENT => Answer::StartOver(Some(match range {
+            Some(range) => format!(
+                "asked for bytes from {offset} on, but the server answered with range {range}"
+            ),
+            None => format!(
+                "asked for bytes from {offset} on, but the server answered {status} without a \
+                 usable `Content-Range`"
+            ),
+        })),
+        StatusCode::RANGE_NOT_SATISFIABLE if offset > 0 => Answer::StartOver(Some(format!(
+            "asked for bytes from {offset} on, but the server answered {status} (the file is \
+             shorter now)"
+        ))),
+        StatusCode::OK if offset > 0 => Answer::StartOver(None),
+        _ if status.is_redirection() => Answer::Wrong(unfollowed_redirect(response)),
+        _ if status.is_success() => Answer::Append,
+        _ => Answer::Error,
     }
-    plain.push_str(rest);
-    let mut decoded = decode_entities(&plain);
-    for secret in secrets.iter().filter(|s| !s.is_empty()) {
-        decoded = decoded.replace(secret, MASK);
-    }
-    let mut line = decoded
-        .split(|c: char| c.is_whitespace() || c.is_control())
-        .filter(|word| !word.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
-    for secret in secrets.iter().filter(|s| !s.is_empty()) {
-        line = line.replace(secret, MASK);
-    }
-    if line.is_empty() {
-        return None;
-    }
-    if line.chars().count() > EXCERPT_CHARS {
-        line = line.chars().take(EXCERPT_CHARS).collect::<String>();
-        line.push('…');
-    }
-    Some(line)
-}
-
-fn starts_with_ignoring_case(text: &str, prefix: &str) -> bool {
-    text.as_bytes()
-        .get(..prefix.len())
-        .is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes()))
-}
-
-fn find_ascii_case_insensitive(haystack: &str, needle: &str) -> Option<usize> {
-    haystack
-        .as_bytes()
-        .windows(needle.len())
-        .position(|window| window.eq_ignore_ascii_case(needle.as_bytes()))
-}
-
-fn decode_entities(text: &str) -> String {
-    [
-        ("&lt;", "<"),
-        ("&gt;", ">"),
-        ("&quot;", "\""),
-        ("&#39;", "'"),
-        ("&apos;", "'"),
-        ("&nbsp;", " "),
-        ("&amp;", "&"),
-    ]
-    .iter()
-    .fold(text.to_owned(), |text, (entity, plain)| {
-        text.replace(entity, plain)
-    })
 }
 
 /// A `Content-Range: bytes FIRST-LAST/COMPLETE` header (`COMPLETE` may be `*`).
@@ -271,6 +234,7 @@ impl fmt::Display for ContentRange {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::EXCERPT_CHARS;
 
     #[test]
     fn an_html_page_becomes_one_short_line() {

@@ -53,8 +53,7 @@ mod request;
 
 use request::{Request, describe, is_tls, parse, shown};
 
-pub(crate) use answer::excerpt;
-use answer::{ContentRange, RedirectRefused};
+use answer::{Answer, RedirectRefused, answer_to};
 
 /// How many redirects a request follows.
 pub const MAX_REDIRECTS: usize = 10;
@@ -409,50 +408,6 @@ async fn attempt(
             progress.written
         ))),
         _ => Ok(()),
-    }
-}
-
-/// What to do with an answer to a request for the bytes from `offset` on.
-enum Answer {
-    /// Write its body where the file ends.
-    Append,
-    /// An error status.
-    Error,
-    /// Not usable, and asking again will not help.
-    Wrong(String),
-    /// Empty the file; with a reason, try again asking for the whole file, else write this
-    /// body (the whole file).
-    StartOver(Option<String>),
-}
-
-fn answer_to(response: &Response, offset: u64) -> Answer {
-    let status = response.status();
-    let range = ContentRange::of(response);
-    match status {
-        StatusCode::PARTIAL_CONTENT if range.is_some_and(|r| r.resumes(offset)) => Answer::Append,
-        StatusCode::PARTIAL_CONTENT if offset == 0 => Answer::Wrong(match range {
-            Some(range) => {
-                format!("answered {status} with the bytes {range} to a request for the whole file")
-            }
-            None => format!("answered {status} without a usable `Content-Range`"),
-        }),
-        StatusCode::PARTIAL_CONTENT => Answer::StartOver(Some(match range {
-            Some(range) => format!(
-                "asked for bytes from {offset} on, but the server answered with range {range}"
-            ),
-            None => format!(
-                "asked for bytes from {offset} on, but the server answered {status} without a \
-                 usable `Content-Range`"
-            ),
-        })),
-        StatusCode::RANGE_NOT_SATISFIABLE if offset > 0 => Answer::StartOver(Some(format!(
-            "asked for bytes from {offset} on, but the server answered {status} (the file is \
-             shorter now)"
-        ))),
-        StatusCode::OK if offset > 0 => Answer::StartOver(None),
-        _ if status.is_redirection() => Answer::Wrong(answer::unfollowed_redirect(response)),
-        _ if status.is_success() => Answer::Append,
-        _ => Answer::Error,
     }
 }
 
