@@ -321,3 +321,24 @@ fn collect_pages(command: &clap::Command, prefix: &str, pages: &mut Vec<String>)
         collect_pages(sub, &name, pages);
     }
 }
+
+/// The README and docs/install.md give the steps these tests follow, and build with the locked
+/// versions: every `cargo install` of red there has `--locked`.
+#[test]
+fn documented_steps_are_the_tested_ones() {
+    let version = Red::new().args(["--version"]).run().stdout;
+    for page in ["README.md", "docs/install.md"] {
+        let text = std::fs::read_to_string(crate::support::root().join(page)).unwrap();
+        for step in [
+            "red completions bash > ~/.local/share/bash-completion/completions/red",
+            "red man --dir ~/.cargo/share/man/man1",
+            "cargo install --locked --path .",
+            version.trim(),
+        ] {
+            assert!(text.contains(step), "{page}: {step}");
+        }
+        for line in text.lines().filter(|l| l.contains("cargo install --")) {
+            assert!(line.contains("--locked"), "{page}: {line}");
+        }
+    }
+}
