@@ -148,3 +148,69 @@ fn render(command: Command) -> std::io::Result<ManPage> {
     man.render(&mut roff)?;
     Ok(ManPage { name, roff })
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{Arg, ArgAction};
+
+    use super::*;
+
+    /// A command with what completions must leave out: a hidden alias, a hidden option that a
+    /// visible one conflicts with, and a hidden command.
+    fn with_hidden_spellings() -> Command {
+        let exec = Command::new("exec")
+            .arg(
+                Arg::new("no_pull")
+                    .long("no-pull")
+                    .alias("disable-pull")
+                    .action(ArgAction::SetTrue)
+                    .conflicts_with("old"),
+            )
+            .arg(
+                Arg::new("old")
+                    .long("old-way")
+                    .hide(true)
+                    .action(ArgAction::SetTrue),
+            );
+        Command::new("red")
+            .version("1")
+            .propagate_version(true)
+            .subcommand(exec)
+            .subcommand(Command::new("secret").hide(true))
+    }
+
+    fn bash(command: &mut Command) -> String {
+        let mut script = Vec::new();
+        clap_complete::generate(Shell::Bash, command, "red", &mut script);
+        String::from_utf8_lossy(&script).into_owned()
+    }
+
+    #[test]
+    fn hidden_options_and_commands_are_not_offered() {
+        // What the generator alone offers: the reason for `offered`.
+        let unfiltered = bash(&mut with_hidden_spellings());
+        assert!(unfiltered.contains("--old-way") && unfiltered.contains("secret"));
+
+        let script = bash(&mut offered(&with_hidden_spellings()));
+        assert!(
+            script.contains("opts=\"-h -V --no-pull --help --version\""),
+            "{script}"
+        );
+        for hidden in ["--old-way", "disable-pull", "secret"] {
+            assert!(!script.contains(hidden), "{hidden}: {script}");
+        }
+    }
+
+    #[test]
+    fn pages_leave_out_the_help_command() {
+        let pages = man_pages().unwrap_or_default();
+        let names: Vec<&str> = pages.iter().map(|page| page.name.as_str()).collect();
+        assert_eq!(names.first(), Some(&"red"));
+        assert!(names.contains(&"red-kiosk-submit"), "{names:?}");
+        assert!(
+            !names.iter().any(|name| name.ends_with("-help")),
+            "{names:?}"
+        );
+        assert!(man_page(&["help"]).is_ok_and(|page| page.is_none()));
+    }
+}
