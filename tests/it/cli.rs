@@ -2,13 +2,17 @@
 
 use crate::support::{Red, root};
 
+/// The version line names the project: Debian's `ed` package has a `red` of its own.
 #[test]
 fn version_is_printed() {
     let run = Red::new().args(["--version"]).run();
     assert_eq!(run.code, 0);
     assert_eq!(
         run.stdout.trim(),
-        format!("red {}", env!("CARGO_PKG_VERSION"))
+        format!(
+            "red {} (Reproducible Experiment Description toolkit)",
+            env!("CARGO_PKG_VERSION")
+        )
     );
 }
 

@@ -17,6 +17,7 @@ mod external;
 mod fill;
 mod gpus;
 mod http;
+mod install;
 mod kiosk;
 mod limits;
 mod messages;

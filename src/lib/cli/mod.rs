@@ -10,6 +10,7 @@ pub mod args;
 pub(crate) mod documents;
 pub(crate) mod events;
 mod failure;
+pub mod generate;
 pub(crate) mod intake;
 pub(crate) mod kiosk;
 mod printer;
@@ -50,9 +51,16 @@ impl From<ExitStatus> for ExitCode {
     }
 }
 
+/// What `red --version` prints after `red `: the version and the project's name, since another
+/// `red` (Debian's restricted `ed`) may come first on `PATH`.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (Reproducible Experiment Description toolkit)"
+);
+
 /// Validate, convert, fill, plan and run Reproducible Experiment Descriptions (RED files).
 #[derive(Debug, Parser)]
-#[command(name = "red", version, about, long_about = None, propagate_version = true, max_term_width = 100)]
+#[command(name = "red", version = VERSION, about, long_about = None, propagate_version = true, max_term_width = 100)]
 pub struct Cli {
     /// When to use colours on standard error.
     #[arg(long, global = true, value_enum, default_value_t = printer::ColorChoice::Auto)]
@@ -98,13 +106,17 @@ pub enum Command {
     Kiosk(commands::kiosk::KioskCommand),
     /// List the GPUs red sees on this host (through `nvidia-smi`).
     Gpus(commands::gpus::GpusArgs),
-    /// Measure data access as the Curious Containers study did: block reads and the CNN loader.
+    /// Measure data access as the Curious Containers study did: block reads, the CNN loader.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
     /// Mount a remote directory with red's own FUSE filesystem until Ctrl-C or `red umount`.
     Mount(commands::mount::MountArgs),
     /// Unmount a directory mounted by `red mount` (or any FUSE mount of this user).
     Umount(commands::mount::UmountArgs),
+    /// Print the completion script for a shell: bash, zsh, fish, elvish or powershell.
+    Completions(commands::completions::CompletionsArgs),
+    /// Print red's man page or one command's; `--dir` writes them all.
+    Man(commands::man::ManArgs),
 }
 
 /// The words of the command line that may be paths (every argument but the program's name and
@@ -164,6 +176,8 @@ where
         Command::Bench(command) => commands::bench::run(&command, &printer),
         Command::Mount(args) => commands::mount::run(&args, &printer),
         Command::Umount(args) => commands::mount::umount(&args, &printer),
+        Command::Completions(args) => commands::completions::run(&args, &printer),
+        Command::Man(args) => commands::man::run(&args, &printer),
     };
     match result {
         Ok(status) => status.into(),

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod cancel;
+pub mod completions;
 pub mod convert;
 pub mod exec;
 pub mod fill;
@@ -9,6 +10,7 @@ pub mod gpus;
 pub mod kiosk;
 pub mod list;
 pub mod logs;
+pub mod man;
 pub mod mount;
 pub mod plan;
 pub mod schema;
