@@ -6,6 +6,7 @@ mod agency;
 mod bench;
 mod ci;
 mod cli;
+mod contract;
 mod convert;
 mod deadlines;
 mod docker;

@@ -43,18 +43,24 @@ pub(crate) fn output_format(
 /// Where variable values come from; shared by every command that needs a filled document.
 #[derive(Debug, Clone, Default, Args)]
 pub struct SourceArgs {
-    /// A variables file: a YAML or JSON mapping of names to strings or numbers. May be given
-    /// several times; a later file overrides an earlier one.
+    /// A variables file (repeatable; a later file overrides an earlier one).
+    ///
+    /// A YAML or JSON mapping of names to strings or numbers.
     #[arg(long = "vars", value_name = "VARS")]
     pub vars: Vec<PathBuf>,
-    /// Also read values from environment variables `RED_VAR_<name>` (characters other than
-    /// letters, digits and `_` in the name become `_`).
+    /// Also read values from environment variables `RED_VAR_<name>`.
+    ///
+    /// Characters other than letters, digits and `_` in the name become `_`.
     #[arg(long)]
     pub env: bool,
-    /// Ask for every missing value on the terminal (fails when there is no terminal).
+    /// Ask for every missing value on the terminal.
+    ///
+    /// Fails when there is no terminal.
     #[arg(long, conflicts_with = "no_prompt")]
     pub prompt: bool,
-    /// Never ask: a missing value is an error that names every missing variable.
+    /// Never ask: a missing value is an error.
+    ///
+    /// The error names every missing variable.
     #[arg(long)]
     pub no_prompt: bool,
 }

@@ -32,9 +32,9 @@ pub fn run(args: &GpusArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         }
         OutputFormat::Human => {
             if let Some(note) = &note {
-                printer.err(&format!("{note}\n"));
+                printer.note(&format!("{note}\n"));
             } else if found.is_empty() {
-                printer.err("no NVIDIA GPUs found: `nvidia-smi` lists none\n");
+                printer.note("no NVIDIA GPUs found: `nvidia-smi` lists none\n");
             }
             for gpu in &found {
                 let memory = gpu

@@ -109,7 +109,7 @@ pub fn run(args: &ListArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                     text.push_str(&agency_cli::batch_line(batch));
                 }
                 printer.out(&text);
-                printer.err(&format!(
+                printer.note(&format!(
                     "{} of {total} batch{} (skipped {})\n",
                     batches.len(),
                     if total == 1 { "" } else { "es" },

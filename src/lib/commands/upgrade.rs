@@ -81,7 +81,7 @@ pub fn run(args: &UpgradeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
             return Ok(ExitStatus::Failure);
         }
     };
-    printer.err(&redactor.redact(&notes(&path, &upgraded)));
+    printer.note(&redactor.redact(&notes(&path, &upgraded)));
     match &args.output {
         Some(output) => write_one(output, &text, privacy(&parsed))?,
         None => printer.out(&text),

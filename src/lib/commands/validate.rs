@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use rayon::prelude::*;
 
-use crate::cli::{ExitStatus, Failure, Printer};
 use crate::cli::args::CliCompat;
+use crate::cli::{ExitStatus, Failure, Printer};
 use crate::diagnostic::{self, FileReport, Severity, github, sarif};
 use crate::redact::Redactor;
 use crate::source::SourceFile;
