@@ -28,7 +28,7 @@ pub fn run(args: &GpusArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     match args.format {
         OutputFormat::Json => {
             let document = serde_json::json!({ "gpus": found, "note": note });
-            printer.out(&format!("{document}\n"));
+            printer.out_json(document);
         }
         OutputFormat::Human => {
             if let Some(note) = &note {
