@@ -109,3 +109,144 @@ fn debug_lines_name_sources_never_values() {
     assert!(!run.stderr.contains("canary-pass-Wq3"), "{}", run.stderr);
     assert!(!run.stdout.contains("canary-pass-Wq3"), "{}", run.stdout);
 }
+
+/// `--to` is the document format; `--format yaml`, its older spelling on `upgrade` and
+/// `schema show`, is still accepted (and not listed in the help).
+#[test]
+fn document_format_is_to_and_the_old_spelling_still_works() {
+    let schema = |flags: &[&str]| {
+        Red::new()
+            .args(["schema", "show", "red-engine-container-docker"])
+            .args(flags)
+            .run()
+    };
+    let to = schema(&["--to", "yaml"]);
+    assert_eq!(to.code, 0, "{}", to.stderr);
+    assert!(to.stdout.starts_with("definitions:"), "{}", to.stdout);
+    assert_eq!(schema(&["--format", "yaml"]).stdout, to.stdout);
+    let help = Red::new().args(["schema", "show", "--help"]).run();
+    assert!(!help.stdout.contains("yaml:  `--to"), "{}", help.stdout);
+
+    let old = "redVersion: \"8\"\ncli:\n  cwlVersion: v1.0\n  class: CommandLineTool\n  \
+               baseCommand: echo\n  inputs: {}\n  outputs: {}\ninputs: {}\noutputs: {}\n\
+               container:\n  engine: docker\n  settings:\n    image: {url: busybox}\n    \
+               ram: 256\n";
+    let upgrade = |flag: &str| {
+        Red::new()
+            .file("old.red.yml", old)
+            .args(["upgrade", "old.red.yml", flag, "json"])
+            .run()
+    };
+    let to = upgrade("--to");
+    assert_eq!(to.code, 0, "{}", to.stderr);
+    assert!(to.stdout.starts_with('{'), "{}", to.stdout);
+    assert_eq!(upgrade("--format").stdout, to.stdout);
+    let help = Red::new().args(["upgrade", "--help"]).run();
+    assert!(help.stdout.contains("--to <TO>"), "{}", help.stdout);
+    assert!(!help.stdout.contains("--format"), "{}", help.stdout);
+}
+
+/// One JSON rule: a report is one pretty-printed document (NDJSON streams aside).
+#[test]
+fn json_reports_are_pretty() {
+    for args in [
+        vec!["schema", "list", "--format", "json"],
+        vec!["gpus", "--format", "json"],
+        vec!["vars", "--format", "json", "-"],
+    ] {
+        let run = Red::new().args(&args).stdin(b"redVersion: \"9\"\n").run();
+        let value: serde_json::Value = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}\n{}", run.stdout));
+        let pretty = serde_json::to_string_pretty(&value).unwrap_or_default();
+        assert_eq!(run.stdout, format!("{pretty}\n"), "{args:?}");
+    }
+}
+
+/// `red vars` on a file without variables says so on stderr; its data is empty (`[]` in JSON).
+#[test]
+fn vars_of_a_file_without_variables() {
+    let file = example("hello.red.yml");
+    let human = Red::new().args(["vars", &file]).run();
+    assert_eq!(human.code, 0, "{}", human.stderr);
+    assert_eq!(human.stdout, "");
+    assert!(
+        human.stderr.contains("has no variables"),
+        "{}",
+        human.stderr
+    );
+    let json = Red::new().args(["vars", "--format", "json", &file]).run();
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap_or_default();
+    assert_eq!(value["variables"], serde_json::json!([]), "{}", json.stdout);
+    assert_eq!(json.stderr, "");
+}
+
+/// `red validate F > log` keeps the report: findings and the verdict on stdout, the count on
+/// stderr, for one file as for several.
+#[test]
+fn validate_reports_on_stdout_and_counts_on_stderr() {
+    let bad = "redVersion: \"9\"\nbogus: 1\n";
+    let one = Red::new()
+        .file("bad.red.yml", bad)
+        .args(["validate", "bad.red.yml"])
+        .run();
+    assert_eq!(one.code, 1);
+    assert!(one.stdout.contains("error["), "{}", one.stdout);
+    assert!(
+        one.stdout.ends_with("bad.red.yml: invalid\n"),
+        "{}",
+        one.stdout
+    );
+    assert_eq!(one.stderr, "1 file checked, 0 valid, 1 invalid\n");
+    let two = Red::new()
+        .args([
+            "validate",
+            &example("hello.red.yml"),
+            &example("batches.red.yml"),
+        ])
+        .run();
+    assert_eq!(two.code, 0, "{}", two.stdout);
+    assert!(
+        two.stdout.contains("hello.red.yml: valid\n"),
+        "{}",
+        two.stdout
+    );
+    assert_eq!(two.stderr, "2 files checked, 2 valid, 0 invalid\n");
+}
+
+/// For every command that runs here without a service, `red CMD … > file` captures the data:
+/// stdout is the same whatever `-q`/`-v` say, and with `-q` a successful run says nothing on
+/// stderr.
+#[test]
+fn stdout_is_data_and_stderr_only_messages() {
+    let hello = example("hello.red.yml");
+    let agency = example("agency.red.yml");
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["validate", &hello],
+        vec!["validate", "--format", "json", &hello],
+        vec!["schema", "list"],
+        vec!["schema", "show", "red"],
+        vec!["convert", "format", "--to", "json", &hello],
+        vec!["vars", &agency],
+        vec!["vars", "--format", "json", &agency],
+        vec!["plan", &agency],
+        vec!["plan", "--format", "json", &agency],
+        vec!["fill", "--no-prompt", "-o", "-", &hello],
+        vec!["gpus", "--format", "json"],
+    ];
+    for args in cases {
+        let plain = Red::new().args(&args).run();
+        assert_eq!(plain.code, 0, "{args:?}: {}", plain.stderr);
+        assert!(!plain.stdout.is_empty(), "{args:?}: no data");
+        let quiet = Red::new().args(["-q"]).args(&args).run();
+        assert_eq!(quiet.stdout, plain.stdout, "{args:?}");
+        assert_eq!(quiet.stderr, "", "{args:?}");
+        let verbose = Red::new().args(["-v"]).args(&args).run();
+        assert_eq!(verbose.stdout, plain.stdout, "{args:?}");
+        for line in plain.stderr.lines() {
+            assert!(
+                !line.starts_with('{') && !line.starts_with("error"),
+                "{args:?}: data or an error on stderr: {line}"
+            );
+        }
+    }
+}
