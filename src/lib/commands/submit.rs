@@ -259,7 +259,7 @@ fn run_on_kiosk(args: &SubmitArgs, printer: &Printer) -> anyhow::Result<ExitStat
         channels: kiosk.channels.clone(),
         expire: EXPIRE,
     };
-    let mut client = crate::kiosk::Client::new(url, args.agency.timeout)?;
+    let mut client = crate::kiosk::Client::new(url, args.agency.request_timeout)?;
     let limit = kiosk.jobs.unwrap_or(DEFAULT_JOBS) as usize;
     let base = crate::execute::local::base_dir(&args.file);
     let show = std::io::stderr().is_terminal()
