@@ -250,3 +250,88 @@ fn stdout_is_data_and_stderr_only_messages() {
         }
     }
 }
+
+/// One row per option of every command, from clap's own tree, so the table cannot go stale.
+fn flag_table() -> String {
+    fn cell(text: &str) -> String {
+        text.replace('|', "\\|").replace('\n', " ")
+    }
+    fn walk(command: &clap::Command, path: &str, rows: &mut Vec<String>) {
+        for arg in command.get_arguments() {
+            let Some(long) = arg.get_long() else {
+                continue;
+            };
+            let global = ["color", "quiet", "verbose", "help", "version"];
+            if !path.is_empty() && global.contains(&arg.get_id().as_str()) {
+                continue;
+            }
+            let short = arg
+                .get_short()
+                .map(|s| format!("-{s}, "))
+                .unwrap_or_default();
+            let value = if arg.get_action().takes_values() {
+                arg.get_value_names()
+                    .map(|names| format!(" <{}>", names.join(" ")))
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            };
+            let default: Vec<String> = arg
+                .get_default_values()
+                .iter()
+                .map(|v| v.to_string_lossy().into_owned())
+                .collect();
+            let mut aliases: Vec<String> = arg
+                .get_all_aliases()
+                .unwrap_or_default()
+                .iter()
+                .map(|a| format!("`--{a}`"))
+                .collect();
+            if arg.is_hide_set() {
+                aliases.push("hidden".to_owned());
+            }
+            let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            rows.push(format!(
+                "| `red{path}` | `{short}--{long}{}` | {} | {} | {} |",
+                cell(&value),
+                cell(&default.join(", ")),
+                aliases.join(", "),
+                cell(&help)
+            ));
+        }
+        for sub in command.get_subcommands() {
+            walk(sub, &format!("{path} {}", sub.get_name()), rows);
+        }
+    }
+    let mut rows = Vec::new();
+    walk(&red::cli::command(), "", &mut rows);
+    format!(
+        "# Every flag of every command\n\n\
+         Generated from red's command-line definition by `tests/it/contract.rs` (run \
+         `RED_UPDATE_DOCS=1 cargo test --test it contract::` after changing a flag). The global \
+         options are listed once, under `red`; every command takes them. \"Also\" names older \
+         spellings that are still accepted; \"hidden\" ones are not in `--help`. What the words \
+         mean is in [cli.md](cli.md).\n\n\
+         | command | flag | default | also | meaning |\n| --- | --- | --- | --- | --- |\n{}\n",
+        rows.join("\n")
+    )
+}
+
+/// docs/flags.md is the table of every flag, as the code defines them.
+#[test]
+fn the_flag_table_is_current() {
+    let path = root().join("docs/flags.md");
+    let table = flag_table();
+    if std::env::var_os("RED_UPDATE_DOCS").is_some() {
+        std::fs::write(&path, &table).expect("write docs/flags.md");
+    }
+    let written = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        written == table,
+        "docs/flags.md is stale: run `RED_UPDATE_DOCS=1 cargo test --test it contract::`"
+    );
+    // The vocabulary: one request is `--request-timeout`, one job or batch `--timeout`.
+    for row in table.lines().filter(|r| r.contains("`--request-timeout <")) {
+        assert!(row.contains("| 30 |"), "{row}");
+    }
+}
