@@ -556,7 +556,7 @@ fn a_submit_that_is_never_answered_times_out_and_is_not_resent() {
         "alice",
         "single.red.yml",
         &same_text,
-        &["--url", &url, "--timeout", "1"],
+        &["--url", &url, "--request-timeout", "1"],
     );
     assert_eq!(run.code, 2, "{}", run.snapshot());
     assert!(
@@ -577,7 +577,9 @@ fn a_submit_that_is_never_answered_times_out_and_is_not_resent() {
 #[test]
 fn a_read_that_is_never_answered_is_retried_a_bounded_number_of_times() {
     let (url, connections) = silent_server();
-    let run = red(&url, "alice").args(["list", "--timeout", "0.5"]).run();
+    let run = red(&url, "alice")
+        .args(["list", "--request-timeout", "0.5"])
+        .run();
     assert_eq!(run.code, 2, "{}", run.snapshot());
     assert!(
         run.stderr.contains("did not answer GET `/batches`"),

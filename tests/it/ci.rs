@@ -245,30 +245,30 @@ fn the_pre_commit_hook_takes_the_names_a_walk_takes() {
 fn pinning_the_cli_rules_silences_the_argv_warning() {
     let red = || Red::new().file("w.red.yml", DIFFERING);
     let run = red().args(["validate", "w.red.yml"]).run();
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.code, 0, "{}", run.stdout);
     // A short warning, and the difference under it.
     assert!(
-        run.stderr
+        run.stdout
             .contains("warning[argv-mode]: the argv differs between `cwl` and `cc` semantics\n"),
         "{}",
-        run.stderr
+        run.stdout
     );
     assert!(
-        run.stderr.contains("note: cwl: [\"wc\",\"-l\",\"3\"]\n"),
+        run.stdout.contains("note: cwl: [\"wc\",\"-l\",\"3\"]\n"),
         "{}",
-        run.stderr
+        run.stdout
     );
     assert!(
-        run.stderr.contains("note: cc:  [\"wc\",\"3\",\"-l\"]\n"),
+        run.stdout.contains("note: cc:  [\"wc\",\"3\",\"-l\"]\n"),
         "{}",
-        run.stderr
+        run.stdout
     );
     for mode in ["cwl", "cc"] {
         let run = red()
             .args(["validate", "w.red.yml", "--cli-compat", mode])
             .run();
-        assert_eq!(run.code, 0, "{}", run.stderr);
-        assert!(!run.stderr.contains("argv-mode"), "{mode}: {}", run.stderr);
+        assert_eq!(run.code, 0, "{}", run.stdout);
+        assert!(!run.stdout.contains("argv-mode"), "{mode}: {}", run.stdout);
     }
 }
 

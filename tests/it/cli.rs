@@ -60,7 +60,7 @@ fn every_command_has_help() {
 fn missing_file_is_an_io_error() {
     let run = Red::new().args(["validate", "does-not-exist.yml"]).run();
     assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(run.stderr.contains("does-not-exist.yml"), "{}", run.stderr);
+    assert!(run.stdout.contains("does-not-exist.yml"), "{}", run.stdout);
 }
 
 #[test]

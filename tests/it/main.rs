@@ -7,6 +7,7 @@ mod architecture;
 mod bench;
 mod ci;
 mod cli;
+mod contract;
 mod convert;
 mod deadlines;
 mod docker;

@@ -191,7 +191,14 @@ fn run_both(path: &Path) -> (String, String) {
             .args(["validate", "--format", format, relative.to_str().unwrap()])
             .run();
         assert_eq!(run.code, 1, "{}", relative.display());
-        run.all()
+        // The report is on stdout; stderr holds only the count (nothing with JSON).
+        let count = if json {
+            ""
+        } else {
+            "1 file checked, 0 valid, 1 invalid\n"
+        };
+        assert_eq!(run.stderr, count, "{}", relative.display());
+        run.stdout
     };
     (run(false), run(true))
 }
@@ -445,29 +452,29 @@ fn a_one_letter_password_masks_only_itself() {
         "{pointers:?}"
     );
     let human = red().run();
-    assert_eq!(human.code, 1, "{}", human.stderr);
+    assert_eq!(human.code, 1, "{}", human.stdout);
     // The quoted line masks the value, and only the value.
     assert!(
         human
-            .stderr
+            .stdout
             .contains("auth: {username: someone, password: \"********\", bogus: 1}"),
         "{}",
-        human.stderr
+        human.stdout
     );
     assert!(
         human
-            .stderr
+            .stdout
             .contains("at `/container/settings/image/auth/password`"),
         "{}",
-        human.stderr
+        human.stdout
     );
     assert_eq!(
-        human.stderr.matches("********").count(),
+        human.stdout.matches("********").count(),
         2,
         "{}",
-        human.stderr
+        human.stdout
     );
-    assert!(human.stderr.contains("short-secret"), "{}", human.stderr);
+    assert!(human.stdout.contains("short-secret"), "{}", human.stdout);
 }
 
 #[test]
@@ -493,11 +500,11 @@ fn a_password_equal_to_a_report_key_leaves_the_report_alone() {
             .file("t.red.yml", &text)
             .args(["validate", "t.red.yml"])
             .run();
-        assert_eq!(human.code, 0, "{word}: {}", human.stderr);
+        assert_eq!(human.code, 0, "{word}: {}", human.stdout);
         assert!(
-            human.stderr.contains("t.red.yml: valid"),
+            human.stdout.contains("t.red.yml: valid"),
             "{word}: {}",
-            human.stderr
+            human.stdout
         );
     }
 }
@@ -520,9 +527,9 @@ fn file_names_given_on_the_command_line_are_never_masked() {
         };
         let human = run().run();
         assert!(
-            human.stderr.contains(&format!("{name}: valid")),
+            human.stdout.contains(&format!("{name}: valid")),
             "{password}: {}",
-            human.stderr
+            human.stdout
         );
         let json = validate_json(run());
         assert_report_shape(&json);
@@ -546,8 +553,8 @@ fn one_file_s_secret_never_changes_another_file_s_report() {
     let messages = json["files"][1]["diagnostics"].to_string();
     assert!(messages.contains("colour-setting"), "{messages}");
     let human = run().run();
-    assert!(human.stderr.contains("colour-setting"), "{}", human.stderr);
-    assert!(!human.stderr.contains("another-secret"), "{}", human.stderr);
+    assert!(human.stdout.contains("colour-setting"), "{}", human.stdout);
+    assert!(!human.stdout.contains("another-secret"), "{}", human.stdout);
 }
 
 #[test]
@@ -559,20 +566,20 @@ fn short_protected_values_are_named_not_shown() {
         )
         .args(["validate", "t.red.yml"])
         .run();
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(
-        run.stderr.contains("warning[short-secret]"),
+        run.stdout.contains("warning[short-secret]"),
         "{}",
-        run.stderr
+        run.stdout
     );
-    assert!(run.stderr.contains("t.red.yml:14:43"), "{}", run.stderr);
+    assert!(run.stdout.contains("t.red.yml:14:43"), "{}", run.stdout);
     assert!(
-        run.stderr
+        run.stdout
             .contains("/container/settings/image/auth/password"),
         "{}",
-        run.stderr
+        run.stdout
     );
-    assert!(!run.stderr.contains("Qz7"), "{}", run.stderr);
+    assert!(!run.stdout.contains("Qz7"), "{}", run.stdout);
 }
 
 /// A RED file with these `cli.outputs` (and `stdout:` when given), one job or two batches, no

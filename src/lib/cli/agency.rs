@@ -87,7 +87,7 @@ pub(crate) fn client(
         None => prompt(&username, &url, &where_to())?,
     };
     printer.protect([password.expose()]);
-    let timeout = args.timeout;
+    let timeout = args.request_timeout;
     Ok(Client::new(
         &url,
         Credentials { username, password },

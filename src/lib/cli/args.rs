@@ -43,18 +43,24 @@ pub(crate) fn output_format(
 /// Where variable values come from; shared by every command that needs a filled document.
 #[derive(Debug, Clone, Default, Args)]
 pub struct SourceArgs {
-    /// A variables file: a YAML or JSON mapping of names to strings or numbers. May be given
-    /// several times; a later file overrides an earlier one.
+    /// A variables file (repeatable; a later file overrides an earlier one).
+    ///
+    /// A YAML or JSON mapping of names to strings or numbers.
     #[arg(long = "vars", value_name = "VARS")]
     pub vars: Vec<PathBuf>,
-    /// Also read values from environment variables `RED_VAR_<name>` (characters other than
-    /// letters, digits and `_` in the name become `_`).
+    /// Also read values from environment variables `RED_VAR_<name>`.
+    ///
+    /// Characters other than letters, digits and `_` in the name become `_`.
     #[arg(long)]
     pub env: bool,
-    /// Ask for every missing value on the terminal (fails when there is no terminal).
+    /// Ask for every missing value on the terminal.
+    ///
+    /// Fails when there is no terminal.
     #[arg(long, conflicts_with = "no_prompt")]
     pub prompt: bool,
-    /// Never ask: a missing value is an error that names every missing variable.
+    /// Never ask: a missing value is an error.
+    ///
+    /// The error names every missing variable.
     #[arg(long)]
     pub no_prompt: bool,
 }
@@ -91,11 +97,33 @@ pub struct AgencyArgs {
     pub user: Option<String>,
     /// How long one request may take, connecting included (`30`, `2m`; at most 1 day).
     #[arg(long, value_name = "DURATION", default_value = "30", value_parser = values::duration_up_to_a_day)]
-    pub timeout: Duration,
+    pub request_timeout: Duration,
     /// The agency config file (default: `RED_AGENCY_CONFIG`, else
     /// `$XDG_CONFIG_HOME/red/agency.json`, else `~/.config/red/agency.json`).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+impl AgencyArgs {
+    /// These flags with `--timeout`, the older spelling of `--request-timeout`, applied.
+    #[must_use]
+    pub fn with_old(&self, old: &OldRequestTimeout) -> Self {
+        Self {
+            request_timeout: old.timeout.unwrap_or(self.request_timeout),
+            ..self.clone()
+        }
+    }
+}
+
+/// `--timeout`, the older spelling of `--request-timeout` on the broker commands that time no
+/// job (`status`, `list`, `cancel`, `logs`): still accepted, not listed. (`submit --timeout` is
+/// the time limit of one batch's job with `--kiosk`, as in `kiosk submit` and `exec`.)
+#[derive(Debug, Clone, Default, Args)]
+pub struct OldRequestTimeout {
+    /// The older spelling of `--request-timeout`.
+    #[arg(long = "timeout", value_name = "DURATION", hide = true,
+          conflicts_with = "request_timeout", value_parser = values::duration_up_to_a_day)]
+    pub timeout: Option<Duration>,
 }
 
 /// The Kiosk flags of `red submit`.
@@ -129,7 +157,9 @@ pub struct KioskArgs {
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub jobs: Option<u32>,
     /// With `--kiosk`: how long one batch's job may take from upload to result [default: 1h].
-    #[arg(long, value_name = "DURATION", requires = "kiosk", value_parser = values::duration)]
+    // `--job-timeout` is the older spelling, still accepted.
+    #[arg(long = "timeout", alias = "job-timeout", value_name = "DURATION", requires = "kiosk",
+          value_parser = values::duration)]
     pub job_timeout: Option<Duration>,
     /// With `--kiosk`: the rescale factor sent with each job.
     #[arg(long, requires = "kiosk")]
@@ -137,4 +167,73 @@ pub struct KioskArgs {
     /// With `--kiosk`: the channels sent with each job, comma-separated.
     #[arg(long, requires = "kiosk")]
     pub channels: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+    use crate::commands::kiosk::KioskCommand;
+
+    fn parse(args: &[&str]) -> Command {
+        match Cli::try_parse_from(std::iter::once("red").chain(args.iter().copied())) {
+            Ok(cli) => cli.command,
+            Err(error) => panic!("{args:?}: {error}"),
+        }
+    }
+
+    const BROKER: [&str; 4] = ["--url", "http://127.0.0.1:1", "--user", "u"];
+
+    /// `--request-timeout` is one request everywhere; `--timeout`, its older spelling on the
+    /// broker commands, still sets it there.
+    #[test]
+    fn request_timeouts_and_their_old_spelling() {
+        let status = |extra: &[&str]| match parse(&[&["status"][..], &BROKER, extra].concat()) {
+            Command::Status(args) => args.agency.with_old(&args.old).request_timeout,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(status(&[]).as_secs(), 30);
+        assert_eq!(status(&["--request-timeout", "7"]).as_secs(), 7);
+        assert_eq!(status(&["--timeout", "9"]).as_secs(), 9);
+        match parse(&[
+            "kiosk",
+            "submit",
+            "--url",
+            "http://k",
+            "--job-type",
+            "m",
+            "f.png",
+        ]) {
+            Command::Kiosk(KioskCommand::Submit(args)) => {
+                assert_eq!(args.request_timeout.as_secs(), 30);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// `--timeout` is one job's limit in `kiosk submit` and `submit --kiosk` alike;
+    /// `--job-timeout` is accepted for it in both.
+    #[test]
+    fn job_timeouts_have_one_name() {
+        let kiosk = ["--kiosk", "http://k", "--job-type", "m", "x.red.yml"];
+        for flag in ["--timeout", "--job-timeout"] {
+            match parse(&[&["submit", flag, "11"][..], &kiosk].concat()) {
+                Command::Submit(args) => {
+                    assert_eq!(args.kiosk.job_timeout.map(|d| d.as_secs()), Some(11));
+                }
+                other => panic!("{other:?}"),
+            }
+            let kiosk_submit = ["kiosk", "submit", "--url", "http://k", "--job-type", "m"];
+            match parse(&[&kiosk_submit[..], &[flag, "12", "f.png"]].concat()) {
+                Command::Kiosk(KioskCommand::Submit(args)) => {
+                    assert_eq!(args.timeout.as_secs(), 12)
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        // Without `--kiosk`, `submit --timeout` is refused, never taken as a request's limit.
+        let refused = Cli::try_parse_from(["red", "submit", "--timeout", "5", "x.red.yml"]);
+        assert!(refused.is_err());
+    }
 }

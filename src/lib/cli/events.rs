@@ -30,7 +30,7 @@ impl Events for Lines {
 
     fn progress(&self, line: &str) {
         if self.show {
-            self.printer.err(line);
+            self.printer.note(line);
         }
     }
 

@@ -37,6 +37,7 @@ fn obtain_with(
     partial: bool,
 ) -> Result<(Filled, fill::Values, Vec<Diagnostic>), ExitStatus> {
     let printer = report.printer;
+    let started = std::time::Instant::now();
     let parsed = load_template(report, file)?;
     let template_source = parsed.source.clone();
     let validated = match validate::document(parsed, &Options { level: Level::Full }) {
@@ -46,6 +47,7 @@ fn obtain_with(
         }
     };
     report.warnings(validated.warnings());
+    tracing::debug!(file = report.path, elapsed = ?started.elapsed(), "loaded and validated");
     let scan = template::scan(validated.tree());
     if !scan.is_ok() {
         return Err(report.diagnostics(&scan.diagnostics, Some(&template_source)));
@@ -95,6 +97,11 @@ fn obtain_with(
         Ok(resolved) => resolved,
         Err(error) => return Err(report.source_error(&error, &warnings)),
     };
+    for variable in &scan.variables {
+        if let Some(value) = resolved.values.entry(&variable.name) {
+            tracing::debug!(variable = variable.name, from = %value.origin, "value found");
+        }
+    }
     printer.protect(
         scan.variables
             .iter()
@@ -116,6 +123,7 @@ fn obtain_with(
         Err(error) => return Err(report.fill_error(&error, &template_source, &warnings)),
     };
     printer.protect(filled.secrets().iter().map(Secret::expose));
+    tracing::debug!(file = report.path, elapsed = ?started.elapsed(), "filled");
     Ok((filled, resolved.values, warnings))
 }
 
@@ -241,13 +249,21 @@ impl<'p> Reporter<'p> {
             (false, false) => ExitStatus::Failure,
         };
         match self.format {
-            OutputFormat::Human => self.printer.err_masked(&diagnostic::render_human(
-                diagnostics,
-                source,
-                path,
-                &redactor,
-                self.printer.color(),
-            )),
+            OutputFormat::Human => {
+                let text = diagnostic::render_human(
+                    diagnostics,
+                    source,
+                    path,
+                    &redactor,
+                    self.printer.color(),
+                );
+                // Warnings alone are left out by `-qq`; errors always show.
+                if valid {
+                    self.printer.warn_masked(&text);
+                } else {
+                    self.printer.err_masked(&text);
+                }
+            }
             OutputFormat::Json => {
                 let report = FileReport {
                     path: path.to_owned(),

@@ -13,6 +13,7 @@ mod failure;
 pub mod generate;
 pub(crate) mod intake;
 pub(crate) mod kiosk;
+pub mod log;
 mod printer;
 pub(crate) mod runtime;
 pub mod values;
@@ -58,13 +59,30 @@ pub const VERSION: &str = concat!(
     " (Reproducible Experiment Description toolkit)"
 );
 
+/// The help heading of the options every command takes.
+const GLOBAL: &str = "Global options";
+
 /// Validate, convert, fill, plan and run Reproducible Experiment Descriptions (RED files).
 #[derive(Debug, Parser)]
 #[command(name = "red", version = VERSION, about, long_about = None, propagate_version = true, max_term_width = 100)]
 pub struct Cli {
-    /// When to use colours on standard error.
-    #[arg(long, global = true, value_enum, default_value_t = printer::ColorChoice::Auto)]
+    /// When to use colours (shown here only, accepted by every command).
+    #[arg(long, global = true, value_enum, value_name = "WHEN",
+          default_value_t = printer::ColorChoice::Auto, help_heading = GLOBAL)]
     pub color: printer::ColorChoice,
+    /// Say less: `-q` no notes or progress, `-qq` no warnings either.
+    ///
+    /// Errors always show.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "verbose",
+          help_heading = GLOBAL)]
+    pub quiet: u8,
+    /// Say more: `-v` debug lines, `-vv` trace lines.
+    ///
+    /// Debug lines say which Docker calls are made, where each value was found, how long the
+    /// steps took.
+    /// `RED_LOG` filters the debug lines as `RUST_LOG` does (`RED_LOG=red::execute=debug`).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
+    pub verbose: u8,
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
@@ -119,6 +137,27 @@ pub enum Command {
     Man(commands::man::ManArgs),
 }
 
+/// The global options that every command accepts but only `red --help` shows.
+const TOP_LEVEL_ONLY: [&str; 1] = ["color"];
+
+/// red's command-line interface: [`Cli`] with `--color` shown once, in `red --help`, and hidden
+/// from the help of every subcommand (which still accepts it, as a hidden copy of the same
+/// global option).
+#[must_use]
+pub fn command() -> clap::Command {
+    fn hide_in(command: clap::Command, hidden: &[clap::Arg]) -> clap::Command {
+        let command = hidden.iter().fold(command, |c, arg| c.arg(arg.clone()));
+        command.mut_subcommands(|sub| hide_in(sub, hidden))
+    }
+    let command = Cli::command();
+    let hidden: Vec<clap::Arg> = command
+        .get_arguments()
+        .filter(|arg| TOP_LEVEL_ONLY.contains(&arg.get_id().as_str()))
+        .map(|arg| arg.clone().hide(true))
+        .collect();
+    command.mut_subcommands(|sub| hide_in(sub, &hidden))
+}
+
 /// The words of the command line that may be paths (every argument but the program's name and
 /// the options' names): masking never changes what the user typed.
 fn command_line_words(args: &[OsString]) -> Vec<String> {
@@ -147,16 +186,20 @@ where
     }
     let words = command_line_words(&args);
     let raw_format = failure::raw_error_format(&args);
-    let parsed = Cli::command()
+    let parsed = command()
         .try_get_matches_from(args)
         .and_then(|matches| Cli::from_arg_matches(&matches).map(|cli| (cli, matches)));
     let (cli, matches) = match parsed {
         Ok(parsed) => parsed,
         Err(error) => return command_line_error(&error, raw_format),
     };
-    let printer = Printer::new(cli.color).with_errors(error_format(&matches));
+    let level = log::Level::from_counts(cli.quiet, cli.verbose);
+    let printer = Printer::new(cli.color)
+        .with_errors(error_format(&matches))
+        .with_level(level);
     printer.keep(words);
     printer.install_panic_hook();
+    log::install(level, printer.color(), printer.shared_redactor());
     let result = match cli.command {
         Command::Validate(args) => commands::validate::run(&args, &printer),
         Command::Schema(command) => commands::schema::run(&command, &printer),

@@ -1,5 +1,7 @@
 //! All output goes through [`Printer`]: data to stdout, messages to stderr, colour only on a
-//! terminal (and never with `NO_COLOR`).
+//! terminal (and never with `NO_COLOR`). Messages have a level ([`super::log::Level`], from
+//! `-q`/`-v`): [`Printer::note`] is left out by `-q`, [`Printer::warn`] by `-qq`, errors
+//! ([`Printer::err`], [`Printer::fail`]) always show.
 //!
 //! The printer is also the one redaction layer: every text it writes passes through the
 //! [`Redactor`] of the secrets commands have registered with [`Printer::protect`], and the panic
@@ -14,12 +16,14 @@ use serde_json::{Map, Value};
 
 use super::ExitStatus;
 use super::failure::{ErrorFormat, Failure};
+use super::log::Level;
 use crate::redact::Redactor;
 
 /// The `--color` choices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ColorChoice {
-    /// Colour when standard error is a terminal and `NO_COLOR` is unset.
+    /// Colour on a terminal (stdout and stderr each decide for themselves) unless `NO_COLOR` is
+    /// set.
     Auto,
     /// Always colour.
     Always,
@@ -31,6 +35,8 @@ pub enum ColorChoice {
 #[derive(Debug, Clone)]
 pub struct Printer {
     color: bool,
+    color_out: bool,
+    level: Level,
     errors: ErrorFormat,
     redactor: Arc<RwLock<Redactor>>,
 }
@@ -39,15 +45,19 @@ impl Printer {
     /// A printer for the chosen colour mode.
     #[must_use]
     pub fn new(choice: ColorChoice) -> Self {
-        let color = match choice {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-            }
+        let auto = |terminal: bool| terminal && std::env::var_os("NO_COLOR").is_none();
+        let (color, color_out) = match choice {
+            ColorChoice::Always => (true, true),
+            ColorChoice::Never => (false, false),
+            ColorChoice::Auto => (
+                auto(std::io::stderr().is_terminal()),
+                auto(std::io::stdout().is_terminal()),
+            ),
         };
         Self {
             color,
+            color_out,
+            level: Level::Info,
             errors: ErrorFormat::Human,
             redactor: Arc::default(),
         }
@@ -58,6 +68,25 @@ impl Printer {
     pub fn with_errors(mut self, errors: ErrorFormat) -> Self {
         self.errors = errors;
         self
+    }
+
+    /// The same printer, saying as much as `level` asks for.
+    #[must_use]
+    pub fn with_level(mut self, level: Level) -> Self {
+        self.level = level;
+        self
+    }
+
+    /// How much this printer says.
+    #[must_use]
+    pub fn level(&self) -> Level {
+        self.level
+    }
+
+    /// Whether progress (bars, lines as batches start and end) is shown: not with `-q`.
+    #[must_use]
+    pub fn shows_progress(&self) -> bool {
+        self.level >= Level::Info
     }
 
     /// How errors are shown.
@@ -138,6 +167,17 @@ impl Printer {
         self.color
     }
 
+    /// Whether data on stdout may use colour (a report rendered for a terminal).
+    #[must_use]
+    pub fn color_out(&self) -> bool {
+        self.color_out
+    }
+
+    /// The shared redactor itself, for the log lines of `tracing` (see [`super::log`]).
+    pub(crate) fn shared_redactor(&self) -> Arc<RwLock<Redactor>> {
+        Arc::clone(&self.redactor)
+    }
+
     /// Write data to stdout, secrets masked. A closed pipe (`red … | head`) is not an error.
     pub fn out(&self, text: &str) {
         self.out_secret(&self.redact(text));
@@ -177,6 +217,28 @@ impl Printer {
         let text = self.redact(text);
         let mut stderr = std::io::stderr().lock();
         let _ = stderr.write_all(text.as_bytes());
+    }
+
+    /// Write a note (what was done, what to do next) to stderr, secrets masked; `-q` leaves it
+    /// out.
+    pub fn note(&self, text: &str) {
+        if self.level >= Level::Info {
+            self.err(text);
+        }
+    }
+
+    /// Write a warning to stderr, secrets masked; `-qq` leaves it out.
+    pub fn warn(&self, text: &str) {
+        if self.level >= Level::Warn {
+            self.err(text);
+        }
+    }
+
+    /// [`Printer::warn`] for text the caller has already masked part by part.
+    pub fn warn_masked(&self, text: &str) {
+        if self.level >= Level::Warn {
+            self.err_masked(text);
+        }
     }
 
     /// Write a message the caller has already masked part by part (rendered diagnostics, whose
@@ -244,6 +306,19 @@ mod tests {
         assert!(!text.contains("pa(ss"));
         assert!(text.contains("src/x.rs:3"));
         assert!(text.contains("bad value ******** and ********"));
+    }
+
+    #[test]
+    fn levels_decide_what_is_said() {
+        let quiet = Printer::new(ColorChoice::Never).with_level(Level::Warn);
+        assert!(!quiet.shows_progress());
+        let default = Printer::new(ColorChoice::Never);
+        assert!(default.shows_progress());
+        assert!(
+            Printer::new(ColorChoice::Never)
+                .with_level(Level::Debug)
+                .shows_progress()
+        );
     }
 
     #[test]

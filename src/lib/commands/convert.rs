@@ -144,7 +144,7 @@ fn batches(args: &BatchesArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
             write_file(&path, &text, privacy, dir != args.output)
         })
     })?;
-    printer.err(&format!(
+    printer.note(&format!(
         "wrote {} batch file(s) to `{}`\n",
         list.len(),
         args.output.display()
@@ -191,7 +191,7 @@ fn cwl(args: &CwlArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             write_file(&dir.join(name), text, privacy, dir != args.output)
         })
     })?;
-    printer.err(&format!(
+    printer.note(&format!(
         "wrote `cli.cwl` and {} job file(s) to `{}`\n",
         files.len() - 1,
         args.output.display()

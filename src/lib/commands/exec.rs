@@ -31,11 +31,15 @@ pub struct ExecArgs {
     /// Where the values of `{{variables}}` come from.
     #[command(flatten)]
     pub sources: SourceArgs,
-    /// Batches run at once [default: the file's `batchConcurrencyLimit`, else the number of
-    /// cores].
+    /// Batches run at once.
+    ///
+    /// Default: the file's `batchConcurrencyLimit`, else the number of cores.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub jobs: Option<u32>,
-    /// Put outputs here instead of ./outputs (batch `i` of several goes to DIR/<i>).
+    /// Put outputs here instead of ./outputs.
+    ///
+    /// One batch's outputs go to DIR itself; batch `i` of several goes to DIR/<i>. Without it
+    /// they go to ./outputs and ./outputs_<i>, as the reference runner puts them.
     #[arg(long, value_name = "DIR")]
     pub outputs: Option<PathBuf>,
     /// Never pull the image; fail when it is not on this host.
@@ -47,12 +51,13 @@ pub struct ExecArgs {
     /// Use only these GPUs (comma-separated indices, as `red gpus` lists them).
     #[arg(long, value_name = "IDS", value_delimiter = ',')]
     pub gpu_ids: Option<Vec<String>>,
-    /// Whose command-line rules to follow: CWL v1.0 as cwltool builds it (the default), or
-    /// cc-core 9.3. Naming one silences the warning about a file whose argv differs between
-    /// the two.
+    /// Whose command-line rules to follow (default: cwl).
+    ///
+    /// CWL v1.0 as cwltool builds it, or cc-core 9.3. Naming one silences the warning about a
+    /// file whose argv differs between the two.
     #[arg(long, value_enum, value_name = "MODE")]
     pub cli_compat: Option<CliCompat>,
-    /// Output format: a summary, or NDJSON events and a final summary line.
+    /// Report format: one line per batch, or NDJSON events.
     #[arg(long, default_value = "human", value_parser = output_format(
         "Progress on a terminal, then one line per batch",
         "NDJSON events on stdout, the last one the run's summary",
@@ -61,18 +66,22 @@ pub struct ExecArgs {
     /// Kill a batch's command after this long (`90`, `90s`, `15m`, `2h`).
     #[arg(long, value_name = "DURATION", value_parser = values::duration)]
     pub timeout: Option<Duration>,
-    /// The container's network: none (only loopback), host, or Docker's bridge.
+    /// The container's network.
     #[arg(long, value_enum, default_value_t = Network::None)]
     pub network: Network,
-    /// Who the command runs as: `invoking` (your uid:gid, so outputs are yours), `image` (the
-    /// image's USER, as the reference), or `UID:GID`.
+    /// Who the command runs as: `invoking`, `image` or `UID:GID`.
+    ///
+    /// `invoking` is your uid:gid, so outputs are yours; `image` is the image's USER, as the
+    /// reference runs it.
     #[arg(long, value_name = "WHO", default_value = "invoking", value_parser = parse_user)]
     pub user: ContainerUser,
     /// Start no new batch once one failed.
     #[arg(long)]
     pub fail_fast: bool,
-    /// Fail a transfer attempt of an input or output that moves less than 1 KiB in this long
-    /// (`30s`, `2m`); such an attempt is tried again a few times. See docs/limits.md.
+    /// Fail a transfer attempt that moves less than 1 KiB in this long.
+    ///
+    /// An input or output transfer attempt that stalls this long (`30s`, `2m`) is tried again a
+    /// few times. See docs/limits.md.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = values::duration)]
     pub stall_timeout: Duration,
 }
@@ -137,8 +146,10 @@ pub fn run(args: &ExecArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         Err(status) => return Ok(status),
     };
     let exec_options = exec_options(args, &filled);
-    let progress = (args.format == OutputFormat::Human && std::io::stderr().is_terminal())
-        .then(|| Arc::new(Progress::new(plan.batches.len(), printer.redactor())));
+    let progress = (args.format == OutputFormat::Human
+        && printer.shows_progress()
+        && std::io::stderr().is_terminal())
+    .then(|| Arc::new(Progress::new(plan.batches.len(), printer.redactor())));
     let events: Arc<dyn Events> = match (args.format, &progress) {
         (OutputFormat::Json, _) => Arc::new(Ndjson {
             printer: printer.clone(),

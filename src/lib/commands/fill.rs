@@ -138,7 +138,7 @@ fn success(
         OutputFormat::Human => {
             report.warnings(warnings);
             let protected = variables.iter().filter(|v| v.protected).count();
-            report.printer.err(&format!(
+            report.printer.note(&format!(
                 "filled {} variable{} ({protected} protected) into `{}` (mode 0600)\n",
                 variables.len(),
                 if variables.len() == 1 { "" } else { "s" },

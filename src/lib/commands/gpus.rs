@@ -28,13 +28,13 @@ pub fn run(args: &GpusArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     match args.format {
         OutputFormat::Json => {
             let document = serde_json::json!({ "gpus": found, "note": note });
-            printer.out(&format!("{document}\n"));
+            printer.out_json(document);
         }
         OutputFormat::Human => {
             if let Some(note) = &note {
-                printer.err(&format!("{note}\n"));
+                printer.note(&format!("{note}\n"));
             } else if found.is_empty() {
-                printer.err("no NVIDIA GPUs found: `nvidia-smi` lists none\n");
+                printer.note("no NVIDIA GPUs found: `nvidia-smi` lists none\n");
             }
             for gpu in &found {
                 let memory = gpu

@@ -65,10 +65,12 @@ pub struct KioskSubmitArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub requests: Option<u32>,
     /// How long a job may take from upload to result before it counts as failed (`3600`, `1h`).
-    #[arg(long, value_name = "DURATION", default_value = "3600", value_parser = values::duration)]
+    // `--job-timeout`, as `red submit --kiosk` spelled it, is accepted too.
+    #[arg(long, alias = "job-timeout", value_name = "DURATION", default_value = "3600",
+          value_parser = values::duration)]
     pub timeout: Duration,
     /// How long one request may take (an upload the Kiosk never answers fails after this).
-    #[arg(long, value_name = "DURATION", default_value = "60", value_parser = values::duration)]
+    #[arg(long, value_name = "DURATION", default_value = "30", value_parser = values::duration)]
     pub request_timeout: Duration,
     /// The longest wait between two polls of one job (polls are timed by the jobs that have ended).
     #[arg(long, value_name = "DURATION", default_value = "1", value_parser = values::duration)]

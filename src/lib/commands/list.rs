@@ -5,7 +5,7 @@ use clap::Args;
 
 use crate::agency::{self, BatchQuery, State};
 use crate::cli::agency as agency_cli;
-use crate::cli::args::{AgencyArgs, OutputFormat, output_format};
+use crate::cli::args::{AgencyArgs, OldRequestTimeout, OutputFormat, output_format};
 use crate::cli::runtime::{self, Threads};
 use crate::cli::{ExitStatus, Printer, values};
 
@@ -63,6 +63,9 @@ pub struct ListArgs {
     /// How to reach the broker.
     #[command(flatten)]
     pub agency: AgencyArgs,
+    /// `--timeout`, the older spelling of `--request-timeout`.
+    #[command(flatten)]
+    pub old: OldRequestTimeout,
     /// Output format.
     #[arg(long, default_value = "human", value_parser = output_format(
         "Lines for people",
@@ -80,7 +83,11 @@ pub fn run(args: &ListArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     {
         return Ok(agency_cli::fail(printer, &agency::Error::Id(id.clone())));
     }
-    let client = agency_cli::client(&args.agency, agency_cli::FileAccess::default(), printer)?;
+    let client = agency_cli::client(
+        &args.agency.with_old(&args.old),
+        agency_cli::FileAccess::default(),
+        printer,
+    )?;
     let query = BatchQuery {
         experiment: args.experiment.clone(),
         state: args.state.map(State::from),
@@ -109,7 +116,7 @@ pub fn run(args: &ListArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                     text.push_str(&agency_cli::batch_line(batch));
                 }
                 printer.out(&text);
-                printer.err(&format!(
+                printer.note(&format!(
                     "{} of {total} batch{} (skipped {})\n",
                     batches.len(),
                     if total == 1 { "" } else { "es" },

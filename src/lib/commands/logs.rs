@@ -5,7 +5,7 @@ use clap::Args;
 
 use crate::agency::{self, Stream};
 use crate::cli::agency as agency_cli;
-use crate::cli::args::AgencyArgs;
+use crate::cli::args::{AgencyArgs, OldRequestTimeout};
 use crate::cli::runtime::{self, Threads};
 use crate::cli::{ExitStatus, Printer};
 
@@ -23,6 +23,9 @@ pub struct LogsArgs {
     /// How to reach the broker.
     #[command(flatten)]
     pub agency: AgencyArgs,
+    /// `--timeout`, the older spelling of `--request-timeout`.
+    #[command(flatten)]
+    pub old: OldRequestTimeout,
 }
 
 /// Run `red logs`.
@@ -38,7 +41,11 @@ pub fn run(args: &LogsArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         (_, true) => &[Stream::Stderr],
         _ => &[Stream::Stdout, Stream::Stderr],
     };
-    let client = agency_cli::client(&args.agency, agency_cli::FileAccess::default(), printer)?;
+    let client = agency_cli::client(
+        &args.agency.with_old(&args.old),
+        agency_cli::FileAccess::default(),
+        printer,
+    )?;
     runtime::interruptible(Threads::One, printer, "interrupted\n", |_| async {
         // A missing batch is an error; a missing log is normal.
         if let Err(error) = client.batch(&args.batch).await {

@@ -378,7 +378,7 @@ pub fn run(args: &MountArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 .map_err(|e| anyhow::anyhow!("{}", connector_message(&e)))?
         }
     };
-    printer.err(&format!(
+    printer.note(&format!(
         "mounted at `{}`; Ctrl-C or `red umount {}` unmounts\n",
         mountpoint.display(),
         mountpoint.display()
@@ -387,7 +387,7 @@ pub fn run(args: &MountArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     guard
         .unmount_within(STOP_WAIT)
         .with_context(|| format!("after {stopped_by}"))?;
-    printer.err(&format!(
+    printer.note(&format!(
         "unmounted `{}` ({stopped_by})\n",
         mountpoint.display()
     ));
@@ -458,6 +458,6 @@ fn background(mountpoint: &Path, printer: &Printer) -> anyhow::Result<ExitStatus
 /// Run `red umount`.
 pub fn umount(args: &UmountArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     mount::unmount(&args.mountpoint)?;
-    printer.err(&format!("unmounted `{}`\n", args.mountpoint.display()));
+    printer.note(&format!("unmounted `{}`\n", args.mountpoint.display()));
     Ok(ExitStatus::Success)
 }

@@ -74,7 +74,7 @@ pub fn run(args: &PlanArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     };
     printer.out(&text);
     if let Some(note) = plan::unfilled_note(filled.unfilled()) {
-        printer.err(&note);
+        printer.note(&note);
     }
     Ok(ExitStatus::Success)
 }

@@ -31,12 +31,39 @@ pub struct ListArgs {
 pub struct ShowArgs {
     /// The schema's name, as `red schema list` prints it.
     pub name: String,
-    /// Output format.
+    /// The document format to print.
     #[arg(long, value_enum, default_value_t = ShowFormat::Json)]
-    pub format: ShowFormat,
+    pub to: ShowFormat,
+    /// Report format: how an error is shown (the schema itself is printed as `--to` says).
+    #[arg(long, value_enum, default_value_t = ShowReport::Human)]
+    pub format: ShowReport,
 }
 
-/// Output formats of `red schema show`.
+/// The `--format` of `red schema show`: the report format of every command, and `yaml`, the
+/// older spelling of `--to yaml`, still accepted but not listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ShowReport {
+    /// Errors for people, on standard error.
+    Human,
+    /// Errors also as a JSON document on standard output.
+    Json,
+    /// `--to yaml` (an older spelling).
+    #[value(hide = true)]
+    Yaml,
+}
+
+impl ShowArgs {
+    /// The document format, `--format yaml` counting as `--to yaml`.
+    fn document_format(&self) -> ShowFormat {
+        if self.format == ShowReport::Yaml {
+            ShowFormat::Yaml
+        } else {
+            self.to
+        }
+    }
+}
+
+/// Document formats of `red schema show`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ShowFormat {
     /// The schema as the reference publishes it.
@@ -58,7 +85,7 @@ pub fn run(command: &SchemaCommand, printer: &Printer) -> anyhow::Result<ExitSta
                 }
                 OutputFormat::Json => {
                     let names: Vec<_> = schemas::ALL.iter().map(|s| s.name).collect();
-                    printer.out(&format!("{}\n", serde_json::json!({ "schemas": names })));
+                    printer.out_json(serde_json::json!({ "schemas": names }));
                 }
             }
             Ok(ExitStatus::Success)
@@ -72,7 +99,7 @@ pub fn run(command: &SchemaCommand, printer: &Printer) -> anyhow::Result<ExitSta
                     names.join(", ")
                 )));
             };
-            match args.format {
+            match args.document_format() {
                 ShowFormat::Json => printer.out(&format!("{}\n", schema.text.trim_end())),
                 ShowFormat::Yaml => {
                     let parsed = crate::parse::tree(schema.text)?;

@@ -5,7 +5,7 @@ use clap::Args;
 
 use crate::agency::{self, BatchQuery, Client, State};
 use crate::cli::agency as agency_cli;
-use crate::cli::args::{AgencyArgs, OutputFormat, output_format};
+use crate::cli::args::{AgencyArgs, OldRequestTimeout, OutputFormat, output_format};
 use crate::cli::runtime::{self, Threads};
 use crate::cli::{ExitStatus, Printer};
 
@@ -17,6 +17,9 @@ pub struct StatusArgs {
     /// How to reach the broker.
     #[command(flatten)]
     pub agency: AgencyArgs,
+    /// `--timeout`, the older spelling of `--request-timeout`.
+    #[command(flatten)]
+    pub old: OldRequestTimeout,
     /// Output format.
     #[arg(long, default_value = "human", value_parser = output_format(
         "Lines for people",
@@ -30,7 +33,11 @@ pub fn run(args: &StatusArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     if let Some(bad) = args.ids.iter().find(|id| !agency::is_object_id(id)) {
         return Ok(agency_cli::fail(printer, &agency::Error::Id(bad.clone())));
     }
-    let client = agency_cli::client(&args.agency, agency_cli::FileAccess::default(), printer)?;
+    let client = agency_cli::client(
+        &args.agency.with_old(&args.old),
+        agency_cli::FileAccess::default(),
+        printer,
+    )?;
     runtime::interruptible(Threads::One, printer, "interrupted\n", |_| async {
         let result = if args.ids.is_empty() {
             counts(&client, args.format, printer).await

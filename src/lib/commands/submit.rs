@@ -136,7 +136,7 @@ pub fn run(args: &SubmitArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
 /// What was submitted, for people: a line on stderr, the ids on stdout.
 fn print_submitted(file: &Path, client: &Client, submitted: &Submitted, printer: &Printer) {
     let (experiment, batches) = (&submitted.experiment, &submitted.batches);
-    printer.err(&format!(
+    printer.note(&format!(
         "submitted `{}` to {} as experiment {experiment} ({} batch{})\n",
         file.display(),
         client.base(),
@@ -259,10 +259,12 @@ fn run_on_kiosk(args: &SubmitArgs, printer: &Printer) -> anyhow::Result<ExitStat
         channels: kiosk.channels.clone(),
         expire: EXPIRE,
     };
-    let mut client = crate::kiosk::Client::new(url, args.agency.timeout)?;
+    let mut client = crate::kiosk::Client::new(url, args.agency.request_timeout)?;
     let limit = kiosk.jobs.unwrap_or(DEFAULT_JOBS) as usize;
     let base = crate::execute::local::base_dir(&args.file);
-    let show = std::io::stderr().is_terminal() && args.format == OutputFormat::Human;
+    let show = std::io::stderr().is_terminal()
+        && printer.shows_progress()
+        && args.format == OutputFormat::Human;
     let events = events::lines(printer, show);
     let note = "interrupted; jobs already created go on at the Kiosk and expire on their own\n";
     runtime::interruptible(Threads::Two, printer, note, |cancellation| async move {

@@ -22,9 +22,10 @@ pub struct UpgradeArgs {
     /// Write the RED 9 file here instead of standard output.
     #[arg(short, long, value_name = "OUT", value_hint = clap::ValueHint::FilePath)]
     pub output: Option<PathBuf>,
-    /// The format to write (default: the input's).
-    #[arg(long, value_enum)]
-    pub format: Option<DocumentFormat>,
+    /// The document format to write (default: the input's).
+    // `--format` is the older spelling, still accepted.
+    #[arg(long, value_enum, alias = "format")]
+    pub to: Option<DocumentFormat>,
 }
 
 /// Run `red upgrade`.
@@ -57,7 +58,7 @@ pub fn run(args: &UpgradeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
         }
     };
     let format = args
-        .format
+        .to
         .unwrap_or(if parsed.json {
             DocumentFormat::Json
         } else {
@@ -81,7 +82,7 @@ pub fn run(args: &UpgradeArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
             return Ok(ExitStatus::Failure);
         }
     };
-    printer.err(&redactor.redact(&notes(&path, &upgraded)));
+    printer.note(&redactor.redact(&notes(&path, &upgraded)));
     match &args.output {
         Some(output) => write_one(output, &text, privacy(&parsed))?,
         None => printer.out(&text),

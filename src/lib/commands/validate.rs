@@ -122,6 +122,9 @@ pub fn run(args: &ValidateArgs, printer: &Printer) -> anyhow::Result<ExitStatus>
     })
 }
 
+/// The report for people, on stdout (a linter's findings are its data, so `red validate F >
+/// log` keeps them): each file's findings, then its verdict line `FILE: valid` or
+/// `FILE: invalid`; the count on stderr.
 fn human(outcomes: &[Outcome], printer: &Printer) {
     for outcome in outcomes {
         let text = diagnostic::render_human(
@@ -129,27 +132,29 @@ fn human(outcomes: &[Outcome], printer: &Printer) {
             outcome.source.as_ref(),
             &outcome.report.path,
             &printer.redactor().with(&outcome.secrets),
-            printer.color(),
+            printer.color_out(),
         );
-        printer.err_masked(&text);
-        if outcome.report.valid {
-            printer.err(&format!("{}: valid\n", outcome.report.path));
-        }
+        printer.out_masked(&text);
+        let verdict = if outcome.report.valid {
+            "valid"
+        } else {
+            "invalid"
+        };
+        printer.out(&format!("{}: {verdict}\n", outcome.report.path));
     }
     summary(outcomes, printer);
 }
 
-/// `N files checked, …` on stderr when there was more than one.
+/// `N file(s) checked, …` on stderr, whatever the number of files (a note: `-q` leaves it out).
 fn summary(outcomes: &[Outcome], printer: &Printer) {
     let invalid = outcomes.iter().filter(|o| !o.report.valid).count();
-    if outcomes.len() > 1 {
-        printer.err(&format!(
-            "{} files checked, {} valid, {} invalid\n",
-            outcomes.len(),
-            outcomes.len() - invalid,
-            invalid
-        ));
-    }
+    printer.note(&format!(
+        "{} file{} checked, {} valid, {} invalid\n",
+        outcomes.len(),
+        if outcomes.len() == 1 { "" } else { "s" },
+        outcomes.len() - invalid,
+        invalid
+    ));
 }
 
 /// Render the reports with each file's own redactor (one file's secret never changes another

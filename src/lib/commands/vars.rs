@@ -71,6 +71,8 @@ pub fn run(args: &VarsArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         OutputFormat::Human => {
             if !scan.is_ok() {
                 report.diagnostics(&scan.diagnostics, Some(&parsed.source));
+            } else if scan.variables.is_empty() {
+                printer.note(&format!("`{}` has no variables\n", report.path));
             }
             printer.out(&human(&scan.variables));
         }

@@ -65,6 +65,7 @@ impl Bollard {
     /// # Errors
     /// [`Error::Connect`] when no daemon answers.
     pub async fn connect_to(host: &str) -> Result<Self, Error> {
+        tracing::debug!(host, "docker: connecting");
         let connect_error = |source| Error::Connect {
             host: host.to_owned(),
             source,
@@ -77,6 +78,7 @@ impl Bollard {
             .await
             .map_err(connect_error)?
             .with_timeout(API_TIMEOUT);
+        tracing::debug!(host, version = ?docker.client_version(), "docker: connected");
         Ok(Self {
             docker,
             host: host.to_owned(),
@@ -106,6 +108,7 @@ fn status_is(error: &BollardError, codes: &[u16]) -> bool {
 
 impl ContainerApi for Bollard {
     async fn image_present(&self, image: &str) -> Result<bool, Error> {
+        tracing::debug!(image, "docker: inspect image");
         match self.docker.inspect_image(image).await {
             Ok(_) => Ok(true),
             Err(error) if status_is(&error, &[404]) => Ok(false),
@@ -114,6 +117,7 @@ impl ContainerApi for Bollard {
     }
 
     async fn pull_image(&self, image: &str, auth: Option<&RegistryAuth>) -> Result<(), Error> {
+        tracing::debug!(image, "docker: pull image");
         let (repository, tag) = split_image_reference(image);
         let options = CreateImageOptionsBuilder::new()
             .from_image(repository)
@@ -142,6 +146,11 @@ impl ContainerApi for Bollard {
             .create_container(None::<CreateContainerOptions>, body)
             .await
             .map_err(daemon("create a container from", &spec.image))?;
+        tracing::debug!(
+            image = spec.image,
+            id = created.id,
+            "docker: created container"
+        );
         Ok(created.id)
     }
 
@@ -175,6 +184,7 @@ impl ContainerApi for Bollard {
     }
 
     async fn start(&self, id: &str) -> Result<(), Error> {
+        tracing::debug!(id, "docker: start container");
         match self
             .docker
             .start_container(id, None::<StartContainerOptions>)
@@ -200,6 +210,7 @@ impl ContainerApi for Bollard {
     }
 
     async fn wait(&self, id: &str) -> Result<(), Error> {
+        tracing::debug!(id, "docker: wait for container");
         loop {
             let options = WaitContainerOptionsBuilder::new()
                 .condition("not-running")
@@ -233,6 +244,7 @@ impl ContainerApi for Bollard {
     }
 
     async fn kill(&self, id: &str) -> Result<(), Error> {
+        tracing::debug!(id, "docker: kill container");
         match self
             .docker
             .kill_container(id, None::<KillContainerOptions>)
@@ -249,6 +261,7 @@ impl ContainerApi for Bollard {
             .force(true)
             .v(true)
             .build();
+        tracing::debug!(id, "docker: remove container");
         match self.docker.remove_container(id, Some(options)).await {
             // 404: gone already; 409: removal already in progress.
             Err(error) if status_is(&error, &[404, 409]) => Ok(()),
