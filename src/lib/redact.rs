@@ -7,7 +7,7 @@
 //! Masking must hide every secret and change nothing else. Two rules make that possible:
 //!
 //! - A secret of at least [`RELIABLE`] characters is masked wherever it appears, in every
-//!   spelling a program is likely to print it (raw, JSON-escaped with or without `\uXXXX` for
+//!   spelling a program is likely to print it (raw, JSON-escaped with or without `\uHHHH` (four hex digits) for
 //!   non-ASCII, Python `repr`, `ascii` and bytes `repr`), leftmost-longest, so a secret that is a
 //!   prefix of another is replaced whole.
 //! - A shorter secret (`p`, `red`, `valid`) is also a piece of ordinary words, key names and file
@@ -271,7 +271,7 @@ fn is_token(text: &str, range: &Range<usize>) -> bool {
 }
 
 /// The ways a program is likely to print `secret`: as is, inside a JSON string (as serde and
-/// JavaScript write it, and with `\uXXXX` for everything outside ASCII, as Python's `json.dumps`
+/// JavaScript write it, and with `\uHHHH` (four hex digits) for everything outside ASCII, as Python's `json.dumps`
 /// and Java write it), and inside Python's `repr` of a `str` (either quote), `ascii` and the
 /// `repr` of its UTF-8 bytes.
 fn spellings(secret: &str) -> Vec<Zeroizing<String>> {
@@ -291,7 +291,7 @@ fn spellings(secret: &str) -> Vec<Zeroizing<String>> {
     out
 }
 
-/// A JSON string body with every character outside printable ASCII as `\uXXXX` (UTF-16).
+/// A JSON string body with every character outside printable ASCII as `\uHHHH` (four hex digits) (UTF-16).
 fn json_ascii(secret: &str, upper: bool) -> Zeroizing<String> {
     use std::fmt::Write as _;
     let mut out = Zeroizing::new(String::with_capacity(secret.len() * 2));
