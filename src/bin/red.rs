@@ -1,5 +1,5 @@
 //! The `red` binary: everything lives in the library; this only hands over the arguments.
 
 fn main() -> std::process::ExitCode {
-    red::cli::main(std::env::args_os())
+    red::app::main(std::env::args_os())
 }

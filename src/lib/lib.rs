@@ -40,6 +40,7 @@
 #![warn(clippy::too_many_lines)]
 
 pub mod agency;
+pub mod app;
 pub mod bench;
 pub mod cli;
 pub mod commands;

@@ -304,7 +304,7 @@ fn flag_table() -> String {
         }
     }
     let mut rows = Vec::new();
-    walk(&red::cli::command(), "", &mut rows);
+    walk(&red::app::command(), "", &mut rows);
     format!(
         "# Every flag of every command\n\n\
          Generated from red's command-line definition by `tests/it/contract.rs` (run \

@@ -102,7 +102,7 @@ fn no_nvidia_smi_means_no_gpus_not_an_error() {
     assert_eq!(run.code, 0);
     assert_eq!(
         run.stdout,
-        "{\"gpus\":[],\"note\":\"no NVIDIA GPUs found: `nvidia-smi` is not installed\"}\n"
+        "{\n  \"gpus\": [],\n  \"note\": \"no NVIDIA GPUs found: `nvidia-smi` is not installed\"\n}\n"
     );
 }
 

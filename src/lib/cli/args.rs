@@ -173,7 +173,7 @@ pub struct KioskArgs {
 mod tests {
     use clap::Parser;
 
-    use crate::cli::{Cli, Command};
+    use crate::app::{Cli, Command};
     use crate::commands::kiosk::KioskCommand;
 
     fn parse(args: &[&str]) -> Command {

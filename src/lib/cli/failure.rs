@@ -255,7 +255,7 @@ fn exec_code(error: &crate::execute::local::ExecError) -> (&'static str, Option<
 
 /// How errors are shown for a command line that did not parse: JSON when it asks for
 /// `--format json`, NDJSON when the command is `exec`.
-pub(super) fn raw_error_format(args: &[std::ffi::OsString]) -> ErrorFormat {
+pub(crate) fn raw_error_format(args: &[std::ffi::OsString]) -> ErrorFormat {
     let json = args
         .iter()
         .zip(args.iter().skip(1))

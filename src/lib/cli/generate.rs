@@ -3,17 +3,15 @@
 //! aliases, hidden options) stay out of both: they work when typed but are never offered
 //! (`tests/it/install.rs` checks both).
 
+use clap::Command;
 use clap::builder::Resettable;
-use clap::{Command, CommandFactory};
 pub use clap_complete::Shell;
 
-use super::Cli;
-
-/// The completion script of `shell` for the binary `red`.
+/// The completion script of `shell` for the binary `red`, whose command line is `red`.
 #[must_use]
-pub fn completion_script(shell: Shell) -> Vec<u8> {
+pub fn completion_script(red: &Command, shell: Shell) -> Vec<u8> {
     let mut script = Vec::new();
-    clap_complete::generate(shell, &mut offered(&Cli::command()), "red", &mut script);
+    clap_complete::generate(shell, &mut offered(red), "red", &mut script);
     script
 }
 
@@ -76,8 +74,8 @@ impl ManPage {
 
 /// The command tree as the pages show it: built, so that each command knows its full name, and
 /// without the `help` command (the pages are the help).
-fn documented() -> Command {
-    let mut command = Cli::command().disable_help_subcommand(true);
+fn documented(red: &Command) -> Command {
+    let mut command = red.clone().disable_help_subcommand(true);
     command.build();
     command
 }
@@ -90,8 +88,8 @@ fn visible(command: &Command) -> impl Iterator<Item = &Command> {
 /// The names of the visible commands under the command at `path`, for a message that lists
 /// what exists; `None` when no visible command has that path.
 #[must_use]
-pub fn command_names(path: &[&str]) -> Option<Vec<String>> {
-    let root = documented();
+pub fn command_names(red: &Command, path: &[&str]) -> Option<Vec<String>> {
+    let root = documented(red);
     let command = find(&root, path)?;
     Some(
         visible(command)
@@ -111,8 +109,8 @@ fn find<'a>(root: &'a Command, path: &[&str]) -> Option<&'a Command> {
 ///
 /// # Errors
 /// Never in practice: the page is rendered into memory.
-pub fn man_page(path: &[&str]) -> std::io::Result<Option<ManPage>> {
-    let root = documented();
+pub fn man_page(red: &Command, path: &[&str]) -> std::io::Result<Option<ManPage>> {
+    let root = documented(red);
     find(&root, path).cloned().map(render).transpose()
 }
 
@@ -120,9 +118,9 @@ pub fn man_page(path: &[&str]) -> std::io::Result<Option<ManPage>> {
 ///
 /// # Errors
 /// Never in practice: the pages are rendered into memory.
-pub fn man_pages() -> std::io::Result<Vec<ManPage>> {
+pub fn man_pages(red: &Command) -> std::io::Result<Vec<ManPage>> {
     let mut pages = Vec::new();
-    collect(documented(), &mut pages)?;
+    collect(documented(red), &mut pages)?;
     Ok(pages)
 }
 
@@ -203,7 +201,7 @@ mod tests {
 
     #[test]
     fn pages_leave_out_the_help_command() {
-        let pages = man_pages().unwrap_or_default();
+        let pages = man_pages(&crate::app::command()).unwrap_or_default();
         let names: Vec<&str> = pages.iter().map(|page| page.name.as_str()).collect();
         assert_eq!(names.first(), Some(&"red"));
         assert!(names.contains(&"red-kiosk-submit"), "{names:?}");
@@ -211,6 +209,6 @@ mod tests {
             !names.iter().any(|name| name.ends_with("-help")),
             "{names:?}"
         );
-        assert!(man_page(&["help"]).is_ok_and(|page| page.is_none()));
+        assert!(man_page(&crate::app::command(), &["help"]).is_ok_and(|page| page.is_none()));
     }
 }

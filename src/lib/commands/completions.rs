@@ -21,9 +21,13 @@ pub struct CompletionsArgs {
     pub shell: Shell,
 }
 
-/// Run `red completions`.
-pub fn run(args: &CompletionsArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let script = generate::completion_script(args.shell);
+/// Run `red completions` for `red`, the whole command line.
+pub fn run(
+    args: &CompletionsArgs,
+    printer: &Printer,
+    red: &clap::Command,
+) -> anyhow::Result<ExitStatus> {
+    let script = generate::completion_script(red, args.shell);
     printer.out(&String::from_utf8_lossy(&script));
     Ok(ExitStatus::Success)
 }

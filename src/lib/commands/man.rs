@@ -27,23 +27,27 @@ pub struct ManArgs {
     pub dir: Option<PathBuf>,
 }
 
-/// Run `red man`.
-pub fn run(args: &ManArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+/// Run `red man` for `red`, the whole command line.
+pub fn run(args: &ManArgs, printer: &Printer, red: &clap::Command) -> anyhow::Result<ExitStatus> {
     if let Some(dir) = &args.dir {
-        return write_all(dir, printer);
+        return write_all(red, dir, printer);
     }
     let path: Vec<&str> = args.command.iter().map(String::as_str).collect();
-    let Some(page) = generate::man_page(&path)? else {
-        return Err(unknown(&path));
+    let Some(page) = generate::man_page(red, &path)? else {
+        return Err(unknown(red, &path));
     };
     printer.out(&String::from_utf8_lossy(&page.roff));
     Ok(ExitStatus::Success)
 }
 
 /// Write every page into `dir`, naming each file on stderr.
-fn write_all(dir: &std::path::Path, printer: &Printer) -> anyhow::Result<ExitStatus> {
+fn write_all(
+    red: &clap::Command,
+    dir: &std::path::Path,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let pages = generate::man_pages()?;
+    let pages = generate::man_pages(red)?;
     for page in &pages {
         let file = dir.join(page.file_name());
         std::fs::write(&file, &page.roff)
@@ -59,10 +63,10 @@ fn write_all(dir: &std::path::Path, printer: &Printer) -> anyhow::Result<ExitSta
 
 /// A usage error for a command that has no page, naming the commands that do under the
 /// longest part of `path` that exists.
-fn unknown(path: &[&str]) -> anyhow::Error {
+fn unknown(red: &clap::Command, path: &[&str]) -> anyhow::Error {
     let (depth, names) = (0..path.len())
         .rev()
-        .find_map(|depth| generate::command_names(&path[..depth]).map(|names| (depth, names)))
+        .find_map(|depth| generate::command_names(red, &path[..depth]).map(|names| (depth, names)))
         .unwrap_or_default();
     let known = path[..depth].join(" ");
     let parent = format!("red {known}");

@@ -6,7 +6,7 @@ use clap::error::ErrorKind;
 use proptest::prelude::*;
 
 use super::*;
-use crate::cli::Cli;
+use crate::app::Cli;
 
 /// Values no numeric option may take.
 const HOSTILE: [&str; 16] = [
