@@ -13,6 +13,7 @@ use crate::commands::fill::{self as fill_command, SourceArgs};
 use crate::commands::plan::CliCompat;
 use crate::diagnostic::Diagnostic;
 use crate::execute::docker::{Cancellation, ContainerUser, NetworkMode, PullPolicy};
+use crate::execute::environment;
 use crate::execute::local::{
     self, Event, Events, ExecError, ExecOptions, NoEvents, RunReport, State,
 };
@@ -39,7 +40,7 @@ pub struct ExecArgs {
     #[arg(long, value_name = "DIR")]
     pub outputs: Option<PathBuf>,
     /// Never pull the image; fail when it is not on this host.
-    #[arg(long)]
+    #[arg(long, alias = "disable-pull")]
     pub no_pull: bool,
     /// Keep each container after it stopped (it is still stopped).
     #[arg(long)]
@@ -70,6 +71,14 @@ pub struct ExecArgs {
     /// (`30s`, `2m`); such an attempt is tried again a few times. See docs/limits.md.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = values::duration)]
     pub stall_timeout: Duration,
+    /// Pass this environment variable of this host into the container (may be given several
+    /// times; one that is not set is skipped). One that holds a secret is refused.
+    #[arg(long, value_name = "NAME")]
+    pub preserve_environment: Vec<String>,
+    /// Do not check the access blocks with their connectors before the run (a CLI connector's
+    /// `*-validate`); a wrong block then fails its batch when the transfer reads it.
+    #[arg(long)]
+    pub disable_connector_validation: bool,
 }
 
 /// Output formats.
@@ -112,6 +121,37 @@ fn parse_user(text: &str) -> Result<ContainerUser, String> {
     }
 }
 
+/// The `--preserve-environment` entries; a refused name is a usage error, an unset one a
+/// warning.
+fn preserved_environment(
+    args: &ExecArgs,
+    filled: &crate::fill::Filled,
+    report: &fill_command::Report<'_>,
+) -> anyhow::Result<Vec<String>> {
+    let read = |name: &str| std::env::var_os(name);
+    let preserved = environment::preserve(
+        &args.preserve_environment,
+        filled.variables(),
+        &report.printer.redactor(),
+        &read,
+    )
+    .map_err(|error| {
+        crate::cli::usage_with_hint(
+            format!("--preserve-environment: {error}"),
+            "give the container only variables without secrets; credentials belong in access \
+             blocks, filled from `--vars`, `--env` or the prompt",
+        )
+    })?;
+    if !preserved.unset.is_empty() {
+        let names = crate::fill::sources::quote_list(&preserved.unset);
+        report.warnings(&[Diagnostic::warning(
+            "environment",
+            format!("--preserve-environment: {names} not set on this host; not passed"),
+        )]);
+    }
+    Ok(preserved.entries)
+}
+
 /// Run `red exec`.
 pub fn run(args: &ExecArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     if let Some(outputs) = &args.outputs {
@@ -136,6 +176,7 @@ pub fn run(args: &ExecArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         .hint("submit it with `red submit`, or set `engine: ccfaice` to run it here");
         return Ok(report.diagnostics(&[diagnostic], Some(filled.source())));
     }
+    let env = preserved_environment(args, &filled, &report)?;
     let options = PlanOptions {
         mode: match args.cli_compat {
             CliCompat::Cwl => Mode::Cwl,
@@ -179,6 +220,8 @@ pub fn run(args: &ExecArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         timeout: args.timeout,
         fail_fast: args.fail_fast,
         stall_timeout: args.stall_timeout,
+        env,
+        check_connectors: !args.disable_connector_validation,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

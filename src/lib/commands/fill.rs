@@ -58,7 +58,7 @@ pub struct SourceArgs {
     #[arg(long, conflicts_with = "no_prompt")]
     pub prompt: bool,
     /// Never ask: a missing value is an error that names every missing variable.
-    #[arg(long)]
+    #[arg(long, alias = "non-interactive")]
     pub no_prompt: bool,
 }
 

@@ -198,7 +198,7 @@ pub(crate) fn run(
     };
     let root = filled.tree().root();
     let several = root.get("batches").is_some();
-    let prepared = match prepare::batches(&filled, &plan, several) {
+    let prepared = match prepare::batches(&filled, &plan, several, true) {
         Ok(prepared) => prepared,
         Err(diagnostics) => return Ok(report.diagnostics(&diagnostics, Some(filled.source()))),
     };

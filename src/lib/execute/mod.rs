@@ -5,4 +5,5 @@
 //! lives here and in the CLI edge only; the stages before `execute` stay synchronous.
 
 pub mod docker;
+pub mod environment;
 pub mod local;

@@ -671,7 +671,7 @@ async fn run_steps(
         argv: plan.argv.clone(),
         working_dir: WORKING_DIR.to_owned(),
         user: shared.options.user,
-        env: Vec::new(),
+        env: shared.options.env.clone(),
         binds,
         memory_mb: plan.container.ram_mb,
         network: shared.options.network,
