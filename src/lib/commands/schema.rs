@@ -1,9 +1,13 @@
-//! `red schema list` and `red schema show NAME`.
+//! `red schema list`, `red schema show NAME` and `red schema validate NAME FILE`.
+
+use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::cli::{ExitStatus, Printer};
+use crate::commands::fill as fill_command;
 use crate::schemas;
+use crate::validate;
 
 /// `red schema …`
 #[derive(Debug, Subcommand)]
@@ -12,6 +16,30 @@ pub enum SchemaCommand {
     List(ListArgs),
     /// Print one schema.
     Show(ShowArgs),
+    /// Check a file against one schema alone (a RED file, or a fragment such as an engine's
+    /// settings), as `faice schema validate` does.
+    Validate(ValidateArgs),
+}
+
+/// Arguments of `red schema validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The schema's name, as `red schema list` prints it.
+    pub name: String,
+    /// The file to check (YAML or JSON); `-` reads standard input.
+    pub file: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ValidateFormat::Human)]
+    pub format: ValidateFormat,
+}
+
+/// Output formats of `red schema validate`, those of `red validate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ValidateFormat {
+    /// Messages with source lines, for people.
+    Human,
+    /// One JSON document.
+    Json,
 }
 
 /// Arguments of `red schema list`.
@@ -68,15 +96,9 @@ pub fn run(command: &SchemaCommand, printer: &Printer) -> anyhow::Result<ExitSta
             }
             Ok(ExitStatus::Success)
         }
+        SchemaCommand::Validate(args) => validate_file(args, printer),
         SchemaCommand::Show(args) => {
-            let Some(schema) = schemas::find(&args.name) else {
-                let names: Vec<_> = schemas::ALL.iter().map(|s| s.name).collect();
-                return Err(crate::cli::usage(format!(
-                    "no schema named `{}`; the schemas are: {}",
-                    args.name,
-                    names.join(", ")
-                )));
-            };
+            let schema = find(&args.name)?;
             match args.format {
                 ShowFormat::Json => printer.out(&format!("{}\n", schema.text.trim_end())),
                 ShowFormat::Yaml => {
@@ -87,4 +109,36 @@ pub fn run(command: &SchemaCommand, printer: &Printer) -> anyhow::Result<ExitSta
             Ok(ExitStatus::Success)
         }
     }
+}
+
+/// The schema of this name, or a usage error that lists the names there are.
+fn find(name: &str) -> anyhow::Result<&'static schemas::Schema> {
+    schemas::find(name).ok_or_else(|| {
+        let names: Vec<_> = schemas::ALL.iter().map(|s| s.name).collect();
+        crate::cli::usage(format!(
+            "no schema named `{name}`; the schemas are: {}",
+            names.join(", ")
+        ))
+    })
+}
+
+/// Run `red schema validate`: the file's problems located as `red validate` locates them.
+fn validate_file(args: &ValidateArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let schema = find(&args.name)?;
+    let json = args.format == ValidateFormat::Json;
+    let report = fill_command::Report::for_file(printer, &args.file, json);
+    let parsed = match fill_command::load_template(&report, &args.file) {
+        Ok(parsed) => parsed,
+        Err(status) => return Ok(status),
+    };
+    let diagnostics = validate::against_schema(&parsed.tree, schema.name).unwrap_or_default();
+    let status = report.diagnostics(&diagnostics, Some(&parsed.source));
+    if status == ExitStatus::Success && !json {
+        printer.err(&format!(
+            "{}: valid against `{}`\n",
+            args.file.display(),
+            schema.name
+        ));
+    }
+    Ok(status)
 }
