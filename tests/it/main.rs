@@ -14,6 +14,7 @@ mod external;
 mod fill;
 mod gpus;
 mod http;
+mod keyring;
 mod kiosk;
 mod limits;
 mod messages;

@@ -54,12 +54,30 @@ pub struct SourceArgs {
     /// letters, digits and `_` in the name become `_`).
     #[arg(long)]
     pub env: bool,
+    /// Also look values up in the system keyring (the Secret Service): entry NAME of the service
+    /// `red`. Skipped with a note when no keyring answers.
+    #[arg(long)]
+    pub keyring: bool,
+    /// Look values up in the keyring under this service instead of `red` (implies --keyring).
+    #[arg(long, value_name = "SERVICE")]
+    pub keyring_service: Option<String>,
     /// Ask for every missing value on the terminal (fails when there is no terminal).
     #[arg(long, conflicts_with = "no_prompt")]
     pub prompt: bool,
     /// Never ask: a missing value is an error that names every missing variable.
     #[arg(long, alias = "non-interactive")]
     pub no_prompt: bool,
+}
+
+impl SourceArgs {
+    /// The keyring service to ask, if the keyring is a source.
+    #[must_use]
+    pub fn keyring_service(&self) -> Option<&str> {
+        match &self.keyring_service {
+            Some(service) => Some(service),
+            None => self.keyring.then_some(fill::keyring::DEFAULT_SERVICE),
+        }
+    }
 }
 
 /// Report formats.
@@ -197,7 +215,24 @@ pub(crate) fn obtain(
         report.warnings(&warnings);
         warnings.clear();
     }
-    let resolved = match sources::resolve(&scan.variables, &files, env, prompter) {
+    let mut system_keyring = value_sources
+        .keyring_service()
+        .map(fill::keyring::SystemKeyring::new);
+    let mut keyring = system_keyring
+        .as_mut()
+        .map(|k| sources::KeyringSource::new(k as &mut dyn fill::keyring::Keyring));
+    let resolved = sources::resolve(&scan.variables, &files, env, keyring.as_mut(), prompter);
+    if let Some(keyring) = keyring {
+        warnings.extend(keyring.notes);
+        if keyring.stored > 0 {
+            let plural = if keyring.stored == 1 { "" } else { "s" };
+            printer.err(&format!(
+                "stored {} value{plural} in the keyring\n",
+                keyring.stored
+            ));
+        }
+    }
+    let resolved = match resolved {
         Ok(resolved) => resolved,
         Err(error) => return Err(report.source_error(&error, &warnings)),
     };

@@ -6,7 +6,10 @@
 //! 1. variables files (`--vars FILE`, YAML or JSON mappings of name → string or number); of
 //!    several files the one given last wins;
 //! 2. the environment (`--env`): variable `name` is read from `RED_VAR_name`, see [`env_name`];
-//! 3. a prompt on the terminal ([`TerminalPrompter`]): hidden input for protected variables.
+//! 3. the system keyring (`--keyring`, [`super::keyring`]): entry `name` of the service;
+//!    skipped with a note when no keyring answers;
+//! 4. a prompt on the terminal ([`TerminalPrompter`]): hidden input for protected variables.
+//!    With a keyring at hand, the person is then offered to store what they typed there.
 //!
 //! Every value is wrapped in a [`Secret`] as soon as it is read. Errors name files, positions,
 //! variables and environment variables, never a value, and a variables file's lines are never
@@ -18,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 
+use super::keyring::{Keyring, Unavailable};
 use super::secret::Secret;
 use crate::diagnostic::Diagnostic;
 use crate::parse;
@@ -43,6 +47,11 @@ pub enum ValueOrigin {
         /// Its name.
         var: String,
     },
+    /// An entry of the system keyring.
+    Keyring {
+        /// The keyring service.
+        service: String,
+    },
     /// Typed in at the prompt.
     Prompt,
 }
@@ -52,6 +61,7 @@ impl std::fmt::Display for ValueOrigin {
         match self {
             ValueOrigin::File { path, location } => write!(f, "{}:{location}", path.display()),
             ValueOrigin::Env { var } => write!(f, "${var}"),
+            ValueOrigin::Keyring { service } => write!(f, "keyring:{service}"),
             ValueOrigin::Prompt => f.write_str("prompt"),
         }
     }
@@ -397,6 +407,13 @@ pub fn env_name(name: &str) -> String {
 pub trait Prompter {
     /// Ask for the value of `variable`; protected variables must be read without echo.
     fn ask(&mut self, variable: &Variable) -> Result<Secret, Error>;
+
+    /// Ask whether the values just typed for `names` should be stored in the keyring service
+    /// `service` (default: no).
+    fn offer_to_store(&mut self, service: &str, names: &[String]) -> Result<bool, Error> {
+        let _ = (service, names);
+        Ok(false)
+    }
 }
 
 /// Whether both standard input and standard error are terminals, which prompting needs.
@@ -438,6 +455,23 @@ impl Prompter for TerminalPrompter {
             source: to_io(error),
         })
     }
+
+    fn offer_to_store(&mut self, service: &str, names: &[String]) -> Result<bool, Error> {
+        let term = dialoguer::console::Term::stderr();
+        dialoguer::Confirm::new()
+            .with_prompt(format!(
+                "Store the values of {} in the keyring service `{service}`?",
+                quote_list(names)
+            ))
+            .default(false)
+            .interact_on(&term)
+            .map_err(|error| Error::Prompt {
+                name: names.first().cloned().unwrap_or_default(),
+                source: match error {
+                    dialoguer::Error::IO(io) => io,
+                },
+            })
+    }
 }
 
 /// Values gathered for a document, and the names of variables files that the document does not
@@ -450,16 +484,106 @@ pub struct Resolved {
     pub unused: Vec<(PathBuf, Vec<String>)>,
 }
 
+/// The keyring as a source, and what became of it; read [`KeyringSource::notes`] after
+/// [`resolve`], whether it succeeded or not.
+pub struct KeyringSource<'k> {
+    keyring: &'k mut dyn Keyring,
+    usable: bool,
+    /// Why the keyring was skipped, or why storing typed values in it failed.
+    pub notes: Vec<Diagnostic>,
+    /// How many typed values were stored in it.
+    pub stored: usize,
+}
+
+impl<'k> KeyringSource<'k> {
+    /// `keyring`, not asked yet.
+    pub fn new(keyring: &'k mut dyn Keyring) -> Self {
+        Self {
+            keyring,
+            usable: true,
+            notes: Vec::new(),
+            stored: 0,
+        }
+    }
+
+    /// Take what the keyring holds for every variable still without a value; the first call
+    /// that fails makes it skipped, with a note.
+    fn fill(&mut self, variables: &[Variable], values: &mut Values) {
+        for variable in variables {
+            if values.get(&variable.name).is_some() {
+                continue;
+            }
+            match self.keyring.get(&variable.name) {
+                Ok(Some(secret)) => {
+                    let service = self.service();
+                    values.insert(
+                        variable.name.clone(),
+                        secret,
+                        ValueOrigin::Keyring { service },
+                    );
+                }
+                Ok(None) => {}
+                Err(reason) => {
+                    let what = format!("the keyring (service `{}`) is skipped", self.service());
+                    self.note(what, &reason);
+                    self.usable = false;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Offer to store the typed values of `names`, and store them if the person agrees.
+    fn offer(
+        &mut self,
+        prompter: &mut dyn Prompter,
+        names: &[String],
+        values: &Values,
+    ) -> Result<(), Error> {
+        if !self.usable || names.is_empty() || !prompter.offer_to_store(&self.service(), names)? {
+            return Ok(());
+        }
+        for name in names {
+            let Some(secret) = values.get(name) else {
+                continue;
+            };
+            if let Err(reason) = self.keyring.set(name, secret) {
+                let what = format!(
+                    "the typed values were not stored in the keyring (service `{}`)",
+                    self.service()
+                );
+                self.note(what, &reason);
+                return Ok(());
+            }
+            self.stored += 1;
+        }
+        Ok(())
+    }
+
+    fn service(&self) -> String {
+        self.keyring.service().to_owned()
+    }
+
+    fn note(&mut self, what: String, reason: &Unavailable) {
+        self.notes.push(
+            Diagnostic::warning("keyring", format!("{what}: {reason}"))
+                .hint("values come from the other sources; see docs/credentials.md"),
+        );
+    }
+}
+
 /// Reads one environment variable.
 pub type EnvReader<'a> = &'a dyn Fn(&str) -> Option<OsString>;
 
 /// Find a value for every variable: files first (the last file given wins), then the
-/// environment if `env` is given, then `prompter` if given. Fails with [`Error::Missing`]
-/// naming every variable left without a value.
+/// environment if `env` is given, then `keyring` if given, then `prompter` if given (which
+/// offers to store typed values in `keyring`). Fails with [`Error::Missing`] naming every
+/// variable left without a value. A keyring that cannot be used is skipped with a note.
 pub fn resolve(
     variables: &[Variable],
     files: &[VarsFile],
     env: Option<EnvReader<'_>>,
+    mut keyring: Option<&mut KeyringSource<'_>>,
     prompter: Option<&mut dyn Prompter>,
 ) -> Result<Resolved, Error> {
     let mut values = Values::new();
@@ -481,19 +605,24 @@ pub fn resolve(
     if let Some(env) = env {
         from_env(variables, &mut values, env)?;
     }
-    let missing: Vec<&Variable> = variables
+    if let Some(keyring) = keyring.as_deref_mut() {
+        keyring.fill(variables, &mut values);
+    }
+    let missing: Vec<String> = variables
         .iter()
         .filter(|v| values.get(&v.name).is_none())
+        .map(|v| v.name.clone())
         .collect();
     if let Some(prompter) = prompter {
-        for variable in &missing {
+        for variable in variables.iter().filter(|v| missing.contains(&v.name)) {
             let secret = prompter.ask(variable)?;
             values.insert(variable.name.clone(), secret, ValueOrigin::Prompt);
         }
+        if let Some(keyring) = keyring {
+            keyring.offer(prompter, &missing, &values)?;
+        }
     } else if !missing.is_empty() {
-        return Err(Error::Missing {
-            names: missing.iter().map(|v| v.name.clone()).collect(),
-        });
+        return Err(Error::Missing { names: missing });
     }
     Ok(Resolved { values, unused })
 }
@@ -654,7 +783,7 @@ mod tests {
             _ => None,
         };
         let mut prompter = Scripted(Vec::new());
-        let resolved = resolve(&variables, &files, Some(&env), Some(&mut prompter)).unwrap();
+        let resolved = resolve(&variables, &files, Some(&env), None, Some(&mut prompter)).unwrap();
         let got: Vec<_> = ["a", "b", "c", "d"]
             .iter()
             .map(|n| resolved.values.get(n).map(Secret::expose))
@@ -687,7 +816,7 @@ mod tests {
             variable("z", false),
         ];
         let files = [file("y: 1\n").unwrap()];
-        let error = resolve(&variables, &files, None, None).unwrap_err();
+        let error = resolve(&variables, &files, None, None, None).unwrap_err();
         assert_eq!(error.to_string(), "no value for `x`, `z`");
     }
 
@@ -695,9 +824,163 @@ mod tests {
     fn env_collisions_are_refused() {
         let variables = [variable("a-b", false), variable("a.b", false)];
         let env = |var: &str| (var == "RED_VAR_a_b").then(|| OsString::from("v"));
-        let error = resolve(&variables, &[], Some(&env), None).unwrap_err();
+        let error = resolve(&variables, &[], Some(&env), None, None).unwrap_err();
         assert!(
             matches!(error, Error::EnvConflict { ref var, ref names } if var == "RED_VAR_a_b" && names.len() == 2)
         );
+    }
+
+    /// An in-memory keyring; `down` makes every call fail.
+    struct FakeKeyring {
+        entries: Vec<(String, String)>,
+        down: bool,
+        asked: Vec<String>,
+    }
+
+    impl Keyring for FakeKeyring {
+        fn service(&self) -> &str {
+            "svc"
+        }
+
+        fn get(&mut self, name: &str) -> Result<Option<Secret>, Unavailable> {
+            self.asked.push(name.to_owned());
+            if self.down {
+                return Err(Unavailable("no bus".to_owned()));
+            }
+            Ok(self
+                .entries
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| Secret::new(v.clone())))
+        }
+
+        fn set(&mut self, name: &str, value: &Secret) -> Result<(), Unavailable> {
+            if self.down {
+                return Err(Unavailable("no bus".to_owned()));
+            }
+            self.entries
+                .push((name.to_owned(), value.expose().to_owned()));
+            Ok(())
+        }
+    }
+
+    /// Answers every prompt and says `store` to the offer.
+    struct Storing(bool, Vec<Vec<String>>);
+
+    impl Prompter for Storing {
+        fn ask(&mut self, variable: &Variable) -> Result<Secret, Error> {
+            Ok(Secret::new(format!("typed-{}", variable.name)))
+        }
+
+        fn offer_to_store(&mut self, service: &str, names: &[String]) -> Result<bool, Error> {
+            assert_eq!(service, "svc");
+            self.1.push(names.to_vec());
+            Ok(self.0)
+        }
+    }
+
+    fn fake(entries: &[(&str, &str)], down: bool) -> FakeKeyring {
+        FakeKeyring {
+            entries: entries
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect(),
+            down,
+            asked: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_keyring_comes_after_files_and_env_and_before_the_prompt() {
+        let variables = [
+            variable("a", false),
+            variable("b", true),
+            variable("c", true),
+            variable("d", false),
+        ];
+        let files = [file("a: from-file\n").unwrap()];
+        let env = |var: &str| (var == "RED_VAR_b").then(|| OsString::from("from-env"));
+        let mut ring = fake(&[("a", "ring-a"), ("b", "ring-b"), ("c", "ring-c")], false);
+        let mut source = KeyringSource::new(&mut ring);
+        let mut prompter = Storing(true, Vec::new());
+        let resolved = resolve(
+            &variables,
+            &files,
+            Some(&env),
+            Some(&mut source),
+            Some(&mut prompter),
+        )
+        .unwrap();
+        let got: Vec<_> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|n| resolved.values.get(n).map(Secret::expose))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                Some("from-file"),
+                Some("from-env"),
+                Some("ring-c"),
+                Some("typed-d")
+            ]
+        );
+        assert_eq!(
+            resolved.values.entry("c").map(|v| v.origin.to_string()),
+            Some("keyring:svc".to_owned())
+        );
+        // Only the typed value is offered, and stored once agreed.
+        assert_eq!(prompter.1, vec![vec!["d".to_owned()]]);
+        assert_eq!((source.stored, source.notes.len()), (1, 0));
+        assert_eq!(ring.asked, vec!["c", "d"]);
+        assert!(
+            ring.entries
+                .contains(&("d".to_owned(), "typed-d".to_owned()))
+        );
+    }
+
+    #[test]
+    fn nothing_is_stored_unless_agreed() {
+        let variables = [variable("x", true)];
+        let mut ring = fake(&[], false);
+        let mut source = KeyringSource::new(&mut ring);
+        let mut prompter = Storing(false, Vec::new());
+        resolve(
+            &variables,
+            &[],
+            None,
+            Some(&mut source),
+            Some(&mut prompter),
+        )
+        .unwrap();
+        assert_eq!(source.stored, 0);
+        assert!(ring.entries.is_empty());
+    }
+
+    #[test]
+    fn an_unavailable_keyring_is_skipped_with_a_note() {
+        let variables = [variable("x", false), variable("y", true)];
+        let mut ring = fake(&[], true);
+        let mut source = KeyringSource::new(&mut ring);
+        let error = resolve(&variables, &[], None, Some(&mut source), None).unwrap_err();
+        assert_eq!(error.to_string(), "no value for `x`, `y`");
+        assert_eq!(source.notes.len(), 1);
+        assert_eq!(
+            source.notes[0].message,
+            "the keyring (service `svc`) is skipped: no bus"
+        );
+        // Asked once, then left alone; no offer to store in it.
+        let mut prompter = Storing(true, Vec::new());
+        let mut source = KeyringSource::new(&mut ring);
+        let resolved = resolve(
+            &variables,
+            &[],
+            None,
+            Some(&mut source),
+            Some(&mut prompter),
+        )
+        .unwrap();
+        assert_eq!(resolved.values.len(), 2);
+        assert!(prompter.1.is_empty());
+        assert_eq!(ring.asked, vec!["x", "x"]);
     }
 }
