@@ -293,3 +293,27 @@ fn without_a_secret_service_the_keyring_is_skipped_with_a_note() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(!run.stderr.contains("keyring"), "{run:?}");
 }
+
+/// faice's `--non-interactive` is `--no-prompt`: a missing value is an error, never a prompt.
+#[test]
+fn faice_non_interactive_means_no_prompt() {
+    let dir = workspace();
+    let output = Command::new(env!("CARGO_BIN_EXE_red"))
+        .current_dir(dir.path())
+        .env("HOME", dir.path())
+        .args([
+            "fill",
+            "t.red.yml",
+            "--vars",
+            "v.yml",
+            "--non-interactive",
+            "-o",
+            "out.yml",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("red ran");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no value for `kr_password`"), "{stderr}");
+}
