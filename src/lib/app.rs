@@ -48,7 +48,7 @@ pub struct Cli {
 pub enum Command {
     /// Check RED files against the RED 9 rules and report every problem.
     Validate(commands::validate::ValidateArgs),
-    /// List or show the embedded RED 9 JSON Schemas.
+    /// List or show the embedded RED 9 JSON Schemas, or check a file against one.
     #[command(subcommand)]
     Schema(commands::schema::SchemaCommand),
     /// Rewrite a file as JSON or YAML, one file per batch, or CWL.

@@ -1175,3 +1175,176 @@ fn no_stderr_file_is_named_when_no_container_ran() {
         serde_json::from_str(&scratch.read("outputs/.red/result.json")).expect("result.json");
     assert!(record.get("stderr").is_none(), "{record}");
 }
+
+/// `--preserve-environment` passes a host variable into the container; an unset one is named in
+/// a warning and skipped.
+#[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
+fn preserved_environment_variables_arrive_in_the_container() {
+    let scratch = Scratch::new();
+    scratch.write(
+        "env.red.yml",
+        red_file(
+            &[
+                "sh",
+                "-c",
+                "printf '%s|%s\\n' \"$RED_KR_GREETING\" \"${RED_KR_OTHER-unset}\" > env.txt",
+            ],
+            NO_INPUTS_CLI,
+            "inputs: {}",
+            "    env:\n      type: File\n      outputBinding: {glob: env.txt}",
+            "",
+        ),
+    );
+    let output = scratch
+        .command(&[
+            "env.red.yml",
+            "--preserve-environment",
+            "RED_KR_GREETING",
+            "--preserve-environment",
+            "RED_KR_NOT_SET",
+        ])
+        .env("RED_KR_GREETING", "hello, container")
+        .env("RED_KR_OTHER", "not asked for")
+        .env_remove("RED_KR_NOT_SET")
+        .output()
+        .expect("run red exec");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(scratch.read("outputs/env.txt"), "hello, container|unset\n");
+    assert!(
+        stderr.contains("`RED_KR_NOT_SET` not set on this host; not passed"),
+        "{stderr}"
+    );
+    // The faice spelling of `--no-pull` is accepted too.
+    let run = scratch.exec(&["env.red.yml", "--disable-pull", "--outputs", "again"]);
+    assert_eq!(run.code, 0, "{run:?}");
+}
+
+/// A variable that holds a secret never reaches the container: its name, or a value that holds a
+/// secret of the file, is a usage error before anything runs, and the error shows no value.
+#[test]
+fn preserving_a_secret_in_the_environment_is_refused() {
+    let scratch = Scratch::new();
+    scratch.write(
+        "secret.red.yml",
+        red_file(
+            &["cat"],
+            "    data:\n      type: File\n      inputBinding: {position: 0}",
+            "inputs:\n  data:\n    class: File\n    connector:\n      command: red-connector-http\n      access:\n        url: http://127.0.0.1:1/input.txt\n        auth:\n          username: someone\n          password: '{{http_password}}'",
+            "    {}",
+            "",
+        ),
+    );
+    scratch.write("vars.yml", format!("http_password: {CANARY_REGISTRY}\n"));
+    for (name, says) in [
+        (
+            "http_password",
+            "names the protected variable `http_password`",
+        ),
+        (
+            "RED_VAR_http_password",
+            "names the protected variable `http_password`",
+        ),
+        ("RED_KR_COPY", "the value of `RED_KR_COPY` holds a secret"),
+        (
+            "RED_KR_WRAPPED",
+            "the value of `RED_KR_WRAPPED` holds a secret",
+        ),
+    ] {
+        let output = scratch
+            .command(&[
+                "secret.red.yml",
+                "--vars",
+                "vars.yml",
+                "--preserve-environment",
+                name,
+            ])
+            .env("http_password", CANARY_REGISTRY)
+            .env("RED_VAR_http_password", CANARY_REGISTRY)
+            .env("RED_KR_COPY", CANARY_REGISTRY)
+            .env("RED_KR_WRAPPED", format!("--token={CANARY_REGISTRY} "))
+            .output()
+            .expect("run red exec");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains(says), "{name}: {stderr}");
+        assert!(!stderr.contains("canary"), "{name}: {stderr}");
+        assert!(output.stdout.is_empty(), "{name}");
+        assert!(!scratch.path().join("outputs").exists(), "{name}");
+        scratch.assert_tmp_empty();
+    }
+}
+
+/// A CLI-1 connector whose `*-validate` always refuses, and whose `receive-file` works.
+const STRICT_CONNECTOR: &str = r#"#!/bin/sh
+echo "$1" >> "$(dirname "$0")/calls.log"
+case $1 in
+  cli-version) echo 1 ;;
+  *-validate) echo "refused by its validation" >&2; exit 1 ;;
+  receive-file) echo "received" > "$3" ;;
+  *) exit 2 ;;
+esac
+"#;
+
+/// `--disable-connector-validation` skips the connectors' checks (a CLI connector's
+/// `*-validate`), as `faice exec` does; without it the check's refusal stops the run.
+#[test]
+#[cfg_attr(
+    not(feature = "docker-tests"),
+    ignore = "needs Docker: see docs/testing.md"
+)]
+fn connector_validation_can_be_disabled() {
+    use std::os::unix::fs::PermissionsExt;
+    let scratch = Scratch::new();
+    let bin = scratch.path().join("bin");
+    scratch.write("bin/red-connector-kr-strict", STRICT_CONNECTOR);
+    fs::set_permissions(
+        bin.join("red-connector-kr-strict"),
+        fs::Permissions::from_mode(0o755),
+    )
+    .expect("chmod");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    scratch.write(
+        "strict.red.yml",
+        red_file(
+            &["sh", "-c", "cat \"$0\" > copy.txt"],
+            "    data:\n      type: File\n      inputBinding: {position: 0}",
+            "inputs:\n  data:\n    class: File\n    connector:\n      command: red-connector-kr-strict\n      access: {}",
+            "    copy:\n      type: File\n      outputBinding: {glob: copy.txt}",
+            "",
+        ),
+    );
+    let run = |extra: &[&str]| {
+        let mut args = vec!["strict.red.yml"];
+        args.extend_from_slice(extra);
+        let output = scratch
+            .command(&args)
+            .env("PATH", &path)
+            .output()
+            .expect("run red exec");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = run(&[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("refused by its validation"), "{stderr}");
+    assert!(!scratch.path().join("outputs").exists());
+
+    fs::write(bin.join("calls.log"), "").expect("reset");
+    let (code, stderr) = run(&["--disable-connector-validation"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(scratch.read("outputs/copy.txt"), "received\n");
+    let calls = fs::read_to_string(bin.join("calls.log")).expect("calls");
+    assert!(calls.contains("receive-file"), "{calls}");
+    assert!(!calls.contains("-validate"), "{calls}");
+}

@@ -19,6 +19,7 @@ mod fill;
 mod gpus;
 mod http;
 mod install;
+mod keyring;
 mod kiosk;
 mod limits;
 mod messages;

@@ -732,3 +732,112 @@ fn every_kind_of_collision_known_before_the_run_is_refused() {
         assert_eq!(code, 0, "{outputs}: {json}");
     }
 }
+
+/// `red schema validate NAME FILE`: a fragment (an engine's settings) checked against one
+/// schema, each problem at its file:line:column as `red validate` reports them; secrets in the
+/// fragment are masked in the quoted lines.
+#[test]
+fn schema_validate_checks_a_fragment_against_one_schema() {
+    let settings = "access:\n  url: http://127.0.0.1:1\n  auth:\n    username: someone\n    password: canary-schema-pw\n  extra: 1\n";
+    let run = crate::support::Red::new()
+        .file("settings.yml", settings)
+        .args([
+            "schema",
+            "validate",
+            "red-engine-execution-ccagency",
+            "settings.yml",
+        ])
+        .run();
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("settings.yml:6:3"), "{run:?}");
+    assert!(
+        run.stderr.contains("unknown key `extra` in `access`"),
+        "{run:?}"
+    );
+    assert!(!run.stderr.contains("canary"), "{run:?}");
+
+    let run = crate::support::Red::new()
+        .file("docker.yml", "image:\n  url: busybox\nram: lots\n")
+        .args([
+            "schema",
+            "validate",
+            "red-engine-container-docker",
+            "docker.yml",
+            "--format",
+            "json",
+        ])
+        .run();
+    assert_eq!(run.code, 1, "{run:?}");
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let diagnostic = &report["files"][0]["diagnostics"][0];
+    assert_eq!(diagnostic["pointer"], "/ram", "{report}");
+    assert_eq!(
+        (diagnostic["line"].as_u64(), diagnostic["column"].as_u64()),
+        (Some(3), Some(6))
+    );
+    assert_eq!(report["exitCode"], 1, "{report}");
+
+    // Valid against its own schema, invalid as a whole RED file.
+    let ok = "image:\n  url: busybox\nram: 256\n";
+    let run = crate::support::Red::new()
+        .file("docker.yml", ok)
+        .args([
+            "schema",
+            "validate",
+            "red-engine-container-docker",
+            "docker.yml",
+        ])
+        .run();
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("docker.yml: valid against `red-engine-container-docker`")
+    );
+    let run = crate::support::Red::new()
+        .file("docker.yml", ok)
+        .args([
+            "schema",
+            "validate",
+            "red",
+            "docker.yml",
+            "--format",
+            "json",
+        ])
+        .run();
+    assert_eq!(run.code, 1, "{run:?}");
+
+    let run = crate::support::Red::new()
+        .file("docker.yml", ok)
+        .args(["schema", "validate", "red-engine-nope", "docker.yml"])
+        .run();
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("the schemas are: red,"), "{run:?}");
+}
+
+/// Every embedded schema can be checked against, and the `red` schema alone accepts what
+/// `red validate --red-val` accepts on the examples.
+#[test]
+fn every_schema_has_a_validator() {
+    for schema in red::schemas::ALL {
+        let tree = red::parse::tree("{}").unwrap();
+        assert!(
+            validate::against_schema(&tree, schema.name).is_some(),
+            "{}",
+            schema.name
+        );
+    }
+    assert!(validate::against_schema(&red::parse::tree("{}").unwrap(), "nope").is_none());
+    let examples = files_in(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"));
+    for path in examples
+        .iter()
+        .filter(|p| p.to_string_lossy().contains(".red."))
+    {
+        let parsed = red::load::file(path).unwrap();
+        let diagnostics = validate::against_schema(&parsed.tree, "red").unwrap();
+        assert!(
+            diagnostics.is_empty(),
+            "{}: {diagnostics:?}",
+            path.display()
+        );
+    }
+}

@@ -53,6 +53,16 @@ pub struct SourceArgs {
     /// Characters other than letters, digits and `_` in the name become `_`.
     #[arg(long)]
     pub env: bool,
+    /// Also look values up in the system keyring (the Secret Service).
+    ///
+    /// Entry NAME of the service `red`. Skipped with a note when no keyring answers.
+    #[arg(long)]
+    pub keyring: bool,
+    /// Look values up in the keyring under this service instead of `red`.
+    ///
+    /// Implies --keyring.
+    #[arg(long, value_name = "SERVICE")]
+    pub keyring_service: Option<String>,
     /// Ask for every missing value on the terminal.
     ///
     /// Fails when there is no terminal.
@@ -61,8 +71,21 @@ pub struct SourceArgs {
     /// Never ask: a missing value is an error.
     ///
     /// The error names every missing variable.
-    #[arg(long)]
+    #[arg(long, alias = "non-interactive")]
     pub no_prompt: bool,
+}
+
+impl SourceArgs {
+    /// The keyring service to ask, if the keyring is a source.
+    #[must_use]
+    pub fn keyring_service(&self) -> Option<&str> {
+        match &self.keyring_service {
+            Some(service) => Some(service),
+            None => self
+                .keyring
+                .then_some(crate::fill::keyring::DEFAULT_SERVICE),
+        }
+    }
 }
 
 /// The `--cli-compat` choices.

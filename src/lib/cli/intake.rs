@@ -89,11 +89,17 @@ fn obtain_with(
         report.warnings(&warnings);
         warnings.clear();
     }
-    let resolved = match if partial && prompter.is_none() {
-        sources::available(&scan.variables, &files, env)
-    } else {
-        sources::resolve(&scan.variables, &files, env, prompter)
-    } {
+    let (resolved, notes) = resolve(
+        printer,
+        value_sources,
+        &scan.variables,
+        &files,
+        env,
+        prompter,
+        partial,
+    );
+    warnings.extend(notes);
+    let resolved = match resolved {
         Ok(resolved) => resolved,
         Err(error) => return Err(report.source_error(&error, &warnings)),
     };
@@ -125,6 +131,47 @@ fn obtain_with(
     printer.protect(filled.secrets().iter().map(Secret::expose));
     tracing::debug!(file = report.path, elapsed = ?started.elapsed(), "filled");
     Ok((filled, resolved.values, warnings))
+}
+
+/// The values of the sources: the files, the environment, the keyring (with `--keyring`, its
+/// notes returned beside the result) and the prompter. A partial fill without a prompter leaves
+/// a variable without a value as it is.
+fn resolve(
+    printer: &Printer,
+    value_sources: &SourceArgs,
+    variables: &[template::Variable],
+    files: &[sources::VarsFile],
+    env: Option<sources::EnvReader<'_>>,
+    prompter: Option<&mut dyn sources::Prompter>,
+    partial: bool,
+) -> (Result<sources::Resolved, sources::Error>, Vec<Diagnostic>) {
+    let mut system_keyring = value_sources
+        .keyring_service()
+        .map(fill::keyring::SystemKeyring::new);
+    let mut keyring = system_keyring
+        .as_mut()
+        .map(|k| sources::KeyringSource::new(k as &mut dyn fill::keyring::Keyring));
+    let resolved = if partial && prompter.is_none() {
+        sources::available(variables, files, env).map(|mut resolved| {
+            if let Some(keyring) = keyring.as_mut() {
+                keyring.fill(variables, &mut resolved.values);
+            }
+            resolved
+        })
+    } else {
+        sources::resolve(variables, files, env, keyring.as_mut(), prompter)
+    };
+    let Some(keyring) = keyring else {
+        return (resolved, Vec::new());
+    };
+    if keyring.stored > 0 {
+        let plural = if keyring.stored == 1 { "" } else { "s" };
+        printer.err(&format!(
+            "stored {} value{plural} in the keyring\n",
+            keyring.stored
+        ));
+    }
+    (resolved, keyring.notes)
 }
 
 /// Who is asked for a missing value: the terminal with `--prompt`, or when there is one and

@@ -12,7 +12,9 @@ use crate::cli::events::{Ndjson, Progress};
 use crate::cli::intake::{self, Reporter};
 use crate::cli::runtime::{self, Threads};
 use crate::cli::{ExitStatus, Printer, values};
+use crate::diagnostic::Diagnostic;
 use crate::execute::docker::{Cancellation, ContainerUser, NetworkMode, PullPolicy};
+use crate::execute::environment;
 use crate::execute::local::{self, ExecError, ExecOptions, RunReport, State};
 use crate::execute::{Events, NoEvents};
 use crate::fill::Filled;
@@ -43,7 +45,7 @@ pub struct ExecArgs {
     #[arg(long, value_name = "DIR")]
     pub outputs: Option<PathBuf>,
     /// Never pull the image; fail when it is not on this host.
-    #[arg(long)]
+    #[arg(long, alias = "disable-pull")]
     pub no_pull: bool,
     /// Keep each container after it stopped (it is still stopped).
     #[arg(long)]
@@ -84,6 +86,17 @@ pub struct ExecArgs {
     /// few times. See docs/limits.md.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = values::duration)]
     pub stall_timeout: Duration,
+    /// Pass this environment variable of this host into the container (repeatable).
+    ///
+    /// One that is not set is skipped; one that holds a secret is refused.
+    #[arg(long, value_name = "NAME")]
+    pub preserve_environment: Vec<String>,
+    /// Do not check the access blocks with their connectors before the run.
+    ///
+    /// A CLI connector's `*-validate` is then never called; a wrong block fails its batch when
+    /// the transfer reads it.
+    #[arg(long)]
+    pub disable_connector_validation: bool,
 }
 
 /// The `--network` choices.
@@ -117,6 +130,37 @@ fn parse_user(text: &str) -> Result<ContainerUser, String> {
     }
 }
 
+/// The `--preserve-environment` entries; a refused name is a usage error, an unset one a
+/// warning.
+fn preserved_environment(
+    args: &ExecArgs,
+    filled: &Filled,
+    report: &Reporter<'_>,
+) -> anyhow::Result<Vec<String>> {
+    let read = |name: &str| std::env::var_os(name);
+    let preserved = environment::preserve(
+        &args.preserve_environment,
+        filled.variables(),
+        &report.printer.redactor(),
+        &read,
+    )
+    .map_err(|error| {
+        crate::cli::usage_with_hint(
+            format!("--preserve-environment: {error}"),
+            "give the container only variables without secrets; credentials belong in access \
+             blocks, filled from `--vars`, `--env` or the prompt",
+        )
+    })?;
+    if !preserved.unset.is_empty() {
+        let names = crate::fill::sources::quote_list(&preserved.unset);
+        report.warnings(&[Diagnostic::warning(
+            "environment",
+            format!("--preserve-environment: {names} not set on this host; not passed"),
+        )]);
+    }
+    Ok(preserved.entries)
+}
+
 /// Run `red exec`: the front door, the local engine, the summary.
 pub fn run(args: &ExecArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     if let Some(outputs) = &args.outputs {
@@ -137,6 +181,7 @@ pub fn run(args: &ExecArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     if args.cli_compat.is_none() {
         report.warnings(&plan::lint(filled.tree()));
     }
+    let env = preserved_environment(args, &filled, &report)?;
     let options = PlanOptions {
         mode: mode.mode(),
         stable_ids: false,
@@ -145,7 +190,7 @@ pub fn run(args: &ExecArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         Ok(plan) => plan,
         Err(status) => return Ok(status),
     };
-    let exec_options = exec_options(args, &filled);
+    let exec_options = exec_options(args, &filled, env);
     let progress = (args.format == OutputFormat::Human
         && printer.shows_progress()
         && std::io::stderr().is_terminal())
@@ -181,7 +226,7 @@ fn refuse_agency_file(report: &Reporter<'_>, filled: &Filled) -> Option<ExitStat
 }
 
 /// The engine's options from the flags and the file's `batchConcurrencyLimit`.
-fn exec_options(args: &ExecArgs, filled: &Filled) -> ExecOptions {
+fn exec_options(args: &ExecArgs, filled: &Filled, env: Vec<String>) -> ExecOptions {
     let jobs = args.jobs.map_or_else(
         || {
             filled
@@ -215,6 +260,8 @@ fn exec_options(args: &ExecArgs, filled: &Filled) -> ExecOptions {
         timeout: args.timeout,
         fail_fast: args.fail_fast,
         stall_timeout: args.stall_timeout,
+        env,
+        check_connectors: !args.disable_connector_validation,
     }
 }
 

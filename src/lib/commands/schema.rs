@@ -1,10 +1,14 @@
-//! `red schema list` and `red schema show NAME`.
+//! `red schema list`, `red schema show NAME` and `red schema validate NAME FILE`.
+
+use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::cli::args::{OutputFormat, output_format};
+use crate::cli::intake::{Reporter, load_template};
 use crate::cli::{ExitStatus, Printer};
 use crate::schemas;
+use crate::validate;
 
 /// `red schema …`
 #[derive(Debug, Subcommand)]
@@ -13,6 +17,24 @@ pub enum SchemaCommand {
     List(ListArgs),
     /// Print one schema.
     Show(ShowArgs),
+    /// Check a file against one schema alone (a RED file, or a fragment such as an engine's
+    /// settings), as `faice schema validate` does.
+    Validate(ValidateArgs),
+}
+
+/// Arguments of `red schema validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The schema's name, as `red schema list` prints it.
+    pub name: String,
+    /// The file to check (YAML or JSON); `-` reads standard input.
+    pub file: PathBuf,
+    /// Output format.
+    #[arg(long, default_value = "human", value_parser = output_format(
+        "Messages with source lines, on standard error",
+        "One JSON document on standard output, as `red validate` writes it",
+    ))]
+    pub format: OutputFormat,
 }
 
 /// Arguments of `red schema list`.
@@ -90,15 +112,9 @@ pub fn run(command: &SchemaCommand, printer: &Printer) -> anyhow::Result<ExitSta
             }
             Ok(ExitStatus::Success)
         }
+        SchemaCommand::Validate(args) => validate_file(args, printer),
         SchemaCommand::Show(args) => {
-            let Some(schema) = schemas::find(&args.name) else {
-                let names: Vec<_> = schemas::ALL.iter().map(|s| s.name).collect();
-                return Err(crate::cli::usage(format!(
-                    "no schema named `{}`; the schemas are: {}",
-                    args.name,
-                    names.join(", ")
-                )));
-            };
+            let schema = find(&args.name)?;
             match args.document_format() {
                 ShowFormat::Json => printer.out(&format!("{}\n", schema.text.trim_end())),
                 ShowFormat::Yaml => {
@@ -109,4 +125,35 @@ pub fn run(command: &SchemaCommand, printer: &Printer) -> anyhow::Result<ExitSta
             Ok(ExitStatus::Success)
         }
     }
+}
+
+/// The schema of this name, or a usage error that lists the names there are.
+fn find(name: &str) -> anyhow::Result<&'static schemas::Schema> {
+    schemas::find(name).ok_or_else(|| {
+        let names: Vec<_> = schemas::ALL.iter().map(|s| s.name).collect();
+        crate::cli::usage(format!(
+            "no schema named `{name}`; the schemas are: {}",
+            names.join(", ")
+        ))
+    })
+}
+
+/// Run `red schema validate`: the file's problems located as `red validate` locates them.
+fn validate_file(args: &ValidateArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let schema = find(&args.name)?;
+    let report = Reporter::for_file(printer, &args.file, args.format);
+    let parsed = match load_template(&report, &args.file) {
+        Ok(parsed) => parsed,
+        Err(status) => return Ok(status),
+    };
+    let diagnostics = validate::against_schema(&parsed.tree, schema.name).unwrap_or_default();
+    let status = report.diagnostics(&diagnostics, Some(&parsed.source));
+    if status == ExitStatus::Success && args.format == OutputFormat::Human {
+        printer.err(&format!(
+            "{}: valid against `{}`\n",
+            args.file.display(),
+            schema.name
+        ));
+    }
+    Ok(status)
 }

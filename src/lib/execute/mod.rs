@@ -7,6 +7,7 @@
 
 pub mod agency;
 pub mod docker;
+pub mod environment;
 pub mod kiosk;
 pub mod local;
 

@@ -18,6 +18,7 @@
 //! [`apply`] is pure; the I/O lives in [`sources`] (reading values) and [`output`] (writing the
 //! result with mode 0600).
 
+pub mod keyring;
 pub mod output;
 mod protected;
 pub mod secret;

@@ -6,7 +6,10 @@
 //! 1. variables files (`--vars FILE`, YAML or JSON mappings of name → string or number); of
 //!    several files the one given last wins;
 //! 2. the environment (`--env`): variable `name` is read from `RED_VAR_name`, see [`env_name`];
-//! 3. a prompt on the terminal ([`TerminalPrompter`]): hidden input for protected variables.
+//! 3. the system keyring (`--keyring`, [`super::keyring`]): entry `name` of the service;
+//!    skipped with a note when no keyring answers;
+//! 4. a prompt on the terminal ([`TerminalPrompter`]): hidden input for protected variables.
+//!    With a keyring at hand, the person is then offered to store what they typed there.
 //!
 //! Every value is wrapped in a [`Secret`] as soon as it is read. Errors name files, positions,
 //! variables and environment variables, never a value, and a variables file's lines are never
@@ -18,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 
+use super::keyring::{Keyring, Unavailable};
 use super::secret::Secret;
 use crate::diagnostic::Diagnostic;
 use crate::parse;
@@ -43,6 +47,11 @@ pub enum ValueOrigin {
         /// Its name.
         var: String,
     },
+    /// An entry of the system keyring.
+    Keyring {
+        /// The keyring service.
+        service: String,
+    },
     /// Typed in at the prompt.
     Prompt,
 }
@@ -52,6 +61,7 @@ impl std::fmt::Display for ValueOrigin {
         match self {
             ValueOrigin::File { path, location } => write!(f, "{}:{location}", path.display()),
             ValueOrigin::Env { var } => write!(f, "${var}"),
+            ValueOrigin::Keyring { service } => write!(f, "keyring:{service}"),
             ValueOrigin::Prompt => f.write_str("prompt"),
         }
     }
@@ -397,6 +407,13 @@ pub fn env_name(name: &str) -> String {
 pub trait Prompter {
     /// Ask for the value of `variable`; protected variables must be read without echo.
     fn ask(&mut self, variable: &Variable) -> Result<Secret, Error>;
+
+    /// Ask whether the values just typed for `names` should be stored in the keyring service
+    /// `service` (default: no).
+    fn offer_to_store(&mut self, service: &str, names: &[String]) -> Result<bool, Error> {
+        let _ = (service, names);
+        Ok(false)
+    }
 }
 
 /// Whether both standard input and standard error are terminals, which prompting needs.
@@ -438,6 +455,23 @@ impl Prompter for TerminalPrompter {
             source: to_io(error),
         })
     }
+
+    fn offer_to_store(&mut self, service: &str, names: &[String]) -> Result<bool, Error> {
+        let term = dialoguer::console::Term::stderr();
+        dialoguer::Confirm::new()
+            .with_prompt(format!(
+                "Store the values of {} in the keyring service `{service}`?",
+                quote_list(names)
+            ))
+            .default(false)
+            .interact_on(&term)
+            .map_err(|error| Error::Prompt {
+                name: names.first().cloned().unwrap_or_default(),
+                source: match error {
+                    dialoguer::Error::IO(io) => io,
+                },
+            })
+    }
 }
 
 /// Values gathered for a document, and the names of variables files that the document does not
@@ -450,32 +484,127 @@ pub struct Resolved {
     pub unused: Vec<(PathBuf, Vec<String>)>,
 }
 
+/// The keyring as a source, and what became of it; read [`KeyringSource::notes`] after
+/// [`resolve`], whether it succeeded or not.
+pub struct KeyringSource<'k> {
+    keyring: &'k mut dyn Keyring,
+    usable: bool,
+    /// Why the keyring was skipped, or why storing typed values in it failed.
+    pub notes: Vec<Diagnostic>,
+    /// How many typed values were stored in it.
+    pub stored: usize,
+}
+
+impl<'k> KeyringSource<'k> {
+    /// `keyring`, not asked yet.
+    pub fn new(keyring: &'k mut dyn Keyring) -> Self {
+        Self {
+            keyring,
+            usable: true,
+            notes: Vec::new(),
+            stored: 0,
+        }
+    }
+
+    /// Take what the keyring holds for every variable still without a value; the first call
+    /// that fails makes it skipped, with a note.
+    pub fn fill(&mut self, variables: &[Variable], values: &mut Values) {
+        for variable in variables {
+            if values.get(&variable.name).is_some() {
+                continue;
+            }
+            match self.keyring.get(&variable.name) {
+                Ok(Some(secret)) => {
+                    let service = self.service();
+                    values.insert(
+                        variable.name.clone(),
+                        secret,
+                        ValueOrigin::Keyring { service },
+                    );
+                }
+                Ok(None) => {}
+                Err(reason) => {
+                    let what = format!("the keyring (service `{}`) is skipped", self.service());
+                    self.note(what, &reason);
+                    self.usable = false;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Offer to store the typed values of `names`, and store them if the person agrees.
+    fn offer(
+        &mut self,
+        prompter: &mut dyn Prompter,
+        names: &[String],
+        values: &Values,
+    ) -> Result<(), Error> {
+        if !self.usable || names.is_empty() || !prompter.offer_to_store(&self.service(), names)? {
+            return Ok(());
+        }
+        for name in names {
+            let Some(secret) = values.get(name) else {
+                continue;
+            };
+            if let Err(reason) = self.keyring.set(name, secret) {
+                let what = format!(
+                    "the typed values were not stored in the keyring (service `{}`)",
+                    self.service()
+                );
+                self.note(what, &reason);
+                return Ok(());
+            }
+            self.stored += 1;
+        }
+        Ok(())
+    }
+
+    fn service(&self) -> String {
+        self.keyring.service().to_owned()
+    }
+
+    fn note(&mut self, what: String, reason: &Unavailable) {
+        self.notes.push(
+            Diagnostic::warning("keyring", format!("{what}: {reason}"))
+                .hint("values come from the other sources; see docs/credentials.md"),
+        );
+    }
+}
+
 /// Reads one environment variable.
 pub type EnvReader<'a> = &'a dyn Fn(&str) -> Option<OsString>;
 
 /// Find a value for every variable: files first (the last file given wins), then the
-/// environment if `env` is given, then `prompter` if given. Fails with [`Error::Missing`]
-/// naming every variable left without a value.
+/// environment if `env` is given, then `keyring` if given, then `prompter` if given (which
+/// offers to store typed values in `keyring`). Fails with [`Error::Missing`] naming every
+/// variable left without a value. A keyring that cannot be used is skipped with a note.
 pub fn resolve(
     variables: &[Variable],
     files: &[VarsFile],
     env: Option<EnvReader<'_>>,
+    mut keyring: Option<&mut KeyringSource<'_>>,
     prompter: Option<&mut dyn Prompter>,
 ) -> Result<Resolved, Error> {
     let Resolved { mut values, unused } = available(variables, files, env)?;
-    let missing: Vec<&Variable> = variables
+    if let Some(keyring) = keyring.as_deref_mut() {
+        keyring.fill(variables, &mut values);
+    }
+    let missing: Vec<String> = variables
         .iter()
         .filter(|v| values.get(&v.name).is_none())
+        .map(|v| v.name.clone())
         .collect();
     if let Some(prompter) = prompter {
-        for variable in &missing {
+        for variable in variables.iter().filter(|v| missing.contains(&v.name)) {
             let secret = prompter.ask(variable)?;
             values.insert(variable.name.clone(), secret, ValueOrigin::Prompt);
         }
+        if let Some(keyring) = keyring {
+            keyring.offer(prompter, &missing, &values)?;
+        }
     } else if !missing.is_empty() {
-        return Err(Error::Missing {
-            names: missing.iter().map(|v| v.name.clone()).collect(),
-        });
+        return Err(Error::Missing { names: missing });
     }
     Ok(Resolved { values, unused })
 }

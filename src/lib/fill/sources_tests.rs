@@ -104,7 +104,7 @@ fn precedence_files_then_env_then_prompt() {
         _ => None,
     };
     let mut prompter = Scripted(Vec::new());
-    let resolved = resolve(&variables, &files, Some(&env), Some(&mut prompter)).unwrap();
+    let resolved = resolve(&variables, &files, Some(&env), None, Some(&mut prompter)).unwrap();
     let got: Vec<_> = ["a", "b", "c", "d"]
         .iter()
         .map(|n| resolved.values.get(n).map(Secret::expose))
@@ -137,7 +137,7 @@ fn missing_names_every_variable() {
         variable("z", false),
     ];
     let files = [file("y: 1\n").unwrap()];
-    let error = resolve(&variables, &files, None, None).unwrap_err();
+    let error = resolve(&variables, &files, None, None, None).unwrap_err();
     assert_eq!(error.to_string(), "no value for `x`, `z`");
 }
 
@@ -145,8 +145,162 @@ fn missing_names_every_variable() {
 fn env_collisions_are_refused() {
     let variables = [variable("a-b", false), variable("a.b", false)];
     let env = |var: &str| (var == "RED_VAR_a_b").then(|| OsString::from("v"));
-    let error = resolve(&variables, &[], Some(&env), None).unwrap_err();
+    let error = resolve(&variables, &[], Some(&env), None, None).unwrap_err();
     assert!(
         matches!(error, Error::EnvConflict { ref var, ref names } if var == "RED_VAR_a_b" && names.len() == 2)
     );
+}
+
+/// An in-memory keyring; `down` makes every call fail.
+struct FakeKeyring {
+    entries: Vec<(String, String)>,
+    down: bool,
+    asked: Vec<String>,
+}
+
+impl Keyring for FakeKeyring {
+    fn service(&self) -> &str {
+        "svc"
+    }
+
+    fn get(&mut self, name: &str) -> Result<Option<Secret>, Unavailable> {
+        self.asked.push(name.to_owned());
+        if self.down {
+            return Err(Unavailable("no bus".to_owned()));
+        }
+        Ok(self
+            .entries
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| Secret::new(v.clone())))
+    }
+
+    fn set(&mut self, name: &str, value: &Secret) -> Result<(), Unavailable> {
+        if self.down {
+            return Err(Unavailable("no bus".to_owned()));
+        }
+        self.entries
+            .push((name.to_owned(), value.expose().to_owned()));
+        Ok(())
+    }
+}
+
+/// Answers every prompt and says `store` to the offer.
+struct Storing(bool, Vec<Vec<String>>);
+
+impl Prompter for Storing {
+    fn ask(&mut self, variable: &Variable) -> Result<Secret, Error> {
+        Ok(Secret::new(format!("typed-{}", variable.name)))
+    }
+
+    fn offer_to_store(&mut self, service: &str, names: &[String]) -> Result<bool, Error> {
+        assert_eq!(service, "svc");
+        self.1.push(names.to_vec());
+        Ok(self.0)
+    }
+}
+
+fn fake(entries: &[(&str, &str)], down: bool) -> FakeKeyring {
+    FakeKeyring {
+        entries: entries
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect(),
+        down,
+        asked: Vec::new(),
+    }
+}
+
+#[test]
+fn the_keyring_comes_after_files_and_env_and_before_the_prompt() {
+    let variables = [
+        variable("a", false),
+        variable("b", true),
+        variable("c", true),
+        variable("d", false),
+    ];
+    let files = [file("a: from-file\n").unwrap()];
+    let env = |var: &str| (var == "RED_VAR_b").then(|| OsString::from("from-env"));
+    let mut ring = fake(&[("a", "ring-a"), ("b", "ring-b"), ("c", "ring-c")], false);
+    let mut source = KeyringSource::new(&mut ring);
+    let mut prompter = Storing(true, Vec::new());
+    let resolved = resolve(
+        &variables,
+        &files,
+        Some(&env),
+        Some(&mut source),
+        Some(&mut prompter),
+    )
+    .unwrap();
+    let got: Vec<_> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|n| resolved.values.get(n).map(Secret::expose))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            Some("from-file"),
+            Some("from-env"),
+            Some("ring-c"),
+            Some("typed-d")
+        ]
+    );
+    assert_eq!(
+        resolved.values.entry("c").map(|v| v.origin.to_string()),
+        Some("keyring:svc".to_owned())
+    );
+    // Only the typed value is offered, and stored once agreed.
+    assert_eq!(prompter.1, vec![vec!["d".to_owned()]]);
+    assert_eq!((source.stored, source.notes.len()), (1, 0));
+    assert_eq!(ring.asked, vec!["c", "d"]);
+    assert!(
+        ring.entries
+            .contains(&("d".to_owned(), "typed-d".to_owned()))
+    );
+}
+
+#[test]
+fn nothing_is_stored_unless_agreed() {
+    let variables = [variable("x", true)];
+    let mut ring = fake(&[], false);
+    let mut source = KeyringSource::new(&mut ring);
+    let mut prompter = Storing(false, Vec::new());
+    resolve(
+        &variables,
+        &[],
+        None,
+        Some(&mut source),
+        Some(&mut prompter),
+    )
+    .unwrap();
+    assert_eq!(source.stored, 0);
+    assert!(ring.entries.is_empty());
+}
+
+#[test]
+fn an_unavailable_keyring_is_skipped_with_a_note() {
+    let variables = [variable("x", false), variable("y", true)];
+    let mut ring = fake(&[], true);
+    let mut source = KeyringSource::new(&mut ring);
+    let error = resolve(&variables, &[], None, Some(&mut source), None).unwrap_err();
+    assert_eq!(error.to_string(), "no value for `x`, `y`");
+    assert_eq!(source.notes.len(), 1);
+    assert_eq!(
+        source.notes[0].message,
+        "the keyring (service `svc`) is skipped: no bus"
+    );
+    // Asked once, then left alone; no offer to store in it.
+    let mut prompter = Storing(true, Vec::new());
+    let mut source = KeyringSource::new(&mut ring);
+    let resolved = resolve(
+        &variables,
+        &[],
+        None,
+        Some(&mut source),
+        Some(&mut prompter),
+    )
+    .unwrap();
+    assert_eq!(resolved.values.len(), 2);
+    assert!(prompter.1.is_empty());
+    assert_eq!(ring.asked, vec!["x", "x"]);
 }

@@ -175,6 +175,31 @@ pub fn check(tree: &Tree, options: &Options) -> Vec<Diagnostic> {
     diagnostics
 }
 
+/// Check a document or a fragment of one (an engine's settings) against the embedded schema
+/// `name` alone, as `faice schema validate` does: no cross-checks, no engine or template rules.
+/// Pointers and messages are relative to the fragment's root. `None` when there is no schema
+/// of that name (see [`crate::schemas::ALL`]).
+#[must_use]
+pub fn against_schema(tree: &Tree, name: &str) -> Option<Vec<Diagnostic>> {
+    let schemas = match schema::schemas() {
+        Ok(schemas) => schemas,
+        Err(error) => {
+            return Some(vec![Diagnostic::error(
+                "internal",
+                format!("cannot validate: {error}"),
+            )]);
+        }
+    };
+    let compiled = schemas.named(name)?;
+    let mut diagnostics = keys::check(tree);
+    let mut eval = eval::Eval::new(compiled, Vec::new());
+    eval.run(tree.root());
+    diagnostics.extend(eval.failures.iter().map(report::diagnostic));
+    diagnostics.sort_by_key(Diagnostic::order_key);
+    diagnostics.dedup();
+    Some(diagnostics)
+}
+
 /// The checks beyond red-val that running a file needs: engine settings, and (wired in later)
 /// where template variables and protected keys may stand.
 fn full_checks(

@@ -336,6 +336,19 @@ pub(crate) struct Schemas {
     pub(crate) ccagency: Compiled,
 }
 
+impl Schemas {
+    /// The compiled schema of this name (as `red schema list` prints it).
+    pub(crate) fn named(&self, name: &str) -> Option<&Compiled> {
+        match name {
+            "red" => Some(&self.red),
+            "red-engine-container-docker" => Some(&self.docker),
+            "red-engine-execution-ccfaice" => Some(&self.ccfaice),
+            "red-engine-execution-ccagency" => Some(&self.ccagency),
+            _ => None,
+        }
+    }
+}
+
 fn compile_named(name: &'static str) -> Result<Compiled, CompileError> {
     let schema = crate::schemas::find(name).ok_or(CompileError::Missing { name })?;
     Compiled::compile(name, schema.text)

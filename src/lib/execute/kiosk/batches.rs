@@ -62,7 +62,7 @@ pub fn jobs(
 ) -> Result<Vec<Job>, PrepareError> {
     let root = filled.tree().root();
     let several = root.get("batches").is_some();
-    let prepared = prepare::batches(filled, plan, several).map_err(PrepareError::Invalid)?;
+    let prepared = prepare::batches(filled, plan, several, true).map_err(PrepareError::Invalid)?;
     let mut problems = Vec::new();
     let mut jobs = Vec::with_capacity(prepared.len());
     for batch in prepared {

@@ -82,6 +82,12 @@ pub struct ExecOptions {
     pub fail_fast: bool,
     /// When a connector's transfer has stalled (see [`connector::Context::stall`]).
     pub stall_timeout: Duration,
+    /// `NAME=value` entries for the container's environment (`--preserve-environment`,
+    /// checked by [`crate::execute::environment::preserve`]). Never secrets.
+    pub env: Vec<String>,
+    /// Check every access block with its connector before anything runs (the reference's
+    /// `*-validate`); `false` with `--disable-connector-validation`.
+    pub check_connectors: bool,
 }
 
 /// Why a run could not be carried out at all (a batch failing is not one: see
@@ -329,7 +335,8 @@ pub async fn run(
 ) -> Result<RunReport, ExecError> {
     let started = Instant::now();
     let several = filled.tree().root().get("batches").is_some();
-    let prepared = prepare::batches(filled, plan, several).map_err(ExecError::Invalid)?;
+    let prepared = prepare::batches(filled, plan, several, options.check_connectors)
+        .map_err(ExecError::Invalid)?;
     let image = plan
         .batches
         .first()

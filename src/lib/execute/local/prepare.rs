@@ -79,6 +79,9 @@ struct Checker<'f> {
     /// One connector object per command for the whole run, so that a connector can keep
     /// connections (ssh) or what it learnt (an external one's `cli-version`) between calls.
     connectors: std::collections::HashMap<String, Arc<dyn Connector>>,
+    /// Whether to call [`Connector::check`]; without it a wrong access block fails its batch
+    /// when the transfer reads it.
+    check: bool,
 }
 
 impl Checker<'_> {
@@ -145,6 +148,9 @@ impl Checker<'_> {
                 .map_or(serde_json::Value::Null, plan::to_json),
         );
         let listing = object.get("listing").map(|l| Listing(plan::to_json(l)));
+        if !self.check {
+            return Some((connector, access, listing));
+        }
         match connector.check(op, &access, listing.as_ref()) {
             Ok(()) => Some((connector, access, listing)),
             Err(ConnectorError::Access(error)) => {
@@ -170,16 +176,19 @@ impl Checker<'_> {
     }
 }
 
-/// Resolve and check every connector of `plan`; all problems at once, located.
+/// Resolve every connector of `plan` and, with `check`, check its access block; all problems
+/// at once, located.
 pub(crate) fn batches(
     filled: &Filled,
     plan: &Plan,
     batched: bool,
+    check: bool,
 ) -> Result<Vec<Batch>, Vec<Diagnostic>> {
     let mut checker = Checker {
         filled,
         diagnostics: Vec::new(),
         connectors: std::collections::HashMap::new(),
+        check,
     };
     let mut prepared = Vec::with_capacity(plan.batches.len());
     for batch in &plan.batches {

@@ -112,7 +112,7 @@ impl BatchRun<'_, '_> {
             argv: plan.argv.clone(),
             working_dir: WORKING_DIR.to_owned(),
             user: shared.options.user,
-            env: Vec::new(),
+            env: shared.options.env.clone(),
             binds,
             memory_mb: plan.container.ram_mb,
             network: shared.options.network,
