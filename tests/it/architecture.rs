@@ -659,6 +659,26 @@ fn no_long_files() {
     );
 }
 
+/// One module layout: a module with children is `name/mod.rs`, never `name.rs` beside a
+/// directory `name/`.
+#[test]
+fn one_module_layout() {
+    let mut mixed = Vec::new();
+    let mut pending = vec![root().join("src/lib")];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).expect("src/lib").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                if path.with_extension("rs").is_file() {
+                    mixed.push(format!("{}.rs beside {}/", path.display(), path.display()));
+                }
+                pending.push(path);
+            }
+        }
+    }
+    assert_none(&mixed, "modules written both ways");
+}
+
 /// The module map of docs/architecture.md: module → the modules it may import.
 fn module_map() -> BTreeMap<String, BTreeSet<String>> {
     let text = std::fs::read_to_string(root().join("docs/architecture.md")).expect("architecture");
