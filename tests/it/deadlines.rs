@@ -20,7 +20,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::support::{Red, Run, Running};
+use crate::support::{
+    Red, Run, Running, assert_dir_empty, assert_no_container_or_mount, containers_of,
+};
 
 const BUSYBOX: &str = "red-test/busybox:latest";
 
@@ -179,37 +181,6 @@ fn run_id_and_summary(run: &Run) -> (String, serde_json::Value) {
     (id, events.last().cloned().unwrap_or_default())
 }
 
-/// Containers (running or not) of run `run_id`.
-fn containers_of(run_id: &str) -> Vec<String> {
-    let output = Command::new("docker")
-        .args([
-            "ps",
-            "-aq",
-            "--filter",
-            &format!("label=org.red.run={run_id}"),
-        ])
-        .output()
-        .expect("docker ps");
-    assert!(output.status.success(), "docker ps failed");
-    String::from_utf8_lossy(&output.stdout)
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect()
-}
-
-fn assert_empty(dir: &Path) {
-    let left: Vec<_> = std::fs::read_dir(dir)
-        .expect("read dir")
-        .flatten()
-        .map(|e| e.file_name())
-        .collect();
-    assert!(
-        left.is_empty(),
-        "left behind in {}: {left:?}",
-        dir.display()
-    );
-}
-
 /// `red exec` waiting for an input's headers from a silent peer ends at `signal`.
 fn a_silent_input_yields_to(signal: &str) {
     let (url, accepted) = silent_http();
@@ -226,10 +197,8 @@ fn a_silent_input_yields_to(signal: &str) {
     assert!(after < AFTER_SIGNAL, "red took {after:?} after {signal}");
     let (run_id, summary) = run_id_and_summary(&run);
     assert_eq!(summary["state"], "cancelled", "{run:?}");
-    assert!(containers_of(&run_id).is_empty(), "a container was left");
-    assert_empty(tmp.path());
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    assert!(!mounts.contains(&run_id), "a mount was left");
+    assert_no_container_or_mount(&run_id);
+    assert_dir_empty(tmp.path());
 }
 
 #[test]
@@ -274,7 +243,7 @@ fn a_body_trickling_a_byte_a_second_fails_at_the_stall_timeout() {
     let error = batch["error"].as_str().unwrap_or_default();
     assert!(error.contains("stall timeout"), "{error}");
     assert!(error.contains("failed 4 times"), "{error}");
-    assert_empty(tmp.path());
+    assert_dir_empty(tmp.path());
 }
 
 #[test]
@@ -291,7 +260,7 @@ fn sigint_ends_a_wait_for_a_docker_daemon_that_never_answers() {
     assert_eq!(run.code, 130, "{run:?}");
     assert!(after < AFTER_SIGNAL, "red took {after:?} after SIGINT");
     assert!(run.stderr.contains("interrupted"), "{run:?}");
-    assert_empty(tmp.path());
+    assert_dir_empty(tmp.path());
 }
 
 #[test]
@@ -311,7 +280,7 @@ fn a_docker_daemon_that_never_answers_is_given_up_on() {
         run.stderr.contains("cannot reach the Docker daemon"),
         "{run:?}"
     );
-    assert_empty(tmp.path());
+    assert_dir_empty(tmp.path());
 }
 
 /// `red` with `args` against a silent HTTP peer ends at `signal` with 130.

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::support::Scratch;
+use crate::support::{Scratch, assert_no_container_or_mount, containers_of};
 
 const BUSYBOX: &str = "red-test/busybox:latest";
 
@@ -78,24 +78,6 @@ impl ExecIn for Scratch {
             stderr: run.stderr,
         }
     }
-}
-
-/// Containers (running or not) of run `run_id`.
-fn containers_of(run_id: &str) -> Vec<String> {
-    let output = Command::new("docker")
-        .args([
-            "ps",
-            "-aq",
-            "--filter",
-            &format!("label=org.red.run={run_id}"),
-        ])
-        .output()
-        .expect("docker ps");
-    assert!(output.status.success(), "docker ps failed");
-    String::from_utf8_lossy(&output.stdout)
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect()
 }
 
 /// A RED file running `argv` in busybox, with a `text` File input from the local connector and
@@ -687,10 +669,8 @@ fn interrupted_by(signal: &str) {
     let last: serde_json::Value =
         serde_json::from_str(rest.last().expect("summary")).expect("json");
     assert_eq!(last["state"], "cancelled");
-    assert!(containers_of(&run_id).is_empty(), "a container was left");
+    assert_no_container_or_mount(&run_id);
     scratch.assert_tmp_empty();
-    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    assert!(!mounts.contains(&run_id), "a mount was left");
 }
 
 #[test]

@@ -4,29 +4,36 @@
 
 use super::*;
 
+/// Every scalar below a protected key: a flat scan of the arena for protected keys (no
+/// recursion, and fast on 100,000 batches), then a walk of only the values below them.
+fn protected_scalars(tree: &Tree) -> Vec<NodeRef<'_>> {
+    let mut stack: Vec<NodeRef<'_>> = tree
+        .nodes()
+        .filter(|n| n.is_map())
+        .flat_map(|map| map.entries())
+        .filter(|(key, _)| key.as_str().is_some_and(template::is_protected_key))
+        .map(|(_, value)| value)
+        .collect();
+    let mut scalars = Vec::new();
+    while let Some(node) = stack.pop() {
+        match node.kind() {
+            Kind::Map => stack.extend(node.entries().map(|(_, value)| value)),
+            Kind::Seq => stack.extend(node.items()),
+            Kind::ForeignCollection => {}
+            _ => scalars.push(node),
+        }
+    }
+    scalars
+}
+
 /// Every text that must be masked for a document: each value below a protected key, and each
 /// way it is spelled in the source (a quoted value's escapes, each line of a block or
 /// multi-line value), so that neither a message nor a quoted source line can show it.
 #[must_use]
 pub fn secret_texts(parsed: &Parsed) -> Vec<String> {
     let mut out = Vec::new();
-    let mut stack = Vec::new();
-    // A flat scan of the arena for protected keys (no recursion, and fast on 100,000 batches),
-    // then a walk of only the values below them.
-    for map in parsed.tree.nodes().filter(|n| n.is_map()) {
-        for (key, value) in map.entries() {
-            if key.as_str().is_some_and(template::is_protected_key) {
-                stack.push(value);
-            }
-        }
-    }
-    while let Some(node) = stack.pop() {
-        match node.kind() {
-            Kind::Map => stack.extend(node.entries().map(|(_, value)| value)),
-            Kind::Seq => stack.extend(node.items()),
-            Kind::ForeignCollection => {}
-            _ => spellings(&parsed.source, node, &mut out),
-        }
+    for node in protected_scalars(&parsed.tree) {
+        spellings(&parsed.source, node, &mut out);
     }
     out.sort();
     out.dedup();
@@ -39,33 +46,17 @@ pub fn secret_texts(parsed: &Parsed) -> Vec<String> {
 /// value). Values that hold placeholders are not values yet and are left out.
 #[must_use]
 pub fn short_secret_warnings(tree: &Tree) -> Vec<Diagnostic> {
-    // The same flat scan as `secret_texts` (fast on 100,000 batches); pointers are worked out
-    // only when a short value was found.
-    let mut short: HashSet<NodeId> = HashSet::new();
-    let mut stack = Vec::new();
-    for map in tree.nodes().filter(|n| n.is_map()) {
-        for (key, value) in map.entries() {
-            if key.as_str().is_some_and(template::is_protected_key) {
-                stack.push(value);
-            }
-        }
-    }
-    while let Some(node) = stack.pop() {
-        match node.kind() {
-            Kind::Map => stack.extend(node.entries().map(|(_, value)| value)),
-            Kind::Seq => stack.extend(node.items()),
-            Kind::ForeignCollection => {}
-            _ => {
-                let text = node.text();
-                if text.chars().count() < crate::redact::RELIABLE
-                    && !text.trim().is_empty()
-                    && !template::has_brackets(text)
-                {
-                    short.insert(node.id());
-                }
-            }
-        }
-    }
+    // Pointers are worked out only when a short value was found.
+    let mut short: HashSet<NodeId> = protected_scalars(tree)
+        .into_iter()
+        .filter(|node| {
+            let text = node.text();
+            text.chars().count() < crate::redact::RELIABLE
+                && !text.trim().is_empty()
+                && !template::has_brackets(text)
+        })
+        .map(|node| node.id())
+        .collect();
     let mut out = Vec::new();
     let mut walk = vec![(tree.root(), String::new())];
     while let Some((node, pointer)) = walk.pop() {

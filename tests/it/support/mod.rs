@@ -56,12 +56,7 @@ impl Scratch {
 
     /// Nothing is left in [`Scratch::tmp`] (a run directory, a temporary file).
     pub(crate) fn assert_tmp_empty(&self) {
-        let left: Vec<_> = std::fs::read_dir(self.tmp())
-            .expect("tmp")
-            .flatten()
-            .map(|e| e.file_name())
-            .collect();
-        assert!(left.is_empty(), "left behind in TMPDIR: {left:?}");
+        assert_dir_empty(&self.tmp());
     }
 
     /// `red`, run in this directory with `HOME` pinned to it.
@@ -343,4 +338,43 @@ impl Run {
             self.code, self.stdout, self.stderr
         )
     }
+}
+
+/// Nothing is left in `dir` (a run directory, a temporary file).
+pub(crate) fn assert_dir_empty(dir: &Path) {
+    let left: Vec<_> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "left behind in {}: {left:?}",
+        dir.display()
+    );
+}
+
+/// Containers (running or not) of `red exec` run `run_id`, found by its label.
+pub(crate) fn containers_of(run_id: &str) -> Vec<String> {
+    let output = Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=org.red.run={run_id}"),
+        ])
+        .output()
+        .expect("docker ps");
+    assert!(output.status.success(), "docker ps failed");
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Run `run_id` left no container and no mount behind.
+pub(crate) fn assert_no_container_or_mount(run_id: &str) {
+    assert!(containers_of(run_id).is_empty(), "a container was left");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    assert!(!mounts.contains(run_id), "a mount was left");
 }
