@@ -220,19 +220,19 @@ fn a_failed_batch_shows_debug_info_and_logs_after_its_retry() {
         "{states:?}"
     );
     assert!(
-        run.stderr.contains(&format!("batch 1 {failed_id}: failed")),
+        run.stdout.contains(&format!("batch 1 {failed_id}: failed")),
         "{}",
         run.snapshot()
     );
-    assert!(run.stderr.contains("batch 0 "), "{}", run.snapshot());
-    assert!(run.stderr.contains("debugInfo:"), "{}", run.snapshot());
+    assert!(run.stdout.contains("batch 0 "), "{}", run.snapshot());
+    assert!(run.stdout.contains("debugInfo:"), "{}", run.snapshot());
     assert!(
-        run.stderr.contains("simulated failure"),
+        run.stdout.contains("simulated failure"),
         "{}",
         run.snapshot()
     );
     assert!(
-        run.stderr
+        run.stdout
             .contains(&format!("fake stdout of batch {failed_id}")),
         "{}",
         run.snapshot()

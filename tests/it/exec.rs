@@ -269,7 +269,7 @@ fn a_missing_output_fails_the_batch() {
     let run = scratch.exec(&["missing.red.yml"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(
-        run.stderr
+        run.stdout
             .contains("output `result`: nothing matches `result.txt`"),
         "{run:?}"
     );
@@ -1125,7 +1125,10 @@ fn outputs_naming_a_file_is_a_usage_error() {
         run.stderr.contains("`--outputs taken` is not a directory"),
         "{run:?}"
     );
-    assert!(!run.stderr.contains("batch 0"), "nothing ran: {run:?}");
+    assert!(
+        !run.stderr.contains("batch 0") && !run.stdout.contains("batch 0"),
+        "nothing ran: {run:?}"
+    );
     assert_eq!(scratch.read("taken"), "keep me");
 }
 
@@ -1149,8 +1152,8 @@ fn no_stderr_file_is_named_when_no_container_ran() {
     );
     let run = scratch.exec(&["exp.red.yml"]);
     assert_eq!(run.code, 1, "{run:?}");
-    assert!(run.stderr.contains("batch 0: failed"), "{run:?}");
-    assert!(!run.stderr.contains("the command's stderr"), "{run:?}");
+    assert!(run.stdout.contains("batch 0: failed"), "{run:?}");
+    assert!(!run.stdout.contains("the command's stderr"), "{run:?}");
     let record: serde_json::Value =
         serde_json::from_str(&scratch.read("outputs/.red/result.json")).expect("result.json");
     assert!(record.get("stderr").is_none(), "{record}");

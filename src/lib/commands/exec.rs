@@ -329,7 +329,10 @@ fn finish(run: &RunReport, format: OutputFormat, printer: &Printer) -> ExitStatu
             printer.redactor().redact_value(&mut value);
             printer.out(&format!("{value}\n"));
         }
-        OutputFormat::Human => printer.err(&human_summary(run)),
+        OutputFormat::Human => {
+            printer.out(&batch_lines(run));
+            printer.err(&count_line(run));
+        }
     }
     match run.state {
         State::Succeeded => ExitStatus::Success,
@@ -338,7 +341,8 @@ fn finish(run: &RunReport, format: OutputFormat, printer: &Printer) -> ExitStatu
     }
 }
 
-fn human_summary(run: &RunReport) -> String {
+/// One record per batch, data on stdout: its state, where its outputs are, and what went wrong.
+fn batch_lines(run: &RunReport) -> String {
     use std::fmt::Write as _;
     let mut text = String::new();
     for batch in &run.batches {
@@ -363,19 +367,22 @@ fn human_summary(run: &RunReport) -> String {
             let _ = writeln!(text, "  the command's stderr: {stderr}");
         }
     }
+    text
+}
+
+/// The run's end, a message on stderr: how many batches succeeded.
+fn count_line(run: &RunReport) -> String {
     let done = run
         .batches
         .iter()
         .filter(|b| b.state == State::Succeeded)
         .count();
-    let _ = writeln!(
-        text,
-        "{}: {done} of {} batch(es) succeeded in {:.2}s",
+    format!(
+        "{}: {done} of {} batch(es) succeeded in {:.2}s\n",
         run.state.as_str(),
         run.batches.len(),
         run.seconds
-    );
-    text
+    )
 }
 
 #[cfg(test)]
@@ -399,9 +406,9 @@ mod tests {
             batches: vec![batch],
             seconds: 0.0,
         };
-        let missing = human_summary(&run(batch(&dir.path().join("none.txt"))));
+        let missing = batch_lines(&run(batch(&dir.path().join("none.txt"))));
         assert!(!missing.contains("the command's stderr"), "{missing}");
-        let present = human_summary(&run(batch(&there)));
+        let present = batch_lines(&run(batch(&there)));
         assert!(present.contains("the command's stderr"), "{present}");
     }
 

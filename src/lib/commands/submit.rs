@@ -185,12 +185,12 @@ fn finish(
                     text.push_str(&indented("stderr", err));
                 }
             }
-            text.push_str(&format!(
+            printer.out(&text);
+            printer.err(&format!(
                 "{succeeded} of {} batch{} succeeded\n",
                 ends.len(),
                 if ends.len() == 1 { "" } else { "es" }
             ));
-            printer.err(&text);
         }
     }
     if all {
