@@ -114,15 +114,19 @@ pub struct AgencyArgs {
     /// The broker's base URL (default: `RED_AGENCY_URL`, then the config file).
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
-    /// The broker user (default: `RED_AGENCY_USER`, then the config file). The password comes
-    /// from `RED_AGENCY_PASSWORD`, the config file or a prompt, never from a flag.
+    /// The broker user (default: `RED_AGENCY_USER`, then the config file)
+    ///
+    /// The password comes from `RED_AGENCY_PASSWORD`, the config file or a prompt, never from a
+    /// flag.
     #[arg(long, value_name = "USER")]
     pub user: Option<String>,
     /// How long one request may take, connecting included (`30`, `2m`; at most 1 day).
     #[arg(long, value_name = "DURATION", default_value = "30", value_parser = values::duration_up_to_a_day)]
     pub request_timeout: Duration,
-    /// The agency config file (default: `RED_AGENCY_CONFIG`, else
-    /// `$XDG_CONFIG_HOME/red/agency.json`, else `~/.config/red/agency.json`).
+    /// The agency config file (default: `RED_AGENCY_CONFIG`, then the standard place)
+    ///
+    /// The standard place is `$XDG_CONFIG_HOME/red/agency.json`, else
+    /// `~/.config/red/agency.json`.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -152,8 +156,10 @@ pub struct OldRequestTimeout {
 /// The Kiosk flags of `red submit`.
 #[derive(Debug, Clone, Args)]
 pub struct KioskArgs {
-    /// Run each batch on this DeepCell Kiosk instead of a CC-Agency broker: its File input is
-    /// sent as one job, the result zip delivered as its File output (docs/kiosk.md).
+    /// Run each batch on this DeepCell Kiosk instead of a CC-Agency broker
+    ///
+    /// Each batch's File input is sent as one job, and the result zip delivered as its File
+    /// output (docs/kiosk.md).
     #[arg(
         long,
         value_name = "URL",

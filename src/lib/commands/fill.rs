@@ -29,7 +29,8 @@ pub struct FillArgs {
     /// Where the values come from.
     #[command(flatten)]
     pub sources: SourceArgs,
-    /// Where to write the filled file, with mode 0600; `-` writes it to standard output.
+    /// Where to write the filled file (mode 0600); `-` writes it to standard output
+    ///
     /// Default: next to FILE, `.filled` before its extension (`exp.red.yml` →
     /// `exp.red.filled.yml`).
     #[arg(short, long, value_name = "OUT")]

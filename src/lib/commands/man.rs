@@ -21,8 +21,9 @@ pub struct ManArgs {
     /// The command whose page to print (`exec`, `kiosk submit`); none for red's own page.
     #[arg(value_name = "COMMAND", conflicts_with = "dir")]
     pub command: Vec<String>,
-    /// Write every page (`red.1`, `red-exec.1`, …) into this directory, made if missing,
-    /// instead of printing one.
+    /// Write every page into this directory (made if missing) instead of printing one
+    ///
+    /// The pages are `red.1`, `red-exec.1` and one for every other subcommand.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
 }

@@ -24,20 +24,25 @@ pub struct ValidateArgs {
     /// RED files (YAML or JSON) and directories to search; `-` reads standard input.
     #[arg(required = true, value_name = "PATHS")]
     pub files: Vec<PathBuf>,
-    /// Leave out what this glob matches when searching directories (repeatable): a glob
-    /// without `/` matches any file or directory name, one with `/` the whole path, `**` any
-    /// number of directories.
+    /// Leave out what this glob matches when searching directories (repeatable)
+    ///
+    /// A glob without `/` matches any file or directory name, one with `/` the whole path, `**`
+    /// any number of directories.
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ValidateFormat::Human)]
     pub format: ValidateFormat,
-    /// Apply only the rules of the reference validator (red-val 9.3), for identical verdicts.
-    /// By default engine settings and template placement are checked too.
+    /// Apply only the rules of the reference validator (red-val 9.3)
+    ///
+    /// The verdicts are then identical to red-val's. By default engine settings and template
+    /// placement are checked too.
     #[arg(long)]
     pub red_val: bool,
-    /// Whose command-line rules the file is run with (as `red exec --cli-compat`); pinning
-    /// one silences the `argv-mode` warning about files whose argv differs between the two.
+    /// Whose command-line rules the file is run with (as `red exec --cli-compat`)
+    ///
+    /// Pinning one silences the `argv-mode` warning about files whose argv differs between the
+    /// two.
     #[arg(long, value_enum, value_name = "MODE")]
     pub cli_compat: Option<CliCompat>,
 }
