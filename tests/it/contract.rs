@@ -47,6 +47,50 @@ fn short_help_is_a_summary() {
     insta::assert_snapshot!("short-help-exec", short.stdout);
 }
 
+/// Every option's `-h` line is one summary of at most 100 characters; what else there is to
+/// say goes after a blank line of its doc, into `--help`.
+#[test]
+fn every_short_help_is_one_summary() {
+    fn walk(command: &clap::Command, path: &str, long: &mut Vec<String>) {
+        for arg in command.get_arguments() {
+            let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            if help.chars().count() > 100 || help.contains('\n') {
+                long.push(format!("red{path} {}: {help}", arg.get_id()));
+            }
+        }
+        for sub in command.get_subcommands() {
+            walk(sub, &format!("{path} {}", sub.get_name()), long);
+        }
+    }
+    let mut long = Vec::new();
+    walk(&red::app::command(), "", &mut long);
+    assert!(
+        long.is_empty(),
+        "short help over one summary:\n{}",
+        long.join("\n")
+    );
+}
+
+/// The short help of every command, one snapshot: a change of any `-h` is reviewed.
+#[test]
+fn short_help_of_every_command() {
+    fn walk(command: &clap::Command, path: &mut Vec<String>, out: &mut String) {
+        let mut args = path.clone();
+        args.push("-h".to_owned());
+        let help = Red::new().args(&args).run();
+        assert_eq!(help.code, 0, "red {}: {}", args.join(" "), help.stderr);
+        out.push_str(&format!("===== red {}\n{}\n", args.join(" "), help.stdout));
+        for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+            path.push(sub.get_name().to_owned());
+            walk(sub, path, out);
+            path.pop();
+        }
+    }
+    let mut out = String::new();
+    walk(&red::app::command(), &mut Vec::new(), &mut out);
+    insta::assert_snapshot!("short-help-every-command", out);
+}
+
 /// `-q` leaves out notes; the default shows them; `-v` and `RED_LOG` add debug lines.
 #[test]
 fn quiet_and_verbose_set_what_is_said() {

@@ -127,8 +127,9 @@ pub struct LoaderArgs {
     /// The HDF5 dataset (as `red bench dataset` writes it).
     #[arg(value_hint = clap::ValueHint::FilePath)]
     pub file: PathBuf,
-    /// The same dataset elsewhere (a mount), run with the same seed in alternating epochs; the
-    /// slowdown factor is printed.
+    /// The same dataset elsewhere (a mount), read in alternating epochs; prints the slowdown
+    ///
+    /// Both files are read with the same seed, so each epoch reads the same crops.
     #[arg(long, value_hint = clap::ValueHint::FilePath)]
     pub compare: Option<PathBuf>,
     /// Epochs per file.
@@ -164,8 +165,9 @@ pub struct LoaderArgs {
     /// Drop the page cache before every epoch (needs root).
     #[arg(long)]
     pub drop_caches: bool,
-    /// HDF5 chunk cache per array [default: HDF5's 1M]; `0` makes HDF5 read only each crop's
-    /// rows instead of whole 1 MiB tile chunks.
+    /// HDF5 chunk cache per array [default: HDF5's 1M]
+    ///
+    /// `0` makes HDF5 read only each crop's rows instead of whole 1 MiB tile chunks.
     #[arg(long, value_parser = values::size(0..=1 << 40))]
     pub chunk_cache: Option<u64>,
     /// Output format.

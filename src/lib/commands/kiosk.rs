@@ -60,8 +60,10 @@ pub struct KioskSubmitArgs {
     /// How many jobs may be in flight at once.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub jobs: u32,
-    /// How many requests may be sent to the Kiosk at once [default: as many as `--jobs`]. With
-    /// fewer requests than jobs, jobs wait in the Kiosk's queue while few connections are open.
+    /// How many requests may be sent to the Kiosk at once [default: as many as `--jobs`]
+    ///
+    /// With fewer requests than jobs, jobs wait in the Kiosk's queue while few connections are
+    /// open.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub requests: Option<u32>,
     /// How long a job may take from upload to result before it counts as failed (`3600`, `1h`).

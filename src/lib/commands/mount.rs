@@ -26,16 +26,21 @@ use crate::mount::{self, LocalRemote, Options};
     See docs/sshfs.md for the options, the faults and the figures."
 )]
 pub struct MountArgs {
-    /// What to mount and where: `ACCESS MOUNTPOINT` (a RED access block file or inline JSON),
-    /// `ssh://user@host:port/absolute/path MOUNTPOINT`, or only `MOUNTPOINT` with `--local`.
+    /// What to mount and where: `ACCESS MOUNTPOINT`, `ssh://… MOUNTPOINT` or `MOUNTPOINT`
+    ///
+    /// `ACCESS` is a RED access block (a file or inline JSON), `ssh://user@host:port/absolute/path`
+    /// an address; with `--local`, only the `MOUNTPOINT` is given.
     #[arg(value_names = ["SOURCE", "MOUNTPOINT"], num_args = 1..=2, required = true)]
     pub targets: Vec<String>,
-    /// With an `ssh://` address: trust this host key (`ssh-ed25519 AAAA…`, as `ssh-keyscan`
-    /// prints it) instead of looking the host up in ~/.ssh/known_hosts.
+    /// With an `ssh://` address: trust this host key instead of ~/.ssh/known_hosts
+    ///
+    /// The key is written as `ssh-keyscan` prints it: `ssh-ed25519 AAAA…`.
     #[arg(long, value_name = "KEY")]
     pub host_key: Option<String>,
-    /// With an `ssh://` address: log in with this private key file (an unencrypted key;
-    /// otherwise the agent and the default keys are used).
+    /// With an `ssh://` address: log in with this private key file
+    ///
+    /// The key must be unencrypted. Without this option the agent and the default keys are
+    /// used.
     #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub identity: Option<PathBuf>,
     /// Mount this local directory (measures the FUSE layer alone; used by the tests).
@@ -59,12 +64,14 @@ pub struct MountArgs {
     /// How long attributes and directory listings are trusted (`10`, `1m`).
     #[arg(long, value_name = "DURATION", default_value = "10", value_parser = values::duration)]
     pub cache_ttl: Duration,
-    /// Let other users (and root, e.g. the Docker daemon) see the mount; needs
-    /// `user_allow_other` in /etc/fuse.conf unless red runs as root.
+    /// Let other users (and root, e.g. the Docker daemon) see the mount
+    ///
+    /// Unless red runs as root, this needs `user_allow_other` in /etc/fuse.conf.
     #[arg(long)]
     pub allow_other: bool,
-    /// Mount, print the mount point once it is ready, and leave it running in a child process
-    /// (stop it with `red umount MOUNTPOINT`).
+    /// Mount, print the mount point once ready, and leave it running in a child process
+    ///
+    /// Stop it with `red umount MOUNTPOINT`.
     #[arg(long)]
     pub background: bool,
 }
