@@ -9,7 +9,7 @@
 pub mod pace;
 pub mod pick;
 
-pub use pace::Pace;
+pub use pace::{Pace, Stagger};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -189,6 +189,63 @@ fn form_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// A model served by the Kiosk's TensorFlow Serving: `name:version` on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Model {
+    /// The model's name.
+    pub name: String,
+    /// Its version (digits).
+    pub version: String,
+}
+
+impl Model {
+    /// Read `NAME:VERSION` (the version a whole number), as kiosk-client takes `--model`.
+    ///
+    /// # Errors
+    /// A message naming the form.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let form = "give `NAME:VERSION`, e.g. `NuclearSegmentation:0` (the version a whole number)";
+        let (name, version) = text
+            .split_once(':')
+            .ok_or_else(|| format!("`{text}` is not a model: {form}"))?;
+        if name.is_empty()
+            || version.is_empty()
+            || !version.bytes().all(|b| b.is_ascii_digit())
+            || name.contains(':')
+        {
+            return Err(format!("`{text}` is not a model: {form}"));
+        }
+        Ok(Self {
+            name: name.to_owned(),
+            version: version.to_owned(),
+        })
+    }
+}
+
+impl std::fmt::Display for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.name, self.version)
+    }
+}
+
+/// What the user chooses for every job of a run, beyond its file; each is sent empty when not
+/// given, which the Kiosk reads as "the job type's default" (or "detect").
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JobOptions {
+    /// Rescale factor (empty: detect).
+    pub scale: Option<String>,
+    /// Channels, comma-separated.
+    pub channels: Option<String>,
+    /// The model (none: the job type's own).
+    pub model: Option<Model>,
+    /// The pre-processing function (none: the job type's own).
+    pub preprocess: Option<String>,
+    /// The post-processing function (none: the job type's own).
+    pub postprocess: Option<String>,
+    /// The data type label, `0`, `1` or `2` (none: detect).
+    pub label: Option<String>,
+}
+
 /// What a new job is made of.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct JobRequest {
@@ -198,28 +255,34 @@ pub struct JobRequest {
     pub image_name: String,
     /// The bucket key the upload answered.
     pub uploaded_name: String,
-    /// Rescale factor (empty: detect).
-    pub scale: Option<String>,
-    /// Channels, comma-separated.
-    pub channels: Option<String>,
+    /// What the user chose for every job.
+    pub options: JobOptions,
 }
 
 impl JobRequest {
-    /// The JSON body: both parameter styles, so every front-end version reads them.
+    /// The JSON body. Scale and channels go in both parameter styles (`dataRescale`/`channels`
+    /// up to front end 0.9, `jobForm{scale, selectedChannels}` from 0.10), so every front-end
+    /// version reads them; model, functions and label have one name in every version.
     #[must_use]
     pub fn body(&self) -> serde_json::Value {
-        let scale = self.scale.clone().unwrap_or_default();
-        let channels = self.channels.clone().unwrap_or_default();
+        let text = |value: &Option<String>| value.clone().unwrap_or_default();
+        let options = &self.options;
+        let (scale, channels) = (text(&options.scale), text(&options.channels));
+        let (model_name, model_version) = options
+            .model
+            .as_ref()
+            .map(|m| (m.name.clone(), m.version.clone()))
+            .unwrap_or_default();
         serde_json::json!({
             "jobType": self.job_type,
             "imageName": self.image_name,
             "uploadedName": self.uploaded_name,
-            "modelName": "",
-            "modelVersion": "",
-            "preprocessFunction": "",
-            "postprocessFunction": "",
+            "modelName": model_name,
+            "modelVersion": model_version,
+            "preprocessFunction": text(&options.preprocess),
+            "postprocessFunction": text(&options.postprocess),
             "dataRescale": scale,
-            "dataLabel": "",
+            "dataLabel": text(&options.label),
             "channels": channels,
             "jobForm": {
                 "scale": scale,
@@ -228,6 +291,31 @@ impl JobRequest {
                 "segmentationType": "",
             },
         })
+    }
+}
+
+/// Where the Kiosk stored an upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// The bucket key (`uploads/…`).
+    pub key: String,
+    /// The public URL the front end names for it (`imageURL`), when it names one.
+    pub url: Option<String>,
+}
+
+impl Stored {
+    /// The bucket the URL names: `https://storage.googleapis.com/<bucket>/…` (GCS) or
+    /// `https://<bucket>.s3.amazonaws.com/…` (S3); `None` for any other URL.
+    #[must_use]
+    pub fn bucket(&self) -> Option<&str> {
+        let url = self.url.as_deref()?;
+        let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        if host == "storage.googleapis.com" {
+            return path.split('/').next().filter(|b| !b.is_empty());
+        }
+        host.strip_suffix(".s3.amazonaws.com")
+            .filter(|b| !b.is_empty())
     }
 }
 
@@ -343,10 +431,19 @@ impl Client {
     /// The file is read only once the request has its turn, so that jobs waiting for one do not
     /// hold their files in memory.
     pub async fn upload(&self, name: &str, file: &Path) -> Result<String, Error> {
+        self.upload_stored(name, file)
+            .await
+            .map(|stored| stored.key)
+    }
+
+    /// Upload a file as [`Client::upload`] does; returns where the Kiosk stored it.
+    pub async fn upload_stored(&self, name: &str, file: &Path) -> Result<Stored, Error> {
         #[derive(Deserialize)]
         struct Answer {
             #[serde(rename = "uploadedName")]
             uploaded_name: String,
+            #[serde(rename = "imageURL", default)]
+            image_url: Option<String>,
         }
         let turn = self.turn().await;
         let data = read_upload(file).await?;
@@ -375,7 +472,11 @@ impl Client {
         if !answer.uploaded_name.starts_with("uploads/") || answer.uploaded_name.contains("://") {
             return Err(Error::NotAKey(answer.uploaded_name));
         }
-        Ok(answer.uploaded_name)
+        tracing::debug!(file = %file.display(), key = %answer.uploaded_name, "uploaded");
+        Ok(Stored {
+            key: answer.uploaded_name,
+            url: answer.image_url,
+        })
     }
 
     /// Create a job; returns its Redis hash key. Never retried: a 400 is final.
@@ -395,17 +496,7 @@ impl Client {
 
     /// Read a job's [`POLL_FIELDS`] in one request.
     pub async fn fields(&self, hash: &str) -> Result<JobFields, Error> {
-        #[derive(Deserialize)]
-        struct Answer {
-            value: Vec<Option<String>>,
-        }
-        let what = "POST /api/redis";
-        let request = self
-            .http
-            .post(format!("{}/api/redis", self.base))
-            .json(&serde_json::json!({ "hash": hash, "key": POLL_FIELDS }));
-        let answer: Answer = self.json(request, what).await?;
-        let mut values = answer.value.into_iter();
+        let mut values = self.hmget(hash, &POLL_FIELDS).await?.into_iter();
         let mut next = || values.next().flatten();
         Ok(JobFields {
             status: next(),
@@ -416,6 +507,22 @@ impl Client {
             created_at: next(),
             finished_at: next(),
         })
+    }
+
+    /// Read `fields` of a job's hash in one request (one HMGET): a value for each, `None` where
+    /// the hash has no such field.
+    pub async fn hmget(&self, hash: &str, fields: &[&str]) -> Result<Vec<Option<String>>, Error> {
+        #[derive(Deserialize)]
+        struct Answer {
+            value: Vec<Option<String>>,
+        }
+        let what = "POST /api/redis";
+        let request = self
+            .http
+            .post(format!("{}/api/redis", self.base))
+            .json(&serde_json::json!({ "hash": hash, "key": fields }));
+        let answer: Answer = self.json(request, what).await?;
+        Ok(answer.value)
     }
 
     /// Let the job's hash expire in `seconds`; `false` when it was already gone (404).
@@ -494,6 +601,11 @@ impl Client {
 
     async fn checked(&self, response: reqwest::Response, what: &str) -> Result<Vec<u8>, Error> {
         let status = response.status();
+        tracing::debug!(
+            request = what,
+            status = status.as_u16(),
+            "the Kiosk answered"
+        );
         let bytes = match crate::net::read_body(response, crate::net::MAX_ANSWER).await {
             Ok(bytes) => bytes,
             Err(crate::net::BodyError::Network(e)) => return Err(self.network(&e, what)),
