@@ -22,7 +22,7 @@ part of the front end or consumer it plays. Status codes and bodies are the fron
   image to `<type>`, wait with `progress`, and end `done` with `failures` (URL-encoded).
 
 Recording (for the tests, not part of the front end): every POST under /api/ is appended to
-STATE_DIR/requests.jsonl as one JSON line: `path`, `contentType`, `body` (the JSON or form body as
+STATE_DIR/requests.jsonl as one JSON line: `path`, `at` (the time it was handled), `contentType`, `body` (the JSON or form body as
 the front end parsed it), and for an upload the multipart `filename` and `size`; and the
 `uploadedName` the upload answered. A test that starts its own double reads that file to check
 the bodies red sent against the real front end's recorded exchanges.
@@ -119,7 +119,7 @@ RECORD_LOCK = threading.Lock()
 
 def record(request, path, response):
     # Not the front end's: one line per POST under /api/, for the tests to read.
-    entry = {"path": path, "contentType": request.mimetype}
+    entry = {"path": path, "at": time.time(), "contentType": request.mimetype}
     upload = request.files.get("file") if path == "/api/upload" else None
     if upload is not None:
         upload.stream.seek(0, os.SEEK_END)
