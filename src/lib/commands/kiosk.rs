@@ -263,13 +263,12 @@ fn required<T>(value: Option<T>, option: &str, names: EnvNames) -> anyhow::Resul
     })
 }
 
-fn resolve(args: &KioskSubmitArgs, printer: &Printer) -> anyhow::Result<Resolved> {
+/// What is sent with each job, from the flags and the environment.
+fn job_options(args: &KioskSubmitArgs, printer: &Printer) -> anyhow::Result<JobOptions> {
     let set = |flag: Option<String>, option: &str, names: EnvNames| {
         kiosk_cli::setting(printer, flag, option, names, text)
     };
-    let url = set(args.url.clone(), "--url", env::URL)?;
-    let job_type = set(args.job_type.clone(), "--job-type", env::JOB_TYPE)?;
-    let options = JobOptions {
+    Ok(JobOptions {
         scale: set(args.scale.clone(), "--scale", env::SCALE)?,
         channels: args.channels.clone(),
         model: kiosk_cli::setting(
@@ -282,7 +281,16 @@ fn resolve(args: &KioskSubmitArgs, printer: &Printer) -> anyhow::Result<Resolved
         preprocess: set(args.preprocess.clone(), "--pre", env::PREPROCESS)?,
         postprocess: set(args.postprocess.clone(), "--post", env::POSTPROCESS)?,
         label: kiosk_cli::setting(printer, args.label.clone(), "--label", env::LABEL, label)?,
+    })
+}
+
+fn resolve(args: &KioskSubmitArgs, printer: &Printer) -> anyhow::Result<Resolved> {
+    let set = |flag: Option<String>, option: &str, names: EnvNames| {
+        kiosk_cli::setting(printer, flag, option, names, text)
     };
+    let url = set(args.url.clone(), "--url", env::URL)?;
+    let job_type = set(args.job_type.clone(), "--job-type", env::JOB_TYPE)?;
+    let options = job_options(args, printer)?;
     let poll = kiosk_cli::setting(printer, args.poll, "--poll", env::POLL, values::duration)?;
     let start_delay = kiosk_cli::setting(
         printer,
@@ -323,7 +331,7 @@ fn resolve(args: &KioskSubmitArgs, printer: &Printer) -> anyhow::Result<Resolved
     } else {
         None
     };
-    let gpus = kiosk_engine_gpus()?;
+    let gpus = summary_gpus()?;
     Ok(Resolved {
         url: required(url, "--url", env::URL)?,
         job_type: required(job_type, "--job-type", env::JOB_TYPE)?,
@@ -343,7 +351,7 @@ fn resolve(args: &KioskSubmitArgs, printer: &Printer) -> anyhow::Result<Resolved
 }
 
 /// The GPUs the summary file's name counts (`NUM_GPUS`, as kiosk-client names it; no flag).
-fn kiosk_engine_gpus() -> anyhow::Result<u32> {
+fn summary_gpus() -> anyhow::Result<u32> {
     match kiosk_cli::env_value(env::NUM_GPUS) {
         Some((name, value)) => ranged(0..=1_000_000)(&value)
             .map(|n| u32::try_from(n).unwrap_or(0))
@@ -561,31 +569,27 @@ fn report(
         0.0
     };
     match args.format {
-        OutputFormat::Json => printer.out_json(serde_json::json!({
-            "url": run.url,
-            "jobType": run.job_type,
-            "jobs": outcomes,
-            "succeeded": ok,
-            "elapsed": elapsed,
-            "timings": {"min": pick(0.0), "median": pick(0.5), "max": pick(1.0), "jobsPerSecond": rate},
-            "summary": kept.path,
-            "summaryUpload": kept.stored.as_ref().map(|s| serde_json::json!({"key": s.key, "url": s.url})),
-        })),
-        OutputFormat::Human => {
-            let mut text = String::new();
-            for o in outcomes {
-                let detail = match (o.status.as_str(), &o.output, &o.reason) {
-                    ("done", Some(path), _) => format!(" -> {path}"),
-                    ("done", None, _) => o.output_url.as_ref().map(|u| format!(" {u}")).unwrap_or_default(),
-                    (_, _, Some(reason)) => format!(": {reason}"),
-                    _ => String::new(),
-                };
-                text.push_str(&format!("{:<6} {:>7.2} s  {}{detail}\n", o.status, o.seconds, o.input));
-                for f in &o.failures {
-                    text.push_str(&format!("       failed in the zip: {}: {}\n", f.child, f.reason));
-                }
+        OutputFormat::Json => {
+            let mut document = serde_json::json!({
+                "url": run.url,
+                "jobType": run.job_type,
+                "jobs": outcomes,
+                "succeeded": ok,
+                "elapsed": elapsed,
+                "timings": {"min": pick(0.0), "median": pick(0.5), "max": pick(1.0), "jobsPerSecond": rate},
+            });
+            // Only where asked for: the document of a run without them stays as it was.
+            if let Some(path) = &kept.path {
+                document["summary"] = serde_json::json!(path);
             }
-            printer.out(&text);
+            if let Some(stored) = &kept.stored {
+                document["summaryUpload"] =
+                    serde_json::json!({"key": stored.key, "url": stored.url});
+            }
+            printer.out_json(document);
+        }
+        OutputFormat::Human => {
+            printer.out(&job_lines(outcomes));
             let mut summary = format!(
                 "{ok} of {} job{} succeeded in {elapsed:.2} s ({rate:.2} jobs/s)\n",
                 outcomes.len(),
@@ -600,14 +604,53 @@ fn report(
                     args.jobs
                 ));
             }
-            if let Some(path) = &kept.path {
-                summary.push_str(&format!("summary written to {}\n", path.display()));
-            }
-            if let Some(stored) = &kept.stored {
-                let url = stored.url.as_deref().map(|u| format!(" ({u})")).unwrap_or_default();
-                summary.push_str(&format!("summary uploaded as {}{url}\n", stored.key));
-            }
+            summary.push_str(&kept_lines(kept));
             printer.err(&summary);
         }
     }
+}
+
+/// One line per job (`done  1.23 s  in/cells.png -> …`), and one per failed image of a zip.
+fn job_lines(outcomes: &[Outcome]) -> String {
+    let mut text = String::new();
+    for o in outcomes {
+        let detail = match (o.status.as_str(), &o.output, &o.reason) {
+            ("done", Some(path), _) => format!(" -> {path}"),
+            ("done", None, _) => o
+                .output_url
+                .as_ref()
+                .map(|u| format!(" {u}"))
+                .unwrap_or_default(),
+            (_, _, Some(reason)) => format!(": {reason}"),
+            _ => String::new(),
+        };
+        text.push_str(&format!(
+            "{:<6} {:>7.2} s  {}{detail}\n",
+            o.status, o.seconds, o.input
+        ));
+        for f in &o.failures {
+            text.push_str(&format!(
+                "       failed in the zip: {}: {}\n",
+                f.child, f.reason
+            ));
+        }
+    }
+    text
+}
+
+/// Where the summary file went, for people.
+fn kept_lines(kept: &Kept) -> String {
+    let mut summary = String::new();
+    if let Some(path) = &kept.path {
+        summary.push_str(&format!("summary written to {}\n", path.display()));
+    }
+    if let Some(stored) = &kept.stored {
+        let url = stored
+            .url
+            .as_deref()
+            .map(|u| format!(" ({u})"))
+            .unwrap_or_default();
+        summary.push_str(&format!("summary uploaded as {}{url}\n", stored.key));
+    }
+    summary
 }

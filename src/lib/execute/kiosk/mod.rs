@@ -303,6 +303,23 @@ async fn follow(
             Err(error) => return Err(error),
         }
     };
+    ended(outcome, &fields);
+    if settings.details {
+        // Only for the summary file: a failure to read them leaves them empty.
+        outcome.details = client
+            .hmget(hash, &summary::FIELDS)
+            .await
+            .unwrap_or_default();
+    }
+    if let (Some(dir), "done") = (&settings.download, outcome.status.as_str()) {
+        deliver(client, dir, hash, outcome).await;
+    }
+    let _ = client.expire(hash, settings.expire).await;
+    Ok(())
+}
+
+/// What the Kiosk says of a job that ended: status, result, the last line of each reason.
+fn ended(outcome: &mut Outcome, fields: &kiosk::JobFields) {
     outcome.status = fields.status.clone().unwrap_or_default();
     outcome.output_url = fields.output_url.clone();
     outcome.reason = fields
@@ -317,18 +334,6 @@ async fn follow(
             reason: kiosk::last_line(reason).to_owned(),
         })
         .collect();
-    if settings.details {
-        // Only for the summary file: a failure to read them leaves them empty.
-        outcome.details = client
-            .hmget(hash, &summary::FIELDS)
-            .await
-            .unwrap_or_default();
-    }
-    if let (Some(dir), "done") = (&settings.download, outcome.status.as_str()) {
-        deliver(client, dir, hash, outcome).await;
-    }
-    let _ = client.expire(hash, settings.expire).await;
-    Ok(())
 }
 
 /// Download a finished job's result into `dir`. A result that was asked for and did not arrive
