@@ -313,11 +313,15 @@ fn resolve(args: &KioskSubmitArgs, printer: &Printer) -> anyhow::Result<Resolved
         env::REQUESTS,
         ranged(1..=1024),
     )?;
-    let upload_prefix = set(
-        args.upload_prefix.clone(),
-        "--upload-prefix",
-        env::UPLOAD_PREFIX,
-    )?;
+    let upload_prefix = if args.in_bucket {
+        set(
+            args.upload_prefix.clone(),
+            "--upload-prefix",
+            env::UPLOAD_PREFIX,
+        )?
+    } else {
+        None
+    };
     let output_dir = match &args.output_dir {
         Some(dir) => Some(dir.clone()),
         None => set(None, "--output-dir", env::OUTPUT_DIR)?.map(PathBuf::from),
@@ -340,14 +344,21 @@ fn resolve(args: &KioskSubmitArgs, printer: &Printer) -> anyhow::Result<Resolved
         expire: expire.unwrap_or(3600),
         requests: requests.and_then(|n| u32::try_from(n).ok()),
         options,
-        upload_prefix: upload_prefix
-            .unwrap_or_else(|| "uploads".to_owned())
-            .trim_matches('/')
-            .to_owned(),
+        upload_prefix: in_bucket(upload_prefix.as_deref().unwrap_or("uploads")),
         output_dir,
         bucket,
         gpus,
     })
+}
+
+/// A folder of the bucket as a key prefix: `uploads`, also from `gs://bucket/uploads/` (as
+/// kiosk-client takes it).
+fn in_bucket(prefix: &str) -> String {
+    let path = match prefix.split_once("://") {
+        Some((_, rest)) => rest.split_once('/').map_or("", |(_, path)| path),
+        None => prefix,
+    };
+    path.trim_matches('/').to_owned()
 }
 
 /// The GPUs the summary file's name counts (`NUM_GPUS`, as kiosk-client names it; no flag).
@@ -653,4 +664,17 @@ fn kept_lines(kept: &Kept) -> String {
         summary.push_str(&format!("summary uploaded as {}{url}\n", stored.key));
     }
     summary
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_folder_is_a_key_prefix_however_it_is_written() {
+        assert_eq!(in_bucket("uploads"), "uploads");
+        assert_eq!(in_bucket("/uploads/"), "uploads");
+        assert_eq!(in_bucket("gs://kiosk-bucket/uploads/more"), "uploads/more");
+        assert_eq!(in_bucket("gs://kiosk-bucket"), "");
+    }
 }

@@ -202,7 +202,12 @@ pub async fn one_job(
         let (image_name, uploaded_name) = match &settings.in_bucket {
             Some(prefix) => {
                 let key = file.to_string_lossy().into_owned();
-                (key.clone(), format!("{prefix}/{key}"))
+                let uploaded = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}/{key}")
+                };
+                (key, uploaded)
             }
             None => (basename.clone(), client.upload(&basename, file).await?),
         };
