@@ -148,13 +148,15 @@ where
         Ok(parsed) => parsed,
         Err(error) => return command_line_error(&error, raw_format),
     };
-    let level = log::Level::from_counts(cli.quiet, cli.verbose);
-    let printer = Printer::new(cli.color)
-        .with_errors(error_format(&matches))
-        .with_level(level);
+    let printer = Printer::new(cli.color).with_errors(error_format(&matches));
+    let (level, log_file) = match logging(&cli) {
+        Ok(chosen) => chosen,
+        Err(error) => return printer.fail(&Failure::from_error(&error)).into(),
+    };
+    let printer = printer.with_level(level);
     printer.keep(words);
     printer.install_panic_hook();
-    log::install(level, printer.color(), printer.shared_redactor());
+    log::install(level, printer.color(), printer.shared_redactor(), log_file);
     let result = match cli.command {
         Command::Validate(args) => commands::validate::run(&args, &printer),
         Command::Schema(command) => commands::schema::run(&command, &printer),
@@ -181,6 +183,23 @@ where
         Ok(status) => status.into(),
         Err(error) => printer.fail(&Failure::from_error(&error)).into(),
     }
+}
+
+/// The level (`-q`/`-v`, or a command's `-L` and environment) and the log file of this run.
+fn logging(cli: &Cli) -> anyhow::Result<(log::Level, Option<std::fs::File>)> {
+    let chosen = match &cli.command {
+        Command::Kiosk(command) => commands::kiosk::logging(command)?,
+        _ => log::Logging::default(),
+    };
+    let level = log::Level::choose(cli.quiet, cli.verbose, &chosen).map_err(cli::usage)?;
+    let file = chosen
+        .file
+        .map(|path| {
+            log::open(&path)
+                .map_err(|e| anyhow::anyhow!("cannot open the log file `{}`: {e}", path.display()))
+        })
+        .transpose()?;
+    Ok((level, file))
 }
 
 /// How errors are shown: with `--format json` on the command that runs, also as JSON on stdout

@@ -10,7 +10,7 @@ use crate::support::{Red, Run, Scratch};
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n";
 
-fn kiosk() -> String {
+pub(crate) fn kiosk() -> String {
     let url = std::env::var("RED_TEST_KIOSK_URL").unwrap_or_else(|_| {
         panic!(
             "the kiosk tests are enabled but RED_TEST_KIOSK_URL is not set (run scripts/kiosk-up)"
@@ -27,7 +27,7 @@ fn kiosk() -> String {
     url
 }
 
-fn png(marker: &str) -> Vec<u8> {
+pub(crate) fn png(marker: &str) -> Vec<u8> {
     let mut bytes = PNG.to_vec();
     bytes.extend_from_slice(marker.as_bytes());
     bytes
@@ -87,12 +87,12 @@ fn zip(members: &[(&str, Vec<u8>)]) -> Vec<u8> {
     out
 }
 
-fn json(run: &Run) -> serde_json::Value {
+pub(crate) fn json(run: &Run) -> serde_json::Value {
     serde_json::from_str(&run.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", run.snapshot()))
 }
 
-fn submit(url: &str) -> Vec<String> {
+pub(crate) fn submit(url: &str) -> Vec<String> {
     ["kiosk", "submit", "--url", url, "--poll", "0.1"]
         .map(str::to_owned)
         .to_vec()
@@ -796,15 +796,15 @@ fn red_submit_kiosk_refuses_outputs_in_use_by_another_run() {
 /// Redis (`RED_KIOSK_REDIS_PORT`, default 6390) with a job type of its own, so that neither
 /// double's consumers take the other's jobs; its bucket is a temporary directory. Used for
 /// behaviour the running double may predate. Killed on drop.
-struct OwnKiosk {
+pub(crate) struct OwnKiosk {
     child: std::process::Child,
-    url: String,
-    job_type: String,
-    state: tempfile::TempDir,
+    pub(crate) url: String,
+    pub(crate) job_type: String,
+    pub(crate) state: tempfile::TempDir,
 }
 
 impl OwnKiosk {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let venv = std::env::var_os("RED_KIOSK_VENV")
             .map_or_else(|| "/tmp/red-kiosk/venv".into(), std::path::PathBuf::from);
         let redis_port = std::env::var("RED_KIOSK_REDIS_PORT").unwrap_or_else(|_| "6390".into());
@@ -841,6 +841,25 @@ impl OwnKiosk {
         };
         own.wait_until_it_answers();
         own
+    }
+
+    /// The POSTs under `/api/` it received, in order, as it recorded them (`path`,
+    /// `contentType`, `body`; `filename`, `size` and `uploadedName` for an upload).
+    pub(crate) fn requests(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.state.path().join("requests.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("a recorded request"))
+            .collect()
+    }
+
+    /// The bodies of the requests to `path`.
+    pub(crate) fn bodies(&self, path: &str) -> Vec<serde_json::Value> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r["path"] == path)
+            .map(|r| r["body"].clone())
+            .collect()
     }
 
     fn wait_until_it_answers(&mut self) {

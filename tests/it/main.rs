@@ -21,6 +21,7 @@ mod http;
 mod install;
 mod keyring;
 mod kiosk;
+mod kiosk_client;
 mod limits;
 mod messages;
 mod mount;

@@ -255,9 +255,15 @@ fn run_on_kiosk(args: &SubmitArgs, printer: &Printer) -> anyhow::Result<ExitStat
         download: None,
         timeout: kiosk.job_timeout.unwrap_or(DEFAULT_JOB_TIMEOUT),
         pace: Arc::new(Pace::new(POLL)),
-        scale: kiosk.scale.clone(),
-        channels: kiosk.channels.clone(),
+        options: crate::kiosk::JobOptions {
+            scale: kiosk.scale.clone(),
+            channels: kiosk.channels.clone(),
+            ..crate::kiosk::JobOptions::default()
+        },
         expire: EXPIRE,
+        stagger: None,
+        in_bucket: None,
+        details: false,
     };
     let mut client = crate::kiosk::Client::new(url, args.agency.request_timeout)?;
     let limit = kiosk.jobs.unwrap_or(DEFAULT_JOBS) as usize;

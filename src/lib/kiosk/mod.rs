@@ -6,10 +6,12 @@
 //! write fails is never answered), uploads are named by their basename, both parameter styles
 //! (`dataRescale`/`channels` and `jobForm{…}`) are sent, and one HMGET replaces thirteen HGETs.
 
+mod job;
 pub mod pace;
 pub mod pick;
 
-pub use pace::Pace;
+pub use job::{JobOptions, JobRequest, Model};
+pub use pace::{Pace, Stagger};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -189,45 +191,28 @@ fn form_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// What a new job is made of.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct JobRequest {
-    /// The queue (`mesmer`, `segmentation`, …).
-    pub job_type: String,
-    /// The original file name (its basename; `.zip` selects the zip queue).
-    pub image_name: String,
-    /// The bucket key the upload answered.
-    pub uploaded_name: String,
-    /// Rescale factor (empty: detect).
-    pub scale: Option<String>,
-    /// Channels, comma-separated.
-    pub channels: Option<String>,
+/// Where the Kiosk stored an upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// The bucket key (`uploads/…`).
+    pub key: String,
+    /// The public URL the front end names for it (`imageURL`), when it names one.
+    pub url: Option<String>,
 }
 
-impl JobRequest {
-    /// The JSON body: both parameter styles, so every front-end version reads them.
+impl Stored {
+    /// The bucket the URL names: `https://storage.googleapis.com/<bucket>/…` (GCS) or
+    /// `https://<bucket>.s3.amazonaws.com/…` (S3); `None` for any other URL.
     #[must_use]
-    pub fn body(&self) -> serde_json::Value {
-        let scale = self.scale.clone().unwrap_or_default();
-        let channels = self.channels.clone().unwrap_or_default();
-        serde_json::json!({
-            "jobType": self.job_type,
-            "imageName": self.image_name,
-            "uploadedName": self.uploaded_name,
-            "modelName": "",
-            "modelVersion": "",
-            "preprocessFunction": "",
-            "postprocessFunction": "",
-            "dataRescale": scale,
-            "dataLabel": "",
-            "channels": channels,
-            "jobForm": {
-                "scale": scale,
-                "selectedChannels": channels,
-                "dimensionOrder": "",
-                "segmentationType": "",
-            },
-        })
+    pub fn bucket(&self) -> Option<&str> {
+        let url = self.url.as_deref()?;
+        let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        if host == "storage.googleapis.com" {
+            return path.split('/').next().filter(|b| !b.is_empty());
+        }
+        host.strip_suffix(".s3.amazonaws.com")
+            .filter(|b| !b.is_empty())
     }
 }
 
@@ -343,10 +328,19 @@ impl Client {
     /// The file is read only once the request has its turn, so that jobs waiting for one do not
     /// hold their files in memory.
     pub async fn upload(&self, name: &str, file: &Path) -> Result<String, Error> {
+        self.upload_stored(name, file)
+            .await
+            .map(|stored| stored.key)
+    }
+
+    /// Upload a file as [`Client::upload`] does; returns where the Kiosk stored it.
+    pub async fn upload_stored(&self, name: &str, file: &Path) -> Result<Stored, Error> {
         #[derive(Deserialize)]
         struct Answer {
             #[serde(rename = "uploadedName")]
             uploaded_name: String,
+            #[serde(rename = "imageURL", default)]
+            image_url: Option<String>,
         }
         let turn = self.turn().await;
         let data = read_upload(file).await?;
@@ -375,7 +369,11 @@ impl Client {
         if !answer.uploaded_name.starts_with("uploads/") || answer.uploaded_name.contains("://") {
             return Err(Error::NotAKey(answer.uploaded_name));
         }
-        Ok(answer.uploaded_name)
+        tracing::debug!(file = %file.display(), key = %answer.uploaded_name, "uploaded");
+        Ok(Stored {
+            key: answer.uploaded_name,
+            url: answer.image_url,
+        })
     }
 
     /// Create a job; returns its Redis hash key. Never retried: a 400 is final.
@@ -395,17 +393,7 @@ impl Client {
 
     /// Read a job's [`POLL_FIELDS`] in one request.
     pub async fn fields(&self, hash: &str) -> Result<JobFields, Error> {
-        #[derive(Deserialize)]
-        struct Answer {
-            value: Vec<Option<String>>,
-        }
-        let what = "POST /api/redis";
-        let request = self
-            .http
-            .post(format!("{}/api/redis", self.base))
-            .json(&serde_json::json!({ "hash": hash, "key": POLL_FIELDS }));
-        let answer: Answer = self.json(request, what).await?;
-        let mut values = answer.value.into_iter();
+        let mut values = self.hmget(hash, &POLL_FIELDS).await?.into_iter();
         let mut next = || values.next().flatten();
         Ok(JobFields {
             status: next(),
@@ -416,6 +404,22 @@ impl Client {
             created_at: next(),
             finished_at: next(),
         })
+    }
+
+    /// Read `fields` of a job's hash in one request (one HMGET): a value for each, `None` where
+    /// the hash has no such field.
+    pub async fn hmget(&self, hash: &str, fields: &[&str]) -> Result<Vec<Option<String>>, Error> {
+        #[derive(Deserialize)]
+        struct Answer {
+            value: Vec<Option<String>>,
+        }
+        let what = "POST /api/redis";
+        let request = self
+            .http
+            .post(format!("{}/api/redis", self.base))
+            .json(&serde_json::json!({ "hash": hash, "key": fields }));
+        let answer: Answer = self.json(request, what).await?;
+        Ok(answer.value)
     }
 
     /// Let the job's hash expire in `seconds`; `false` when it was already gone (404).
@@ -494,6 +498,11 @@ impl Client {
 
     async fn checked(&self, response: reqwest::Response, what: &str) -> Result<Vec<u8>, Error> {
         let status = response.status();
+        tracing::debug!(
+            request = what,
+            status = status.as_u16(),
+            "the Kiosk answered"
+        );
         let bytes = match crate::net::read_body(response, crate::net::MAX_ANSWER).await {
             Ok(bytes) => bytes,
             Err(crate::net::BodyError::Network(e)) => return Err(self.network(&e, what)),

@@ -81,6 +81,48 @@ impl Pace {
     }
 }
 
+/// Job creations of one run spaced at least `delay` apart (`--start-delay`): some Kiosks scale
+/// their consumers badly on a burst of new jobs. The first job is created at once; each later one
+/// takes the next free slot. A wait is a `tokio` sleep, so Ctrl-C ends it at once.
+#[derive(Debug)]
+pub struct Stagger {
+    delay: Duration,
+    last: tokio::sync::Mutex<Option<tokio::time::Instant>>,
+}
+
+impl Stagger {
+    /// Creations `delay` apart (zero: no waiting).
+    #[must_use]
+    pub fn new(delay: Duration) -> Self {
+        Stagger {
+            delay,
+            last: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The delay between two creations.
+    #[must_use]
+    pub fn delay(&self) -> Duration {
+        self.delay
+    }
+
+    /// Wait for this job's slot: `delay` after the slot of the job before, or now if that has
+    /// passed.
+    pub async fn turn(&self) {
+        if self.delay.is_zero() {
+            return;
+        }
+        let slot = {
+            let mut last = self.last.lock().await;
+            let now = tokio::time::Instant::now();
+            let slot = last.map_or(now, |before| (before + self.delay).max(now));
+            *last = Some(slot);
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+}
+
 fn clamp(wait: Duration, longest: Duration) -> Duration {
     wait.max(SHORTEST).min(longest.max(SHORTEST))
 }
@@ -133,6 +175,34 @@ mod tests {
         // A longest wait under the floor is raised to the floor, never to zero.
         let tiny = Pace::new(ms(10));
         assert_eq!(tiny.first(), SHORTEST);
+    }
+
+    #[test]
+    fn creations_are_spaced_by_the_delay() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let stagger = std::sync::Arc::new(Stagger::new(ms(40)));
+            let start = tokio::time::Instant::now();
+            let mut set = tokio::task::JoinSet::new();
+            for _ in 0..4 {
+                let stagger = std::sync::Arc::clone(&stagger);
+                set.spawn(async move {
+                    stagger.turn().await;
+                    start.elapsed()
+                });
+            }
+            let mut slots: Vec<Duration> = set.join_all().await;
+            slots.sort();
+            for (i, slot) in (0_u32..).zip(&slots) {
+                assert!(
+                    *slot >= ms(40) * i,
+                    "creation {i} after {slot:?}: {slots:?}"
+                );
+            }
+        });
     }
 
     #[test]

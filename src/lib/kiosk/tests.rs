@@ -116,8 +116,11 @@ fn the_job_body_has_both_parameter_styles() {
         job_type: "mesmer".into(),
         image_name: "cells.png".into(),
         uploaded_name: "uploads/abc.png".into(),
-        scale: Some("0.5".into()),
-        channels: Some("0,1".into()),
+        options: JobOptions {
+            scale: Some("0.5".into()),
+            channels: Some("0,1".into()),
+            ..JobOptions::default()
+        },
     }
     .body();
     assert_eq!(body["dataRescale"], "0.5");
@@ -125,6 +128,74 @@ fn the_job_body_has_both_parameter_styles() {
     assert_eq!(body["channels"], "0,1");
     assert_eq!(body["jobForm"]["selectedChannels"], "0,1");
     assert_eq!(body["uploadedName"], "uploads/abc.png");
+    // What was not given goes empty, as before.
+    for empty in [
+        "modelName",
+        "modelVersion",
+        "preprocessFunction",
+        "postprocessFunction",
+        "dataLabel",
+    ] {
+        assert_eq!(body[empty], "", "{empty}");
+    }
+}
+
+#[test]
+fn model_functions_and_label_are_sent_when_given() {
+    let body = JobRequest {
+        job_type: "mesmer".into(),
+        image_name: "cells.png".into(),
+        uploaded_name: "uploads/abc.png".into(),
+        options: JobOptions {
+            model: Some(Model::parse("NuclearSegmentation:12").expect("model")),
+            preprocess: Some("normalize".into()),
+            postprocess: Some("watershed".into()),
+            label: Some("1".into()),
+            ..JobOptions::default()
+        },
+    }
+    .body();
+    assert_eq!(body["modelName"], "NuclearSegmentation");
+    assert_eq!(body["modelVersion"], "12");
+    assert_eq!(body["preprocessFunction"], "normalize");
+    assert_eq!(body["postprocessFunction"], "watershed");
+    assert_eq!(body["dataLabel"], "1");
+}
+
+#[test]
+fn a_model_is_name_colon_whole_version() {
+    let model = Model::parse("mesmer:0").expect("model");
+    assert_eq!(
+        (model.name.as_str(), model.version.as_str()),
+        ("mesmer", "0")
+    );
+    assert_eq!(model.to_string(), "mesmer:0");
+    for bad in [
+        "mesmer",
+        "mesmer:",
+        ":1",
+        "mesmer:1.5",
+        "a:b:1",
+        "mesmer:v1",
+    ] {
+        assert!(Model::parse(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn the_bucket_is_read_from_the_url_the_kiosk_names() {
+    let stored = |url: &str| Stored {
+        key: "uploads/a.json".into(),
+        url: Some(url.into()),
+    };
+    let gcs = stored("https://storage.googleapis.com/kiosk-peer/uploads/a.json");
+    assert_eq!(gcs.bucket(), Some("kiosk-peer"));
+    let s3 = stored("https://my-bucket.s3.amazonaws.com/uploads/a.json");
+    assert_eq!(s3.bucket(), Some("my-bucket"));
+    assert_eq!(
+        stored("http://127.0.0.1:4443/b/uploads/a.json").bucket(),
+        None
+    );
 }
 
 #[test]

@@ -102,6 +102,29 @@ pub(crate) struct Run {
     pub(crate) stderr: String,
 }
 
+/// The variables kiosk-client reads, which `red kiosk` reads too (below its `RED_KIOSK_…`
+/// names): never passed on from the tests' own environment, so that a test sees only what it
+/// sets.
+const KIOSK_CLIENT_VARIABLES: [&str; 17] = [
+    "API_HOST",
+    "JOB_TYPE",
+    "MODEL",
+    "PREPROCESS",
+    "POSTPROCESS",
+    "SCALE",
+    "LABEL",
+    "UPDATE_INTERVAL",
+    "START_DELAY",
+    "EXPIRE_TIME",
+    "UPLOAD_PREFIX",
+    "OUTPUT_DIR",
+    "STORAGE_BUCKET",
+    "CONCURRENT_REQUESTS_PER_HOST",
+    "LOG_LEVEL",
+    "LOG_FILE",
+    "NUM_GPUS",
+];
+
 impl Red {
     pub(crate) fn new() -> Self {
         Self::at(Place::Own(Scratch::new()))
@@ -203,7 +226,11 @@ impl Red {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("RED_VAR_") {
+            let text = name.to_string_lossy();
+            if text.starts_with("RED_VAR_")
+                || text.starts_with("RED_KIOSK_")
+                || KIOSK_CLIENT_VARIABLES.contains(&text.as_ref())
+            {
                 command.env_remove(name);
             }
         }

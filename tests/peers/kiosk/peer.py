@@ -21,6 +21,12 @@ part of the front end or consumer it plays. Status codes and bodies are the fron
   (`<type>-zip`) unpack, push one child per
   image to `<type>`, wait with `progress`, and end `done` with `failures` (URL-encoded).
 
+Recording (for the tests, not part of the front end): every POST under /api/ is appended to
+STATE_DIR/requests.jsonl as one JSON line: `path`, `at` (the time it was handled), `contentType`, `body` (the JSON or form body as
+the front end parsed it), and for an upload the multipart `filename` and `size`; and the
+`uploadedName` the upload answered. A test that starts its own double reads that file to check
+the bodies red sent against the real front end's recorded exchanges.
+
 Environment: KIOSK_PORT (8095), KIOSK_REDIS_PORT (6390), KIOSK_BUCKET (kiosk-peer), JOB_TYPES
 (mesmer,polaris,segmentation,caliban,spot), KIOSK_STEP_SECONDS (0.5), KIOSK_WORKERS (4 consumer
 threads per queue), KIOSK_FRONTENDS (1 front-end process; more share the listening socket, like the
@@ -108,6 +114,28 @@ def body_of(request):
     return request.form.to_dict()
 
 
+RECORD_LOCK = threading.Lock()
+
+
+def record(request, path, response):
+    # Not the front end's: one line per POST under /api/, for the tests to read.
+    entry = {"path": path, "at": time.time(), "contentType": request.mimetype}
+    upload = request.files.get("file") if path == "/api/upload" else None
+    if upload is not None:
+        upload.stream.seek(0, os.SEEK_END)
+        entry["filename"] = upload.filename
+        entry["size"] = upload.stream.tell()
+        try:
+            entry["uploadedName"] = json.loads(response.get_data(as_text=True)).get("uploadedName")
+        except (ValueError, AttributeError):
+            pass
+    else:
+        entry["body"] = body_of(request)
+    line = json.dumps(entry, separators=(",", ":")) + "\n"
+    with RECORD_LOCK, open(os.path.join(STATE_DIR, "requests.jsonl"), "a") as log:
+        log.write(line)
+
+
 def app(environ, start_response):
     request = Request(environ)
     path = request.path
@@ -115,6 +143,11 @@ def app(environ, start_response):
         response = route(request, path)
     except Exception as error:  # 2: 500 {"message": err}
         response = json_response({"message": str(error)}, 500)
+    if request.method == "POST" and path.startswith("/api/"):
+        try:
+            record(request, path, response)
+        except OSError:
+            pass
     return response(environ, start_response)
 
 

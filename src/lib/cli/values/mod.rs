@@ -34,6 +34,17 @@ pub fn duration_up_to_a_day(text: &str) -> Result<Duration, String> {
     duration_in(text, MIN_DURATION, Duration::from_secs(24 * 3600))
 }
 
+/// A wait that may be zero, of at most an hour (`--start-delay`): `0`, `0.05`, `2s`, `1m`.
+///
+/// # Errors
+/// A message naming the accepted form and range.
+pub fn delay(text: &str) -> Result<Duration, String> {
+    if text.trim().parse::<f64>().is_ok_and(|n| n == 0.0) {
+        return Ok(Duration::ZERO);
+    }
+    duration_in(text, MIN_DURATION, Duration::from_secs(3600))
+}
+
 fn duration_in(text: &str, min: Duration, max: Duration) -> Result<Duration, String> {
     let range = format!(
         "a duration from {} to {} (e.g. `90s`, `15m`, `2h`; a bare number is seconds)",

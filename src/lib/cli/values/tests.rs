@@ -207,3 +207,14 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_delay_may_be_zero_and_is_at_most_an_hour() {
+    assert_eq!(delay("0"), Ok(Duration::ZERO));
+    assert_eq!(delay("0.0"), Ok(Duration::ZERO));
+    assert_eq!(delay("0.05"), Ok(Duration::from_millis(50)));
+    assert_eq!(delay("1m"), Ok(Duration::from_secs(60)));
+    assert!(delay("1h").is_ok());
+    assert!(delay("61m").is_err());
+    assert!(delay("-1").is_err());
+}

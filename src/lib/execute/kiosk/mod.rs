@@ -7,6 +7,7 @@
 //! included, is in its [`Outcome`].
 
 pub mod batches;
+pub mod summary;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::execute::Events;
-use crate::kiosk::{self, Client, JobRequest, Pace};
+use crate::kiosk::{self, Client, JobOptions, JobRequest, Pace, Stagger};
 
 /// One job's outcome.
 #[derive(Debug, Clone, Serialize)]
@@ -42,6 +43,10 @@ pub struct Outcome {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     /// The failed images of a zip job.
     pub failures: Vec<ChildFailure>,
+    /// The job's [`summary::FIELDS`] as the Kiosk kept them, read once it ended when
+    /// [`Settings::details`] asks for them (for the summary file, not the report).
+    #[serde(skip)]
+    pub details: Vec<Option<String>>,
 }
 
 /// A failed image of a zip job.
@@ -111,12 +116,17 @@ pub struct Settings {
     pub timeout: Duration,
     /// When to poll, shared by every job of the run.
     pub pace: Arc<Pace>,
-    /// The rescale factor sent with each job.
-    pub scale: Option<String>,
-    /// The channels sent with each job.
-    pub channels: Option<String>,
+    /// What is sent with each job: scale, channels, model, functions, label.
+    pub options: JobOptions,
     /// Seconds after which the Kiosk may forget a finished job.
     pub expire: u64,
+    /// Job creations spaced apart (`--start-delay`); none: as soon as each job has its turn.
+    pub stagger: Option<Arc<Stagger>>,
+    /// The files are already in the Kiosk's bucket under this prefix (`--in-bucket`): each
+    /// path is a key below it, and nothing is uploaded.
+    pub in_bucket: Option<String>,
+    /// Read each ended job's timing fields into [`Outcome::details`] (one more request a job).
+    pub details: bool,
 }
 
 /// Send every file as its own job, at most `jobs` in flight, and return each job's outcome in the
@@ -185,18 +195,36 @@ pub async fn one_job(
         output: None,
         reason: None,
         failures: Vec::new(),
+        details: Vec::new(),
     };
+    let mut waited = Duration::ZERO;
     let result = async {
-        let uploaded = client.upload(&basename, file).await?;
+        let (image_name, uploaded_name) = match &settings.in_bucket {
+            Some(prefix) => {
+                let key = file.to_string_lossy().into_owned();
+                let uploaded = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}/{key}")
+                };
+                (key, uploaded)
+            }
+            None => (basename.clone(), client.upload(&basename, file).await?),
+        };
+        if let Some(stagger) = &settings.stagger {
+            let before = Instant::now();
+            stagger.turn().await;
+            waited = before.elapsed();
+        }
         let hash = client
             .predict(&JobRequest {
                 job_type: settings.job_type.clone(),
-                image_name: basename.clone(),
-                uploaded_name: uploaded,
-                scale: settings.scale.clone(),
-                channels: settings.channels.clone(),
+                image_name,
+                uploaded_name,
+                options: settings.options.clone(),
             })
             .await?;
+        tracing::info!(input = %outcome.input, job = %hash, "job created");
         outcome.hash = Some(hash.clone());
         follow(client, settings, &hash, start, &mut outcome, events).await
     }
@@ -204,7 +232,10 @@ pub async fn one_job(
     if let Err(error) = result {
         outcome.reason = Some(error.to_string());
     }
-    outcome.seconds = start.elapsed().as_secs_f64();
+    // From upload to end, less the wait for a creation slot (`--start-delay`).
+    outcome.seconds = start.elapsed().saturating_sub(waited).as_secs_f64();
+    tracing::info!(input = %outcome.input, status = %outcome.status,
+        seconds = outcome.seconds, reason = outcome.reason.as_deref().unwrap_or(""), "job ended");
     outcome
 }
 
@@ -255,6 +286,7 @@ async fn follow(
                         .map(|p| format!(" {p}%"))
                         .unwrap_or_default();
                     events.progress(&format!("  {}: {status}{progress}\n", outcome.input));
+                    tracing::info!(job = %hash, status = %status, progress = fields.progress, "new status");
                 }
                 last_status = fields.status;
             }
@@ -276,6 +308,23 @@ async fn follow(
             Err(error) => return Err(error),
         }
     };
+    ended(outcome, &fields);
+    if settings.details {
+        // Only for the summary file: a failure to read them leaves them empty.
+        outcome.details = client
+            .hmget(hash, &summary::FIELDS)
+            .await
+            .unwrap_or_default();
+    }
+    if let (Some(dir), "done") = (&settings.download, outcome.status.as_str()) {
+        deliver(client, dir, hash, outcome).await;
+    }
+    let _ = client.expire(hash, settings.expire).await;
+    Ok(())
+}
+
+/// What the Kiosk says of a job that ended: status, result, the last line of each reason.
+fn ended(outcome: &mut Outcome, fields: &kiosk::JobFields) {
     outcome.status = fields.status.clone().unwrap_or_default();
     outcome.output_url = fields.output_url.clone();
     outcome.reason = fields
@@ -290,11 +339,6 @@ async fn follow(
             reason: kiosk::last_line(reason).to_owned(),
         })
         .collect();
-    if let (Some(dir), "done") = (&settings.download, outcome.status.as_str()) {
-        deliver(client, dir, hash, outcome).await;
-    }
-    let _ = client.expire(hash, settings.expire).await;
-    Ok(())
 }
 
 /// Download a finished job's result into `dir`. A result that was asked for and did not arrive
@@ -307,7 +351,10 @@ async fn deliver(client: &Client, dir: &Path, hash: &str, outcome: &mut Outcome)
     };
     let dest = dir.join(format!("{}.zip", unique_name(outcome, hash)));
     match client.download(&url, &dest).await {
-        Ok(_) => outcome.output = Some(dest.display().to_string()),
+        Ok(size) => {
+            tracing::info!(job = %hash, url = %url, to = %dest.display(), size, "result downloaded");
+            outcome.output = Some(dest.display().to_string());
+        }
         Err(error) => {
             outcome.status = "error".to_owned();
             outcome.reason = Some(format!("the result was not downloaded: {error}"));
