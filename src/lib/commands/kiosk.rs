@@ -30,8 +30,9 @@ pub enum KioskCommand {
 /// Arguments of `red kiosk jobtypes`.
 #[derive(Debug, Args)]
 pub struct JobtypesArgs {
-    /// The Kiosk's base URL (`http://` is assumed without a scheme) [default: `RED_KIOSK_URL`,
-    /// then `API_HOST`].
+    /// The Kiosk's base URL [default: `RED_KIOSK_URL`, then `API_HOST`]
+    ///
+    /// Without a scheme, `http://` is assumed.
     #[arg(short = 't', long, alias = "host", value_name = "URL")]
     pub url: Option<String>,
     /// How long one request may take (`30`, `90s`, `2m`).
@@ -49,12 +50,14 @@ pub struct JobtypesArgs {
 /// have no clap default: the default applies after the environment was read.
 #[derive(Debug, Args)]
 pub struct KioskSubmitArgs {
-    /// Images or `.zip` files; a directory is searched recursively for them (with
-    /// `--in-bucket`: keys in the Kiosk's bucket).
+    /// Images or `.zip` files; a directory is searched recursively for them
+    ///
+    /// With `--in-bucket`, the paths are keys in the Kiosk's bucket instead.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
-    /// The Kiosk's base URL (`http://` is assumed without a scheme) [default: `RED_KIOSK_URL`,
-    /// then `API_HOST`].
+    /// The Kiosk's base URL [default: `RED_KIOSK_URL`, then `API_HOST`]
+    ///
+    /// Without a scheme, `http://` is assumed.
     #[arg(short = 't', long, alias = "host", value_name = "URL")]
     pub url: Option<String>,
     /// The job type (queue), e.g. `mesmer`; checked against the Kiosk's list first.
@@ -63,9 +66,10 @@ pub struct KioskSubmitArgs {
     /// Download each result zip into this directory.
     #[arg(long, value_name = "DIR")]
     pub download: Option<PathBuf>,
-    /// Write kiosk-client's summary file (`<N>jobs_<delay>delay_<id>.json`) into this directory,
-    /// and download the results there unless `--download` or `--no-download-results` says
-    /// otherwise.
+    /// Write kiosk-client's summary file into this directory, and the results too
+    ///
+    /// The file is named `<N>jobs_<delay>delay_<id>.json`. The results are downloaded there
+    /// unless `--download` or `--no-download-results` says otherwise.
     #[arg(long, value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
     /// With `--output-dir`: do not download the results.
@@ -74,8 +78,9 @@ pub struct KioskSubmitArgs {
     /// Upload the summary file to the Kiosk's bucket, through its front end as inputs are.
     #[arg(long)]
     pub upload_results: bool,
-    /// With `--upload-results`: the bucket the Kiosk must store it in (`gs://NAME` or `NAME`);
-    /// checked against where the Kiosk says it stored it.
+    /// With `--upload-results`: the bucket the Kiosk must store it in (`gs://NAME` or `NAME`)
+    ///
+    /// It is checked against where the Kiosk says it stored the file.
     #[arg(short = 'b', long, value_name = "BUCKET", requires = "upload_results")]
     pub storage_bucket: Option<String>,
     /// How many jobs may be in flight at once.
@@ -95,12 +100,14 @@ pub struct KioskSubmitArgs {
     /// How long one request may take (an upload the Kiosk never answers fails after this).
     #[arg(long, value_name = "DURATION", default_value = "30", value_parser = values::duration)]
     pub request_timeout: Duration,
-    /// The longest wait between two polls of one job [default: 1] (polls are timed by the jobs
-    /// that have ended).
+    /// The longest wait between two polls of one job [default: 1]
+    ///
+    /// Polls are timed by the jobs that have ended.
     #[arg(long, alias = "update-interval", value_name = "DURATION", value_parser = values::duration)]
     pub poll: Option<Duration>,
-    /// The least time between two job creations [default: 0] (some Kiosks scale badly on a
-    /// burst of new jobs).
+    /// The least time between two job creations [default: 0]
+    ///
+    /// Some Kiosks scale badly on a burst of new jobs.
     #[arg(long, value_name = "DURATION", value_parser = values::delay)]
     pub start_delay: Option<Duration>,
     /// Rescale factor sent with each job (empty: the Kiosk detects it).
@@ -128,15 +135,17 @@ pub struct KioskSubmitArgs {
     /// Benchmark: submit the first file N times and report per-job and overall timings.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub benchmark: Option<u32>,
-    /// The paths are keys of files already in the Kiosk's bucket (under `--upload-prefix`):
-    /// nothing is uploaded, only jobs are created.
+    /// The paths are keys of files already in the Kiosk's bucket: only jobs are created
+    ///
+    /// The keys are under `--upload-prefix`; nothing is uploaded.
     #[arg(long)]
     pub in_bucket: bool,
     /// With `--in-bucket`: the folder of the bucket the keys are in [default: uploads].
     #[arg(long, value_name = "PREFIX", requires = "in_bucket")]
     pub upload_prefix: Option<String>,
-    /// How much is said: DEBUG, INFO, WARN, ERROR or CRITICAL (kiosk-client's names for
-    /// `-v`, the default, `-q` and `-qq`).
+    /// How much is said: DEBUG, INFO, WARN, ERROR or CRITICAL
+    ///
+    /// These are kiosk-client's names for `-v`, the default, `-q` and `-qq`.
     #[arg(short = 'L', long, value_name = "LEVEL", value_parser = Level::from_name)]
     pub log_level: Option<Level>,
     /// Also write red's log lines, with the time of day, to this file (appended).
