@@ -603,10 +603,9 @@ fn prompt_hides_protected_values_and_shows_the_others() {
     screen.extend_from_slice(found.as_bytes());
     wait_for_raw_mode(&mut session);
     session.send("HIDDENpw\r").expect("typed");
-    let found = session.expect(expectrl::Eof).expect("red ends");
-    screen.extend_from_slice(found.before());
-    screen.extend_from_slice(found.as_bytes());
+    let code = crate::support::pty::wait_for_exit(&mut session, &mut screen);
     let screen = String::from_utf8_lossy(&screen);
+    assert_eq!(code, 0, "{screen}");
     assert!(
         screen.contains("visible-alice"),
         "visible input not echoed:\n{screen}"

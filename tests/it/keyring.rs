@@ -226,10 +226,10 @@ fn typed_values_are_stored_when_the_person_agrees() {
         .expect("in the keyring service")
         .expect("the offer to store");
     session.send("y").expect("answered");
-    let found = session.expect(expectrl::Eof).expect("red ends");
-    let mut screen = found.before().to_vec();
-    screen.extend_from_slice(found.as_bytes());
+    let mut screen = Vec::new();
+    let code = crate::support::pty::wait_for_exit(&mut session, &mut screen);
     let screen = String::from_utf8_lossy(&screen).into_owned();
+    assert_eq!(code, 0, "{screen}");
     assert!(screen.contains("stored 1 value in the keyring"), "{screen}");
     assert!(!screen.contains("canary"), "{screen}");
     let stored = secret_tool(

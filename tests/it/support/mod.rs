@@ -3,6 +3,7 @@
 
 pub(crate) mod figures;
 pub(crate) mod peers;
+pub(crate) mod pty;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
