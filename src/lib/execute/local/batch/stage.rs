@@ -104,6 +104,7 @@ fn stage_one(
             Action::ReceiveFile | Action::ReceiveDir => copy::measure(&host).bytes,
         },
         transferred: counter.bytes.load(Ordering::Relaxed),
+        sha256: None,
         seconds: started.elapsed().as_secs_f64(),
     };
     worker.events.emit(&Event::InputStaged {
