@@ -25,6 +25,7 @@ mod limits;
 mod messages;
 mod mount;
 mod plan;
+mod rerun;
 mod ssh;
 mod upgrade;
 mod validate;

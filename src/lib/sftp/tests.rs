@@ -298,6 +298,7 @@ fn a_download_keeps_many_reads_in_flight_and_asks_again_after_short_reads() {
     let control = Control {
         stop: &stop,
         progress: &progress,
+        landed: &|_, _| {},
     };
     // Every read is answered with at most 20,000 bytes: the download must ask for the rest.
     // The first 8 replies are held until 8 reads wait, so the reads must be in flight together.

@@ -296,12 +296,21 @@ pub trait Events: Send + Sync {
     }
 }
 
-/// Counts the bytes of one transfer and passes the running total on to [`Events::transfer`].
+/// Counts the bytes of one transfer and passes the running total on to [`Events::transfer`];
+/// for a File input it also hashes the pieces as they land.
 pub(crate) struct TransferCounter {
     pub(crate) events: std::sync::Arc<dyn Events>,
     pub(crate) batch: usize,
     pub(crate) name: String,
     pub(crate) bytes: std::sync::atomic::AtomicU64,
+    pub(crate) hash: std::sync::Mutex<Option<crate::connector::content::StreamHash>>,
+}
+
+impl TransferCounter {
+    /// The hash made so far (taken out: it is finished once).
+    pub(crate) fn take_hash(&self) -> Option<crate::connector::content::StreamHash> {
+        self.hash.lock().ok().and_then(|mut hash| hash.take())
+    }
 }
 
 impl crate::connector::Progress for TransferCounter {
@@ -311,6 +320,14 @@ impl crate::connector::Progress for TransferCounter {
             .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed)
             .saturating_add(bytes);
         self.events.transfer(self.batch, &self.name, done, total);
+    }
+
+    fn landed(&self, offset: u64, data: &[u8]) {
+        if let Ok(mut hash) = self.hash.lock()
+            && let Some(hash) = hash.as_mut()
+        {
+            hash.landed(offset, data);
+        }
     }
 }
 

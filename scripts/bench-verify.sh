@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# What checking an input's checksum costs a run: `red exec` of one batch whose File input
+# (1 GiB by default) comes over ssh from a loopback sshd, once without and once with a declared
+# `checksum` (and `size`), alternating, several rounds; medians and their ratio. Not a test.
+#
+#   scripts/bench-verify.sh [ROUNDS]          (default 3)
+#   RED_BENCH_VERIFY_MB=256 scripts/bench-verify.sh 5
+#
+# Needs a Docker daemon with the test images (scripts/docker-up) and the test sshd: the one that
+# RED_TEST_SSHD names (its state directory) when set, else scripts/sshd-up starts one.
+# RED_BIN=PATH times that binary instead of building target/release/red; RED_BASE_BIN=PATH
+# times a second build the same way (an older red, to compare in one sitting).
+case ${1:-} in -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-3}
+megabytes=${RED_BENCH_VERIFY_MB:-1024}
+if [ -z "${RED_TEST_SSHD:-}" ]; then
+  . scripts/lib/services.sh
+  services_stop_on_exit
+  export "$(scripts/sshd-up | tail -n 1)"
+fi
+if [ -z "${RED_BIN:-}" ]; then
+  cargo build --locked --release --quiet
+fi
+red=${RED_BIN:-$PWD/target/release/red}
+state=$RED_TEST_SSHD
+port=$(cat "$state/port")
+user=$(cat "$state/user")
+home=$(cat "$state/home_path")
+host_key=$(cut -d' ' -f1,2 "$state/host_ed25519.pub")
+password=$(cat "$state/password")
+
+work=$(mktemp -d)
+remote_dir=red-bench-verify-$$
+trap 'rm -rf "$work" "${home:?}/$remote_dir"' EXIT
+mkdir "$home/$remote_dir"
+head -c "${megabytes}M" /dev/urandom > "$home/$remote_dir/data.bin"
+chown -R "$(stat -c %u:%g "$home")" "$home/$remote_dir"
+size=$(stat -c %s "$home/$remote_dir/data.bin")
+checksum=sha256\$$(sha256sum "$home/$remote_dir/data.bin" | cut -d' ' -f1)
+printf 'ssh_password: "%s"\n' "$password" > "$work/vars.yml"
+
+write_red() { # $1 file, $2 extra keys of the input (a YAML flow fragment, or nothing)
+  cat > "$1" <<EOF
+redVersion: "9"
+cli:
+  cwlVersion: v1.0
+  class: CommandLineTool
+  baseCommand: [test, -s]
+  inputs: {data: {type: File, inputBinding: {position: 0}}}
+  outputs: {}
+inputs:
+  data:
+    class: File
+    connector:
+      command: red-connector-ssh
+      access:
+        host: 127.0.0.1
+        port: $port
+        auth: {username: $user, password: '{{ssh_password}}'}
+        hostKey: '$host_key'
+        filePath: $remote_dir/data.bin
+    $2
+container: {engine: docker, settings: {image: {url: red-test/busybox:latest}, ram: 256}}
+execution: {engine: ccfaice, settings: {}}
+EOF
+}
+write_red "$work/plain.red.yml" ""
+write_red "$work/checked.red.yml" "size: $size
+    checksum: '$checksum'"
+
+seconds() { # run a command, print its wall time in seconds
+  local start end
+  start=$(date +%s.%N)
+  "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
+  end=$(date +%s.%N)
+  awk -v a="$start" -v b="$end" 'BEGIN { printf "%.4f\n", b - a }'
+}
+median() { sort -g | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.3f", m}'; }
+
+cd "$work"
+bins=("$red")
+[ -n "${RED_BASE_BIN:-}" ] && bins+=("$RED_BASE_BIN")
+for bin in "${bins[@]}"; do
+  : > plain.times; : > checked.times
+  for _ in $(seq "$rounds"); do
+    seconds "$bin" exec plain.red.yml --vars vars.yml --no-pull --outputs out >> plain.times
+    seconds "$bin" exec checked.red.yml --vars vars.yml --no-pull --outputs out >> checked.times
+  done
+  plain=$(median < plain.times)
+  checked=$(median < checked.times)
+  printf '%s: %d MiB over ssh, median of %d: without checksum %.3f s, with checksum %.3f s, ratio %.3f\n' \
+    "$bin" "$megabytes" "$rounds" "$plain" "$checked" \
+    "$(awk -v a="$checked" -v b="$plain" 'BEGIN { print a / b }')"
+done
+printf 'load average after the runs: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
