@@ -318,7 +318,10 @@ fn a_download_keeps_many_reads_in_flight_and_asks_again_after_short_reads() {
     std::io::Seek::rewind(&mut target).unwrap();
     target.read_to_end(&mut copied).unwrap();
     assert!(copied == data, "the copy differs from the source");
-    assert!(*pieces.lock().unwrap() == data, "the pieces differ from the source");
+    assert!(
+        *pieces.lock().unwrap() == data,
+        "the pieces differ from the source"
+    );
 }
 
 #[test]

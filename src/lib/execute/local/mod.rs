@@ -352,21 +352,32 @@ pub async fn run(
         .first()
         .map(|b| b.container.image.clone())
         .ok_or(ExecError::Empty)?;
-    // Held until every batch has delivered and written its record; a resume reads the records
-    // under it too.
-    let _lock = crate::run_lock::RunLock::acquire(
-        &outputs_root(options.outputs.as_deref(), several),
-        "--outputs",
-    )?;
-    let resumed = options
-        .resume
-        .then(|| resume::split(plan, options.outputs.as_deref(), several));
+    let lock = || {
+        crate::run_lock::RunLock::acquire(
+            &outputs_root(options.outputs.as_deref(), several),
+            "--outputs",
+        )
+    };
+    // Held until every batch has delivered and written its record. A resume reads the records
+    // under it, so it takes it first; otherwise connector problems are found before it, and a
+    // refused file leaves no outputs directory behind.
+    let (_lock, resumed) = if options.resume {
+        let held = lock()?;
+        let resumed = resume::split(plan, options.outputs.as_deref(), several);
+        (Some(held), Some(resumed))
+    } else {
+        (None, None)
+    };
     let (plan, kept) = match &resumed {
         Some(resumed) => (&resumed.plan, resumed.kept.clone()),
         None => (plan, Vec::new()),
     };
     let prepared = prepare::batches(filled, plan, several, options.check_connectors)
         .map_err(ExecError::Invalid)?;
+    let _lock = match _lock {
+        Some(held) => held,
+        None => lock()?,
+    };
     let start = Start {
         run_id: uuid::Uuid::new_v4().simple().to_string(),
         image,
