@@ -370,3 +370,53 @@ fn verify_refuses_an_image_whose_tag_moved_away_from_its_pin() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("nothing to verify"), "{stderr}");
 }
+
+/// `red submit --batches`: only the named batches reach the broker, reported with the file's
+/// indices; a batch the file does not have is refused before anything is sent.
+#[test]
+#[cfg_attr(
+    not(feature = "agency-tests"),
+    ignore = "needs the CC-Agency broker: scripts/agency-up"
+)]
+fn submit_sends_only_the_named_batches() {
+    let url =
+        std::env::var("RED_TEST_AGENCY_URL").expect("RED_TEST_AGENCY_URL (scripts/agency-up)");
+    let fixture =
+        fs::read_to_string(crate::support::root().join("tests/fixtures/agency/batches.red.yml"))
+            .expect("fixture");
+    let vars = format!(
+        "output_password: canary-out-7f3a\nimage_password: canary-img-1b2c\nagency_url: {url}\n\
+         agency_user: carol\nagency_password: carol-pw\n"
+    );
+    let submit = |extra: &[&str]| {
+        crate::support::Red::new()
+            .env("RED_AGENCY_CONFIG", "/nonexistent/agency.json")
+            .file("exp.red.yml", &fixture)
+            .file("vars.yml", &vars)
+            .args(["submit", "exp.red.yml", "--vars", "vars.yml", "--no-prompt"])
+            .args(extra)
+            .run()
+    };
+    let run = submit(&["--batches", "1", "--wait", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.snapshot());
+    let report: Value = serde_json::from_str(&run.stdout).expect("json");
+    let batches = report["batches"].as_array().expect("batches");
+    assert_eq!(batches.len(), 1, "{report}");
+    assert_eq!(
+        (&batches[0]["index"], &batches[0]["state"]),
+        (&Value::from(1), &Value::from("succeeded"))
+    );
+    let experiment = report["experimentId"].as_str().expect("id");
+    let on_broker: Value = red::net::blocking_builder(false)
+        .build()
+        .expect("client")
+        .get(format!("{url}/batches?experimentId={experiment}"))
+        .basic_auth("carol", Some("carol-pw"))
+        .send()
+        .and_then(reqwest::blocking::Response::json)
+        .expect("list batches");
+    assert_eq!(on_broker.as_array().map(Vec::len), Some(1), "{on_broker}");
+    let refused = submit(&["--batches", "0,2"]);
+    assert_eq!(refused.code, 2, "{}", refused.snapshot());
+    assert!(refused.stderr.contains("`2`"), "{}", refused.snapshot());
+}
