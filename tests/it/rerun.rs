@@ -368,7 +368,15 @@ fn verify_refuses_an_image_whose_tag_moved_away_from_its_pin() {
     scratch.write("u.red.yml", batches_file(BUSYBOX, 1, |_| "0".into()));
     let (code, _, stderr) = exec(&scratch, &["u.red.yml", "--outputs", "u", "--verify"], &[]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("nothing to verify"), "{stderr}");
+    // Located, with the line that names the image shown.
+    for part in [
+        "warning[image-pin]",
+        "nothing to verify",
+        "u.red.yml:15:",
+        "url: 'red-test/busybox:latest'",
+    ] {
+        assert!(stderr.contains(part), "{part} not in: {stderr}");
+    }
 }
 
 /// `red submit --batches`: only the named batches reach the broker, reported with the file's

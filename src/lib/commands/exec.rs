@@ -213,10 +213,12 @@ pub fn run(args: &ExecArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             .map_err(|error| crate::cli::usage(format!("--batches {selection}: {error}")))?;
     }
     if args.verify
+        && args.format == OutputFormat::Human
         && let Some(batch) = plan.batches.first()
         && let Some(warning) = local::image::unpinned_warning(&filled, &batch.container.image)
     {
-        report.warnings(&[warning]);
+        // A warning: the status it gives is success.
+        let _ = report.diagnostics(&[warning], Some(filled.source()));
     }
     let mut exec_options = exec_options(args, &filled, env);
     exec_options.outputs = outputs;
