@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # What checking an input's checksum costs a run: `red exec` of one batch whose File input
 # (1 GiB by default) comes over ssh from a loopback sshd, once without and once with a declared
-# `checksum` (and `size`), alternating, several rounds; medians and their ratio. Not a test.
+# `checksum` (and `size`), alternating, several rounds; each round's times, the medians and
+# their ratio, and the load average. Not a test. Both variants hash the file as it streams in
+# (red records every File input's sha256); the one with a checksum also compares it. To see
+# what hashing costs at all, time a red without it as RED_BASE_BIN (e.g. a build of a commit
+# before inputs were hashed).
 #
 #   scripts/bench-verify.sh [ROUNDS]          (default 3)
 #   RED_BENCH_VERIFY_MB=256 scripts/bench-verify.sh 5
@@ -82,16 +86,29 @@ median() { sort -g | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1
 cd "$work"
 bins=("$red")
 [ -n "${RED_BASE_BIN:-}" ] && bins+=("$RED_BASE_BIN")
-for bin in "${bins[@]}"; do
-  : > plain.times; : > checked.times
-  for _ in $(seq "$rounds"); do
-    seconds "$bin" exec plain.red.yml --vars vars.yml --no-pull --outputs out >> plain.times
-    seconds "$bin" exec checked.red.yml --vars vars.yml --no-pull --outputs out >> checked.times
+printf 'load average before the runs: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+for round in $(seq "$rounds"); do
+  # Every build and variant once a round, and the order turned round every other round, so
+  # that none always meets a colder cache or a busier machine.
+  runs=()
+  for b in "${!bins[@]}"; do runs+=("$b plain" "$b checked"); done
+  if [ $((round % 2)) -eq 0 ]; then
+    for ((i = ${#runs[@]} - 1; i >= 0; i--)); do reversed+=("${runs[i]}"); done
+    runs=("${reversed[@]}"); reversed=()
+  fi
+  for run in "${runs[@]}"; do
+    read -r b variant <<< "$run"
+    t=$(seconds "${bins[b]}" exec "$variant.red.yml" --vars vars.yml --no-pull --outputs out)
+    echo "$t" >> "$b.$variant.times"
+    printf '  round %d: %s %s checksum: %s s\n' "$round" "${bins[b]}" \
+      "$([ "$variant" = plain ] && echo without || echo with)" "$t"
   done
-  plain=$(median < plain.times)
-  checked=$(median < checked.times)
+done
+for b in "${!bins[@]}"; do
+  plain=$(median < "$b.plain.times")
+  checked=$(median < "$b.checked.times")
   printf '%s: %d MiB over ssh, median of %d: without checksum %.3f s, with checksum %.3f s, ratio %.3f\n' \
-    "$bin" "$megabytes" "$rounds" "$plain" "$checked" \
+    "${bins[b]}" "$megabytes" "$rounds" "$plain" "$checked" \
     "$(awk -v a="$checked" -v b="$plain" 'BEGIN { print a / b }')"
 done
 printf 'load average after the runs: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
