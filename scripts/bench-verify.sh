@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # What checking an input's checksum costs a run: `red exec` of one batch whose File input
 # (1 GiB by default) comes over ssh from a loopback sshd, once without and once with a declared
-# `checksum` (and `size`), alternating, several rounds; each round's times, the medians and
-# their ratio, and the load average. Not a test. Both variants hash the file as it streams in
+# `checksum` (and `size`), alternating, several rounds; each round's wall time and red's CPU
+# time (user + system: steadier than the wall time on a busy machine), the medians and their
+# ratios, and the load average. Not a test. Both variants hash the file as it streams in
 # (red records every File input's sha256); the one with a checksum also compares it. To see
 # what hashing costs at all, time a red without it as RED_BASE_BIN (e.g. a build of a commit
 # before inputs were hashed).
@@ -74,14 +75,13 @@ write_red "$work/plain.red.yml" ""
 write_red "$work/checked.red.yml" "size: $size
     checksum: '$checksum'"
 
-seconds() { # run a command, print its wall time in seconds
-  local start end
-  start=$(date +%s.%N)
-  "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
-  end=$(date +%s.%N)
-  awk -v a="$start" -v b="$end" 'BEGIN { printf "%.4f\n", b - a }'
+measure() { # run a command; print its wall time and the CPU time (user + system) of red
+  local TIMEFORMAT='%R %U %S' timing
+  timing=$({ time "$@" >/dev/null 2>&1; } 2>&1) || { echo "failed: $*" >&2; exit 1; }
+  awk '{ printf "%.3f %.3f\n", $1, $2 + $3 }' <<< "$timing"
 }
-median() { sort -g | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.3f", m}'; }
+median() { # of column $1 of the input
+  awk -v c="$1" '{ print $c }' | sort -g | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.3f", m}'; }
 
 cd "$work"
 bins=("$red")
@@ -98,17 +98,19 @@ for round in $(seq "$rounds"); do
   fi
   for run in "${runs[@]}"; do
     read -r b variant <<< "$run"
-    t=$(seconds "${bins[b]}" exec "$variant.red.yml" --vars vars.yml --no-pull --outputs out)
+    t=$(measure "${bins[b]}" exec "$variant.red.yml" --vars vars.yml --no-pull --outputs out)
     echo "$t" >> "$b.$variant.times"
-    printf '  round %d: %s %s checksum: %s s\n' "$round" "${bins[b]}" \
-      "$([ "$variant" = plain ] && echo without || echo with)" "$t"
+    read -r wall cpu <<< "$t"
+    printf '  round %d: %s %s checksum: %s s, CPU %s s\n' "$round" "${bins[b]}" \
+      "$([ "$variant" = plain ] && echo without || echo with)" "$wall" "$cpu"
   done
 done
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 for b in "${!bins[@]}"; do
-  plain=$(median < "$b.plain.times")
-  checked=$(median < "$b.checked.times")
-  printf '%s: %d MiB over ssh, median of %d: without checksum %.3f s, with checksum %.3f s, ratio %.3f\n' \
-    "${bins[b]}" "$megabytes" "$rounds" "$plain" "$checked" \
-    "$(awk -v a="$checked" -v b="$plain" 'BEGIN { print a / b }')"
+  plain=$(median 1 < "$b.plain.times"); checked=$(median 1 < "$b.checked.times")
+  plain_cpu=$(median 2 < "$b.plain.times"); checked_cpu=$(median 2 < "$b.checked.times")
+  printf '%s: %d MiB over ssh, medians of %d: without checksum %s s (CPU %s s), with checksum %s s (CPU %s s); ratio %s (CPU %s)\n' \
+    "${bins[b]}" "$megabytes" "$rounds" "$plain" "$plain_cpu" "$checked" "$checked_cpu" \
+    "$(ratio "$checked" "$plain")" "$(ratio "$checked_cpu" "$plain_cpu")"
 done
 printf 'load average after the runs: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
