@@ -118,6 +118,25 @@ fn batches_runs_only_the_named_batches_and_names_a_wrong_part() {
             "{batch}"
         );
     }
+    // With --resume, of the named batches only those not finished run.
+    let (code, stdout, stderr) = exec(
+        &scratch,
+        &[
+            "b.red.yml",
+            "--resume=out",
+            "--format",
+            "json",
+            "--batches",
+            "1-3",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let seen = events(&stdout);
+    assert_eq!(batches_of(&seen, "batch-kept", None), [1, 2], "{stdout}");
+    assert_eq!(batches_of(&seen, "batch-started", None), [3], "{stdout}");
+    assert_eq!(record(&scratch, 3)["state"], "succeeded");
+    assert!(!scratch.path().join("out/0").exists());
     for (list, part) in [("2,6", "`6`"), ("1,x", "`x`"), ("3-1", "`3-1`")] {
         let (code, _, stderr) = exec(&scratch, &[&args[..], &["--batches", list]].concat(), &[]);
         assert_eq!(code, 2, "{list}: {stderr}");
