@@ -14,7 +14,8 @@
 # Needs a Docker daemon with the test images (scripts/docker-up) and the test sshd: the one that
 # RED_TEST_SSHD names (its state directory) when set, else scripts/sshd-up starts one.
 # RED_BIN=PATH times that binary instead of building target/release/red; RED_BASE_BIN=PATH
-# times a second build the same way (an older red, to compare in one sitting).
+# times a second build the same way (an older red, to compare in one sitting), or several
+# separated by `:`.
 case ${1:-} in -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -85,7 +86,10 @@ median() { # of column $1 of the input
 
 cd "$work"
 bins=("$red")
-[ -n "${RED_BASE_BIN:-}" ] && bins+=("$RED_BASE_BIN")
+if [ -n "${RED_BASE_BIN:-}" ]; then
+  IFS=: read -ra base_bins <<< "$RED_BASE_BIN"
+  bins+=("${base_bins[@]}")
+fi
 printf 'load average before the runs: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq "$rounds"); do
   # Every build and variant once a round, and the order turned round every other round, so
