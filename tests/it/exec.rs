@@ -1104,6 +1104,10 @@ fn input_figures_are_true_for_local_files_and_directories() {
     };
     assert_eq!(by_name("f")["bytes"], 77, "{inputs}");
     assert_eq!(by_name("d")["bytes"], 15, "{inputs}");
+    // A bound local File is hashed where it is (read once); a Directory has no digest.
+    let f_sha256 = crate::support::figures::sha256("x".repeat(77).as_bytes());
+    assert_eq!(by_name("f")["sha256"], f_sha256, "{inputs}");
+    assert_eq!(by_name("d")["sha256"], serde_json::Value::Null, "{inputs}");
     let record: serde_json::Value =
         serde_json::from_str(&scratch.read("outputs/.red/result.json")).expect("result.json");
     assert_eq!(record["inputs"], *inputs);

@@ -121,7 +121,12 @@ impl Progress {
 impl Events for Progress {
     fn emit(&self, event: &Event) {
         match event {
-            Event::RunStarted { image, .. } => self.overall.set_message(image.clone()),
+            Event::RunStarted { image, batches, .. } => {
+                // A resume runs fewer batches than the file has.
+                self.overall.set_length(*batches as u64);
+                self.overall.set_message(image.clone());
+            }
+            Event::BatchKept { .. } => {}
             Event::BatchStarted { batch } => self.line(*batch, "receiving inputs"),
             Event::InputStaged { batch, input } => {
                 self.line(*batch, &format!("input `{}` ready", input.name));

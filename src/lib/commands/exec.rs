@@ -18,6 +18,7 @@ use crate::execute::environment;
 use crate::execute::local::{self, ExecError, ExecOptions, RunReport, State};
 use crate::execute::{Events, NoEvents};
 use crate::fill::Filled;
+use crate::plan::select::Selection;
 use crate::plan::{self, Plan, PlanOptions};
 
 /// Arguments of `red exec`.
@@ -97,6 +98,21 @@ pub struct ExecArgs {
     /// the transfer reads it.
     #[arg(long)]
     pub disable_connector_validation: bool,
+    /// Run only these batches (`3,7-9`; indices as `red plan` shows them).
+    #[arg(long, value_name = "LIST", value_parser = values::batches)]
+    pub batches: Option<Selection>,
+    /// Rerun only the batches an earlier run did not finish.
+    ///
+    /// A batch whose record (`.red/result.json` in its outputs directory) says `succeeded` is
+    /// kept as it is; every other one runs again. DIR is the earlier run's `--outputs`
+    /// directory (default: `--outputs`, else ./outputs and ./outputs_<i>).
+    #[arg(long, value_name = "DIR", num_args = 0..=1)]
+    pub resume: Option<Option<PathBuf>>,
+    /// Refuse an image that is not the one its reference pins (`name@sha256:…`).
+    ///
+    /// The pinned image then runs by its content id. An unpinned image gets a warning.
+    #[arg(long)]
+    pub verify: bool,
 }
 
 /// The `--network` choices.
@@ -163,7 +179,8 @@ fn preserved_environment(
 
 /// Run `red exec`: the front door, the local engine, the summary.
 pub fn run(args: &ExecArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    if let Some(outputs) = &args.outputs {
+    let outputs = outputs_dir(args)?;
+    if let Some(outputs) = &outputs {
         check_outputs_dir(outputs)?;
     }
     let report = Reporter::for_file(printer, &args.file, args.format);
@@ -186,11 +203,25 @@ pub fn run(args: &ExecArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         mode: mode.mode(),
         stable_ids: false,
     };
-    let plan = match report.planned(&filled, &options) {
+    let mut plan = match report.planned(&filled, &options) {
         Ok(plan) => plan,
         Err(status) => return Ok(status),
     };
-    let exec_options = exec_options(args, &filled, env);
+    if let Some(selection) = &args.batches {
+        selection
+            .apply(&mut plan)
+            .map_err(|error| crate::cli::usage(format!("--batches {selection}: {error}")))?;
+    }
+    if args.verify
+        && args.format == OutputFormat::Human
+        && let Some(batch) = plan.batches.first()
+        && let Some(warning) = local::image::unpinned_warning(&filled, &batch.container.image)
+    {
+        // A warning: the status it gives is success.
+        let _ = report.diagnostics(&[warning], Some(filled.source()));
+    }
+    let mut exec_options = exec_options(args, &filled, env);
+    exec_options.outputs = outputs;
     let progress = (args.format == OutputFormat::Human
         && printer.shows_progress()
         && std::io::stderr().is_terminal())
@@ -210,6 +241,9 @@ pub fn run(args: &ExecArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         Ok(run) => Ok(finish(&run, args.format, printer)),
         Err(ExecError::Invalid(diagnostics)) => {
             Ok(report.diagnostics(&diagnostics, Some(filled.source())))
+        }
+        Err(ExecError::Verify(diagnostic)) => {
+            Ok(report.diagnostics(&[*diagnostic], Some(filled.source())))
         }
         Err(ExecError::Interrupted) => {
             printer.err("interrupted\n");
@@ -262,6 +296,25 @@ fn exec_options(args: &ExecArgs, filled: &Filled, env: Vec<String>) -> ExecOptio
         stall_timeout: args.stall_timeout,
         env,
         check_connectors: !args.disable_connector_validation,
+        resume: args.resume.is_some(),
+        verify: args.verify,
+    }
+}
+
+/// `--outputs`, or the directory `--resume DIR` names; both naming different directories is
+/// a usage error.
+fn outputs_dir(args: &ExecArgs) -> anyhow::Result<Option<PathBuf>> {
+    match (&args.outputs, args.resume.as_ref().and_then(Option::as_ref)) {
+        (Some(outputs), Some(resume)) if outputs != resume => Err(crate::cli::usage_with_hint(
+            format!(
+                "`--outputs {}` and `--resume {}` name different directories",
+                outputs.display(),
+                resume.display()
+            ),
+            "give the earlier run's outputs directory once, as `--resume DIR`",
+        )),
+        (Some(outputs), _) => Ok(Some(outputs.clone())),
+        (None, resume) => Ok(resume.cloned()),
     }
 }
 
@@ -370,19 +423,29 @@ fn batch_lines(run: &RunReport) -> String {
     text
 }
 
-/// The run's end, a message on stderr: how many batches succeeded.
+/// The run's end, a message on stderr: the batches an earlier run finished, and how many
+/// batches succeeded.
 fn count_line(run: &RunReport) -> String {
+    let mut text = String::new();
+    if !run.kept.is_empty() {
+        text = format!(
+            "kept {} batch(es) that an earlier run finished: {}\n",
+            run.kept.len(),
+            crate::plan::select::compact(&run.kept)
+        );
+    }
     let done = run
         .batches
         .iter()
         .filter(|b| b.state == State::Succeeded)
         .count();
-    format!(
+    text.push_str(&format!(
         "{}: {done} of {} batch(es) succeeded in {:.2}s\n",
         run.state.as_str(),
         run.batches.len(),
         run.seconds
-    )
+    ));
+    text
 }
 
 #[cfg(test)]
@@ -404,6 +467,7 @@ mod tests {
             run_id: "r".into(),
             state: State::Failed,
             batches: vec![batch],
+            kept: Vec::new(),
             seconds: 0.0,
         };
         let missing = batch_lines(&run(batch(&dir.path().join("none.txt"))));

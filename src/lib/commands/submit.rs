@@ -18,12 +18,13 @@ use crate::cli::args::{AgencyArgs, KioskArgs, OutputFormat, SourceArgs, output_f
 use crate::cli::intake::Reporter;
 use crate::cli::kiosk as kiosk_cli;
 use crate::cli::runtime::{self, Threads};
-use crate::cli::{ExitStatus, Printer, events};
+use crate::cli::{ExitStatus, Printer, events, values};
 use crate::execute::agency::{self as agency_engine, BatchEnd, SubmitError, Submitted};
 use crate::execute::kiosk::Settings;
 use crate::execute::kiosk::batches::{self as kiosk_batches, BatchOutcome, Choice, PrepareError};
 use crate::execute::local::{ExecError, outputs_root};
 use crate::kiosk::Pace;
+use crate::plan::select::Selection;
 use crate::plan::{self, PlanOptions};
 use crate::run_lock::RunLock;
 
@@ -57,6 +58,11 @@ pub struct SubmitArgs {
         "One JSON document on standard output",
     ))]
     pub format: OutputFormat,
+    /// Send only these batches (`3,7-9`; indices as `red plan` shows them).
+    ///
+    /// The broker numbers what it gets from 0; red reports the file's indices.
+    #[arg(long, value_name = "LIST", value_parser = values::batches)]
+    pub batches: Option<Selection>,
     /// Run on a DeepCell Kiosk instead (`--kiosk URL --job-type T`).
     #[command(flatten)]
     pub kiosk: KioskArgs,
@@ -77,8 +83,13 @@ pub fn run(args: &SubmitArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         return Ok(report.diagnostics(&problems, Some(filled.source())));
     }
     let client = agency_cli::client(&args.agency, agency::check::access(&filled), printer)?;
-    let document = plan::to_json(filled.tree().root());
+    let mut document = plan::to_json(filled.tree().root());
     drop(filled);
+    let original = match &args.batches {
+        Some(selection) => agency_engine::select(&mut document, selection)
+            .map_err(|error| crate::cli::usage(format!("--batches {selection}: {error}")))?,
+        None => Vec::new(),
+    };
     let flags = SubmitFlags {
         disable_retry: args.disable_retry,
         disable_connector_validation: args.disable_connector_validation,
@@ -86,7 +97,10 @@ pub fn run(args: &SubmitArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let note = "interrupted; anything submitted goes on at the broker (`red list` shows it)\n";
     runtime::interruptible(Threads::One, printer, note, |cancellation| async move {
         let submitted = match agency_engine::submit(&client, &document, flags).await {
-            Ok(submitted) => submitted,
+            Ok(mut submitted) => {
+                agency_engine::renumber(&mut submitted.batches, &original);
+                submitted
+            }
             Err(SubmitError::Submit(error)) => return Ok(agency_cli::fail(printer, &error)),
             Err(SubmitError::Listing { experiment, source }) => {
                 printer.err(&format!(
@@ -115,7 +129,7 @@ pub fn run(args: &SubmitArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         }
         let events = events::lines(printer, std::io::stderr().is_terminal());
         let followed = tokio::select! {
-            result = agency_engine::follow(&client, &experiment, batches, events.as_ref()) => result,
+            result = agency_engine::follow(&client, &experiment, batches, &original, events.as_ref()) => result,
             () = cancellation.cancelled() => {
                 printer.err(&format!(
                     "stopped following; the batches go on at the broker \
@@ -228,10 +242,15 @@ fn run_on_kiosk(args: &SubmitArgs, printer: &Printer) -> anyhow::Result<ExitStat
         Ok(filled) => filled,
         Err(status) => return Ok(status),
     };
-    let plan = match report.planned(&filled, &PlanOptions::default()) {
+    let mut plan = match report.planned(&filled, &PlanOptions::default()) {
         Ok(plan) => plan,
         Err(status) => return Ok(status),
     };
+    if let Some(selection) = &args.batches {
+        selection
+            .apply(&mut plan)
+            .map_err(|error| crate::cli::usage(format!("--batches {selection}: {error}")))?;
+    }
     let choice = Choice {
         input: kiosk.input.clone(),
         output: kiosk.output.clone(),

@@ -171,16 +171,78 @@ fn parse_checksum(checksum: &str) -> Result<(Algorithm, String), ConnectorError>
     Ok((algorithm, digest.to_ascii_lowercase()))
 }
 
-/// Hash a file with `algorithm`, streaming.
-fn digest(path: &Path, algorithm: Algorithm) -> Result<String, ConnectorError> {
+/// The digests of one file, lower-case hex: always SHA-256 (what `red` records), SHA-1 too when
+/// a `sha1$…` checksum is to be checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hashes {
+    /// SHA-256.
+    pub sha256: String,
+    /// SHA-1, when asked for.
+    pub sha1: Option<String>,
+}
+
+/// The hashes of a file made from its pieces as they land ([`super::Progress::landed`]), so a
+/// received file is never read a second time to check or record it. Pieces must come in file
+/// order; one at offset 0 starts over (a transfer that restarted), any other gap or overlap
+/// spoils the result and [`Self::finish`] then gives nothing (the caller reads the file).
+pub struct StreamHash {
+    sha256: Sha256,
+    sha1: Option<Sha1>,
+    next: u64,
+    spoilt: bool,
+}
+
+impl StreamHash {
+    /// A fresh hash; `sha1` when a `sha1$…` checksum is to be checked as well.
+    #[must_use]
+    pub fn new(sha1: bool) -> Self {
+        Self {
+            sha256: Sha256::new(),
+            sha1: sha1.then(Sha1::new),
+            next: 0,
+            spoilt: false,
+        }
+    }
+
+    /// `data` was written at `offset`.
+    pub fn landed(&mut self, offset: u64, data: &[u8]) {
+        if offset == 0 && (self.next != 0 || self.spoilt) {
+            *self = Self::new(self.sha1.is_some());
+        }
+        if self.spoilt || offset != self.next {
+            self.spoilt = true;
+            return;
+        }
+        self.sha256.update(data);
+        if let Some(sha1) = &mut self.sha1 {
+            sha1.update(data);
+        }
+        self.next += data.len() as u64;
+    }
+
+    /// The hashes, when every byte of a file of `len` bytes went through in order.
+    #[must_use]
+    pub fn finish(self, len: u64) -> Option<Hashes> {
+        (!self.spoilt && self.next == len).then(|| Hashes {
+            sha256: hex(&self.sha256.finalize()),
+            sha1: self.sha1.map(|sha1| hex(&sha1.finalize())),
+        })
+    }
+}
+
+/// Hash a file, reading it once (never through a symbolic link).
+///
+/// # Errors
+/// When it cannot be opened or read.
+pub fn hash_file(path: &Path, sha1: bool) -> Result<Hashes, ConnectorError> {
     let mut file = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW)
         .open(path)
         .map_err(|e| ConnectorError::io(format!("cannot open `{}`", path.display()), e))?;
-    let mut sha1 = Sha1::new();
-    let mut sha256 = Sha256::new();
+    let mut hash = StreamHash::new(sha1);
     let mut buffer = vec![0u8; 1 << 20];
+    let mut offset = 0u64;
     loop {
         let read = match file.read(&mut buffer) {
             Ok(0) => break,
@@ -193,15 +255,52 @@ fn digest(path: &Path, algorithm: Algorithm) -> Result<String, ConnectorError> {
                 ));
             }
         };
-        let chunk = buffer.get(..read).unwrap_or_default();
-        match algorithm {
-            Algorithm::Sha1 => sha1.update(chunk),
-            Algorithm::Sha256 => sha256.update(chunk),
-        }
+        hash.landed(offset, buffer.get(..read).unwrap_or_default());
+        offset += read as u64;
     }
-    Ok(match algorithm {
-        Algorithm::Sha1 => hex(&sha1.finalize()),
-        Algorithm::Sha256 => hex(&sha256.finalize()),
+    hash.finish(offset).ok_or_else(|| {
+        ConnectorError::Content(format!("`{}` changed while it was read", path.display()))
+    })
+}
+
+/// Whether checking `checksum` needs SHA-1 (a malformed checksum needs nothing: it is refused
+/// when compared).
+#[must_use]
+pub fn needs_sha1(checksum: Option<&str>) -> bool {
+    checksum.is_some_and(|c| matches!(parse_checksum(c), Ok((Algorithm::Sha1, _))))
+}
+
+/// A declared checksum that the file does not have: both, written as the RED file writes them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("checksum `{actual}`, the RED file says `{expected}`")]
+pub struct Mismatch {
+    /// What the RED file says.
+    pub expected: String,
+    /// What the file has, in the same algorithm.
+    pub actual: String,
+}
+
+/// Compare `checksum` (`sha1$…` or `sha256$…`) with a file's `hashes`.
+///
+/// # Errors
+/// [`ConnectorError::Content`] for a malformed checksum or one whose algorithm was not hashed;
+/// `Ok(Err(Mismatch))` when it differs.
+pub fn compare(checksum: &str, hashes: &Hashes) -> Result<Result<(), Mismatch>, ConnectorError> {
+    let (algorithm, expected) = parse_checksum(checksum)?;
+    let (name, actual) = match algorithm {
+        Algorithm::Sha256 => ("sha256", Some(&hashes.sha256)),
+        Algorithm::Sha1 => ("sha1", hashes.sha1.as_ref()),
+    };
+    let actual = actual.ok_or_else(|| {
+        ConnectorError::Content(format!("no {name} was computed to check `{checksum}`"))
+    })?;
+    Ok(if *actual == expected {
+        Ok(())
+    } else {
+        Err(Mismatch {
+            expected: checksum.to_owned(),
+            actual: format!("{name}${actual}"),
+        })
     })
 }
 
@@ -210,20 +309,16 @@ fn digest(path: &Path, algorithm: Algorithm) -> Result<String, ConnectorError> {
 /// # Errors
 /// When the file cannot be read.
 pub fn sha1(path: &Path) -> Result<String, ConnectorError> {
-    digest(path, Algorithm::Sha1).map(|hex| format!("sha1${hex}"))
+    let hashes = hash_file(path, true)?;
+    Ok(format!("sha1${}", hashes.sha1.unwrap_or_default()))
 }
 
-/// Check that `path` is a regular file (not a symbolic link: an output that links elsewhere
-/// would deliver a file from outside the run) with the given checksum and size.
+/// Check that `path` is a regular file (not a symbolic link) and has `size` bytes when one is
+/// given; returns its length.
 ///
 /// # Errors
-/// [`ConnectorError::Content`] when it is missing, not a regular file, or differs;
-/// [`ConnectorError::Io`] when it cannot be read.
-pub fn verify_file(
-    path: &Path,
-    checksum: Option<&str>,
-    size: Option<u64>,
-) -> Result<(), ConnectorError> {
+/// [`ConnectorError::Content`] when it is missing, not a regular file, or of another size.
+pub fn check_regular(path: &Path, size: Option<u64>) -> Result<u64, ConnectorError> {
     let metadata = match fs::symlink_metadata(path) {
         Ok(metadata) => metadata,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -260,16 +355,27 @@ pub fn verify_file(
             metadata.len()
         )));
     }
+    Ok(metadata.len())
+}
+
+/// Check that `path` is a regular file (not a symbolic link: an output that links elsewhere
+/// would deliver a file from outside the run) with the given checksum and size.
+///
+/// # Errors
+/// [`ConnectorError::Content`] when it is missing, not a regular file, or differs;
+/// [`ConnectorError::Io`] when it cannot be read.
+pub fn verify_file(
+    path: &Path,
+    checksum: Option<&str>,
+    size: Option<u64>,
+) -> Result<(), ConnectorError> {
+    check_regular(path, size)?;
     if let Some(checksum) = checksum {
-        let (algorithm, expected) = parse_checksum(checksum)?;
-        let actual = digest(path, algorithm)?;
-        if actual != expected {
-            let name = match algorithm {
-                Algorithm::Sha1 => "sha1",
-                Algorithm::Sha256 => "sha256",
-            };
+        let (algorithm, _) = parse_checksum(checksum)?;
+        let hashes = hash_file(path, algorithm == Algorithm::Sha1)?;
+        if let Err(mismatch) = compare(checksum, &hashes)? {
             return Err(ConnectorError::Content(format!(
-                "`{}` has checksum `{name}${actual}`, the RED file says `{checksum}`",
+                "`{}` has {mismatch}",
                 path.display()
             )));
         }
@@ -399,6 +505,44 @@ mod tests {
         for bad in ["md5$abc", "sha1", "sha1$xyz", "sha256$00"] {
             assert!(verify_file(&file, Some(bad), None).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_streamed_hash_is_the_file_hash_and_starts_over_or_gives_up_on_gaps() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        fs::write(&file, "hello").unwrap();
+        let read = hash_file(&file, true).unwrap();
+        assert_eq!(format!("sha256${}", read.sha256), HELLO_SHA256);
+        assert_eq!(format!("sha1${}", read.sha1.clone().unwrap()), HELLO_SHA1);
+        // In order, after a restart at 0: the same hashes as reading the file.
+        let mut stream = StreamHash::new(true);
+        stream.landed(0, b"junk!!");
+        stream.landed(0, b"he");
+        stream.landed(2, b"llo");
+        assert_eq!(stream.finish(5), Some(read.clone()));
+        // A gap, or fewer bytes than the file has: no answer, the caller reads the file.
+        let mut gap = StreamHash::new(false);
+        gap.landed(0, b"he");
+        gap.landed(3, b"lo");
+        assert_eq!(gap.finish(5), None);
+        let mut short = StreamHash::new(false);
+        short.landed(0, b"hell");
+        assert_eq!(short.finish(5), None);
+        assert!(needs_sha1(Some(HELLO_SHA1)) && !needs_sha1(Some(HELLO_SHA256)));
+        assert!(!needs_sha1(None) && !needs_sha1(Some("md5$00")));
+        let other = HELLO_SHA256.replace("2cf2", "0000");
+        let mismatch = compare(&other, &read).unwrap().unwrap_err();
+        assert_eq!(
+            (mismatch.expected.as_str(), mismatch.actual.as_str()),
+            (other.as_str(), HELLO_SHA256)
+        );
+        assert_eq!(compare(HELLO_SHA1, &read).unwrap(), Ok(()));
+        let no_sha1 = Hashes {
+            sha256: read.sha256.clone(),
+            sha1: None,
+        };
+        assert!(compare(HELLO_SHA1, &no_sha1).is_err());
     }
 
     #[test]

@@ -339,6 +339,14 @@ pub trait Progress: Send + Sync {
     /// `bytes` more were moved; `total` is the size when known.
     fn advance(&self, bytes: u64, total: Option<u64>);
 
+    /// `data` was written at `offset` of the file being received, in file order (an offset of
+    /// 0 again means the transfer started over). A receiver that hashes what arrives sees every
+    /// byte as it streams in, so the file is never read a second time for it; the default
+    /// ignores it. Connectors that write a received file themselves call it.
+    fn landed(&self, offset: u64, data: &[u8]) {
+        let _ = (offset, data);
+    }
+
     /// A warning about the transfer that does not fail it (extra entries beside a listing,
     /// links left out); the run shows it to the user.
     fn note(&self, message: &str) {

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::agency::{self, Batch, Client, State, Stream, SubmitFlags};
 use crate::execute::Events;
+use crate::plan::select::{SelectError, Selection};
 
 /// An experiment the broker accepted.
 #[derive(Debug)]
@@ -97,6 +98,46 @@ pub async fn submit(
     }
 }
 
+/// Keep only the batches `selection` names in `document` (`red submit --batches`). The broker
+/// numbers the batches it is sent from 0; the returned list maps its index `i` back to the
+/// file's (give it to [`renumber`]). A file without `batches` is one batch, 0, and stays as it
+/// is.
+///
+/// # Errors
+/// When the selection names a batch the file does not have.
+pub fn select(
+    document: &mut serde_json::Value,
+    selection: &Selection,
+) -> Result<Vec<usize>, SelectError> {
+    let Some(list) = document
+        .get_mut("batches")
+        .and_then(serde_json::Value::as_array_mut)
+    else {
+        return selection
+            .indices(1)
+            .map(|chosen| chosen.into_iter().collect());
+    };
+    let chosen: Vec<usize> = selection.indices(list.len())?.into_iter().collect();
+    let all = std::mem::take(list);
+    *list = all
+        .into_iter()
+        .enumerate()
+        .filter(|(index, _)| chosen.binary_search(index).is_ok())
+        .map(|(_, batch)| batch)
+        .collect();
+    Ok(chosen)
+}
+
+/// Give the broker's batches the file's indices again (see [`select`]); an empty `original`
+/// changes nothing.
+pub fn renumber(batches: &mut [Batch], original: &[usize]) {
+    for batch in batches {
+        if let Some(&index) = original.get(batch.index) {
+            batch.index = index;
+        }
+    }
+}
+
 /// How often the batches of an experiment are polled.
 struct Pacing {
     floor: Duration,
@@ -138,6 +179,7 @@ pub async fn follow(
     client: &Client,
     experiment: &str,
     mut batches: Vec<Batch>,
+    original: &[usize],
     events: &dyn Events,
 ) -> Result<Vec<Batch>, agency::Error> {
     let mut seen: HashMap<String, State> =
@@ -147,6 +189,7 @@ pub async fn follow(
     while !batches.iter().all(|b| b.state.is_terminal()) {
         tokio::time::sleep(delay).await;
         batches = client.experiment_batches(experiment).await?;
+        renumber(&mut batches, original);
         let mut changed = false;
         for batch in &batches {
             let before = seen.insert(batch.id.clone(), batch.state);
@@ -198,4 +241,24 @@ pub async fn ends(client: &Client, batches: &[Batch]) -> Vec<BatchEnd> {
         ends.push(end);
     }
     ends
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_selected_batches_are_sent_and_their_indices_come_back() {
+        let mut document = serde_json::json!({"batches": [{"n": 0}, {"n": 1}, {"n": 2}, {"n": 3}]});
+        let selection = crate::plan::select::parse("1,3").unwrap();
+        let original = select(&mut document, &selection).unwrap();
+        assert_eq!(original, vec![1, 3]);
+        assert_eq!(document["batches"], serde_json::json!([{"n": 1}, {"n": 3}]));
+        let too_far = crate::plan::select::parse("4").unwrap();
+        assert!(select(&mut document, &too_far).is_err());
+        let mut single = serde_json::json!({"inputs": {}});
+        let zero = crate::plan::select::parse("0").unwrap();
+        assert_eq!(select(&mut single, &zero).unwrap(), vec![0]);
+        assert_eq!(single, serde_json::json!({"inputs": {}}));
+    }
 }

@@ -19,6 +19,7 @@ mod glob_refs;
 pub mod number;
 pub mod outputs;
 mod render;
+pub mod select;
 mod stage;
 pub mod tool;
 

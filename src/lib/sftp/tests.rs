@@ -295,9 +295,18 @@ fn a_download_keeps_many_reads_in_flight_and_asks_again_after_short_reads() {
     let moved = Mutex::new(0u64);
     let stop = AtomicBool::new(false);
     let progress = |bytes| *moved.lock().unwrap() += bytes;
+    // What lands is reported in file order, short reads included, so it can be hashed as it
+    // streams: appending the pieces where they say gives the file.
+    let pieces = Mutex::new(Vec::new());
+    let landed = |offset: u64, piece: &[u8]| {
+        let mut pieces = pieces.lock().unwrap();
+        assert_eq!(offset, pieces.len() as u64, "a piece out of order");
+        pieces.extend_from_slice(piece);
+    };
     let control = Control {
         stop: &stop,
         progress: &progress,
+        landed: &landed,
     };
     // Every read is answered with at most 20,000 bytes: the download must ask for the rest.
     // The first 8 replies are held until 8 reads wait, so the reads must be in flight together.
@@ -309,6 +318,10 @@ fn a_download_keeps_many_reads_in_flight_and_asks_again_after_short_reads() {
     std::io::Seek::rewind(&mut target).unwrap();
     target.read_to_end(&mut copied).unwrap();
     assert!(copied == data, "the copy differs from the source");
+    assert!(
+        *pieces.lock().unwrap() == data,
+        "the pieces differ from the source"
+    );
 }
 
 #[test]
@@ -357,6 +370,7 @@ fn uploads_listings_renames_and_errors() {
     let control = Control {
         stop: &stop,
         progress: &|_| {},
+        landed: &|_, _| {},
     };
     let sent = transfer::upload(&session, &mut source, "/d/tmp", 0o644, &control).unwrap();
     assert_eq!(sent, data.len() as u64);
@@ -398,6 +412,7 @@ fn a_stopped_transfer_fails_as_cancelled() {
     let control = Control {
         stop: &stop,
         progress: &|_| {},
+        landed: &|_, _| {},
     };
     let target = tempfile::tempfile().unwrap();
     let result = transfer::download(&session, "/f", None, &target, &control);

@@ -22,6 +22,9 @@ pub struct Control<'a> {
     pub stop: &'a AtomicBool,
     /// Called with each number of bytes moved.
     pub progress: &'a (dyn Fn(u64) + Sync),
+    /// Called by a download with each piece written and its offset, in file order (a hash of
+    /// the file is made from them while it streams in).
+    pub landed: &'a (dyn Fn(u64, &[u8]) + Sync),
 }
 
 impl Control<'_> {
@@ -92,6 +95,7 @@ fn download_handle(
         }
         file.write_all_at(&data, offset)
             .map_err(|e| local("cannot write the local file", &e))?;
+        (control.landed)(offset, &data);
         let got = u32::try_from(data.len()).unwrap_or(asked);
         written += u64::from(got);
         (control.progress)(u64::from(got));

@@ -132,8 +132,12 @@ impl Figures {
     }
 
     /// Output `copy` is `bytes`, by size and digest; where it was delivered to the outputs
-    /// directory, the file there is too.
+    /// directory, the file there is too. Input `f`, which it copies, was recorded with that
+    /// digest as it arrived; the Directory input `d` has none.
     pub(crate) fn assert_copy(&self, bytes: &[u8]) {
+        let (f, d) = (self.input("f"), self.input("d"));
+        assert_eq!(f["sha256"], sha256(bytes), "{f}");
+        assert_eq!(d["sha256"], Value::Null, "{d}");
         let copy = self.output("copy");
         assert_eq!(copy["size"], bytes.len(), "{copy}");
         assert_eq!(copy["sha256"], sha256(bytes), "{copy}");

@@ -26,6 +26,15 @@ pub fn duration(text: &str) -> Result<Duration, String> {
     duration_in(text, MIN_DURATION, MAX_DURATION)
 }
 
+/// A `--batches` list (`3,7-9`): batch indices as `red plan` shows them, checked for form here
+/// and against the file's batches once it is planned.
+///
+/// # Errors
+/// A message naming the part that is wrong.
+pub fn batches(text: &str) -> Result<crate::plan::select::Selection, String> {
+    crate::plan::select::parse(text).map_err(|error| error.to_string())
+}
+
 /// A duration of at most one day (the request timeouts of the remote commands).
 ///
 /// # Errors

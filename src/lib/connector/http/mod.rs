@@ -398,6 +398,7 @@ async fn attempt(
     while let Some(chunk) = watch.next(&mut response).await? {
         let chunk = chunk.as_ref();
         file.write_all(chunk).map_err(write_error)?;
+        context.progress.landed(progress.written, chunk);
         progress.written += chunk.len() as u64;
         progress.received += chunk.len() as u64;
         context.progress.advance(chunk.len() as u64, total);
@@ -478,7 +479,10 @@ impl Http {
                 })?;
             out.write_all(&text).map_err(|e| {
                 ConnectorError::io(format!("cannot write `{}`", destination.display()), e)
-            })
+            })?;
+            // What lands is the rewritten JSON, not the body that streamed in: start over.
+            context.progress.landed(0, &text);
+            Ok(())
         });
         let _ = fs::remove_file(&raw);
         result

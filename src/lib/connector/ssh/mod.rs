@@ -396,9 +396,11 @@ fn fetch(
 ) -> Result<u64, ConnectorError> {
     let file = create_local(local, 0o644)?;
     let progress = |bytes| context.progress.advance(bytes, size);
+    let landed = |offset, data: &[u8]| context.progress.landed(offset, data);
     let control = transfer::Control {
         stop: &context.stop,
         progress: &progress,
+        landed: &landed,
     };
     transfer::download(session, remote_path, size, &file, &control).map_err(|e| remote(target, e))
 }
@@ -425,6 +427,7 @@ fn deliver(
     let control = transfer::Control {
         stop: &context.stop,
         progress: &progress,
+        landed: &|_, _| {},
     };
     let result = transfer::upload(session, &mut file, &partial, mode, &control)
         .and_then(|bytes| session.rename(&partial, remote_path).map(|()| bytes));

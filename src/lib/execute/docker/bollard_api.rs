@@ -20,6 +20,7 @@ use bollard::query_parameters::{
 };
 use futures_util::{StreamExt, TryStreamExt};
 
+use super::pin::ImageIds;
 use super::spec::{registry_host, split_image_reference};
 use super::{
     ContainerApi, ContainerState, Error, OutputChunk, OutputStream, RegistryAuth, RunSpec,
@@ -89,6 +90,23 @@ impl Bollard {
     #[must_use]
     pub fn host(&self) -> &str {
         &self.host
+    }
+
+    /// The content id and repository digests of `image` on this host; `None` when it is not
+    /// here.
+    ///
+    /// # Errors
+    /// [`Error::Daemon`] when the daemon fails to answer.
+    pub async fn image_ids(&self, image: &str) -> Result<Option<ImageIds>, Error> {
+        tracing::debug!(image, "docker: inspect image ids");
+        match self.docker.inspect_image(image).await {
+            Ok(found) => Ok(Some(ImageIds {
+                id: found.id.unwrap_or_default(),
+                repo_digests: found.repo_digests.unwrap_or_default(),
+            })),
+            Err(error) if status_is(&error, &[404]) => Ok(None),
+            Err(error) => Err(daemon("inspect image", image)(error)),
+        }
     }
 }
 

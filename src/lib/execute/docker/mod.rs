@@ -11,6 +11,7 @@
 //! daemon.
 
 mod bollard_api;
+pub mod pin;
 mod run;
 mod spec;
 

@@ -14,8 +14,10 @@
 //! panic and cancellation alike.
 
 pub(crate) mod batch;
+pub mod image;
 pub(crate) mod prepare;
 pub mod report;
+mod resume;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -30,7 +32,7 @@ use crate::connector;
 use crate::diagnostic::Diagnostic;
 use crate::execute::docker::{
     self, Bollard, Cancellation, ContainerUser, NetworkMode, PullPolicy, RegistryAuth,
-    ensure_image, remove_labelled,
+    remove_labelled,
 };
 use crate::fill::Filled;
 use crate::gpus::{self, Selection};
@@ -88,6 +90,11 @@ pub struct ExecOptions {
     /// Check every access block with its connector before anything runs (the reference's
     /// `*-validate`); `false` with `--disable-connector-validation`.
     pub check_connectors: bool,
+    /// Run only the batches whose record in the outputs directory does not say `succeeded`
+    /// (`--resume`); the others are kept as they are.
+    pub resume: bool,
+    /// Refuse an image whose digest differs from the pin in its reference (`--verify`).
+    pub verify: bool,
 }
 
 /// Why a run could not be carried out at all (a batch failing is not one: see
@@ -110,6 +117,10 @@ pub enum ExecError {
     /// GPUs were asked for and cannot be given.
     #[error(transparent)]
     Gpu(#[from] gpus::Error),
+    /// The image on this host is not the one its reference pins (`--verify`), located at the
+    /// reference in the file.
+    #[error("{}", .0.message)]
+    Verify(Box<Diagnostic>),
     /// Another run writes into the same outputs directory.
     #[error(transparent)]
     Lock(#[from] crate::run_lock::Error),
@@ -319,13 +330,14 @@ fn choose_gpus(filled: &Filled, options: &ExecOptions) -> Result<Option<Selectio
     )?)
 }
 
-/// Run every batch of `plan`. Connectors are checked first (all problems at once, located in
-/// the file); then the image is made present, GPUs are chosen, and batches run up to
-/// `options.jobs` at once.
+/// Run every batch of `plan` (with [`ExecOptions::resume`], those an earlier run did not
+/// finish). Connectors are checked first (all problems at once, located in the file); then the
+/// image is made present (and with [`ExecOptions::verify`] checked against its pin), GPUs are
+/// chosen, and batches run up to `options.jobs` at once.
 ///
 /// # Errors
-/// When the run cannot start: connector problems, Docker unreachable, the image missing,
-/// GPUs unavailable, no run directory. Batch failures are in the report.
+/// When the run cannot start: connector problems, Docker unreachable, the image missing or not
+/// the pinned one, GPUs unavailable, no run directory. Batch failures are in the report.
 pub async fn run(
     filled: &Filled,
     plan: &Plan,
@@ -335,82 +347,68 @@ pub async fn run(
 ) -> Result<RunReport, ExecError> {
     let started = Instant::now();
     let several = filled.tree().root().get("batches").is_some();
-    let prepared = prepare::batches(filled, plan, several, options.check_connectors)
-        .map_err(ExecError::Invalid)?;
     let image = plan
         .batches
         .first()
         .map(|b| b.container.image.clone())
         .ok_or(ExecError::Empty)?;
-    // Held until every batch has delivered and written its record.
-    let _lock = crate::run_lock::RunLock::acquire(
-        &outputs_root(options.outputs.as_deref(), several),
-        "--outputs",
-    )?;
+    let lock = || {
+        crate::run_lock::RunLock::acquire(
+            &outputs_root(options.outputs.as_deref(), several),
+            "--outputs",
+        )
+    };
+    // Held until every batch has delivered and written its record. A resume reads the records
+    // under it, so it takes it first; otherwise connector problems are found before it, and a
+    // refused file leaves no outputs directory behind.
+    let (_lock, resumed) = if options.resume {
+        let held = lock()?;
+        let resumed = resume::split(plan, options.outputs.as_deref(), several);
+        (Some(held), Some(resumed))
+    } else {
+        (None, None)
+    };
+    let (plan, kept) = match &resumed {
+        Some(resumed) => (&resumed.plan, resumed.kept.clone()),
+        None => (plan, Vec::new()),
+    };
+    let prepared = prepare::batches(filled, plan, several, options.check_connectors)
+        .map_err(ExecError::Invalid)?;
+    let _lock = match _lock {
+        Some(held) => held,
+        None => lock()?,
+    };
+    let start = Start {
+        run_id: uuid::Uuid::new_v4().simple().to_string(),
+        image,
+        jobs: options.jobs.max(1),
+        kept,
+    };
+    if prepared.is_empty() {
+        start.announce(events.as_ref(), 0, options, several);
+        return Ok(start.report(State::Succeeded, Vec::new(), started));
+    }
     // A daemon that accepts and never answers must not hold Ctrl-C.
     let api = cancellation
         .unless(Bollard::connect())
         .await
         .ok_or(ExecError::Interrupted)??;
-    let auth = registry_auth(filled);
-    cancellation
-        .unless(ensure_image(&api, &image, options.pull, auth.as_ref()))
-        .await
-        .ok_or(ExecError::Interrupted)??;
+    let runs = image::ready(&api, filled, &start.image, options, cancellation).await?;
     let gpus = choose_gpus(filled, options)?;
-    let run_id = uuid::Uuid::new_v4().simple().to_string();
-    let run_dir = RunDir::create(&run_id)?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let bridge = {
-        let stop = Arc::clone(&stop);
-        let cancellation = cancellation.clone();
-        tokio::spawn(async move {
-            cancellation.cancelled().await;
-            stop.store(true, Ordering::Relaxed);
-        })
-    };
-    let jobs = options.jobs.max(1);
-    events.emit(&Event::RunStarted {
-        run_id: run_id.clone(),
-        batches: prepared.len(),
-        jobs,
-        image: image.clone(),
-    });
-    let shared = Shared {
+    let run_dir = RunDir::create(&start.run_id)?;
+    start.announce(events.as_ref(), prepared.len(), options, several);
+    let context = Context {
         api: &api,
         options,
-        run_id: &run_id,
         run_dir: &run_dir.path,
-        image: &image,
+        image: &runs,
         gpus,
-        cancellation,
         several,
-        worker: Worker {
-            connector_context: connector::Context {
-                base_dir: options.base_dir.clone(),
-                stop: Arc::clone(&stop),
-                progress: Arc::new(connector::NoProgress),
-                stall: options.stall_timeout,
-            },
-            events: Arc::clone(&events),
-        },
-        events: Arc::clone(&events),
-        slots: tokio::sync::Semaphore::new(jobs),
-        failed: AtomicBool::new(false),
     };
-    let shared = &shared;
-    let mut reports: Vec<BatchReport> = futures_util::stream::iter(prepared)
-        .map(|batch| batch::run_or_skip(batch, shared))
-        // Twice as many batches in flight as slots: the extra ones are removing their container
-        // or delivering outputs while the next ones run.
-        .buffer_unordered(jobs.saturating_mul(2))
-        .collect()
-        .await;
-    bridge.abort();
-    reports.sort_by_key(|r| r.batch);
+    let reports = run_batches(&context, &start, prepared, events, cancellation).await;
     if !options.leave_container {
         // The guards removed every container; this sweep is for the one a guard could not.
-        let _ = remove_labelled(&api, &run_id).await;
+        let _ = remove_labelled(&api, &start.run_id).await;
     }
     drop(run_dir);
     let state = if cancellation.is_cancelled() {
@@ -420,12 +418,109 @@ pub async fn run(
     } else {
         State::Failed
     };
-    Ok(RunReport {
-        run_id,
-        state,
-        batches: reports,
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    Ok(start.report(state, reports, started))
+}
+
+/// What a run knows before its first batch: its id, image, slots and the batches it keeps.
+struct Start {
+    run_id: String,
+    image: String,
+    jobs: usize,
+    kept: Vec<usize>,
+}
+
+impl Start {
+    /// `run-started`, then a `batch-kept` for every batch a resume leaves as it is.
+    fn announce(&self, events: &dyn Events, batches: usize, options: &ExecOptions, several: bool) {
+        events.emit(&Event::RunStarted {
+            run_id: self.run_id.clone(),
+            batches,
+            jobs: self.jobs,
+            image: self.image.clone(),
+        });
+        for &batch in &self.kept {
+            events.emit(&Event::BatchKept {
+                batch,
+                output_dir: output_dir(options.outputs.as_deref(), several, batch)
+                    .display()
+                    .to_string(),
+            });
+        }
+    }
+
+    fn report(self, state: State, batches: Vec<BatchReport>, started: Instant) -> RunReport {
+        RunReport {
+            run_id: self.run_id,
+            state,
+            batches,
+            kept: self.kept,
+            seconds: started.elapsed().as_secs_f64(),
+        }
+    }
+}
+
+/// What the batches of a run need that was found before they start.
+struct Context<'a> {
+    api: &'a Bollard,
+    options: &'a ExecOptions,
+    run_dir: &'a Path,
+    /// The image reference containers are created from (its content id once verified).
+    image: &'a str,
+    gpus: Option<Selection>,
+    several: bool,
+}
+
+/// Run `prepared` up to `jobs` at once; their reports in index order.
+async fn run_batches(
+    context: &Context<'_>,
+    start: &Start,
+    prepared: Vec<prepare::Batch>,
+    events: Arc<dyn Events>,
+    cancellation: &Cancellation,
+) -> Vec<BatchReport> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let bridge = {
+        let stop = Arc::clone(&stop);
+        let cancellation = cancellation.clone();
+        tokio::spawn(async move {
+            cancellation.cancelled().await;
+            stop.store(true, Ordering::Relaxed);
+        })
+    };
+    let options = context.options;
+    let shared = Shared {
+        api: context.api,
+        options,
+        run_id: &start.run_id,
+        run_dir: context.run_dir,
+        image: context.image,
+        gpus: context.gpus.clone(),
+        cancellation,
+        several: context.several,
+        worker: Worker {
+            connector_context: connector::Context {
+                base_dir: options.base_dir.clone(),
+                stop: Arc::clone(&stop),
+                progress: Arc::new(connector::NoProgress),
+                stall: options.stall_timeout,
+            },
+            events: Arc::clone(&events),
+        },
+        events,
+        slots: tokio::sync::Semaphore::new(start.jobs),
+        failed: AtomicBool::new(false),
+    };
+    let shared = &shared;
+    let mut reports: Vec<BatchReport> = futures_util::stream::iter(prepared)
+        .map(|batch| batch::run_or_skip(batch, shared))
+        // Twice as many batches in flight as slots: the extra ones are removing their container
+        // or delivering outputs while the next ones run.
+        .buffer_unordered(start.jobs.saturating_mul(2))
+        .collect()
+        .await;
+    bridge.abort();
+    reports.sort_by_key(|r| r.batch);
+    reports
 }
 
 #[cfg(test)]

@@ -19,6 +19,8 @@ pub(crate) struct Input {
     pub(crate) listing: Option<Listing>,
     /// The File's `checksum` (`sha1$…`) and `size`, checked once it is received.
     pub(crate) checksum: Option<String>,
+    /// Where the File's `checksum` key is written (`file:line:column`), for a mismatch.
+    pub(crate) checksum_at: Option<String>,
     pub(crate) size: Option<u64>,
     /// Path in the container.
     pub(crate) target: String,
@@ -176,6 +178,12 @@ impl Checker<'_> {
     }
 }
 
+/// `file:line:column` of `node`.
+fn located(filled: &Filled, node: NodeRef<'_>) -> String {
+    let at = node.span().start;
+    format!("{}:{}:{}", filled.source().origin(), at.line, at.column)
+}
+
 /// Resolve every connector of `plan` and, with `check`, check its access block; all problems
 /// at once, located.
 pub(crate) fn batches(
@@ -212,6 +220,9 @@ pub(crate) fn batches(
                     checksum: field("checksum")
                         .and_then(|c| c.as_str())
                         .map(str::to_owned),
+                    checksum_at: object
+                        .and_then(|o| o.get_entry("checksum"))
+                        .map(|(key, _)| located(filled, key)),
                     size: field("size")
                         .and_then(|n| n.as_int())
                         .and_then(|n| u64::try_from(n).ok()),

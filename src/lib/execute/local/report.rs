@@ -79,6 +79,9 @@ pub struct InputReport {
     pub bytes: u64,
     /// Bytes the connector moved while staging (0 for a local bind, whose data is not copied).
     pub transferred: u64,
+    /// SHA-256 of a File input as it arrived, lower-case hex, computed while it streamed in
+    /// (read once from where it is for a local bind); `None` for directories and mounts.
+    pub sha256: Option<String>,
     /// Seconds it took.
     pub seconds: f64,
 }
@@ -186,8 +189,11 @@ pub struct RunReport {
     pub run_id: String,
     /// `succeeded` only when every batch succeeded; `cancelled` when interrupted.
     pub state: State,
-    /// Every batch, in index order.
+    /// Every batch this run ran, in index order.
     pub batches: Vec<BatchReport>,
+    /// Batches a resume left as they were: their record says an earlier run finished them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kept: Vec<usize>,
     /// Seconds from start to end.
     pub seconds: f64,
 }
@@ -207,6 +213,15 @@ pub enum Event {
         jobs: usize,
         /// The image.
         image: String,
+    },
+    /// A batch is not run: `--resume` found a record saying an earlier run finished it, and its
+    /// outputs and record are left as they are.
+    BatchKept {
+        /// The batch.
+        batch: usize,
+        /// Its outputs directory, holding the earlier run's record.
+        #[serde(rename = "outputDir")]
+        output_dir: String,
     },
     /// A batch begins.
     BatchStarted {
@@ -281,12 +296,21 @@ pub trait Events: Send + Sync {
     }
 }
 
-/// Counts the bytes of one transfer and passes the running total on to [`Events::transfer`].
+/// Counts the bytes of one transfer and passes the running total on to [`Events::transfer`];
+/// for a File input it also hashes the pieces as they land.
 pub(crate) struct TransferCounter {
     pub(crate) events: std::sync::Arc<dyn Events>,
     pub(crate) batch: usize,
     pub(crate) name: String,
     pub(crate) bytes: std::sync::atomic::AtomicU64,
+    pub(crate) hash: std::sync::Mutex<Option<crate::connector::content::StreamHash>>,
+}
+
+impl TransferCounter {
+    /// The hash made so far (taken out: it is finished once).
+    pub(crate) fn take_hash(&self) -> Option<crate::connector::content::StreamHash> {
+        self.hash.lock().ok().and_then(|mut hash| hash.take())
+    }
 }
 
 impl crate::connector::Progress for TransferCounter {
@@ -296,6 +320,14 @@ impl crate::connector::Progress for TransferCounter {
             .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed)
             .saturating_add(bytes);
         self.events.transfer(self.batch, &self.name, done, total);
+    }
+
+    fn landed(&self, offset: u64, data: &[u8]) {
+        if let Ok(mut hash) = self.hash.lock()
+            && let Some(hash) = hash.as_mut()
+        {
+            hash.landed(offset, data);
+        }
     }
 }
 

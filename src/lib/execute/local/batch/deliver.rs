@@ -138,6 +138,7 @@ impl Outputs {
                 batch: self.batch.plan.index,
                 name: name.clone(),
                 bytes: AtomicU64::new(0),
+                hash: std::sync::Mutex::new(None),
             }),
             ..self.worker.connector_context.clone()
         };

@@ -9,8 +9,8 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::{BatchRun, Failure, basename, make_dir};
@@ -87,13 +87,17 @@ fn stage_one(
         batch: batch_index,
         name: input.name.clone(),
         bytes: AtomicU64::new(0),
+        hash: Mutex::new(
+            (input.action == Action::ReceiveFile)
+                .then(|| content::StreamHash::new(content::needs_sha1(input.checksum.as_deref()))),
+        ),
     });
     let context = &connector::Context {
         progress: Arc::clone(&counter) as Arc<dyn connector::Progress>,
         ..worker.connector_context.clone()
     };
     let (host, mount) = receive(input, destination, context)?;
-    verify(input, &host, warnings)?;
+    let sha256 = verify(input, &host, counter.take_hash(), warnings)?;
     let report = InputReport {
         name: input.name.clone(),
         connector: input.connector.command().to_owned(),
@@ -104,6 +108,7 @@ fn stage_one(
             Action::ReceiveFile | Action::ReceiveDir => copy::measure(&host).bytes,
         },
         transferred: counter.bytes.load(Ordering::Relaxed),
+        sha256,
         seconds: started.elapsed().as_secs_f64(),
     };
     worker.events.emit(&Event::InputStaged {
@@ -160,8 +165,13 @@ fn receive(
 }
 
 /// What arrived must be what the RED file describes (the reference's content check); entries
-/// of a directory its listing does not name are only a warning.
-fn verify(input: &Input, host: &Path, warnings: &mut Vec<String>) -> Result<(), Failure> {
+/// of a directory its listing does not name are only a warning. Returns a File input's SHA-256.
+fn verify(
+    input: &Input,
+    host: &Path,
+    streamed: Option<content::StreamHash>,
+    warnings: &mut Vec<String>,
+) -> Result<Option<String>, Failure> {
     let content_error = |error: ConnectorError| {
         Failure::new(
             Step::Inputs,
@@ -173,12 +183,16 @@ fn verify(input: &Input, host: &Path, warnings: &mut Vec<String>) -> Result<(), 
         )
     };
     if input.action == Action::ReceiveFile {
-        content::verify_file(host, input.checksum.as_deref(), input.size).map_err(content_error)?;
-    } else if !fs::metadata(host).is_ok_and(|m| m.is_dir()) {
+        return verify_file(input, host, streamed)
+            .map(Some)
+            .map_err(content_error);
+    }
+    if !fs::metadata(host).is_ok_and(|m| m.is_dir()) {
         return Err(content_error(ConnectorError::Content(
             "no directory arrived".into(),
         )));
-    } else if let Some(listing) = &input.listing {
+    }
+    if let Some(listing) = &input.listing {
         let extra = content::verify_listing(host, listing).map_err(content_error)?;
         if !extra.is_empty() {
             warnings.push(format!(
@@ -190,7 +204,34 @@ fn verify(input: &Input, host: &Path, warnings: &mut Vec<String>) -> Result<(), 
             ));
         }
     }
-    Ok(())
+    Ok(None)
+}
+
+/// A File input's size and checksum, from the hash made while it streamed in. A file the
+/// connector did not stream through `red` (a local bind, an external connector, which writes it
+/// itself) is read once here instead. Returns its SHA-256.
+fn verify_file(
+    input: &Input,
+    host: &Path,
+    streamed: Option<content::StreamHash>,
+) -> Result<String, ConnectorError> {
+    let len = content::check_regular(host, input.size)?;
+    let hashes = match streamed.and_then(|hash| hash.finish(len)) {
+        Some(hashes) => hashes,
+        None => content::hash_file(host, content::needs_sha1(input.checksum.as_deref()))?,
+    };
+    if let Some(checksum) = &input.checksum
+        && let Err(mismatch) = content::compare(checksum, &hashes)?
+    {
+        let at = input
+            .checksum_at
+            .as_ref()
+            .map_or_else(String::new, |at| format!(" (at {at})"));
+        return Err(ConnectorError::Content(format!(
+            "it arrived with {mismatch}{at}; nothing was run"
+        )));
+    }
+    Ok(hashes.sha256)
 }
 
 /// Receive one File input into `dir` as `red exec` does (`dir/0/<basename of its target>`,
