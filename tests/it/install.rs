@@ -253,6 +253,10 @@ fn man_page_of_red_names_every_command() {
     );
     for name in command_names() {
         assert!(text.contains(&format!("red-{name}(1)")), "{name}: {text}");
+        // Every command's own page renders without a warning (a `…` in a help text did not).
+        let page = Red::new().args(["man", name.as_str()]).run();
+        assert_eq!(page.code, 0, "{name}: {}", page.stderr);
+        render(&page.stdout, dir.path());
     }
 }
 

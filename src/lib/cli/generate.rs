@@ -144,7 +144,26 @@ fn render(command: Command) -> std::io::Result<ManPage> {
         .manual("User Commands");
     let mut roff = Vec::new();
     man.render(&mut roff)?;
-    Ok(ManPage { name, roff })
+    Ok(ManPage {
+        name,
+        roff: ascii_roff(&String::from_utf8_lossy(&roff)).into_bytes(),
+    })
+}
+
+/// `text` with every character outside ASCII written as a roff escape (`…` as `\[u2026]`):
+/// groff reads its input as Latin-1 unless a preprocessor converts it, so the help texts' UTF-8
+/// would come out as garbage with a warning; the escape reads the same in groff and mandoc.
+fn ascii_roff(text: &str) -> String {
+    use std::fmt::Write as _;
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        if character.is_ascii() {
+            escaped.push(character);
+        } else {
+            let _ = write!(escaped, "\\[u{:04X}]", u32::from(character));
+        }
+    }
+    escaped
 }
 
 #[cfg(test)]
@@ -181,6 +200,14 @@ mod tests {
         let mut script = Vec::new();
         clap_complete::generate(Shell::Bash, command, "red", &mut script);
         String::from_utf8_lossy(&script).into_owned()
+    }
+
+    #[test]
+    fn characters_outside_ascii_become_roff_escapes() {
+        assert_eq!(
+            ascii_roff("pins (`name@sha256:…`) é"),
+            "pins (`name@sha256:\\[u2026]`) \\[u00E9]"
+        );
     }
 
     #[test]
