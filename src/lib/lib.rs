@@ -52,6 +52,7 @@ pub mod fill;
 pub mod gpus;
 pub mod kiosk;
 pub mod load;
+pub mod lock;
 pub mod mount;
 pub mod net;
 pub mod output_file;

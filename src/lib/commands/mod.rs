@@ -9,6 +9,7 @@ pub mod fill;
 pub mod gpus;
 pub mod kiosk;
 pub mod list;
+pub mod lock;
 pub mod logs;
 pub mod man;
 pub mod mount;

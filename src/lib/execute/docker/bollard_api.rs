@@ -90,6 +90,35 @@ impl Bollard {
     pub fn host(&self) -> &str {
         &self.host
     }
+
+    /// What identifies the image `image` on this host: its content id and the registry digests
+    /// it was pulled by; `None` when it is not here. Never pulls.
+    ///
+    /// # Errors
+    /// When the daemon fails to answer.
+    pub async fn image_identity(&self, image: &str) -> Result<Option<ImageIdentity>, Error> {
+        tracing::debug!(image, "docker: inspect image for its identity");
+        match self.docker.inspect_image(image).await {
+            Ok(inspect) => Ok(Some(ImageIdentity {
+                id: inspect.id.unwrap_or_default(),
+                repo_digests: inspect.repo_digests.unwrap_or_default(),
+            })),
+            Err(error) if status_is(&error, &[404]) => Ok(None),
+            Err(error) => Err(daemon("inspect image", image)(error)),
+        }
+    }
+}
+
+/// An image as this host knows it (`docker image inspect`): what `red lock` pins and what a
+/// run's provenance record names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageIdentity {
+    /// The content id, `sha256:<hex>` (the digest of its configuration; local to this host's
+    /// store, not a registry's).
+    pub id: String,
+    /// `repository@sha256:<hex>`: the manifest digests it was pulled by (empty for an image
+    /// built or imported here).
+    pub repo_digests: Vec<String>,
 }
 
 fn daemon(action: &'static str, target: &str) -> impl FnOnce(BollardError) -> Error {

@@ -20,7 +20,7 @@ use std::pin::Pin;
 
 use futures_util::Stream;
 
-pub use bollard_api::{API_TIMEOUT, Bollard, CONNECT_TIMEOUT, DEFAULT_HOST};
+pub use bollard_api::{API_TIMEOUT, Bollard, CONNECT_TIMEOUT, DEFAULT_HOST, ImageIdentity};
 pub use run::{
     Cancellation, ContainerGuard, ContainerOutcome, PullPolicy, ensure_image, remove_labelled,
     run_container, run_container_then,
