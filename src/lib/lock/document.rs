@@ -123,7 +123,7 @@ mod tests {
         let text = locked_text(&template, Some(&pin), &inputs).unwrap();
         assert!(text.contains("url: busybox@sha256:cd"), "{text}");
         assert!(
-            text.contains("checksum: sha256$ab\n      size: 3"),
+            text.contains("    checksum: sha256$ab\n    size: 3"),
             "{text}"
         );
         assert!(

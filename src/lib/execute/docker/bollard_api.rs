@@ -111,7 +111,7 @@ impl Bollard {
 
 /// An image as this host knows it (`docker image inspect`): what `red lock` pins and what a
 /// run's provenance record names.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImageIdentity {
     /// The content id, `sha256:<hex>` (the digest of its configuration; local to this host's
     /// store, not a registry's).

@@ -25,6 +25,7 @@ pub use run::{
     Cancellation, ContainerGuard, ContainerOutcome, PullPolicy, ensure_image, remove_labelled,
     run_container, run_container_then,
 };
+pub(crate) use spec::registry_host;
 pub use spec::{
     Bind, Capture, ContainerUser, MAX_MEMORY_MB, NetworkMode, RunSpec, split_image_reference,
 };

@@ -14,7 +14,9 @@
 //! panic and cancellation alike.
 
 pub(crate) mod batch;
+pub mod facts;
 pub(crate) mod prepare;
+pub mod provenance;
 pub mod report;
 
 use std::fs;
@@ -88,6 +90,9 @@ pub struct ExecOptions {
     /// Check every access block with its connector before anything runs (the reference's
     /// `*-validate`); `false` with `--disable-connector-validation`.
     pub check_connectors: bool,
+    /// What each batch's provenance crate copies (the RED file without secrets, the CWL
+    /// tool); `None` leaves them out of the crate.
+    pub documents: Option<provenance::Documents>,
 }
 
 /// Why a run could not be carried out at all (a batch failing is not one: see
@@ -149,6 +154,8 @@ pub(crate) struct Shared<'a> {
     slots: tokio::sync::Semaphore,
     /// Set when a batch did not succeed (`--fail-fast` starts nothing after that).
     failed: AtomicBool,
+    /// What every batch's record says about the image, the host and `red`.
+    setup: facts::Setup,
 }
 
 impl Shared<'_> {
@@ -319,6 +326,27 @@ fn choose_gpus(filled: &Filled, options: &ExecOptions) -> Result<Option<Selectio
     )?)
 }
 
+/// What every batch's record says about its setup: the image as the daemon holds it (nothing
+/// when it cannot say), the host and its chosen GPUs, `red`'s version.
+async fn setup(
+    api: &Bollard,
+    image: &str,
+    gpus: Option<&Selection>,
+    cancellation: &Cancellation,
+) -> facts::Setup {
+    let identity = cancellation
+        .unless(api.image_identity(image))
+        .await
+        .and_then(Result::ok)
+        .flatten();
+    facts::Setup {
+        image: Some(facts::ImageFacts::new(image, identity)),
+        host: Some(facts::HostFacts::here(gpus)),
+        red_version: facts::RED_VERSION.to_owned(),
+        ..facts::Setup::default()
+    }
+}
+
 /// Run every batch of `plan`. Connectors are checked first (all problems at once, located in
 /// the file); then the image is made present, GPUs are chosen, and batches run up to
 /// `options.jobs` at once.
@@ -358,6 +386,7 @@ pub async fn run(
         .await
         .ok_or(ExecError::Interrupted)??;
     let gpus = choose_gpus(filled, options)?;
+    let setup = setup(&api, &image, gpus.as_ref(), cancellation).await;
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let run_dir = RunDir::create(&run_id)?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -397,6 +426,7 @@ pub async fn run(
         events: Arc::clone(&events),
         slots: tokio::sync::Semaphore::new(jobs),
         failed: AtomicBool::new(false),
+        setup,
     };
     let shared = &shared;
     let mut reports: Vec<BatchReport> = futures_util::stream::iter(prepared)
