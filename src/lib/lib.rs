@@ -44,6 +44,7 @@ pub mod app;
 pub mod bench;
 pub mod cli;
 pub mod commands;
+pub mod compare;
 pub mod connector;
 pub mod convert;
 pub mod diagnostic;

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod cancel;
+pub mod compare;
 pub mod completions;
 pub mod convert;
 pub mod exec;
