@@ -66,7 +66,7 @@ pub enum Command {
     Exec(commands::exec::ExecArgs),
     /// Write a locked copy of a RED file: image pinned, inputs with sizes and checksums.
     Lock(commands::lock::LockArgs),
-    /// Compare two runs' outputs and records: which outputs differ, and how the runs differed.
+    /// Compare two runs: which outputs differ, and what differed in how they ran.
     Compare(commands::compare::CompareArgs),
     /// Send a RED file to a CC-Agency broker; with `--wait`, follow its batches to the end.
     Submit(commands::submit::SubmitArgs),
