@@ -25,6 +25,7 @@ mod limits;
 mod messages;
 mod mount;
 mod plan;
+mod record;
 mod ssh;
 mod upgrade;
 mod validate;
