@@ -374,3 +374,68 @@ fn compare_refuses_what_is_not_a_run() {
         "{run:?}"
     );
 }
+
+/// The Python that has roc-validator: `RED_ROCRATE_PYTHON`, else `rocrate-python` in the
+/// peers' bin directory (scripts/peers-up installs it).
+fn rocrate_python() -> std::path::PathBuf {
+    let python = std::env::var_os("RED_ROCRATE_PYTHON").map_or_else(
+        || crate::support::peers::peers_bin().join("rocrate-python"),
+        std::path::PathBuf::from,
+    );
+    assert!(
+        python.exists(),
+        "no roc-validator at {}: run scripts/peers-up (or set RED_ROCRATE_PYTHON)",
+        python.display()
+    );
+    python
+}
+
+fn rocrate_validate(dir: &Path, profile: &str) -> std::process::Output {
+    std::process::Command::new(rocrate_python())
+        .arg(crate::support::root().join("tests/peers/rocrate_validate.py"))
+        .arg(dir)
+        .arg(profile)
+        .output()
+        .expect("run roc-validator")
+}
+
+#[test]
+#[cfg_attr(
+    not(all(feature = "docker-tests", feature = "peer-tests")),
+    ignore = "needs Docker and roc-validator (scripts/peers-up): see docs/testing.md"
+)]
+fn the_crate_of_a_run_passes_a_real_ro_crate_validator() {
+    let scratch = Scratch::new();
+    scratch.write("vars.yml", format!("registry_password: {CANARY}\n"));
+    scratch.write(
+        "v.red.yml",
+        red_file("echo out > out.txt", "    {}", "inputs: {}\n", &["out"]),
+    );
+    let run = exec(&scratch, "v.red.yml", "run");
+    assert_eq!(run.code, 0, "{run:?}");
+    for profile in ["ro-crate-1.1", "process-run-crate-0.5"] {
+        let checked = rocrate_validate(&scratch.path().join("run"), profile);
+        let said = String::from_utf8_lossy(&checked.stdout);
+        assert!(
+            checked.status.success(),
+            "{profile}: {said}{}",
+            String::from_utf8_lossy(&checked.stderr)
+        );
+        assert!(said.contains("0 issue(s)"), "{said}");
+    }
+    // The validator does find a crate that lacks what RO-Crate requires.
+    let metadata = scratch.path().join("run/ro-crate-metadata.json");
+    let mut broken = json(&fs::read_to_string(&metadata).expect("crate"));
+    for entity in broken["@graph"].as_array_mut().expect("graph") {
+        if entity["@id"] == "./" {
+            entity.as_object_mut().expect("root").remove("license");
+        }
+    }
+    fs::write(&metadata, broken.to_string()).expect("write");
+    let checked = rocrate_validate(&scratch.path().join("run"), "process-run-crate-0.5");
+    assert!(
+        !checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stdout)
+    );
+}

@@ -192,6 +192,12 @@ pub fn crate_of(report: &BatchReport, documents: Option<&Documents>) -> Json {
         }
     }
     graph.push(action(report, &action_id, &tool_id, &inputs, &outputs));
+    graph.push(json!({
+        "@id": "#license",
+        "@type": "CreativeWork",
+        "name": "No license stated",
+        "description": "A RED file states no license for the outputs of its experiment: ask whoever ran it before reusing them.",
+    }));
     graph.push(image_entity(report));
     graph.push(host_entity(report));
     graph.extend(inputs);
@@ -222,6 +228,7 @@ fn root_dataset(report: &BatchReport, parts: Vec<Json>, action_id: &str) -> Json
         "description": "The outputs of one batch of a RED experiment and the record of how it ran.",
         "datePublished": report.setup.end_time.clone().unwrap_or_default(),
         "conformsTo": {"@id": PROFILE},
+        "license": {"@id": "#license"},
         "hasPart": parts,
         "mentions": {"@id": action_id},
     })
@@ -473,6 +480,11 @@ mod tests {
         assert_eq!(root["@type"], "Dataset");
         assert_eq!(root["conformsTo"]["@id"], PROFILE);
         assert_eq!(entity(graph, PROFILE)["@type"], "CreativeWork");
+        // RO-Crate 1.1 requires a license on the root.
+        assert_eq!(
+            entity(graph, root["license"]["@id"].as_str().unwrap())["@type"],
+            "CreativeWork"
+        );
         let action = entity(graph, root["mentions"]["@id"].as_str().unwrap());
         assert_eq!(action["@type"], "CreateAction");
         let tool = entity(graph, action["instrument"]["@id"].as_str().unwrap());
