@@ -48,9 +48,8 @@ pub(super) fn first_difference(a: &Path, b: &Path) -> Option<LineDifference> {
                 b: right.map(|l| shown(&l)),
             });
         }
-        if left.is_none() {
-            return None;
-        }
+        // Both ended together: no line differs.
+        left.as_ref()?;
     }
 }
 
