@@ -199,7 +199,8 @@ pub fn run(args: &ExecArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         Some(template) => provenance::Documents::from_template(template),
         None => provenance::Documents::from_filled(&filled),
     }
-    .ok();
+    .ok()
+    .map(Arc::new);
     let progress = (args.format == OutputFormat::Human
         && printer.shows_progress()
         && std::io::stderr().is_terminal())

@@ -92,7 +92,7 @@ pub struct ExecOptions {
     pub check_connectors: bool,
     /// What each batch's provenance crate copies (the RED file without secrets, the CWL
     /// tool); `None` leaves them out of the crate.
-    pub documents: Option<provenance::Documents>,
+    pub documents: Option<Arc<provenance::Documents>>,
 }
 
 /// Why a run could not be carried out at all (a batch failing is not one: see

@@ -44,15 +44,19 @@ const AD_HOC: [(&str, &str); 6] = [
     ("hostArchitecture", "The host's CPU architecture."),
 ];
 
-/// What a run's crates copy: the RED file without secrets, and its CWL tool.
+/// What a run's crates copy: the RED file without secrets (for a file with `batches`, each
+/// batch's own single-job file, as `red convert batches` writes it, so that 100,000 batches
+/// do not each get a copy of the whole file), and its CWL tool.
 #[derive(Debug, Clone)]
 pub struct Documents {
-    /// `red.yml` or `red.json`.
-    pub red_name: &'static str,
-    /// The RED file's text.
-    pub red: String,
+    /// The document, secrets masked (templates kept), owned.
+    document: Value<'static>,
+    /// Whether to write it as JSON.
+    json: bool,
+    /// Masks the filled values of a document that is not a template (standard input).
+    redactor: Option<crate::redact::Redactor>,
     /// The CWL CommandLineTool, as JSON.
-    pub tool: String,
+    tool: String,
 }
 
 impl Documents {
@@ -70,32 +74,90 @@ impl Documents {
     /// # Errors
     /// As [`Documents::from_template`].
     pub fn from_filled(filled: &Filled) -> Result<Self, convert::Error> {
-        Self::build(filled.tree().root(), filled.is_json(), Some(filled))
+        Self::build(
+            filled.tree().root(),
+            filled.is_json(),
+            Some(filled.redactor().clone()),
+        )
     }
 
     fn build(
         root: crate::tree::NodeRef<'_>,
         json: bool,
-        filled: Option<&Filled>,
+        redactor: Option<crate::redact::Redactor>,
     ) -> Result<Self, convert::Error> {
         let mut document = convert::value(root)?;
         mask_secrets(&mut document, false);
-        let format = if json {
+        let mut tool = convert::emit(&convert::cwl::tool(&document)?, Format::Json { indent: 2 })?;
+        if let Some(redactor) = &redactor {
+            tool = redactor.redact(&tool).into_owned();
+        }
+        Ok(Self {
+            document: owned(&document),
+            json,
+            redactor,
+            tool,
+        })
+    }
+
+    /// The name of the copy of the RED file in the records directory.
+    #[must_use]
+    pub fn red_name(&self) -> &'static str {
+        if self.json { "red.json" } else { "red.yml" }
+    }
+
+    /// The text of the RED file that batch `index` ran: the file itself for a single job,
+    /// else that batch's single-job file.
+    ///
+    /// # Errors
+    /// When the document cannot be written back.
+    pub fn red(&self, index: usize) -> Result<String, convert::Error> {
+        let format = if self.json {
             Format::Json { indent: 2 }
         } else {
             Format::Yaml
         };
-        let mut red = convert::emit(&document, format)?;
-        let mut tool = convert::emit(&convert::cwl::tool(&document)?, Format::Json { indent: 2 })?;
-        if let Some(filled) = filled {
-            red = filled.redactor().redact(&red).into_owned();
-            tool = filled.redactor().redact(&tool).into_owned();
-        }
-        Ok(Self {
-            red_name: if json { "red.json" } else { "red.yml" },
-            red,
-            tool,
+        let text = match convert::batches::list(&self.document) {
+            Ok(batches) => match batches.get(index) {
+                Some(batch) => {
+                    convert::emit(&convert::batches::job(&self.document, batch), format)?
+                }
+                None => convert::emit(&self.document, format)?,
+            },
+            Err(_) => convert::emit(&self.document, format)?,
+        };
+        Ok(match &self.redactor {
+            Some(redactor) => redactor.redact(&text).into_owned(),
+            None => text,
         })
+    }
+
+    /// The CWL tool, as JSON.
+    #[must_use]
+    pub fn tool(&self) -> &str {
+        &self.tool
+    }
+}
+
+/// A value that owns all its text.
+fn owned(value: &Value<'_>) -> Value<'static> {
+    let text = |t: &std::borrow::Cow<'_, str>| std::borrow::Cow::Owned(t.to_string());
+    match value {
+        Value::Null => Value::Null,
+        Value::Bool(flag) => Value::Bool(*flag),
+        Value::Int(t) => Value::Int(text(t)),
+        Value::Float(t) => Value::Float(text(t)),
+        Value::Str(t) => Value::Str(text(t)),
+        Value::Timestamp(t) => Value::Timestamp(text(t)),
+        Value::Binary(t) => Value::Binary(text(t)),
+        Value::Seq(items) => Value::Seq(items.iter().map(owned).collect()),
+        Value::Map(entries) => Value::Map(
+            entries
+                .iter()
+                .map(|(key, item)| (owned(key), owned(item)))
+                .collect(),
+        ),
+        Value::Foreign => Value::Foreign,
     }
 }
 
@@ -138,8 +200,14 @@ pub(crate) fn write(
         fs::write(path, text).map_err(|e| format!("cannot write `{}`: {e}", path.display()))
     };
     if let Some(documents) = documents {
-        put(&records.join(documents.red_name), documents.red.as_bytes())?;
-        put(&records.join("tool.cwl"), documents.tool.as_bytes())?;
+        let red = documents.red(report.batch).map_err(|e| {
+            format!(
+                "cannot write the RED file into `{}`: {e}",
+                records.display()
+            )
+        })?;
+        put(&records.join(documents.red_name()), red.as_bytes())?;
+        put(&records.join("tool.cwl"), documents.tool().as_bytes())?;
     }
     let metadata = crate_of(report, documents);
     let mut text = serde_json::to_vec_pretty(&metadata).map_err(|e| e.to_string())?;
@@ -171,14 +239,14 @@ pub fn crate_of(report: &BatchReport, documents: Option<&Documents>) -> Json {
     let mut parts = Vec::new();
     graph.push(tool_entity(report, documents, &tool_id));
     if let Some(documents) = documents {
-        let id = format!("{}/{}", super::RECORDS_DIR, documents.red_name);
+        let id = format!("{}/{}", super::RECORDS_DIR, documents.red_name());
         parts.push(json!({"@id": tool_id}));
         parts.push(json!({"@id": id}));
         graph.push(json!({
             "@id": id,
             "@type": "File",
             "name": "The RED file, variables as written",
-            "encodingFormat": if documents.red_name.ends_with("json") { "application/json" } else { "application/yaml" },
+            "encodingFormat": if documents.json { "application/json" } else { "application/yaml" },
         }));
     }
     let inputs = input_entities(report);
@@ -513,14 +581,32 @@ mod tests {
     #[test]
     fn the_copied_file_keeps_templates_and_masks_literal_secrets() {
         let documents = Documents::from_template(&template()).unwrap();
-        assert!(!documents.red.contains(CANARY), "{}", documents.red);
-        assert!(documents.red.contains("{{user}}"), "{}", documents.red);
-        assert!(documents.red.contains("{{token}}"), "{}", documents.red);
-        assert!(documents.red.contains(crate::plan::MASK));
-        assert!(documents.tool.contains("CommandLineTool"));
-        assert!(!documents.tool.contains(CANARY));
+        let red = documents.red(0).unwrap();
+        assert!(!red.contains(CANARY), "{red}");
+        assert!(red.contains("{{user}}"), "{red}");
+        assert!(red.contains("{{token}}"), "{red}");
+        assert!(red.contains(crate::plan::MASK));
+        assert!(documents.tool().contains("CommandLineTool"));
+        assert!(!documents.tool().contains(CANARY));
         let metadata = crate_of(&report(), Some(&documents)).to_string();
         assert!(!metadata.contains(CANARY));
+    }
+
+    #[test]
+    fn each_batch_gets_its_own_single_job_file() {
+        let text = "redVersion: '9'\ncli:\n  cwlVersion: v1.0\n  class: CommandLineTool\n  baseCommand: [cat]\n  inputs: {}\n  outputs: {}\nbatches:\n- inputs: {first: one}\n- inputs: {second: two}\n";
+        let template = crate::parse::document(crate::source::SourceFile::new(
+            crate::source::Origin::Memory("b.yml".into()),
+            text.to_owned(),
+        ))
+        .unwrap();
+        let documents = Documents::from_template(&template).unwrap();
+        let second = documents.red(1).unwrap();
+        assert!(second.contains("second: two"), "{second}");
+        assert!(
+            !second.contains("first") && !second.contains("batches"),
+            "{second}"
+        );
     }
 
     #[test]

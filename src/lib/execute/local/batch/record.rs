@@ -42,7 +42,7 @@ impl BatchRun<'_, '_> {
                 .warnings
                 .push(format!("cannot write `{}`: {error}", result.display()));
         }
-        let documents = self.shared.options.documents.as_ref();
+        let documents = self.shared.options.documents.as_deref();
         if let Err(error) = provenance::write(&self.out_dir, report, documents) {
             report.warnings.push(error);
         }
