@@ -135,3 +135,26 @@ fn a_directory_without_records_is_not_a_run() {
         Err(Error::NotADirectory(_))
     ));
 }
+
+#[test]
+fn runs_of_several_batches_are_compared_batch_by_batch() {
+    let batches = |kernel: &str, second: &[u8]| {
+        let dir = tempfile::tempdir().unwrap();
+        for (index, content) in [(0, b"zero".as_slice()), (1, second)] {
+            let batch = dir.path().join(index.to_string());
+            fs::create_dir_all(batch.join(".red")).unwrap();
+            fs::write(batch.join("out.txt"), content).unwrap();
+            let mut record = record("sha256:1", kernel);
+            record["batch"] = index.into();
+            fs::write(batch.join(".red/result.json"), record.to_string()).unwrap();
+        }
+        dir
+    };
+    let a = batches("6.1", b"one");
+    let b = batches("6.2", b"ONE");
+    let comparison = runs(a.path(), b.path()).unwrap();
+    assert_eq!(comparison.same, ["0/out.txt"]);
+    assert_eq!(comparison.different[0].path, "1/out.txt");
+    let hosts: Vec<Option<u64>> = comparison.setup.iter().map(|d| d.batch).collect();
+    assert_eq!(hosts, [Some(0), Some(1)]);
+}
