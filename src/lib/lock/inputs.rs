@@ -9,11 +9,13 @@
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde_json::Value;
 
 use super::{Error, listing};
-use crate::connector::{self, ConnectorError, Received, content, copy};
+use crate::connector::ssh::Ssh;
+use crate::connector::{self, Connector, ConnectorError, Received, content, copy};
 use crate::execute::local::prepare::{self, Input};
 use crate::fill::Filled;
 use crate::plan::{Action, Plan};
@@ -53,51 +55,82 @@ pub struct LockedInput {
     pub lock: InputLock,
 }
 
-/// Lock every input of `plan`, fetching into `scratch` (an empty private directory).
+/// One input to lock, with where it is in the document.
+pub(super) struct Pending {
+    input: Input,
+    batch: Option<usize>,
+    pointer: String,
+}
+
+/// Every input of `plan`, its connector found and its access block checked (all problems at
+/// once, located).
+///
+/// The ssh inputs share one connector whose private directories (key file, askpass socket) are
+/// made inside `scratch`: an interrupt that leaves the fetching thread behind in a connection
+/// then leaves nothing behind once `scratch` is removed.
+pub(super) fn pending(filled: &Filled, plan: &Plan, scratch: &Path) -> Result<Vec<Pending>, Error> {
+    let several = filled.tree().root().get("batches").is_some();
+    let prepared = prepare::batches(filled, plan, several, true).map_err(Error::Connectors)?;
+    let ssh: Arc<dyn Connector> = Arc::new(Ssh::new().with_scratch_dir(scratch.to_path_buf()));
+    let mut pending = Vec::new();
+    for (batch, planned) in prepared.into_iter().zip(&plan.batches) {
+        for (mut input, planned_input) in batch.inputs.into_iter().zip(&planned.inputs) {
+            if input.connector.command() == connector::SSH {
+                input.connector = Arc::clone(&ssh);
+            }
+            pending.push(Pending {
+                input,
+                batch: several.then_some(planned.index),
+                pointer: planned_input.pointer.clone(),
+            });
+        }
+    }
+    Ok(pending)
+}
+
+/// Lock every pending input, fetching into `scratch` (an empty private directory).
 pub(super) fn lock_all(
-    filled: &Filled,
-    plan: &Plan,
+    pending: Vec<Pending>,
     scratch: &Path,
     context: &connector::Context,
     fetch: bool,
 ) -> Result<Vec<LockedInput>, Error> {
-    let several = filled.tree().root().get("batches").is_some();
-    let prepared = prepare::batches(filled, plan, several, true).map_err(Error::Connectors)?;
     let mut done: HashMap<String, InputLock> = HashMap::new();
-    let mut locked = Vec::new();
-    for (batch, planned) in prepared.into_iter().zip(&plan.batches) {
-        for (input, planned_input) in batch.inputs.into_iter().zip(&planned.inputs) {
-            let batch_index = several.then_some(planned.index);
-            let key = format!(
-                "{}\0{:?}\0{}\0{:?}",
-                input.connector.command(),
-                input.action,
-                input.access.value(),
-                input.listing.as_ref().map(|l| &l.0)
-            );
-            let lock = match done.get(&key) {
-                Some(lock) => lock.clone(),
-                None => {
-                    let holder = scratch.join(done.len().to_string());
-                    let lock = lock_one(&input, &holder, context, fetch).map_err(|message| {
-                        Error::Input {
-                            name: input.name.clone(),
-                            batch: batch_index,
-                            message,
-                        }
+    let mut locked = Vec::with_capacity(pending.len());
+    for Pending {
+        input,
+        batch: batch_index,
+        pointer,
+    } in pending
+    {
+        let key = format!(
+            "{}\0{:?}\0{}\0{:?}",
+            input.connector.command(),
+            input.action,
+            input.access.value(),
+            input.listing.as_ref().map(|l| &l.0)
+        );
+        let lock = match done.get(&key) {
+            Some(lock) => lock.clone(),
+            None => {
+                let holder = scratch.join(done.len().to_string());
+                let lock =
+                    lock_one(&input, &holder, context, fetch).map_err(|message| Error::Input {
+                        name: input.name.clone(),
+                        batch: batch_index,
+                        message,
                     })?;
-                    copy::remove_any(&holder);
-                    done.insert(key, lock.clone());
-                    lock
-                }
-            };
-            locked.push(LockedInput {
-                name: input.name,
-                batch: batch_index,
-                pointer: planned_input.pointer.clone(),
-                lock,
-            });
-        }
+                copy::remove_any(&holder);
+                done.insert(key, lock.clone());
+                lock
+            }
+        };
+        locked.push(LockedInput {
+            name: input.name,
+            batch: batch_index,
+            pointer,
+            lock,
+        });
     }
     Ok(locked)
 }

@@ -30,6 +30,7 @@ use std::time::Duration;
 use crate::connector;
 use crate::diagnostic::Diagnostic;
 use crate::execute::docker::{Bollard, Cancellation};
+use crate::execute::local::{RunDir, blocking_until};
 use crate::fill::Filled;
 use crate::plan::Plan;
 
@@ -83,6 +84,9 @@ pub enum Error {
         /// Why.
         source: std::io::Error,
     },
+    /// The thread that fetched the inputs failed (a bug, not a problem of the file).
+    #[error("locking the inputs failed: {0}")]
+    Worker(String),
     /// SIGINT, SIGTERM or SIGHUP.
     #[error("interrupted")]
     Interrupted,
@@ -105,31 +109,31 @@ pub async fn run(
         }
         _ => None,
     };
-    let scratch = Scratch::create()?;
+    let scratch = scratch()?;
+    let pending = inputs::pending(filled, plan, &scratch.path)?;
     let stop = Arc::new(AtomicBool::new(false));
     let context = connector::Context {
         stall: options.stall,
         stop: Arc::clone(&stop),
         ..connector::Context::new(options.base_dir.clone())
     };
-    let fetch = options.fetch;
-    let locked = tokio::task::block_in_place(|| {
-        let watcher = {
-            let cancellation = cancellation.clone();
-            let stop = Arc::clone(&stop);
-            tokio::spawn(async move {
-                cancellation.cancelled().await;
-                stop.store(true, Ordering::Relaxed);
-            })
-        };
-        let locked = inputs::lock_all(filled, plan, &scratch.path, &context, fetch);
-        watcher.abort();
-        locked
-    });
+    let watcher = {
+        let cancellation = cancellation.clone();
+        tokio::spawn(async move {
+            cancellation.cancelled().await;
+            stop.store(true, Ordering::Relaxed);
+        })
+    };
+    let (fetch, path) = (options.fetch, scratch.path.clone());
+    let locked = blocking_until(cancellation, move || {
+        inputs::lock_all(pending, &path, &context, fetch)
+    })
+    .await;
+    watcher.abort();
     if cancellation.is_cancelled() {
         return Err(Error::Interrupted);
     }
-    let locked = locked?;
+    let locked = locked.map_err(Error::Worker)??;
     notes.extend(unlocked_notes(&locked));
     if let Some(note) = image.as_ref().and_then(|pin| pin.note.clone()) {
         notes.push(note);
@@ -187,26 +191,19 @@ fn unlocked_notes(locked: &[LockedInput]) -> Vec<String> {
         .collect()
 }
 
-/// A private directory (mode 0700) that fetched inputs pass through, removed when dropped.
-struct Scratch {
-    path: PathBuf,
-}
-
-impl Scratch {
-    fn create() -> Result<Self, Error> {
-        let path = std::env::temp_dir().join(format!("red-lock-{}", uuid::Uuid::new_v4().simple()));
-        fs::create_dir(&path)
-            .and_then(|()| fs::set_permissions(&path, fs::Permissions::from_mode(0o700)))
-            .map_err(|source| Error::Scratch {
-                path: path.clone(),
-                source,
-            })?;
-        Ok(Self { path })
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.path);
-    }
+/// A private directory (mode 0700) that fetched inputs pass through. It is removed as a run's
+/// directory is ([`RunDir`]): never while something is still mounted inside it, which can be the
+/// case when an interrupt leaves the fetching thread behind in the middle of a mount.
+fn scratch() -> Result<RunDir, Error> {
+    // A short name: the ssh connector's askpass socket is made inside, and a socket's path
+    // must fit in 108 bytes.
+    let id = uuid::Uuid::new_v4().as_u64_pair().0;
+    let path = std::env::temp_dir().join(format!("red-lock-{id:016x}"));
+    fs::create_dir(&path)
+        .and_then(|()| fs::set_permissions(&path, fs::Permissions::from_mode(0o700)))
+        .map_err(|source| Error::Scratch {
+            path: path.clone(),
+            source,
+        })?;
+    Ok(RunDir { path })
 }
