@@ -64,6 +64,10 @@ pub enum Command {
     Plan(commands::plan::PlanArgs),
     /// Run an experiment here, every batch in its own Docker container.
     Exec(commands::exec::ExecArgs),
+    /// Write a locked copy of a RED file: image pinned, inputs with sizes and checksums.
+    Lock(commands::lock::LockArgs),
+    /// Compare two runs: which outputs differ, and what differed in how they ran.
+    Compare(commands::compare::CompareArgs),
     /// Send a RED file to a CC-Agency broker; with `--wait`, follow its batches to the end.
     Submit(commands::submit::SubmitArgs),
     /// Show the state of experiments and batches on a CC-Agency broker.
@@ -166,6 +170,8 @@ where
         Command::Fill(args) => commands::fill::run(&args, &printer),
         Command::Plan(args) => commands::plan::run(&args, &printer),
         Command::Exec(args) => commands::exec::run(&args, &printer),
+        Command::Lock(args) => commands::lock::run(&args, &printer),
+        Command::Compare(args) => commands::compare::run(&args, &printer),
         Command::Submit(args) => commands::submit::run(&args, &printer),
         Command::Status(args) => commands::status::run(&args, &printer),
         Command::List(args) => commands::list::run(&args, &printer),

@@ -349,3 +349,67 @@ fn the_daemon_keeps_no_log_and_a_big_stdout_still_arrives_whole() {
     assert_eq!(String::from_utf8_lossy(&inspected.stdout).trim(), "none");
     assert_eq!(written.ok(), Some(SIZE), "the output did not arrive whole");
 }
+
+/// A RED file whose one File input comes over ssh from `port` on 127.0.0.1.
+fn ssh_input_file(port: &str) -> String {
+    format!(
+        r#"redVersion: "9"
+cli:
+  cwlVersion: v1.0
+  class: CommandLineTool
+  baseCommand: [cat]
+  inputs:
+    text:
+      type: File
+      inputBinding: {{position: 0}}
+  outputs: {{}}
+inputs:
+  text:
+    class: File
+    connector:
+      command: red-connector-ssh
+      access:
+        host: 127.0.0.1
+        port: {port}
+        hostKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA
+        auth: {{username: u, password: canary-pw-5e1b}}
+        filePath: in.txt
+container:
+  engine: docker
+  settings:
+    image:
+      url: {BUSYBOX}
+execution:
+  engine: ccfaice
+  settings: {{}}
+"#
+    )
+}
+
+/// `red lock` fetching from an ssh peer that accepts and never sends its banner ends at SIGINT:
+/// the ssh client's wait for the banner does not watch red's stop flag, so `red lock` must not
+/// wait for the fetching thread. Its scratch directory is gone afterwards.
+#[test]
+#[cfg_attr(
+    not(feature = "ssh-tests"),
+    ignore = "needs the ssh client: see docs/testing.md"
+)]
+fn sigint_ends_a_lock_waiting_for_a_silent_ssh_peer() {
+    let (url, accepted) = silent_http();
+    let port = url.rsplit(':').next().expect("a port").to_owned();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut red = Red::new()
+        .memory_limit(MEMORY)
+        .file("job.red.yml", ssh_input_file(&port))
+        .env("TMPDIR", &tmp.path().display().to_string())
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .args(["lock", "job.red.yml"])
+        .spawn();
+    accepted.wait_for_one(&mut red, Duration::from_secs(60));
+    let (run, after) = red.signal("-INT", AFTER_SIGNAL + Duration::from_secs(120));
+    assert_eq!(run.code, 130, "{run:?}");
+    assert!(after < AFTER_SIGNAL, "red lock took {after:?} after SIGINT");
+    assert!(run.stderr.contains("interrupted"), "{run:?}");
+    assert!(!run.stdout.contains("canary-pw") && !run.stderr.contains("canary-pw"));
+    assert_dir_empty(tmp.path());
+}

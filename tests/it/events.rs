@@ -78,7 +78,7 @@ execution:
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\nfirst";
 
 /// The volatile parts of a run, as insta filters (pattern, placeholder).
-const VOLATILE: [(&str, &str); 11] = [
+const VOLATILE: [(&str, &str); 15] = [
     // A run id, a container id, the Kiosk's result names.
     (r#""runId":"[0-9a-f]{32}""#, r#""runId":"[RUN_ID]""#),
     (
@@ -107,6 +107,11 @@ const VOLATILE: [(&str, &str); 11] = [
         r"(?m)^(done|failed|error) +[0-9]+\.[0-9]{2} s",
         "$1 [SECONDS] s",
     ),
+    // What a batch's record says of when and where it ran.
+    (r#""(startTime|endTime)":"[^"]+""#, r#""$1":"[TIME]""#),
+    (r#""id":"sha256:[0-9a-f]{64}""#, r#""id":"[IMAGE_ID]""#),
+    (r#""host":\{[^}]*\}"#, r#""host":"[HOST]""#),
+    (r#""redVersion":"[^"]+""#, r#""redVersion":"[VERSION]""#),
 ];
 
 /// Snapshot exit code, stdout and stderr with the volatile parts replaced; `literals` (a

@@ -26,6 +26,7 @@ mod limits;
 mod messages;
 mod mount;
 mod plan;
+mod record;
 mod rerun;
 mod ssh;
 mod upgrade;

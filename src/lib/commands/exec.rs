@@ -15,9 +15,10 @@ use crate::cli::{ExitStatus, Printer, values};
 use crate::diagnostic::Diagnostic;
 use crate::execute::docker::{Cancellation, ContainerUser, NetworkMode, PullPolicy};
 use crate::execute::environment;
-use crate::execute::local::{self, ExecError, ExecOptions, RunReport, State};
+use crate::execute::local::{self, ExecError, ExecOptions, RunReport, State, provenance};
 use crate::execute::{Events, NoEvents};
 use crate::fill::Filled;
+use crate::parse::Parsed;
 use crate::plan::select::Selection;
 use crate::plan::{self, Plan, PlanOptions};
 
@@ -184,9 +185,10 @@ pub fn run(args: &ExecArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         check_outputs_dir(outputs)?;
     }
     let report = Reporter::for_file(printer, &args.file, args.format);
-    if let Err(status) = refuse_remote(&report, &args.file) {
-        return Ok(status);
-    }
+    let template = match refuse_remote(&report, &args.file) {
+        Ok(template) => template,
+        Err(status) => return Ok(status),
+    };
     let filled = match report.filled(&args.file, &args.sources) {
         Ok(filled) => filled,
         Err(status) => return Ok(status),
@@ -222,6 +224,14 @@ pub fn run(args: &ExecArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     }
     let mut exec_options = exec_options(args, &filled, env);
     exec_options.outputs = outputs;
+    // The provenance crate's copy of the file: as written, or (from standard input, which
+    // cannot be read twice) the filled one with every secret masked.
+    exec_options.documents = match &template {
+        Some(template) => provenance::Documents::from_template(template),
+        None => provenance::Documents::from_filled(&filled),
+    }
+    .ok()
+    .map(Arc::new);
     let progress = (args.format == OutputFormat::Human
         && printer.shows_progress()
         && std::io::stderr().is_terminal())
@@ -296,6 +306,7 @@ fn exec_options(args: &ExecArgs, filled: &Filled, env: Vec<String>) -> ExecOptio
         stall_timeout: args.stall_timeout,
         env,
         check_connectors: !args.disable_connector_validation,
+        documents: None,
         resume: args.resume.is_some(),
         verify: args.verify,
     }
@@ -343,9 +354,10 @@ fn run_locally(
 
 /// A file that runs on CC-Agency is refused before any variable is asked for (the file is read
 /// once more for it; standard input can be read once only, so it is checked after filling).
-fn refuse_remote(report: &Reporter<'_>, file: &Path) -> Result<(), ExitStatus> {
+/// Returns the file as written (`None` for standard input), for the provenance crate.
+fn refuse_remote(report: &Reporter<'_>, file: &Path) -> Result<Option<Parsed>, ExitStatus> {
     if file.as_os_str() == "-" {
-        return Ok(());
+        return Ok(None);
     }
     let parsed = intake::load_template(report, file)?;
     match local::remote_engine(&parsed.tree) {
@@ -353,7 +365,7 @@ fn refuse_remote(report: &Reporter<'_>, file: &Path) -> Result<(), ExitStatus> {
         Some(diagnostic) => {
             Err(report.diagnostics_at(&report.path, &[diagnostic], Some(&parsed.source), true))
         }
-        None => Ok(()),
+        None => Ok(Some(parsed)),
     }
 }
 

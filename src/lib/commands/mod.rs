@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod cancel;
+pub mod compare;
 pub mod completions;
 pub mod convert;
 pub mod exec;
@@ -9,6 +10,7 @@ pub mod fill;
 pub mod gpus;
 pub mod kiosk;
 pub mod list;
+pub mod lock;
 pub mod logs;
 pub mod man;
 pub mod mount;

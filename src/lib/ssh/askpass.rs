@@ -24,7 +24,7 @@ use crate::fill::Secret;
 /// The name under which `red` acts as the askpass helper.
 pub const PROGRAM: &str = "red-askpass";
 /// The socket's name beside the helper link.
-const SOCKET: &str = "askpass.sock";
+pub(super) const SOCKET: &str = "askpass.sock";
 /// The most prompts answered per connection (a wrong secret is not retried for ever).
 const MAX_ANSWERS: usize = 2;
 

@@ -158,8 +158,9 @@ struct PrivateDir(PathBuf);
 impl PrivateDir {
     fn new(scratch: Option<&Path>) -> std::io::Result<Self> {
         let mut base = scratch.map_or_else(std::env::temp_dir, Path::to_path_buf);
-        // A Unix socket path must fit in 108 bytes.
-        if base.as_os_str().len() > 60 {
+        // A Unix socket path must fit in 108 bytes with its NUL, and what is added to `base`
+        // (`/red-ssh-<32 hex>/askpass.sock`) takes 54 of them.
+        if base.as_os_str().len() > 107 - 54 {
             base = PathBuf::from("/tmp");
         }
         let path = base.join(format!("red-ssh-{}", uuid::Uuid::new_v4().as_simple()));

@@ -132,3 +132,16 @@ fn redaction_is_longest_first() {
     let text = errors::redact("pw and pw-long", &["pw", "pw-long"]);
     assert_eq!(text, "******** and ********");
 }
+
+#[test]
+fn a_private_directory_leaves_room_for_the_askpass_socket() {
+    let root = tempfile::tempdir().unwrap();
+    let room = 70 - root.path().as_os_str().len();
+    for extra in 1..room {
+        let base = root.path().join("b".repeat(extra));
+        fs::create_dir(&base).unwrap();
+        let dir = PrivateDir::new(Some(&base)).unwrap();
+        let socket = dir.0.join(askpass::SOCKET);
+        assert!(socket.as_os_str().len() < 108, "{}", socket.display());
+    }
+}

@@ -22,10 +22,12 @@ use std::pin::Pin;
 use futures_util::Stream;
 
 pub use bollard_api::{API_TIMEOUT, Bollard, CONNECT_TIMEOUT, DEFAULT_HOST};
+pub use pin::ImageIds;
 pub use run::{
     Cancellation, ContainerGuard, ContainerOutcome, PullPolicy, ensure_image, remove_labelled,
     run_container, run_container_then,
 };
+pub(crate) use spec::registry_host;
 pub use spec::{
     Bind, Capture, ContainerUser, MAX_MEMORY_MB, NetworkMode, RunSpec, split_image_reference,
 };

@@ -14,8 +14,10 @@
 //! panic and cancellation alike.
 
 pub(crate) mod batch;
+pub mod facts;
 pub mod image;
 pub(crate) mod prepare;
+pub mod provenance;
 pub mod report;
 mod resume;
 
@@ -90,6 +92,9 @@ pub struct ExecOptions {
     /// Check every access block with its connector before anything runs (the reference's
     /// `*-validate`); `false` with `--disable-connector-validation`.
     pub check_connectors: bool,
+    /// What each batch's provenance crate copies (the RED file without secrets, the CWL
+    /// tool); `None` leaves them out of the crate.
+    pub documents: Option<Arc<provenance::Documents>>,
     /// Run only the batches whose record in the outputs directory does not say `succeeded`
     /// (`--resume`); the others are kept as they are.
     pub resume: bool,
@@ -160,6 +165,8 @@ pub(crate) struct Shared<'a> {
     slots: tokio::sync::Semaphore,
     /// Set when a batch did not succeed (`--fail-fast` starts nothing after that).
     failed: AtomicBool,
+    /// What every batch's record says about the image, the host and `red`.
+    setup: facts::Setup,
 }
 
 impl Shared<'_> {
@@ -330,6 +337,27 @@ fn choose_gpus(filled: &Filled, options: &ExecOptions) -> Result<Option<Selectio
     )?)
 }
 
+/// What every batch's record says about its setup: the image as the daemon holds it (nothing
+/// when it cannot say), the host and its chosen GPUs, `red`'s version.
+async fn setup(
+    api: &Bollard,
+    image: &str,
+    gpus: Option<&Selection>,
+    cancellation: &Cancellation,
+) -> facts::Setup {
+    let identity = cancellation
+        .unless(api.image_ids(image))
+        .await
+        .and_then(Result::ok)
+        .flatten();
+    facts::Setup {
+        image: Some(facts::ImageFacts::new(image, identity)),
+        host: Some(facts::HostFacts::here(gpus)),
+        red_version: facts::RED_VERSION.to_owned(),
+        ..facts::Setup::default()
+    }
+}
+
 /// Run every batch of `plan` (with [`ExecOptions::resume`], those an earlier run did not
 /// finish). Connectors are checked first (all problems at once, located in the file); then the
 /// image is made present (and with [`ExecOptions::verify`] checked against its pin), GPUs are
@@ -395,6 +423,7 @@ pub async fn run(
         .ok_or(ExecError::Interrupted)??;
     let runs = image::ready(&api, filled, &start.image, options, cancellation).await?;
     let gpus = choose_gpus(filled, options)?;
+    let setup = setup(&api, &start.image, gpus.as_ref(), cancellation).await;
     let run_dir = RunDir::create(&start.run_id)?;
     start.announce(events.as_ref(), prepared.len(), options, several);
     let context = Context {
@@ -404,6 +433,7 @@ pub async fn run(
         image: &runs,
         gpus,
         several,
+        setup,
     };
     let reports = run_batches(&context, &start, prepared, events, cancellation).await;
     if !options.leave_container {
@@ -468,6 +498,8 @@ struct Context<'a> {
     image: &'a str,
     gpus: Option<Selection>,
     several: bool,
+    /// What every batch's record says about the image, the host and `red`.
+    setup: facts::Setup,
 }
 
 /// Run `prepared` up to `jobs` at once; their reports in index order.
@@ -509,6 +541,7 @@ async fn run_batches(
         events,
         slots: tokio::sync::Semaphore::new(start.jobs),
         failed: AtomicBool::new(false),
+        setup: context.setup.clone(),
     };
     let shared = &shared;
     let mut reports: Vec<BatchReport> = futures_util::stream::iter(prepared)

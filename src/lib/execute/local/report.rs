@@ -154,6 +154,9 @@ pub struct BatchReport {
     pub warnings: Vec<String>,
     /// Seconds per step.
     pub timings: Timings,
+    /// When it ran, the image, the host and `red`'s version.
+    #[serde(flatten)]
+    pub setup: super::facts::Setup,
 }
 
 impl BatchReport {
@@ -177,6 +180,7 @@ impl BatchReport {
             stderr: None,
             warnings: Vec::new(),
             timings: Timings::default(),
+            setup: super::facts::Setup::default(),
         }
     }
 }

@@ -35,9 +35,9 @@ use std::time::Instant;
 
 use tokio::sync::SemaphorePermit;
 
-use super::Shared;
 use super::prepare::Batch;
 use super::report::{BatchReport, Event, State, Step};
+use super::{Shared, facts};
 
 /// The name of the directory, inside a batch's output directory, that holds `red`'s records of
 /// it: `result.json`, and `stdout.txt` / `stderr.txt` when the tool did not name its own.
@@ -131,6 +131,7 @@ pub(super) async fn run(
     run.settle(outcome);
     drop(slot);
     run.report.timings.total = started.elapsed().as_secs_f64();
+    run.report.setup.end_time = Some(facts::timestamp(std::time::SystemTime::now()));
     run.write_record();
     shared.events.emit(&Event::BatchFinished {
         batch: run.index,
@@ -158,6 +159,8 @@ impl<'r, 'a> BatchRun<'r, 'a> {
             "",
         );
         report.error = None;
+        report.setup = shared.setup.clone();
+        report.setup.start_time = Some(facts::timestamp(std::time::SystemTime::now()));
         Self {
             shared,
             index,

@@ -8,6 +8,7 @@ use std::fs;
 use std::path::Path;
 
 use super::{BatchRun, RECORDS_DIR};
+use crate::execute::local::provenance;
 
 impl BatchRun<'_, '_> {
     /// Write the batch's record, naming only the stream files that are there (none when no
@@ -40,6 +41,10 @@ impl BatchRun<'_, '_> {
             report
                 .warnings
                 .push(format!("cannot write `{}`: {error}", result.display()));
+        }
+        let documents = self.shared.options.documents.as_deref();
+        if let Err(error) = provenance::write(&self.out_dir, report, documents) {
+            report.warnings.push(error);
         }
     }
 }
