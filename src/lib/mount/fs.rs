@@ -28,7 +28,7 @@ use fuser::{
 use super::Options;
 use super::attrs::{Cached, Listing};
 use super::buffers::Buffers;
-use super::cache::{OpenFile, chunks_per_file};
+use super::cache::{FileCaches, OpenFile, chunks_per_file};
 use super::inodes::{self, InodeTable, ROOT};
 use super::pool::Pool;
 use super::readahead::Config;
@@ -60,6 +60,8 @@ pub struct RemoteFs<R: Remote> {
     pub(super) attrs: Mutex<HashMap<String, Cached<Attrs>>>,
     pub(super) listings: Mutex<HashMap<String, Cached<Listing>>>,
     pub(super) files: Mutex<HashMap<u64, Arc<OpenFile<R>>>>,
+    /// The read caches of open files by inode, shared by their handles.
+    pub(super) caches: FileCaches,
     pub(super) dirs: Mutex<HashMap<u64, Listing>>,
     /// (mtime, size) of each inode at its last open: the page cache is kept while they match.
     pub(super) seen: Mutex<HashMap<u64, (SystemTime, u64)>>,
@@ -102,6 +104,7 @@ impl<R: Remote> RemoteFs<R> {
             attrs: Mutex::new(HashMap::new()),
             listings: Mutex::new(HashMap::new()),
             files: Mutex::new(HashMap::new()),
+            caches: Mutex::new(HashMap::new()),
             dirs: Mutex::new(HashMap::new()),
             seen: Mutex::new(HashMap::new()),
             next_handle: AtomicU64::new(1),
