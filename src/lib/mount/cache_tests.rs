@@ -142,6 +142,9 @@ fn filesystem(memory: &Arc<Memory>) -> RemoteFs<Memory> {
     let options = Options {
         chunk: CHUNK,
         readahead: M,
+        // red's own window, as with `--direct-io` or where the kernel's read-ahead cannot be
+        // raised (`readahead::own_window`).
+        kernel_readahead: false,
         workers: 2,
         ..Options::default()
     };

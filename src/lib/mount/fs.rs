@@ -31,7 +31,7 @@ use super::buffers::Buffers;
 use super::cache::{FileCaches, OpenFile, chunks_per_file};
 use super::inodes::{self, InodeTable, ROOT};
 use super::pool::Pool;
-use super::readahead::Config;
+use super::readahead::{Config, kernel_readahead_settable, own_window};
 use super::remote::{Attrs, Kind, OpenFlags, Remote, RemoteError, guarded};
 
 /// Lock a mutex, taking the data of a poisoned one (a panicking request must not wedge the
@@ -90,7 +90,10 @@ impl<R: Remote> RemoteFs<R> {
         } else {
             "/".to_owned()
         };
-        let readahead = Config::new(options.chunk, options.readahead);
+        let readahead = Config::new(
+            options.chunk,
+            own_window(&options, kernel_readahead_settable()),
+        );
         let chunk = usize::try_from(readahead.chunk).unwrap_or(usize::MAX);
         Ok(Self {
             buffers: Buffers::new(chunk, chunks_per_file(readahead).min(256)),

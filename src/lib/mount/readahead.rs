@@ -31,6 +31,8 @@
 
 use std::ops::Range;
 
+use super::Options;
+
 /// How many sequential runs the planner remembers to guess the block size of random reads.
 const RUNS_KEPT: usize = 8;
 /// A run longer than this many blocks is a stream, not blocks read one after the other.
@@ -175,6 +177,30 @@ impl Planner {
             sequential,
         }
     }
+}
+
+/// The largest window red reads ahead of a stream by itself. With the page cache, and the
+/// kernel's read-ahead raised to `--readahead` (`kernel` says it can be: see
+/// [`kernel_readahead_settable`]), the kernel already asks for every window ahead, up to 16
+/// requests at once: a window of red's own on top fetched what the kernel had cached or would
+/// never ask for (a random 16 MiB read at any page is handed over as a stream of requests, and
+/// red read ahead past its end). Then red reads one chunk ahead. Without the page cache, or
+/// with the kernel's 128 KiB default, red's window is the read-ahead. docs/sshfs.md ("Default")
+/// has what was measured and what was only reasoned.
+pub(super) fn own_window(options: &Options, kernel: bool) -> u64 {
+    if !options.direct_io && options.kernel_readahead && kernel {
+        options.chunk
+    } else {
+        options.readahead
+    }
+}
+
+/// Whether the mount's kernel read-ahead can be raised: as root, with `/sys` writable (in a
+/// container it is often mounted read-only, and the kernel then keeps 128 KiB).
+pub(super) fn kernel_readahead_settable() -> bool {
+    rustix::process::geteuid().is_root()
+        && rustix::fs::statvfs("/sys/class/bdi")
+            .is_ok_and(|stat| !stat.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY))
 }
 
 #[cfg(test)]
@@ -359,6 +385,31 @@ mod tests {
         // The next block is still taken to be 16 MiB long.
         let furthest = read_block(&mut planner, 3000 * M, 1);
         assert!(furthest <= 3016 * M, "fetched up to {furthest}");
+    }
+
+    #[test]
+    fn red_reads_ahead_by_itself_only_where_the_kernel_does_not() {
+        let options = Options::default();
+        assert_eq!(
+            own_window(&options, true),
+            options.chunk,
+            "the kernel reads ahead"
+        );
+        assert_eq!(
+            own_window(&options, false),
+            options.readahead,
+            "128 KiB kernel read-ahead"
+        );
+        let direct = Options {
+            direct_io: true,
+            ..Options::default()
+        };
+        assert_eq!(own_window(&direct, true), direct.readahead, "no page cache");
+        let not_raised = Options {
+            kernel_readahead: false,
+            ..Options::default()
+        };
+        assert_eq!(own_window(&not_raised, true), not_raised.readahead);
     }
 
     proptest::proptest! {
