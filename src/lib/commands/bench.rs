@@ -82,8 +82,9 @@ pub struct IoArgs {
     /// Where a random read may start: on a whole block, on any 4 KiB page, at any byte.
     #[arg(long, value_enum, default_value_t = AlignArg::Block)]
     pub align: AlignArg,
-    /// Mix read sizes: each read's size is drawn between this and `--block` (uniform over the
-    /// logarithm, in whole 4 KiB pages).
+    /// Mix read sizes: each read's size is drawn between this and `--block`.
+    ///
+    /// Uniform over the logarithm of the size, in whole 4 KiB pages.
     #[arg(long, value_name = "SIZE", value_parser = values::size(4096..=1 << 30))]
     pub min_block: Option<u64>,
     /// Parallel readers, each with its own file handle.
