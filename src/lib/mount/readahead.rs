@@ -185,8 +185,9 @@ impl Planner {
 /// requests at once: a window of red's own on top fetched what the kernel had cached or would
 /// never ask for (a random 16 MiB read at any page is handed over as a stream of requests, and
 /// red read ahead past its end). Then red reads one chunk ahead. Without the page cache, or
-/// with the kernel's 128 KiB default, red's window is the read-ahead. docs/sshfs.md ("Default")
-/// has what was measured and what was only reasoned.
+/// with the kernel's 128 KiB default, red's window is the read-ahead. docs/sshfs.md ("Reads at
+/// any offset, mixed sizes, overlapping readers; the default") has what was measured and what
+/// was only reasoned.
 pub(super) fn own_window(options: &Options, kernel: bool) -> u64 {
     if !options.direct_io && options.kernel_readahead && kernel {
         options.chunk
