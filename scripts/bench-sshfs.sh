@@ -13,12 +13,23 @@
 #                  mount's kernel read-ahead raised to 16 MiB (the best tuned sshfs measured)
 #   red            `red mount` with its default options
 #   red-directio   `red mount --direct-io`
-# drops the page cache (as root) and runs three fio jobs, each reading the whole file once with
-# plain read(2) calls (all mounts stay up; each job runs on every mount in turn, so compared
-# figures are taken close together):
-#   seq    sequential 1 MiB reads
-#   rand1  random 16 MiB reads, one reader (fio's random map: every block once)
-#   rand4  random 16 MiB reads, four readers, each over its own quarter of the file
+# drops the page cache (as root) and runs fio jobs, each reading as many bytes as the file holds
+# with plain read(2) calls (all mounts stay up; each job runs on every mount in turn, so
+# compared figures are taken close together):
+#   seq     sequential 1 MiB reads
+#   rand1   random 16 MiB reads, one reader (fio's random map: every aligned block once)
+#   rand4   random 16 MiB reads, four readers, each over its own quarter of the file
+#   urand1  random 16 MiB reads at any 4 KiB page (not on block lines), one reader
+#   ubyte1  random 16 MiB reads at any byte, one reader
+#   mixed   random reads of 64 KiB to 16 MiB (fio's bsrange) at any 4 KiB page, one reader
+#   over4   random 16 MiB reads at any 4 KiB page, four readers over the whole file (their
+#           regions overlap)
+#   over9   the same with nine readers (the study's loader count)
+# The unaligned jobs draw offsets without fio's random map (blocks may overlap, as a loader's
+# crops do). The job `loader` runs `red bench loader` (an HDF5 dataset of LOADER_GIB GiB,
+# default 1, written by `red bench dataset` next to the file) through each mount with
+# `--compare` against the local dataset, and prints the slowdown of each mount; the binary
+# needs `--features hdf5`.
 # and times `ssh -c aes128-gcm@openssh.com … cat FILE > /dev/null` (the link's ceiling with the
 # cipher red uses). The table shows the median MiB/s of the rounds and the ratios of red to
 # each reference (above 1: red is faster), then which of the targets of issue 7 are met.
@@ -32,7 +43,8 @@
 # another user it still runs, with warm caches: the figures then say less).
 #
 # Env: RED (the binary; default: build target/release/red), WORK (default /tmp/red-bench-sshfs),
-# JOBS (which jobs, default "seq rand1 rand4"), MOUNTS (which mounts, default all five),
+# JOBS (which jobs, default "seq rand1 rand4"; ALL_JOBS lists every one), MOUNTS (which mounts,
+# default all five),
 # RED_OPTS (more options for both red mounts, e.g. "--readahead 4M").
 #
 # The older form `scripts/bench-sshfs.sh start DATA_DIR MOUNT_POINT [STATE_DIR]` / `stop
@@ -97,7 +109,9 @@ esac
 size_gib=${1:-2}
 rounds=${2:-3}
 work=${WORK:-/tmp/red-bench-sshfs}
+all_jobs="seq rand1 rand4 urand1 ubyte1 mixed over4 over9 loader"
 jobs_wanted=${JOBS:-seq rand1 rand4}
+[ "$jobs_wanted" = all ] && jobs_wanted=$all_jobs
 mounts_wanted=${MOUNTS:-local sshfs-default sshfs-tuned red red-directio}
 say() { echo "bench-sshfs: $*" >&2; }
 root=0
@@ -268,6 +282,14 @@ run_fio() { # JOB FILE
     rand1) args=(--rw=randread --bs=16m --size="$bytes" --numjobs=1) ;;
     rand4) args=(--rw=randread --bs=16m --size=$((bytes / 4)) --offset_increment=$((bytes / 4))
         --numjobs=4) ;;
+    urand1) args=(--rw=randread --bs=16m --blockalign=4k --norandommap --io_size="$bytes" --numjobs=1) ;;
+    ubyte1) args=(--rw=randread --bs=16m --blockalign=1 --norandommap --io_size="$bytes" --numjobs=1) ;;
+    mixed) args=(--rw=randread --bsrange=64k-16m --blockalign=4k --norandommap --io_size="$bytes"
+        --numjobs=1) ;;
+    over4) args=(--rw=randread --bs=16m --blockalign=4k --norandommap --io_size=$((bytes / 4))
+        --numjobs=4) ;;
+    over9) args=(--rw=randread --bs=16m --blockalign=4k --norandommap --io_size=$((bytes / 9))
+        --numjobs=9) ;;
     esac
     fio --name="$job" --filename="$target" --readonly --ioengine=psync --direct=0 \
         --group_reporting --runtime=120 --output-format=json "${args[@]}" |
@@ -327,9 +349,28 @@ print(f"{(server + client) / size_gib:.2f}")
 PY
 }
 
+# `red bench loader` on the dataset through a mount against the local one: prints the slowdown.
+loader_dataset=$data/tiles.h5
+make_dataset() {
+    local tiles=$((${LOADER_GIB:-1} * 256))
+    if [ ! -f "$loader_dataset" ]; then
+        say "writing an HDF5 dataset of $tiles tiles per array (${LOADER_GIB:-1} GiB)"
+        "$red" bench dataset "$loader_dataset.part" --tiles-per-array "$tiles" > /dev/null
+        mv "$loader_dataset.part" "$loader_dataset"
+        [ "$root" = 1 ] && chown "$user:" "$loader_dataset"
+    fi
+}
+run_loader() { # MOUNTED_DATASET
+    local drop=()
+    [ "$root" = 1 ] && drop=(--drop-caches)
+    "$red" bench loader "$loader_dataset" --compare "$1" "${drop[@]}" --format json |
+        python3 -c 'import json, sys; print("%.3f" % json.load(sys.stdin)["slowdown"])'
+}
+
 # All mounts stay up for the whole run, and each job is run on every mount in turn, so the
 # figures a ratio compares are taken seconds apart (the load of a shared machine drifts).
-declare -A target_of
+declare -A target_of dataset_of
+case " $jobs_wanted " in *" loader "*) make_dataset ;; esac
 for name in $mounts_wanted; do
     if [ "$name" = local ]; then
         target_of[$name]=$file
@@ -338,6 +379,7 @@ for name in $mounts_wanted; do
     point=$work/mnt-$name
     mount_one "$name" "$point"
     target_of[$name]=$point/big.bin
+    dataset_of[$name]=$point/tiles.h5
     [ "$(stat -c %s "${target_of[$name]}")" -eq "$bytes" ] || { say "$name shows the wrong size"; exit 1; }
     cmp -n 16777216 "$file" "${target_of[$name]}" || { say "$name reads other bytes"; exit 1; }
 done
@@ -348,6 +390,16 @@ say "file $size_gib GiB, $rounds rounds, load: $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq "$rounds"); do
     for job in $jobs_wanted; do
         for name in $mounts_wanted; do
+            if [ "$job" = loader ]; then
+                [ "$name" = local ] && continue
+                chain_ticks > "$work/ticks-before"
+                slowdown=$(run_loader "${dataset_of[$name]}")
+                chain_ticks > "$work/ticks-after"
+                read -r cpu fuse_cpu < <(chain_seconds "$work/ticks-before" "$work/ticks-after")
+                printf '%s\t%s\tloader\t%s\t%s\t%s\t0\n' "$round" "$name" "$slowdown" "$cpu" "$fuse_cpu" >> "$results"
+                say "round $round loader $name: slowdown $slowdown against the local dataset, chain CPU $cpu s (FUSE process $fuse_cpu), load $(cut -d' ' -f1 /proc/loadavg)"
+                continue
+            fi
             drop_caches
             chain_ticks > "$work/ticks-before"
             stolen=$(steal_snapshot)
@@ -395,8 +447,12 @@ for line in open(path):
     if fuse:
         fuses[(mount, job)].append(float(fuse))
 med = {key: statistics.median(values) for key, values in runs.items()}
-jobs = ["seq", "rand1", "rand4"]
-heads = {"seq": "seq 1 MiB", "rand1": "rand 16 MiB, 1 reader", "rand4": "rand 16 MiB, 4 readers"}
+heads = {"seq": "seq 1 MiB", "rand1": "rand 16 MiB, 1 reader", "rand4": "rand 16 MiB, 4 readers",
+         "urand1": "16 MiB at any page, 1 reader", "ubyte1": "16 MiB at any byte, 1 reader",
+         "mixed": "64 KiB–16 MiB at any page", "over4": "16 MiB at any page, 4 readers, overlapping",
+         "over9": "16 MiB at any page, 9 readers, overlapping"}
+jobs = [j for j in heads if any(key[1] == j for key in runs)]
+loaders = {key[0]: values for key, values in runs.items() if key[1] == "loader"}
 names = {
     "local": "local file (ceiling of the disk)",
     "ssh-cat": "`ssh -c aes128-gcm cat` (ceiling of the link)",
@@ -463,6 +519,37 @@ for red in ("red", "red-directio"):
 def ratio(red, ref, job):
     a, b = med.get((red, job)), med.get((ref, job))
     return None if a is None or b is None or b == 0 else a / b
+
+if loaders:
+    print("\n`red bench loader` through each mount against the local dataset: slowdown (1 = as fast")
+    print("as the local file), median (min–max); chain CPU seconds of the whole run in brackets\n")
+    print("| mount | slowdown | chain CPU s |")
+    print("| --- | --- | --- |")
+    for m in present + [m for m in loaders if m not in present]:
+        if m in loaders:
+            values = loaders[m]
+            cpu = cpus.get((m, "loader"))
+            cpu_text = f"{statistics.median(cpu):.1f}" if cpu else "—"
+            print(f"| {names[m]} | {statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f}) | {cpu_text} |")
+
+print("\nTargets of issue 22 (against the default sshfs)")
+for red in ("red", "red-directio"):
+    if red not in present and red not in loaders:
+        continue
+    for label, job, want in [
+        ("≥ 2x, 16 MiB at any page, 1 reader", "urand1", 2.0),
+        ("≥ 2x, 16 MiB at any byte, 1 reader", "ubyte1", 2.0),
+        ("≥ 1.5x, 16 MiB at any page, 4 readers", "over4", 1.5),
+        ("≥ 1.5x, 16 MiB at any page, 9 readers", "over9", 1.5),
+        ("≥ 1.5x, mixed sizes", "mixed", 1.5),
+        ("≥ 1.6x, sequential", "seq", 1.6),
+    ]:
+        r = ratio(red, "sshfs-default", job)
+        if r is not None:
+            print(f"  {names[red]}: {label}: {r:.2f} -> {'met' if r >= want else 'NOT met'}")
+    if red in loaders:
+        slow = statistics.median(loaders[red])
+        print(f"  {names[red]}: loader slowdown ≤ 1.1x: {slow:.2f} -> {'met' if slow <= 1.1 else 'NOT met'}")
 
 print("\nTargets of issue 7")
 targets = [

@@ -1065,3 +1065,85 @@ fn exec_figures_are_true_for_ssh_inputs_and_outputs() {
         .collect::<String>();
     assert!(!printed.contains(&server.password), "the password leaked");
 }
+
+/// Reads that start anywhere, through a mount of the real server, with the page cache and
+/// with `direct_io`: nine readers at once, each with its own handle, over one region they all
+/// share (random reads at byte offsets and 1–3 MiB lengths, and a stream from an odd start in
+/// odd-sized reads). Every byte is the server's.
+#[test]
+#[cfg_attr(
+    not(all(feature = "ssh-tests", feature = "fuse-tests")),
+    ignore = "needs sshd and FUSE: see docs/testing.md"
+)]
+fn unaligned_reads_of_overlapping_readers_match_the_server_file() {
+    let server = server();
+    let (name, path) = server.workspace("unaligned");
+    let payload = pattern(24 * 1024 * 1024 + 4321, 11);
+    fs::write(path.join("big.bin"), &payload).expect("data");
+    let connector = connector();
+    for direct_io in [false, true] {
+        let source = connector
+            .mount_source(
+                &Access::new(server.access("dirPath", &name)),
+                &Context::new(PathBuf::from(".")),
+            )
+            .expect("a mountable directory");
+        let mountpoint = tempfile::tempdir().expect("mount point");
+        let options = red::mount::Options {
+            direct_io,
+            ..red::mount::Options::default()
+        };
+        let guard = source.mount(mountpoint.path(), options).expect("mount");
+        let file_path = mountpoint.path().join("big.bin");
+        std::thread::scope(|scope| {
+            for reader in 0..9u64 {
+                let (file_path, payload) = (&file_path, &payload);
+                scope.spawn(move || overlapping_reader(file_path, payload, reader, direct_io));
+            }
+        });
+        guard.unmount().expect("unmount");
+    }
+}
+
+/// One reader of [`unaligned_reads_of_overlapping_readers_match_the_server_file`].
+fn overlapping_reader(file_path: &Path, payload: &[u8], reader: u64, direct_io: bool) {
+    use std::os::unix::fs::FileExt as _;
+
+    let file = fs::File::open(file_path).expect("open through the mount");
+    let check = |offset: u64, len: usize| {
+        let mut buffer = vec![0u8; len];
+        let mut filled = 0;
+        while filled < len {
+            let got = file
+                .read_at(&mut buffer[filled..], offset + filled as u64)
+                .expect("read through the mount");
+            if got == 0 {
+                break;
+            }
+            filled += got;
+        }
+        let from = usize::try_from(offset).expect("offset").min(payload.len());
+        let want = &payload[from..(from + len).min(payload.len())];
+        assert!(
+            &buffer[..filled] == want,
+            "reader {reader} (direct_io {direct_io}): {len} bytes at {offset} differ"
+        );
+    };
+    // A linear congruential sequence: offsets uniform over the bytes of 4–20 MiB.
+    let mut state = 0x9e37_79b9_u64.wrapping_mul(reader + 1);
+    for _ in 0..12 {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let offset = 4 * 1024 * 1024 + (state >> 33) % (16 * 1024 * 1024);
+        let len = 1024 * 1024 + usize::try_from((state >> 13) % (2 * 1024 * 1024)).expect("len");
+        check(offset, len);
+    }
+    let mut offset = 8 * 1024 * 1024 + 12_345 + 777 * reader;
+    while offset < 16 * 1024 * 1024 {
+        check(offset, 300_001);
+        offset += 300_001;
+    }
+    // The end of the file, from an odd offset: a short read.
+    check(payload.len() as u64 - 5_000, 100_000);
+}

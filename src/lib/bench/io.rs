@@ -2,11 +2,15 @@
 //! several in parallel), and measure throughput, per-read latency and CPU time.
 //!
 //! Each reader is a std thread with its own file handle using positional reads (`pread`), so
-//! readers never share a file offset. Work is handed out as numbered tickets from one atomic
-//! counter: with `--bytes N` there are exactly enough tickets to read `N` bytes, so the bytes
-//! read are exactly the bytes asked for. Offsets are whole blocks: random ones come from a
-//! generator seeded per round and reader; sequential ones walk the file in ticket order and wrap
-//! at its end. Several targets are measured in alternating rounds so that drift of the machine
+//! readers never share a file offset. Work is handed out from one atomic byte counter: with
+//! `--bytes N` the readers claim exactly `N` bytes between them, so the bytes read are exactly
+//! the bytes asked for. Random offsets come from a generator seeded per round and reader, and
+//! start on whole blocks (the study's measurement), on any 4 KiB page or at any byte: real
+//! readers do not align (an HDF5 chunk starts wherever the library placed it), and a cache
+//! tuned on whole blocks can lose on the others. Every random reader reads the whole file, so
+//! several readers overlap. With `--min-block`, each read's size is drawn between it and
+//! `--block` (uniform over the logarithm: as many 64–128 KiB reads as 8–16 MiB ones).
+//! Sequential offsets walk the file in the order the bytes were claimed and wrap at its end. Several targets are measured in alternating rounds so that drift of the machine
 //! (other load, thermal) hits them alike.
 
 use std::fs::File;
@@ -80,6 +84,11 @@ pub enum Error {
         /// Its value.
         value: u64,
     },
+    /// Direct I/O with reads that start at any byte.
+    #[error(
+        "`--align byte` cannot be combined with `--direct` (direct I/O starts reads on 4096-byte pages); use `--align page`"
+    )]
+    DirectAtAnyByte,
     /// Dropping the page cache failed.
     #[error(transparent)]
     DropCaches(#[from] sys::Error),
@@ -98,6 +107,18 @@ pub enum Pattern {
     Sequential,
 }
 
+/// Where random reads may start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Align {
+    /// On whole blocks (`k * block`).
+    Block,
+    /// On any 4 KiB page.
+    Page,
+    /// At any byte.
+    Byte,
+}
+
 /// When a round stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limit {
@@ -114,6 +135,11 @@ pub struct Options {
     pub block: u64,
     /// Random or sequential offsets.
     pub pattern: Pattern,
+    /// Where random reads may start.
+    pub align: Align,
+    /// The smallest read when sizes are mixed (each read's size is drawn between this and
+    /// `block`); `None`: every read is `block` bytes.
+    pub min_block: Option<u64>,
     /// Parallel readers.
     pub readers: usize,
     /// When each round stops.
@@ -206,7 +232,14 @@ fn check(options: &Options) -> Result<(), Error> {
         }
     }
     if options.direct {
-        for (option, value) in [("--block", Some(options.block)), ("--bytes", bytes)] {
+        if options.align == Align::Byte {
+            return Err(Error::DirectAtAnyByte);
+        }
+        for (option, value) in [
+            ("--block", Some(options.block)),
+            ("--bytes", bytes),
+            ("--min-block", options.min_block),
+        ] {
             if let Some(value) = value.filter(|v| !v.is_multiple_of(DIRECT_ALIGN)) {
                 return Err(Error::Unaligned { option, value });
             }
@@ -263,29 +296,59 @@ fn open(path: &Path, direct: bool) -> Result<File, Error> {
 /// The work shared by the readers of one round.
 struct Plan<'a> {
     path: &'a Path,
+    /// The file's size.
+    size: u64,
     /// Whole blocks that fit in the file: offsets are `k * block` for `k < blocks`.
     blocks: u64,
     block: u64,
-    tickets: AtomicU64,
+    /// Bytes claimed by the readers so far.
+    claimed: AtomicU64,
     /// Total bytes to read, or `None` to read until `deadline`.
     bytes: Option<u64>,
     deadline: Option<Instant>,
     pattern: Pattern,
+    align: Align,
+    min_block: Option<u64>,
 }
 
 impl Plan<'_> {
-    /// The next read as `(ticket, length)`, or `None` when the round is over.
-    fn next(&self) -> Option<(u64, u64)> {
+    /// Claim the next read of up to `want` bytes: `(bytes claimed before it, length)`, or
+    /// `None` when the round is over.
+    fn next(&self, want: u64) -> Option<(u64, u64)> {
         if self.deadline.is_some_and(|d| Instant::now() >= d) {
             return None;
         }
-        let ticket = self.tickets.fetch_add(1, Ordering::Relaxed);
+        let start = self.claimed.fetch_add(want, Ordering::Relaxed);
         match self.bytes {
-            None => Some((ticket, self.block)),
-            Some(total) => {
-                let start = ticket.checked_mul(self.block)?;
-                (start < total).then(|| (ticket, self.block.min(total - start)))
+            None => Some((start, want)),
+            Some(total) => (start < total).then(|| (start, want.min(total - start))),
+        }
+    }
+
+    /// How many bytes a reader asks for next.
+    fn length(&self, rng: &mut impl rand::Rng) -> u64 {
+        match self.min_block {
+            Some(min) if min < self.block => {
+                let (low, high) = ((min as f64).ln(), (self.block as f64).ln());
+                let drawn = rng.random_range(low..=high).exp() as u64;
+                let drawn = drawn.clamp(min, self.block);
+                // Whole pages, so that `--direct` stays aligned.
+                (drawn - drawn % DIRECT_ALIGN).max(min)
             }
+            _ => self.block,
+        }
+    }
+
+    /// Where a read of `length` bytes starts: `claimed` is what was claimed before it.
+    fn offset(&self, rng: &mut impl rand::Rng, claimed: u64, length: u64) -> u64 {
+        let last = self.size.saturating_sub(length);
+        match (self.pattern, self.align) {
+            (Pattern::Sequential, _) => claimed % (self.blocks * self.block),
+            (Pattern::Random, Align::Block) => rng.random_range(0..self.blocks) * self.block,
+            (Pattern::Random, Align::Page) => {
+                rng.random_range(0..=last / DIRECT_ALIGN) * DIRECT_ALIGN
+            }
+            (Pattern::Random, Align::Byte) => rng.random_range(0..=last),
         }
     }
 }
@@ -303,12 +366,15 @@ fn run_round(
     };
     let plan = Plan {
         path,
+        size,
         blocks: (size / block).max(1),
         block,
-        tickets: AtomicU64::new(0),
+        claimed: AtomicU64::new(0),
         bytes,
         deadline,
         pattern: options.pattern,
+        align: options.align,
+        min_block: options.min_block,
     };
     // Open every handle before the clock starts.
     let files = (0..options.readers)
@@ -377,12 +443,12 @@ fn read_loop(
         latencies_ms: Vec::new(),
         cpu_seconds: None,
     };
-    while let Some((ticket, length)) = plan.next() {
-        let index = match plan.pattern {
-            Pattern::Random => rng.random_range(0..plan.blocks),
-            Pattern::Sequential => ticket % plan.blocks,
+    loop {
+        let want = plan.length(&mut rng);
+        let Some((claimed, length)) = plan.next(want) else {
+            break;
         };
-        let offset = index * plan.block;
+        let offset = plan.offset(&mut rng, claimed, length);
         let target = buffer
             .get_mut(..length as usize)
             .ok_or(Error::ReaderPanicked)?;
@@ -459,23 +525,68 @@ mod tests {
     fn plan(bytes: Option<u64>, block: u64) -> Plan<'static> {
         Plan {
             path: Path::new("x"),
+            size: 4 * block,
             blocks: 4,
             block,
-            tickets: AtomicU64::new(0),
+            claimed: AtomicU64::new(0),
             bytes,
             deadline: None,
             pattern: Pattern::Sequential,
+            align: Align::Block,
+            min_block: None,
         }
     }
 
     #[test]
-    fn tickets_cover_exactly_the_bytes_asked() {
+    fn claims_cover_exactly_the_bytes_asked() {
         let plan = plan(Some(250), 100);
-        assert_eq!(plan.next(), Some((0, 100)));
-        assert_eq!(plan.next(), Some((1, 100)));
-        assert_eq!(plan.next(), Some((2, 50)));
-        assert_eq!(plan.next(), None);
-        assert_eq!(plan.next(), None);
+        assert_eq!(plan.next(100), Some((0, 100)));
+        assert_eq!(plan.next(100), Some((100, 100)));
+        assert_eq!(plan.next(70), Some((200, 50)));
+        assert_eq!(plan.next(100), None);
+        assert_eq!(plan.next(100), None);
+    }
+
+    #[test]
+    fn random_offsets_start_where_the_alignment_allows_and_sizes_mix() {
+        let mut rng = crate::bench::seeded_rng(&[7]);
+        let block = 16 * 1024 * 1024;
+        let mut plan = plan(None, block);
+        plan.size = 40 * block + 12_345;
+        plan.blocks = 40;
+        plan.pattern = Pattern::Random;
+        let mut unaligned = [0usize; 3];
+        for (n, align) in [Align::Block, Align::Page, Align::Byte]
+            .into_iter()
+            .enumerate()
+        {
+            plan.align = align;
+            for _ in 0..200 {
+                let offset = plan.offset(&mut rng, 0, block);
+                assert!(offset + block <= plan.size, "{align:?}: {offset}");
+                let step = match align {
+                    Align::Block => block,
+                    Align::Page => DIRECT_ALIGN,
+                    Align::Byte => 1,
+                };
+                assert_eq!(offset % step, 0, "{align:?}: {offset}");
+                unaligned[n] += usize::from(!offset.is_multiple_of(block));
+            }
+        }
+        assert_eq!(unaligned[0], 0);
+        assert!(unaligned[1] > 190 && unaligned[2] > 190, "{unaligned:?}");
+        plan.min_block = Some(64 * 1024);
+        let sizes: Vec<u64> = (0..400).map(|_| plan.length(&mut rng)).collect();
+        assert!(
+            sizes
+                .iter()
+                .all(|s| (64 * 1024..=block).contains(s) && s % DIRECT_ALIGN == 0)
+        );
+        let small = sizes.iter().filter(|&&s| s < 1024 * 1024).count();
+        assert!(
+            (100..300).contains(&small),
+            "log-uniform: {small} of 400 below 1 MiB"
+        );
     }
 
     #[test]
@@ -483,6 +594,8 @@ mod tests {
         let options = Options {
             block: 1000,
             pattern: Pattern::Random,
+            align: Align::Block,
+            min_block: None,
             readers: 1,
             limit: Limit::Bytes(4096),
             rounds: 1,

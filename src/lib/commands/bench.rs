@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 
-use crate::bench::io::{self, Limit, Pattern};
+use crate::bench::io::{self, Align, Limit, Pattern};
 use crate::bench::plot;
 use crate::cli::args::{OutputFormat, output_format};
 use crate::cli::{ExitStatus, Printer, values};
@@ -42,6 +42,27 @@ impl From<PatternArg> for Pattern {
     }
 }
 
+/// Where `bench io` may start a random read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AlignArg {
+    /// On whole blocks (the study's measurement).
+    Block,
+    /// On any 4 KiB page.
+    Page,
+    /// At any byte (not with `--direct`).
+    Byte,
+}
+
+impl From<AlignArg> for Align {
+    fn from(align: AlignArg) -> Self {
+        match align {
+            AlignArg::Block => Self::Block,
+            AlignArg::Page => Self::Page,
+            AlignArg::Byte => Self::Byte,
+        }
+    }
+}
+
 /// Arguments of `red bench io`.
 #[derive(Debug, Args)]
 #[command(after_help = "See docs/bench.md for the study's measurements and a worked example.")]
@@ -58,6 +79,14 @@ pub struct IoArgs {
     /// Where reads start.
     #[arg(long, value_enum, default_value_t = PatternArg::Random)]
     pub pattern: PatternArg,
+    /// Where a random read may start: on a whole block, on any 4 KiB page, at any byte.
+    #[arg(long, value_enum, default_value_t = AlignArg::Block)]
+    pub align: AlignArg,
+    /// Mix read sizes: each read's size is drawn between this and `--block`.
+    ///
+    /// Uniform over the logarithm of the size, in whole 4 KiB pages.
+    #[arg(long, value_name = "SIZE", value_parser = values::size(4096..=1 << 30))]
+    pub min_block: Option<u64>,
     /// Parallel readers, each with its own file handle.
     #[arg(long, default_value_t = 1, value_parser = values::count(1..=1024))]
     pub readers: usize,
@@ -198,6 +227,8 @@ fn run_io(args: &IoArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let options = io::Options {
         block: args.block,
         pattern: args.pattern.into(),
+        align: args.align.into(),
+        min_block: args.min_block,
         readers: args.readers,
         limit,
         rounds: args.rounds,
@@ -229,11 +260,11 @@ fn run_io(args: &IoArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             Pattern::Random => "random",
             Pattern::Sequential => "sequential",
         };
-        let title = format!(
-            "{pattern} {} reads, {} reader(s)",
-            size(args.block),
-            args.readers
-        );
+        let sizes = match args.min_block {
+            Some(min) => format!("{}–{}", size(min), size(args.block)),
+            None => size(args.block),
+        };
+        let title = format!("{pattern} {sizes} reads, {} reader(s)", args.readers);
         plot::throughput_bars(svg, &title, &series)?;
     }
     match args.format {
@@ -243,6 +274,8 @@ fn run_io(args: &IoArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 "options": {
                     "block": args.block,
                     "pattern": options.pattern,
+                    "align": options.align,
+                    "min_block": args.min_block,
                     "readers": args.readers,
                     "bytes": args.bytes,
                     "duration_seconds": match limit { Limit::Duration(d) => Some(d.as_secs_f64()), Limit::Bytes(_) => None },

@@ -77,14 +77,15 @@ impl Buffers {
         }
     }
 
-    /// Take back a buffer: kept when it has the size, a file is open and fewer than the bound
-    /// wait.
-    pub fn give_back(&self, buffer: Vec<u8>) {
-        if buffer.len() != self.size {
+    /// Take back a buffer: kept when it was made for the size (a read shorter than a chunk
+    /// truncates one; it grows back here), a file is open and fewer than the bound wait.
+    pub fn give_back(&self, mut buffer: Vec<u8>) {
+        if buffer.capacity() != self.size {
             return;
         }
         let mut pool = self.pool();
         if pool.users > 0 && pool.waiting.len() < self.keep {
+            buffer.resize(self.size, 0);
             pool.waiting.push(buffer);
         }
     }
@@ -164,6 +165,12 @@ mod tests {
         drop(chunk);
         drop(buffers.chunk(vec![0; 5], 5));
         assert_eq!(buffers.waiting(), 2, "a buffer of another size is not kept");
+        let mut short = buffers.take();
+        short.truncate(3);
+        buffers.give_back(short);
+        let grown = buffers.take();
+        assert_eq!(grown.len(), 8, "a truncated buffer grows back");
+        buffers.give_back(grown);
         buffers.opened();
         buffers.closed();
         assert_eq!(buffers.waiting(), 2, "a file is still open");

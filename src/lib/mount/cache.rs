@@ -1,39 +1,72 @@
-//! The read cache of open files: the chunks of each open file, fetched ahead as the
+//! The read cache of open files: the bytes of each file, fetched as the
 //! [`readahead`](super::readahead) planner says, and served to the kernel's reads.
 //!
-//! A file is read in fixed chunks (one remote read request each). Every open file keeps the
-//! chunks it fetched, at most [`chunks_per_file`] of them, oldest dropped first, as [`Slot`]s
-//! that a read waits on until the remote answers or the mount's timeout passes. A read asks
-//! the planner which chunks it needs and which to fetch ahead, starts the reads of the chunks
-//! not yet asked for in one batch (in the background when the remote can: no thread waits for
-//! them), and then waits for its own chunks. A failed chunk is not kept, so the next read asks
-//! again. Writes and truncation drop a file's chunks.
+//! What a file holds is a set of [`Extents`]: byte ranges that start where the reads started
+//! (not on a fixed grid), each one remote read request, each a [`Slot`] that a read waits on
+//! until the remote answers or the mount's timeout passes. A read asks its file's planner which
+//! bytes it needs and which to fetch ahead, makes slots for the parts no slot holds yet (cut
+//! into pieces of at most one chunk that line up with the reads to come:
+//! [`super::extents::pieces`]), starts their reads in one batch (in the background when the
+//! remote can: no thread waits for them), and then waits for the slots that hold its bytes.
+//!
+//! The extents belong to the file, not to one open handle: every handle of an inode shares
+//! them ([`FileCache`]), so several readers of one file (nine loader workers, four fio jobs)
+//! wait on the same fetch instead of asking the remote for the same bytes again. Each handle
+//! keeps its own planner (its own read pattern). A failed slot is not kept, so the next read
+//! asks again. Writes and truncation drop a file's extents.
 //!
 //! These are methods of the filesystem ([`RemoteFs`]) because they share its buffers, worker
 //! pool, reconnect flag and options; `fs.rs` has the FUSE side.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Instant, SystemTime};
 
 use fuser::{Errno, FileHandle, FopenFlags};
 
 use super::buffers::{Buffers, Chunk};
+use super::extents::{Extent, Extents, pieces};
 use super::fs::{RemoteFs, errno, lock};
 use super::readahead::{Config, Plan, Planner};
 use super::remote::{BackgroundRead, OpenFlags, ReadDone, Remote, RemoteError, guarded};
 
-/// One chunk of a file being fetched or fetched.
-#[derive(Debug, Default)]
+/// Bytes of a file being fetched or fetched: `len` bytes at `start`.
+#[derive(Debug)]
 struct Slot {
+    start: u64,
+    len: u64,
+    /// The handle whose read made it (its planner takes a read that lands here for the stream
+    /// that fetched it; another handle's fetch says nothing of this handle's pattern).
+    owner: u64,
     state: Mutex<Option<Result<Arc<Chunk>, RemoteError>>>,
     ready: Condvar,
-    /// How many bytes reads have taken from it (a chunk read whole is not asked for again).
+    /// How many bytes reads have taken from it (a slot read whole is not asked for again).
     served: AtomicU64,
 }
 
+impl Extent for Arc<Slot> {
+    fn start(&self) -> u64 {
+        self.start
+    }
+    fn length(&self) -> u64 {
+        self.len
+    }
+}
+
 impl Slot {
+    fn new(range: &Range<u64>, owner: u64) -> Self {
+        Self {
+            start: range.start,
+            len: range.end - range.start,
+            owner,
+            state: Mutex::new(None),
+            ready: Condvar::new(),
+            served: AtomicU64::new(0),
+        }
+    }
+
     fn fill(&self, result: Result<Chunk, RemoteError>) {
         *lock(&self.state) = Some(result.map(Arc::new));
         self.ready.notify_all();
@@ -57,41 +90,32 @@ impl Slot {
     }
 }
 
-/// Chunks of one open file, oldest first, at most `capacity` of them.
-#[derive(Debug, Default)]
-struct Chunks {
-    slots: HashMap<u64, Arc<Slot>>,
-    order: VecDeque<u64>,
-    capacity: usize,
+/// The extents of one file, shared by its open handles.
+#[derive(Debug)]
+pub(super) struct FileCache {
+    extents: Mutex<Extents<Arc<Slot>>>,
+    /// Handles open on it.
+    users: AtomicUsize,
+    /// The remote file's (mtime, size) when the extents were fetched.
+    version: (SystemTime, u64),
 }
 
-impl Chunks {
-    fn evict(&mut self) {
-        while self.slots.len() > self.capacity {
-            let Some(oldest) = self.order.pop_front() else {
-                break;
-            };
-            self.slots.remove(&oldest);
-        }
-    }
-
-    fn clear(&mut self) {
-        self.slots.clear();
-        self.order.clear();
-    }
-}
+/// The file caches of a mount by inode; a cache lives while a handle holds it.
+pub(super) type FileCaches = Mutex<HashMap<u64, Weak<FileCache>>>;
 
 /// An open remote file.
 pub(super) struct OpenFile<R: Remote> {
     remote: Arc<R>,
     buffers: Arc<Buffers>,
     handle: Option<R::Handle>,
+    /// The FUSE file handle.
+    id: u64,
     /// Its path relative to the mount's root.
     pub(super) path: String,
     /// Its size as far as this mount knows (at open, and grown by writes).
     pub(super) size: AtomicU64,
     planner: Mutex<Planner>,
-    chunks: Mutex<Chunks>,
+    cache: Arc<FileCache>,
 }
 
 impl<R: Remote> OpenFile<R> {
@@ -101,14 +125,15 @@ impl<R: Remote> OpenFile<R> {
             .ok_or_else(|| RemoteError::Failure("the file is closed".into()))
     }
 
-    /// Drop the cached chunks: the file changed.
+    /// Drop the cached extents (of every handle of the file): the file changed.
     pub(super) fn forget_chunks(&self) {
-        lock(&self.chunks).clear();
+        lock(&self.cache.extents).clear();
     }
 }
 
 impl<R: Remote> Drop for OpenFile<R> {
     fn drop(&mut self) {
+        self.cache.users.fetch_sub(1, Ordering::Relaxed);
         self.buffers.closed();
         if let Some(handle) = self.handle.take() {
             // Release cannot report errors to anyone; the data went out with each write.
@@ -123,8 +148,14 @@ pub(super) fn chunks_per_file(readahead: Config) -> usize {
     usize::try_from((2 * readahead.max_window + 16 * 1024 * 1024) / readahead.chunk).unwrap_or(64)
 }
 
-/// The bytes of one read: part of a single cached chunk (answered without a copy), or the
-/// parts of several chunks joined.
+/// The most bytes a file's extents hold: [`chunks_per_file`] chunks for each handle open on
+/// it, up to four handles' worth.
+fn capacity(readahead: Config, users: usize) -> u64 {
+    (chunks_per_file(readahead) as u64 * readahead.chunk).saturating_mul(users.clamp(1, 4) as u64)
+}
+
+/// The bytes of one read: part of a single cached slot (answered without a copy), or the
+/// parts of several slots joined.
 pub(super) enum Served {
     /// `chunk[from..to]`.
     Chunk(Arc<Chunk>, usize, usize),
@@ -139,11 +170,17 @@ impl Served {
             Self::Joined(data) => data,
         }
     }
+
+    /// Whether the bytes were joined from several slots (a copy).
+    #[cfg(test)]
+    pub(super) fn joined(&self) -> bool {
+        matches!(self, Self::Joined(_))
+    }
 }
 
 impl<R: Remote> RemoteFs<R> {
-    /// Open the remote file at `path` (relative) and give it an empty read cache; returns the
-    /// new file handle.
+    /// Open the remote file at `path` (relative) and join the read cache of its inode (a new
+    /// one when none is open or the file changed since); returns the new file handle.
     pub(super) fn open_file(&self, path: String, flags: OpenFlags, ino: u64) -> Result<u64, Errno> {
         let remote_path = self.remote_path(&path);
         let (handle, attrs) = self
@@ -158,24 +195,44 @@ impl<R: Remote> RemoteFs<R> {
                 }
             })
             .map_err(|e| errno(&e))?;
-        lock(&self.seen).insert(ino, (attrs.mtime, attrs.size));
-        let capacity = chunks_per_file(self.readahead);
+        let version = (attrs.mtime, attrs.size);
+        lock(&self.seen).insert(ino, version);
         self.buffers.opened();
+        let id = self.next_handle.fetch_add(1, Ordering::Relaxed);
         let file = OpenFile {
             remote: Arc::clone(&self.remote),
             buffers: Arc::clone(&self.buffers),
             handle: Some(handle),
+            id,
             path,
             size: AtomicU64::new(attrs.size),
             planner: Mutex::new(Planner::new(self.readahead)),
-            chunks: Mutex::new(Chunks {
-                capacity,
-                ..Chunks::default()
-            }),
+            cache: self.file_cache(ino, version),
         };
-        let fh = self.next_handle.fetch_add(1, Ordering::Relaxed);
-        lock(&self.files).insert(fh, Arc::new(file));
-        Ok(fh)
+        lock(&self.files).insert(id, Arc::new(file));
+        Ok(id)
+    }
+
+    /// The read cache of inode `ino` for one more handle: the one open handles share, unless
+    /// the remote file's `version` changed since it was filled.
+    fn file_cache(&self, ino: u64, version: (SystemTime, u64)) -> Arc<FileCache> {
+        let mut caches = lock(&self.caches);
+        caches.retain(|_, cache| cache.strong_count() > 0);
+        let cache = caches
+            .get(&ino)
+            .and_then(Weak::upgrade)
+            .filter(|cache| cache.version == version)
+            .unwrap_or_else(|| {
+                let cache = Arc::new(FileCache {
+                    extents: Mutex::new(Extents::default()),
+                    users: AtomicUsize::new(0),
+                    version,
+                });
+                caches.insert(ino, Arc::downgrade(&cache));
+                cache
+            });
+        cache.users.fetch_add(1, Ordering::Relaxed);
+        cache
     }
 
     /// The open flags: the page cache is kept across opens only while the remote file's mtime
@@ -200,8 +257,8 @@ impl<R: Remote> RemoteFs<R> {
         lock(&self.files).get(&fh.0).cloned().ok_or(Errno::EBADF)
     }
 
-    /// Serve `size` bytes at `offset` of an open file from its chunks, fetching what is missing
-    /// and what the planner wants ahead.
+    /// Serve `size` bytes at `offset` of an open file from its extents, fetching what is
+    /// missing and what the planner wants ahead.
     pub(super) fn read_at(
         &self,
         fh: FileHandle,
@@ -210,99 +267,94 @@ impl<R: Remote> RemoteFs<R> {
     ) -> Result<Served, RemoteError> {
         let file = self.file(fh).map_err(|_| RemoteError::NotFound)?;
         let (plan, needed) = self.request(&file, offset, size);
-        gather(
-            &file,
-            &plan,
-            needed,
-            offset,
-            size,
-            self.deadline(),
-            self.readahead.chunk,
-        )
+        gather(&file, &plan, needed, self.deadline())
     }
 
     fn deadline(&self) -> Instant {
         Instant::now() + self.options.timeout
     }
 
-    /// Plan a read, start the reads of every chunk it needs or the window wants that is not
-    /// cached yet, and return the plan with the slots of the chunks the read covers.
+    /// Plan a read, start the reads of every part it needs or the window wants that no slot
+    /// holds yet, and return the plan with the slots that hold the read's bytes.
     fn request(&self, file: &Arc<OpenFile<R>>, offset: u64, size: u32) -> (Plan, Vec<Arc<Slot>>) {
         // The size seen at open may be stale (the file grew): the read itself is always asked
         // for, only the read-ahead stops at the known size.
         let known = file.size.load(Ordering::Relaxed);
-        let chunk = self.readahead.chunk;
-        let fetched_ahead = lock(&file.chunks).slots.contains_key(&(offset / chunk));
-        let plan = lock(&file.planner).plan(
-            offset,
-            u64::from(size),
-            known.max(offset.saturating_add(u64::from(size))),
-            fetched_ahead,
-        );
-        let ahead_limit = known.div_ceil(chunk);
+        let end = offset.saturating_add(u64::from(size));
+        let fetched_ahead = lock(&file.cache.extents)
+            .at(offset)
+            .is_some_and(|slot| slot.owner == file.id);
+        let plan = lock(&file.planner).plan(offset, u64::from(size), known.max(end), fetched_ahead);
         let mut batch = Vec::new();
-        let mut chunks = lock(&file.chunks);
-        let needed = plan
-            .needed
-            .clone()
-            .map(|index| self.fetch(&mut chunks, index, &mut batch))
+        let mut extents = lock(&file.cache.extents);
+        for gap in extents.gaps(plan.needed.clone()) {
+            self.fetch(&mut extents, gap, plan.needed.start, file.id, &mut batch);
+        }
+        let needed: Vec<Arc<Slot>> = extents
+            .covering(plan.needed.clone())
+            .into_iter()
+            .cloned()
             .collect();
-        // The window is topped up a quarter at a time, not a chunk per read: each top-up
+        // The window is topped up a quarter at a time, not a piece per read: each top-up
         // is one packet through ssh, sshd and the server, all of which wake for it.
-        let ahead = plan.ahead.start..plan.ahead.end.min(ahead_limit);
-        let missing = ahead
-            .clone()
-            .filter(|index| !chunks.slots.contains_key(index))
-            .count() as u64;
+        let ahead = plan.ahead.start..plan.ahead.end.min(known).max(plan.ahead.start);
+        let gaps = extents.gaps(ahead.clone());
+        let missing: u64 = gaps.iter().map(|gap| gap.end - gap.start).sum();
         let quarter = (plan.ahead.end - plan.ahead.start).div_ceil(4);
-        if missing > 0 && (missing >= quarter || ahead.end == ahead_limit) {
-            for index in ahead {
-                self.fetch(&mut chunks, index, &mut batch);
+        if missing > 0 && (missing >= quarter || ahead.end == known) {
+            for gap in gaps {
+                self.fetch(&mut extents, gap, ahead.start, file.id, &mut batch);
             }
         }
-        if plan.sequential {
-            // A stream never comes back to chunks well behind it that it has read whole;
-            // the rest is still to come (the kernel's requests arrive out of order).
-            let behind = plan.needed.start.saturating_sub(2);
-            chunks.slots.retain(|&index, slot| {
-                index >= behind || slot.served.load(Ordering::Relaxed) < chunk
+        let users = file.cache.users.load(Ordering::Relaxed);
+        if plan.sequential && users == 1 {
+            // A stream never comes back to bytes well behind it that it has read whole; the
+            // rest is still to come (the kernel's requests arrive out of order). With several
+            // handles open, another reader may still want them: the bound decides.
+            let behind = plan.needed.start.saturating_sub(2 * self.readahead.chunk);
+            extents.drop_behind(behind, |slot| {
+                slot.served.load(Ordering::Relaxed) >= slot.len
             });
-            let Chunks { slots, order, .. } = &mut *chunks;
-            order.retain(|index| slots.contains_key(index));
         }
-        chunks.evict();
+        extents.evict(capacity(self.readahead, users));
         // Started before the lock is let go, so reads go out in the order of the file.
         self.start_reads(file, batch);
-        drop(chunks);
+        drop(extents);
         (plan, needed)
     }
 
-    /// The slot of chunk `index`: the cached or awaited one, or a new one whose read
-    /// is added to `batch` (started by [`Self::start_reads`]).
-    fn fetch(&self, chunks: &mut Chunks, index: u64, batch: &mut Vec<BackgroundRead>) -> Arc<Slot> {
-        if let Some(slot) = chunks.slots.get(&index) {
-            return Arc::clone(slot);
+    /// Make the slots of `gap` (no slot holds any of it), cut into pieces of at most a chunk
+    /// that line up with reads from `anchor` on, and add their reads to `batch` (started by
+    /// [`Self::start_reads`]).
+    fn fetch(
+        &self,
+        extents: &mut Extents<Arc<Slot>>,
+        gap: Range<u64>,
+        anchor: u64,
+        owner: u64,
+        batch: &mut Vec<BackgroundRead>,
+    ) {
+        for piece in pieces(gap, anchor, self.readahead.chunk) {
+            let slot = Arc::new(Slot::new(&piece, owner));
+            extents.insert(Arc::clone(&slot));
+            let done: ReadDone = {
+                let buffers = Arc::clone(&self.buffers);
+                let needs_reconnect = Arc::clone(&self.needs_reconnect);
+                Box::new(move |result| {
+                    if matches!(result, Err(RemoteError::Disconnected)) {
+                        needs_reconnect.store(true, Ordering::Release);
+                    }
+                    slot.fill(result.map(|(buffer, len)| buffers.chunk(buffer, len)));
+                })
+            };
+            let mut buffer = self.buffers.take();
+            buffer.truncate(usize::try_from(piece.end - piece.start).unwrap_or(usize::MAX));
+            batch.push(BackgroundRead {
+                offset: piece.start,
+                buffer,
+                done,
+            });
         }
-        let slot = Arc::new(Slot::default());
-        chunks.slots.insert(index, Arc::clone(&slot));
-        chunks.order.push_back(index);
-        let done: ReadDone = {
-            let slot = Arc::clone(&slot);
-            let buffers = Arc::clone(&self.buffers);
-            let needs_reconnect = Arc::clone(&self.needs_reconnect);
-            Box::new(move |result| {
-                if matches!(result, Err(RemoteError::Disconnected)) {
-                    needs_reconnect.store(true, Ordering::Release);
-                }
-                slot.fill(result.map(|(buffer, len)| buffers.chunk(buffer, len)));
-            })
-        };
-        batch.push(BackgroundRead {
-            offset: index * self.readahead.chunk,
-            buffer: self.buffers.take(),
-            done,
-        });
-        slot
     }
 
     /// Start the reads of a batch: in the background when the remote can (no thread waits for
@@ -344,39 +396,28 @@ impl<R: Remote> RemoteFs<R> {
     }
 }
 
-/// Wait for the chunks a read covers (until `deadline`) and cut the read's bytes from them.
+/// Wait for the slots that hold a read's bytes (until `deadline`) and cut the bytes from them.
 fn gather<R: Remote>(
     file: &OpenFile<R>,
     plan: &Plan,
     needed: Vec<Arc<Slot>>,
-    offset: u64,
-    size: u32,
     deadline: Instant,
-    chunk: u64,
 ) -> Result<Served, RemoteError> {
-    let end = offset.saturating_add(u64::from(size));
+    let Range { start, end } = plan.needed;
     let mut pieces: Vec<(Arc<Chunk>, usize, usize)> = Vec::with_capacity(needed.len());
-    for (index, slot) in plan.needed.clone().zip(needed) {
+    for slot in needed {
         let data = match slot.wait(deadline) {
             Ok(data) => data,
             Err(error) => {
                 // Ask again next time instead of serving the failure from the cache.
-                let mut chunks = lock(&file.chunks);
-                if chunks
-                    .slots
-                    .get(&index)
-                    .is_some_and(|s| Arc::ptr_eq(s, &slot))
-                {
-                    chunks.slots.remove(&index);
-                }
+                lock(&file.cache.extents).remove_if(slot.start, |s| Arc::ptr_eq(s, &slot));
                 return Err(error);
             }
         };
-        let start = index * chunk;
-        let from = usize::try_from(offset.saturating_sub(start)).unwrap_or(usize::MAX);
-        let to = usize::try_from(end.min(start + chunk) - start).unwrap_or(usize::MAX);
+        let from = usize::try_from(start.saturating_sub(slot.start)).unwrap_or(usize::MAX);
+        let to = usize::try_from(end.min(slot.end()) - slot.start).unwrap_or(usize::MAX);
         let to = to.min(data.len());
-        let short = (data.len() as u64) < chunk;
+        let short = (data.len() as u64) < slot.len;
         if from < to {
             slot.served.fetch_add((to - from) as u64, Ordering::Relaxed);
             pieces.push((data, from, to));

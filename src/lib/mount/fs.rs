@@ -28,10 +28,10 @@ use fuser::{
 use super::Options;
 use super::attrs::{Cached, Listing};
 use super::buffers::Buffers;
-use super::cache::{OpenFile, chunks_per_file};
+use super::cache::{FileCaches, OpenFile, chunks_per_file};
 use super::inodes::{self, InodeTable, ROOT};
 use super::pool::Pool;
-use super::readahead::Config;
+use super::readahead::{Config, kernel_readahead_settable, own_window};
 use super::remote::{Attrs, Kind, OpenFlags, Remote, RemoteError, guarded};
 
 /// Lock a mutex, taking the data of a poisoned one (a panicking request must not wedge the
@@ -60,6 +60,8 @@ pub struct RemoteFs<R: Remote> {
     pub(super) attrs: Mutex<HashMap<String, Cached<Attrs>>>,
     pub(super) listings: Mutex<HashMap<String, Cached<Listing>>>,
     pub(super) files: Mutex<HashMap<u64, Arc<OpenFile<R>>>>,
+    /// The read caches of open files by inode, shared by their handles.
+    pub(super) caches: FileCaches,
     pub(super) dirs: Mutex<HashMap<u64, Listing>>,
     /// (mtime, size) of each inode at its last open: the page cache is kept while they match.
     pub(super) seen: Mutex<HashMap<u64, (SystemTime, u64)>>,
@@ -88,7 +90,10 @@ impl<R: Remote> RemoteFs<R> {
         } else {
             "/".to_owned()
         };
-        let readahead = Config::new(options.chunk, options.readahead);
+        let readahead = Config::new(
+            options.chunk,
+            own_window(&options, kernel_readahead_settable()),
+        );
         let chunk = usize::try_from(readahead.chunk).unwrap_or(usize::MAX);
         Ok(Self {
             buffers: Buffers::new(chunk, chunks_per_file(readahead).min(256)),
@@ -102,6 +107,7 @@ impl<R: Remote> RemoteFs<R> {
             attrs: Mutex::new(HashMap::new()),
             listings: Mutex::new(HashMap::new()),
             files: Mutex::new(HashMap::new()),
+            caches: Mutex::new(HashMap::new()),
             dirs: Mutex::new(HashMap::new()),
             seen: Mutex::new(HashMap::new()),
             next_handle: AtomicU64::new(1),

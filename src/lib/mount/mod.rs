@@ -16,6 +16,9 @@
 mod attrs;
 pub mod buffers;
 mod cache;
+#[cfg(test)]
+mod cache_tests;
+pub mod extents;
 pub mod fs;
 pub mod inodes;
 pub mod local;

@@ -1,7 +1,12 @@
-//! The read-ahead planner: which chunks of a file one read needs, and which to fetch ahead.
+//! The read-ahead planner: which bytes of a file one read needs, and which to fetch ahead.
 //!
-//! A file is cut into fixed chunks (the size of one remote read request). Each open file has a
-//! [`Planner`] that watches where reads land. A read that starts near where the last one ended
+//! The planner works in bytes, not on a grid: a read that starts anywhere needs exactly its
+//! own bytes, and the window ahead starts where the read ends. The cache ([`super::cache`])
+//! cuts what is missing into pieces of at most one chunk (the size of one remote read request)
+//! starting where each gap starts, so the pieces follow the reads' offsets: the kernel's
+//! requests of a stream that started at any offset are each served from one piece, and a
+//! random read fetches nothing it does not read. Each open file has a [`Planner`] that
+//! watches where reads land. A read that starts near where the last one ended
 //! continues a sequential stream: the window of chunks fetched ahead doubles, from
 //! [`Config::initial_window`] up to [`Config::max_window`], so a stream soon has many requests in
 //! flight. A read elsewhere is random: the window is dropped and only the chunks the read covers
@@ -25,6 +30,8 @@
 //! The planner is pure: the filesystem does the fetching ([`super::fs`]).
 
 use std::ops::Range;
+
+use super::Options;
 
 /// How many sequential runs the planner remembers to guess the block size of random reads.
 const RUNS_KEPT: usize = 8;
@@ -57,12 +64,12 @@ impl Config {
     }
 }
 
-/// What one read needs: chunk indices to wait for, and chunk indices to start fetching.
+/// What one read needs: bytes to wait for, and bytes to start fetching.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
-    /// Chunks the read covers (wait for them).
+    /// The bytes the read covers, cut at the end of the file (wait for them).
     pub needed: Range<u64>,
-    /// Chunks after them to fetch ahead (do not wait).
+    /// The bytes after them to fetch ahead (do not wait); starts at `needed.end`.
     pub ahead: Range<u64>,
     /// Whether the read continued a sequential stream.
     pub sequential: bool,
@@ -116,7 +123,7 @@ impl Planner {
     }
 
     /// Plan a read of `len` bytes at `offset` in a file of `size` bytes; `fetched_ahead` says
-    /// whether its first chunk was already fetched ahead of an earlier read.
+    /// whether its first byte was already fetched for an earlier read of this file.
     pub fn plan(&mut self, offset: u64, len: u64, size: u64, fetched_ahead: bool) -> Plan {
         let chunk = self.config.chunk;
         let end = offset.saturating_add(len).min(size);
@@ -149,7 +156,7 @@ impl Planner {
             self.next = end;
             self.run_start = offset;
         }
-        let needed = offset / chunk..(end - 1) / chunk + 1;
+        let needed = offset..end;
         let mut ahead_end = end.saturating_add(self.window).min(size);
         if let Some(block) = self.block() {
             // Expect the run to end at the end of the block the read is in, unless it is long
@@ -160,9 +167,9 @@ impl Planner {
             }
         }
         let ahead = if ahead_end > end && !(sequential && left_behind) {
-            needed.end..ahead_end.div_ceil(chunk).max(needed.end)
+            end..ahead_end
         } else {
-            needed.end..needed.end
+            end..end
         };
         Plan {
             needed,
@@ -170,6 +177,31 @@ impl Planner {
             sequential,
         }
     }
+}
+
+/// The largest window red reads ahead of a stream by itself. With the page cache, and the
+/// kernel's read-ahead raised to `--readahead` (`kernel` says it can be: see
+/// [`kernel_readahead_settable`]), the kernel already asks for every window ahead, up to 16
+/// requests at once: a window of red's own on top fetched what the kernel had cached or would
+/// never ask for (a random 16 MiB read at any page is handed over as a stream of requests, and
+/// red read ahead past its end). Then red reads one chunk ahead. Without the page cache, or
+/// with the kernel's 128 KiB default, red's window is the read-ahead. docs/sshfs.md ("Reads at
+/// any offset, mixed sizes, overlapping readers; the default") has what was measured and what
+/// was only reasoned.
+pub(super) fn own_window(options: &Options, kernel: bool) -> u64 {
+    if !options.direct_io && options.kernel_readahead && kernel {
+        options.chunk
+    } else {
+        options.readahead
+    }
+}
+
+/// Whether the mount's kernel read-ahead can be raised: as root, with `/sys` writable (in a
+/// container it is often mounted read-only, and the kernel then keeps 128 KiB).
+pub(super) fn kernel_readahead_settable() -> bool {
+    rustix::process::geteuid().is_root()
+        && rustix::fs::statvfs("/sys/class/bdi")
+            .is_ok_and(|stat| !stat.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY))
 }
 
 #[cfg(test)]
@@ -201,7 +233,7 @@ mod tests {
         // With the full window, the plan reaches 16 MiB past the read.
         let plan = planner.plan(offset, 128 * K, size, false);
         let read_end = offset + 128 * K;
-        assert_eq!(plan.ahead.end, (read_end + 16 * M).div_ceil(512 * K));
+        assert_eq!(plan.ahead.end, read_end + 16 * M);
     }
 
     #[test]
@@ -214,7 +246,7 @@ mod tests {
         let plan = planner.plan(1000 * M, 16 * M, size, false);
         assert!(!plan.sequential);
         assert_eq!(planner.window(), 0);
-        assert_eq!(plan.needed, 2000..2032, "16 MiB in 512 KiB requests");
+        assert_eq!(plan.needed, 1000 * M..1016 * M, "exactly the read");
         assert!(plan.ahead.is_empty());
     }
 
@@ -229,7 +261,7 @@ mod tests {
     }
 
     #[test]
-    fn a_read_of_a_chunk_fetched_ahead_continues_the_stream_wherever_it_lands() {
+    fn a_read_of_bytes_fetched_ahead_continues_the_stream_wherever_it_lands() {
         let mut planner = planner();
         let size = 1024 * M;
         for i in 0..32 {
@@ -244,7 +276,7 @@ mod tests {
             plan.ahead.is_empty(),
             "the reads in front fetched ahead already"
         );
-        // The same read of a chunk that was never fetched is a jump.
+        // The same read of bytes that were never fetched is a jump.
         let plan = planner.plan(8 * M, M, size, false);
         assert!(!plan.sequential);
     }
@@ -254,11 +286,11 @@ mod tests {
         let mut planner = planner();
         let size = 1300 * K;
         let plan = planner.plan(0, 128 * K, size, false);
-        assert_eq!(plan.needed, 0..1);
-        assert_eq!(plan.ahead, 1..3, "the last chunk is partial");
+        assert_eq!(plan.needed, 0..128 * K);
+        assert_eq!(plan.ahead, 128 * K..128 * K + M, "the first window");
         let plan = planner.plan(1200 * K, 512 * K, size, false);
-        assert_eq!(plan.needed, 2..3);
-        assert!(plan.ahead.is_empty());
+        assert_eq!(plan.needed, 1200 * K..size, "the read is cut at the end");
+        assert!(plan.ahead.is_empty(), "nothing past the end");
         let plan = planner.plan(size, 4 * K, size, false);
         assert!(plan.needed.is_empty());
     }
@@ -286,10 +318,7 @@ mod tests {
         for i in 0..16 {
             ahead_end = planner.plan(100 * M + i * M, M, size, false).ahead.end;
         }
-        assert!(
-            ahead_end * 512 * K > 116 * M,
-            "the first block still reads ahead"
-        );
+        assert!(ahead_end > 116 * M, "the first block still reads ahead");
         // The next blocks: read ahead inside the block, never past its end.
         for block in [2000 * M, 48 * M, 3000 * M] {
             let first = planner.plan(block, M, size, false);
@@ -298,9 +327,9 @@ mod tests {
                 let plan = planner.plan(block + i * M, M, size, false);
                 assert!(plan.sequential);
                 assert!(
-                    plan.ahead.end * 512 * K <= block + 16 * M,
+                    plan.ahead.end <= block + 16 * M,
                     "block at {block}: read {i} fetches up to {}",
-                    plan.ahead.end * 512 * K
+                    plan.ahead.end
                 );
             }
         }
@@ -309,14 +338,14 @@ mod tests {
         planner.plan(start, M, size, false);
         for i in 1..32 {
             let plan = planner.plan(start + i * M, M, size, false);
-            assert!(plan.ahead.end * 512 * K <= start + 32 * M, "read {i}");
+            assert!(plan.ahead.end <= start + 32 * M, "read {i}");
         }
         // A run longer than a few blocks is a stream again: the whole window.
         let mut plan = planner.plan(start + 32 * M, M, size, false);
         for i in 33..80 {
             plan = planner.plan(start + i * M, M, size, false);
         }
-        assert_eq!(plan.ahead.end * 512 * K, start + 80 * M + 16 * M);
+        assert_eq!(plan.ahead.end, start + 80 * M + 16 * M);
     }
 
     #[test]
@@ -337,7 +366,7 @@ mod tests {
         planner.plan(start, M, size, false);
         let plan = planner.plan(start + M, M, size, false);
         let plan = (2..6).fold(plan, |_, i| planner.plan(start + i * M, M, size, true));
-        assert_eq!(plan.ahead.end * 512 * K, start + 16 * M);
+        assert_eq!(plan.ahead.end, start + 16 * M);
     }
 
     #[test]
@@ -347,8 +376,7 @@ mod tests {
         let read_block = |planner: &mut Planner, at: u64, blocks: u64| -> u64 {
             let mut furthest = 0;
             for i in 0..16 * blocks {
-                furthest =
-                    furthest.max(planner.plan(at + i * M, M, size, false).ahead.end * 512 * K);
+                furthest = furthest.max(planner.plan(at + i * M, M, size, false).ahead.end);
             }
             furthest
         };
@@ -360,25 +388,49 @@ mod tests {
         assert!(furthest <= 3016 * M, "fetched up to {furthest}");
     }
 
+    #[test]
+    fn red_reads_ahead_by_itself_only_where_the_kernel_does_not() {
+        let options = Options::default();
+        assert_eq!(
+            own_window(&options, true),
+            options.chunk,
+            "the kernel reads ahead"
+        );
+        assert_eq!(
+            own_window(&options, false),
+            options.readahead,
+            "128 KiB kernel read-ahead"
+        );
+        let direct = Options {
+            direct_io: true,
+            ..Options::default()
+        };
+        assert_eq!(own_window(&direct, true), direct.readahead, "no page cache");
+        let not_raised = Options {
+            kernel_readahead: false,
+            ..Options::default()
+        };
+        assert_eq!(own_window(&not_raised, true), not_raised.readahead);
+    }
+
     proptest::proptest! {
         #[test]
-        fn needed_chunks_cover_exactly_the_read(
-            offset in 0u64..(64 * M),
-            len in 1u64..(20 * M),
+        fn the_plan_needs_exactly_the_read_and_fetches_ahead_only_after_it(
+            reads in proptest::collection::vec((0u64..(64 * M), 1u64..(20 * M)), 1..12),
             size in 1u64..(80 * M),
         ) {
             let mut planner = planner();
-            let chunk = 512 * K;
-            let plan = planner.plan(offset, len, size, false);
-            if offset >= size {
-                proptest::prop_assert!(plan.needed.is_empty());
-            } else {
-                let end = (offset + len).min(size);
-                proptest::prop_assert!(plan.needed.start * chunk <= offset);
-                proptest::prop_assert!(plan.needed.end * chunk >= end);
-                proptest::prop_assert!((plan.needed.end - 1) * chunk < end);
+            for (offset, len) in reads {
+                let plan = planner.plan(offset, len, size, false);
+                if offset >= size {
+                    proptest::prop_assert!(plan.needed.is_empty());
+                    continue;
+                }
+                // At any offset: the bytes of the read, none before it, none past the file.
+                proptest::prop_assert_eq!(plan.needed.clone(), offset..(offset + len).min(size));
                 proptest::prop_assert_eq!(plan.ahead.start, plan.needed.end);
-                proptest::prop_assert!(plan.ahead.end * chunk < size + chunk);
+                proptest::prop_assert!(plan.ahead.end <= size.max(plan.needed.end));
+                proptest::prop_assert!(plan.ahead.end - plan.ahead.start <= 16 * M);
             }
         }
     }
