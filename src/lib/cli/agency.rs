@@ -127,21 +127,10 @@ pub(crate) fn utc(seconds: f64) -> String {
         return "-".to_owned();
     }
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let total = seconds as u64;
-    let (days, rest) = (total / 86_400, total % 86_400);
-    let (hour, minute, second) = (rest / 3600, rest % 3600 / 60, rest % 60);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    #[allow(clippy::cast_possible_wrap)]
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}")
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds as u64);
+    // `2026-12-07T06:43:53.120Z` to `2026-12-07 06:43:53`.
+    let stamp = crate::execute::local::facts::timestamp(time);
+    stamp.get(..19).unwrap_or(&stamp).replacen('T', " ", 1)
 }
 
 /// One batch as a table line: index, id, state, node, experiment.
