@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
@@ -155,16 +155,21 @@ fn lock_one(
     let differs = |error: ConnectorError| format!("it is not what the file says: {error}");
     match input.action {
         Action::ReceiveFile => {
+            let hashing = Arc::new(Hashing(Mutex::new(Some(content::StreamHash::new(
+                content::needs_sha1(input.checksum.as_deref()),
+            )))));
+            let context = connector::Context {
+                progress: Arc::clone(&hashing) as Arc<dyn connector::Progress>,
+                ..context.clone()
+            };
             let path = received(
                 input
                     .connector
-                    .receive_file(&input.access, &destination, context),
+                    .receive_file(&input.access, &destination, &context),
                 destination,
             )
             .map_err(failed)?;
-            content::verify_file(&path, input.checksum.as_deref(), input.size).map_err(differs)?;
-            let (size, sha256) = copy::sha256(&path).map_err(failed)?;
-            Ok(InputLock::File { size, sha256 })
+            file_lock(&path, input.checksum.as_deref(), input.size, hashing.take()).map_err(differs)
         }
         Action::ReceiveDir => {
             let path = received(
@@ -195,6 +200,56 @@ fn lock_one(
     }
 }
 
+/// Hashes a file as its connector writes it ([`connector::Progress::landed`]), so a fetched
+/// file is never read a second time to lock it.
+struct Hashing(Mutex<Option<content::StreamHash>>);
+
+impl Hashing {
+    fn take(&self) -> Option<content::StreamHash> {
+        self.0.lock().ok().and_then(|mut hash| hash.take())
+    }
+}
+
+impl connector::Progress for Hashing {
+    fn advance(&self, _bytes: u64, _total: Option<u64>) {}
+
+    fn landed(&self, offset: u64, data: &[u8]) {
+        if let Ok(mut hash) = self.0.lock()
+            && let Some(hash) = hash.as_mut()
+        {
+            hash.landed(offset, data);
+        }
+    }
+}
+
+/// A received file's lock, after checking it against the `checksum` and `size` the RED file
+/// gives: from the hash made while it streamed in, or (a local file, a file an external
+/// connector wrote itself) from reading it once.
+fn file_lock(
+    path: &Path,
+    checksum: Option<&str>,
+    size: Option<u64>,
+    streamed: Option<content::StreamHash>,
+) -> Result<InputLock, ConnectorError> {
+    let size = content::check_regular(path, size)?;
+    let hashes = match streamed.and_then(|hash| hash.finish(size)) {
+        Some(hashes) => hashes,
+        None => content::hash_file(path, content::needs_sha1(checksum))?,
+    };
+    if let Some(checksum) = checksum
+        && let Err(mismatch) = content::compare(checksum, &hashes)?
+    {
+        return Err(ConnectorError::Content(format!(
+            "`{}` has {mismatch}",
+            path.display()
+        )));
+    }
+    Ok(InputLock::File {
+        size,
+        sha256: hashes.sha256,
+    })
+}
+
 /// Where a received input is: the destination, or the path its connector offers instead.
 fn received(
     result: Result<Received, ConnectorError>,
@@ -214,4 +269,62 @@ fn directory(path: &Path, input: &Input) -> Result<InputLock, ConnectorError> {
     Ok(InputLock::Directory {
         listing: listing::of(path, input.listing.as_ref())?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connector::Progress as _;
+
+    const HELLO_SHA256: &str = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+
+    fn streamed(pieces: &[(u64, &[u8])]) -> Option<content::StreamHash> {
+        let hashing = Hashing(Mutex::new(Some(content::StreamHash::new(false))));
+        for (offset, data) in pieces {
+            hashing.landed(*offset, data);
+        }
+        hashing.take()
+    }
+
+    #[test]
+    fn a_streamed_file_is_locked_from_its_stream_not_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("input");
+        // On disk "HELLO", streamed "hello": the lock is the stream's hash, so the file was
+        // not read a second time.
+        fs::write(&path, b"HELLO").unwrap();
+        let lock = file_lock(&path, None, None, streamed(&[(0, b"he"), (2, b"llo")])).unwrap();
+        assert!(
+            matches!(&lock, InputLock::File { size: 5, sha256 } if sha256 == HELLO_SHA256),
+            "{lock:?}"
+        );
+    }
+
+    #[test]
+    fn a_file_not_streamed_in_order_is_read_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("input");
+        fs::write(&path, b"hello").unwrap();
+        for hash in [None, streamed(&[(0, b"he"), (3, b"lo")])] {
+            let lock = file_lock(&path, None, None, hash).unwrap();
+            assert!(
+                matches!(&lock, InputLock::File { sha256, .. } if sha256 == HELLO_SHA256),
+                "{lock:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_declared_checksum_or_size_that_does_not_hold_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("input");
+        fs::write(&path, b"hello").unwrap();
+        let wrong = format!("sha256${}", "0".repeat(64));
+        let error = file_lock(&path, Some(&wrong), None, streamed(&[(0, b"hello")])).unwrap_err();
+        assert!(error.to_string().contains(&wrong), "{error}");
+        let error = file_lock(&path, None, Some(4), None).unwrap_err();
+        assert!(error.to_string().contains("the RED file says 4"), "{error}");
+        let right = format!("sha256${HELLO_SHA256}");
+        assert!(file_lock(&path, Some(&right), Some(5), streamed(&[(0, b"hello")])).is_ok());
+    }
 }
