@@ -413,3 +413,26 @@ fn sigint_ends_a_lock_waiting_for_a_silent_ssh_peer() {
     assert!(!run.stdout.contains("canary-pw") && !run.stderr.contains("canary-pw"));
     assert_dir_empty(tmp.path());
 }
+
+/// `red exec` fetching from an ssh peer that never sends its banner ends at SIGINT too, and the
+/// ssh client's private files (made in the run directory, which is removed) are gone with it.
+#[test]
+#[cfg_attr(
+    not(all(feature = "docker-tests", feature = "ssh-tests")),
+    ignore = "needs Docker and the ssh client: see docs/testing.md"
+)]
+fn sigint_ends_a_run_waiting_for_a_silent_ssh_peer_and_leaves_nothing() {
+    let (url, accepted) = silent_http();
+    let port = url.rsplit(':').next().expect("a port").to_owned();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut red = exec(&ssh_input_file(&port), tmp.path(), &["--format", "json"]).spawn();
+    accepted.wait_for_one(&mut red, Duration::from_secs(60));
+    let (run, after) = red.signal("-INT", AFTER_SIGNAL + Duration::from_secs(120));
+    assert_eq!(run.code, 130, "{run:?}");
+    assert!(after < AFTER_SIGNAL, "red took {after:?} after SIGINT");
+    assert!(!run.stdout.contains("canary-pw") && !run.stderr.contains("canary-pw"));
+    let (run_id, summary) = run_id_and_summary(&run);
+    assert_eq!(summary["state"], "cancelled", "{run:?}");
+    assert_no_container_or_mount(&run_id);
+    assert_dir_empty(tmp.path());
+}

@@ -14,8 +14,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 
 use super::{Error, listing};
-use crate::connector::ssh::Ssh;
-use crate::connector::{self, Connector, ConnectorError, Received, content, copy};
+use crate::connector::{self, ConnectorError, Received, content, copy};
 use crate::execute::local::prepare::{self, Input};
 use crate::fill::Filled;
 use crate::plan::{Action, Plan};
@@ -70,14 +69,11 @@ pub(super) struct Pending {
 /// then leaves nothing behind once `scratch` is removed.
 pub(super) fn pending(filled: &Filled, plan: &Plan, scratch: &Path) -> Result<Vec<Pending>, Error> {
     let several = filled.tree().root().get("batches").is_some();
-    let prepared = prepare::batches(filled, plan, several, true).map_err(Error::Connectors)?;
-    let ssh: Arc<dyn Connector> = Arc::new(Ssh::new().with_scratch_dir(scratch.to_path_buf()));
+    let mut prepared = prepare::batches(filled, plan, several, true).map_err(Error::Connectors)?;
+    prepare::keep_ssh_files_in(&mut prepared, scratch);
     let mut pending = Vec::new();
     for (batch, planned) in prepared.into_iter().zip(&plan.batches) {
-        for (mut input, planned_input) in batch.inputs.into_iter().zip(&planned.inputs) {
-            if input.connector.command() == connector::SSH {
-                input.connector = Arc::clone(&ssh);
-            }
+        for (input, planned_input) in batch.inputs.into_iter().zip(&planned.inputs) {
             pending.push(Pending {
                 input,
                 batch: several.then_some(planned.index),

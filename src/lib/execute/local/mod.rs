@@ -425,6 +425,10 @@ pub async fn run(
     let gpus = choose_gpus(filled, options)?;
     let setup = setup(&api, &start.image, gpus.as_ref(), cancellation).await;
     let run_dir = RunDir::create(&start.run_id)?;
+    // The ssh client's key file and askpass socket live in the run directory, so a transfer
+    // an interrupt leaves behind leaves nothing once it is removed.
+    let mut prepared = prepared;
+    prepare::keep_ssh_files_in(&mut prepared, &run_dir.path);
     start.announce(events.as_ref(), prepared.len(), options, several);
     let context = Context {
         api: &api,

@@ -2,6 +2,7 @@
 //! listing from the document, and check them (the reference's `*-validate`), so that a wrong
 //! field fails with its file:line:column before any image is pulled or container created.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::connector::{self, Access, Connector, ConnectorError, Listing, Operation};
@@ -51,6 +52,30 @@ pub(crate) struct Batch {
     pub(crate) plan: BatchPlan,
     pub(crate) inputs: Vec<Input>,
     pub(crate) outputs: Vec<Output>,
+}
+
+/// Give every ssh input and output of `batches` one ssh connector whose private directories
+/// (key file, askpass socket) are made inside `dir`, a directory the caller removes at its end
+/// whatever happens. A transfer that an interrupt leaves behind in a connection (the ssh
+/// client's wait for a banner does not watch the stop flag) then leaves nothing behind either.
+pub(crate) fn keep_ssh_files_in(batches: &mut [Batch], dir: &Path) {
+    let ssh: Arc<dyn Connector> =
+        Arc::new(connector::ssh::Ssh::new().with_scratch_dir(dir.to_path_buf()));
+    let is_ssh = |connector: &Arc<dyn Connector>| connector.command() == connector::SSH;
+    for batch in batches {
+        for input in &mut batch.inputs {
+            if is_ssh(&input.connector) {
+                input.connector = Arc::clone(&ssh);
+            }
+        }
+        for output in &mut batch.outputs {
+            if let Delivery::Connector { connector, .. } = &mut output.delivery
+                && is_ssh(connector)
+            {
+                *connector = Arc::clone(&ssh);
+            }
+        }
+    }
 }
 
 fn operation(action: Action) -> Operation {
