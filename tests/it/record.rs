@@ -285,10 +285,7 @@ fn a_locked_file_pins_records_keeps_templates_validates_and_is_verified() {
         )
         .stdout,
     );
-    let sha256 = |bytes: &[u8]| {
-        use sha2::Digest;
-        format!("sha256${:x}", sha2::Sha256::digest(bytes))
-    };
+    let sha256 = |bytes: &[u8]| format!("sha256${}", crate::support::figures::sha256(bytes));
     let remote = &locked_doc["inputs"]["remote"];
     assert_eq!(remote["size"], 12);
     assert_eq!(remote["checksum"], sha256(b"remote data\n"));

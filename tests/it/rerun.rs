@@ -13,6 +13,7 @@ use std::time::SystemTime;
 use serde_json::Value;
 
 use crate::support::Scratch;
+use crate::support::figures::sha256;
 use crate::support::peers::HttpServer;
 
 const BUSYBOX: &str = "red-test/busybox:latest";
@@ -247,14 +248,6 @@ fn a_resume_after_sigint_reruns_only_what_did_not_succeed() {
     scratch.assert_tmp_empty();
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// One batch that prints its `data` File input, fetched over HTTP with a declared checksum.
 fn checked_file(url: &str, checksum: &str) -> String {
     format!(
@@ -294,7 +287,7 @@ execution:
 fn a_changed_input_on_the_server_is_refused_naming_both_checksums() {
     let server = HttpServer::start(false);
     server.serve("data.txt", b"the data as locked\n");
-    let expected = format!("sha256${}", sha256_hex(b"the data as locked\n"));
+    let expected = format!("sha256${}", sha256(b"the data as locked\n"));
     let scratch = Scratch::new();
     scratch.write(
         "c.red.yml",
@@ -307,11 +300,11 @@ fn a_changed_input_on_the_server_is_refused_naming_both_checksums() {
         serde_json::from_str(&scratch.read("outputs/.red/result.json")).expect("json");
     assert_eq!(
         result["inputs"][0]["sha256"],
-        sha256_hex(b"the data as locked\n")
+        sha256(b"the data as locked\n")
     );
 
     server.serve("data.txt", b"the data, changed\n");
-    let actual = format!("sha256${}", sha256_hex(b"the data, changed\n"));
+    let actual = format!("sha256${}", sha256(b"the data, changed\n"));
     let (code, stdout, _) = exec(&scratch, &args, &[]);
     assert_eq!(code, 1, "{stdout}");
     let seen = events(&stdout);
