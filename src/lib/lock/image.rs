@@ -5,7 +5,7 @@
 //! its content id (`sha256:…`) is then the only exact name, valid on this host (and any host
 //! that loads the same image), and the pin says so.
 
-use crate::execute::docker::{ImageIds, split_image_reference};
+use crate::execute::docker::{ImageIds, pin, split_image_reference};
 
 /// What `red lock` writes for an image, and what it has to say about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,7 +19,8 @@ pub struct ImagePin {
 /// The pin of `image` given what this host knows of it (`None`: it is not here).
 #[must_use]
 pub fn pin(image: &str, identity: Option<&ImageIds>) -> ImagePin {
-    if image.contains('@') {
+    // Pinned already: a digest reference, or a content id a lock wrote before.
+    if image.contains('@') || pin::parse(image).is_some() {
         return ImagePin {
             reference: image.to_owned(),
             note: None,
@@ -102,6 +103,12 @@ mod tests {
     fn a_pinned_or_absent_image_is_left_as_written() {
         let written = "busybox@sha256:cccc";
         assert_eq!(pin(written, Some(&identity(&[]))).reference, written);
+        let content_id = format!("sha256:{}", "d".repeat(64));
+        let again = pin(&content_id, Some(&identity(&[])));
+        assert_eq!(
+            (again.reference.as_str(), again.note),
+            (content_id.as_str(), None)
+        );
         let absent = pin("busybox", None);
         assert_eq!(absent.reference, "busybox");
         assert!(absent.note.unwrap_or_default().contains("never pulls"));
