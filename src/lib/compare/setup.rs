@@ -10,8 +10,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::Error;
-use crate::execute::local::RECORDS_DIR;
 use crate::execute::local::facts::Setup;
+use crate::execute::local::{RECORD_FILE, RECORDS_DIR};
 
 /// One aspect of the setup that differs between the runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -32,14 +32,14 @@ pub(super) fn records(dir: &Path) -> Result<Vec<Value>, Error> {
     if !fs::metadata(dir).is_ok_and(|m| m.is_dir()) {
         return Err(Error::NotADirectory(dir.to_path_buf()));
     }
-    let own = dir.join(RECORDS_DIR).join("result.json");
+    let own = dir.join(RECORDS_DIR).join(RECORD_FILE);
     let mut paths: Vec<PathBuf> = if own.is_file() {
         vec![own]
     } else {
         fs::read_dir(dir)
             .map_err(|e| super::read_error(dir, &e))?
             .flatten()
-            .map(|entry| entry.path().join(RECORDS_DIR).join("result.json"))
+            .map(|entry| entry.path().join(RECORDS_DIR).join(RECORD_FILE))
             .filter(|path| path.is_file())
             .collect()
     };

@@ -24,7 +24,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use crate::connector;
@@ -117,13 +117,7 @@ pub async fn run(
         stop: Arc::clone(&stop),
         ..connector::Context::new(options.base_dir.clone())
     };
-    let watcher = {
-        let cancellation = cancellation.clone();
-        tokio::spawn(async move {
-            cancellation.cancelled().await;
-            stop.store(true, Ordering::Relaxed);
-        })
-    };
+    let watcher = cancellation.mirror_into(stop);
     let (fetch, path) = (options.fetch, scratch.path.clone());
     let locked = blocking_until(cancellation, move || {
         inputs::lock_all(pending, &path, &context, fetch)

@@ -321,6 +321,9 @@ fn collect_one(
 /// The directory, inside a batch's outputs directory, that holds red's records of the batch.
 pub const RECORDS_DIR: &str = ".red";
 
+/// The batch's record in [`RECORDS_DIR`]: what `red exec --resume` and `red compare` read.
+pub const RECORD_FILE: &str = "result.json";
+
 /// Where an output lands in an outputs directory: under `name` (the last part of its path; an
 /// output directory is copied into the outputs directory, not merged into it), taken `from` a
 /// place in the working directory (`<stdout>` / `<stderr>` for streams red captures).

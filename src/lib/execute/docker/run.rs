@@ -11,6 +11,7 @@ use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -146,6 +147,16 @@ impl Cancellation {
     pub async fn cancelled_for(&self, grace: Duration) {
         self.cancelled().await;
         tokio::time::sleep(grace).await;
+    }
+
+    /// Set `stop` when the flag is set: for code on blocking threads (connectors), which checks
+    /// a plain flag between steps. Abort the returned task once that code has ended.
+    pub fn mirror_into(&self, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<()> {
+        let cancellation = self.clone();
+        tokio::spawn(async move {
+            cancellation.cancelled().await;
+            stop.store(true, Ordering::Relaxed);
+        })
     }
 
     /// `future`'s output, or `None` as soon as the flag is set (the future is then dropped).

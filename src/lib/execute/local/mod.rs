@@ -25,7 +25,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -40,7 +40,7 @@ use crate::fill::Filled;
 use crate::gpus::{self, Selection};
 use crate::plan::Plan;
 
-pub use batch::RECORDS_DIR;
+pub use batch::{RECORD_FILE, RECORDS_DIR};
 pub use report::{BatchReport, Event, Events, NoEvents, RunReport, State};
 
 /// The error for a document that runs on a CC-Agency server, not here
@@ -515,14 +515,7 @@ async fn run_batches(
     cancellation: &Cancellation,
 ) -> Vec<BatchReport> {
     let stop = Arc::new(AtomicBool::new(false));
-    let bridge = {
-        let stop = Arc::clone(&stop);
-        let cancellation = cancellation.clone();
-        tokio::spawn(async move {
-            cancellation.cancelled().await;
-            stop.store(true, Ordering::Relaxed);
-        })
-    };
+    let bridge = cancellation.mirror_into(Arc::clone(&stop));
     let options = context.options;
     let shared = Shared {
         api: context.api,

@@ -10,7 +10,7 @@
 use std::fs;
 use std::path::Path;
 
-use super::{RECORDS_DIR, output_dir};
+use super::{RECORD_FILE, RECORDS_DIR, output_dir};
 use crate::plan::Plan;
 
 /// The batches of `plan` to run again and the indices of those kept.
@@ -43,7 +43,7 @@ pub(crate) fn split(plan: &Plan, outputs: Option<&Path>, several: bool) -> Resum
 
 /// Whether the record in `out_dir` says batch `index` succeeded.
 fn succeeded(out_dir: &Path, index: usize) -> bool {
-    let Ok(text) = fs::read(out_dir.join(RECORDS_DIR).join("result.json")) else {
+    let Ok(text) = fs::read(out_dir.join(RECORDS_DIR).join(RECORD_FILE)) else {
         return false;
     };
     let Ok(record) = serde_json::from_slice::<serde_json::Value>(&text) else {
@@ -61,7 +61,7 @@ mod tests {
     fn record(dir: &Path, index: usize, body: &str) {
         let records = output_dir(Some(dir), true, index).join(RECORDS_DIR);
         fs::create_dir_all(&records).unwrap();
-        fs::write(records.join("result.json"), body).unwrap();
+        fs::write(records.join(RECORD_FILE), body).unwrap();
     }
 
     #[test]

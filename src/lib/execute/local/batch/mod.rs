@@ -41,7 +41,7 @@ use super::{Shared, facts};
 
 /// The name of the directory, inside a batch's output directory, that holds `red`'s records of
 /// it: `result.json`, and `stdout.txt` / `stderr.txt` when the tool did not name its own.
-pub use crate::plan::outputs::RECORDS_DIR;
+pub use crate::plan::outputs::{RECORD_FILE, RECORDS_DIR};
 pub(crate) use stage::receive_file_input;
 
 /// A failure of one step.

@@ -7,7 +7,7 @@
 use std::fs;
 use std::path::Path;
 
-use super::{BatchRun, RECORDS_DIR};
+use super::{BatchRun, RECORD_FILE, RECORDS_DIR};
 use crate::execute::local::provenance;
 
 impl BatchRun<'_, '_> {
@@ -30,7 +30,7 @@ impl BatchRun<'_, '_> {
                 .push(format!("cannot create `{}`: {error}", records.display()));
             return;
         }
-        let result = records.join("result.json");
+        let result = records.join(RECORD_FILE);
         let written = serde_json::to_vec_pretty(&*report)
             .map_err(std::io::Error::other)
             .and_then(|mut json| {
