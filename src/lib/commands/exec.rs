@@ -438,10 +438,12 @@ fn batch_lines(run: &RunReport) -> String {
 /// The run's end, a message on stderr: the batches an earlier run finished, and how many
 /// batches succeeded.
 fn count_line(run: &RunReport) -> String {
+    use std::fmt::Write as _;
     let mut text = String::new();
     if !run.kept.is_empty() {
-        text = format!(
-            "kept {} batch(es) that an earlier run finished: {}\n",
+        let _ = writeln!(
+            text,
+            "kept {} batch(es) that an earlier run finished: {}",
             run.kept.len(),
             crate::plan::select::compact(&run.kept)
         );
@@ -451,12 +453,13 @@ fn count_line(run: &RunReport) -> String {
         .iter()
         .filter(|b| b.state == State::Succeeded)
         .count();
-    text.push_str(&format!(
-        "{}: {done} of {} batch(es) succeeded in {:.2}s\n",
+    let _ = writeln!(
+        text,
+        "{}: {done} of {} batch(es) succeeded in {:.2}s",
         run.state.as_str(),
         run.batches.len(),
         run.seconds
-    ));
+    );
     text
 }
 

@@ -82,16 +82,11 @@ fn mismatch(filled: &Filled, image: &str, lookup: &str, pin: &Pin, found: &Image
         pin.digest,
         pin::describe(found)
     );
-    let mut diagnostic = Diagnostic::error("image-digest", message)
-        .pointer(IMAGE_POINTER)
-        .hint(
-            "make the pinned image present under that name (`docker pull`, `docker tag`), or \
-             pin the image that is here",
-        );
-    if let Some(node) = filled.tree().root().pointer(IMAGE_POINTER) {
-        diagnostic = diagnostic.at(node.span().start);
-    }
-    ExecError::Verify(Box::new(diagnostic))
+    let diagnostic = Diagnostic::error("image-digest", message).hint(
+        "make the pinned image present under that name (`docker pull`, `docker tag`), or pin \
+         the image that is here",
+    );
+    ExecError::Verify(Box::new(at_image(filled, diagnostic)))
 }
 
 /// The warning `red exec --verify` gives for an image reference that pins nothing; `None` when
@@ -101,17 +96,23 @@ pub fn unpinned_warning(filled: &Filled, image: &str) -> Option<Diagnostic> {
     if pin::parse(image).is_some() {
         return None;
     }
-    let mut diagnostic = Diagnostic::warning(
+    let diagnostic = Diagnostic::warning(
         "image-pin",
         format!(
             "--verify: image `{image}` is not pinned to a digest, so there is nothing to verify; \
              it runs as named"
         ),
     )
-    .pointer(IMAGE_POINTER)
     .hint("pin it as `name@sha256:<digest>` (or `sha256:<id>` for an image only on this host)");
-    if let Some(node) = filled.tree().root().pointer(IMAGE_POINTER) {
-        diagnostic = diagnostic.at(node.span().start);
+    Some(at_image(filled, diagnostic))
+}
+
+/// `diagnostic` pointed at the file's image reference, with its location when the file has
+/// one there.
+fn at_image(filled: &Filled, diagnostic: Diagnostic) -> Diagnostic {
+    let diagnostic = diagnostic.pointer(IMAGE_POINTER);
+    match filled.tree().root().pointer(IMAGE_POINTER) {
+        Some(node) => diagnostic.at(node.span().start),
+        None => diagnostic,
     }
-    Some(diagnostic)
 }
