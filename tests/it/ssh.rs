@@ -868,6 +868,26 @@ impl OwnServer {
         }
         let _ = listener.wait();
     }
+
+    /// How many `sftp-server` processes serve clients now (one per SFTP session).
+    fn sftp_servers(&self) -> usize {
+        let Some(listener) = &self.listener else {
+            return 0;
+        };
+        let mut below = vec![listener.id()];
+        let mut at = 0;
+        while let Some(&parent) = below.get(at) {
+            below.extend(children_of(parent));
+            at += 1;
+        }
+        below
+            .iter()
+            .filter(|pid| {
+                fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|comm| comm.trim() == "sftp-server")
+            })
+            .count()
+    }
 }
 
 impl Drop for OwnServer {
@@ -951,6 +971,74 @@ fn a_killed_server_fails_reads_with_eio_then_the_mount_recovers() {
         "the file reads as the original after reconnecting"
     );
     drop(file);
+    guard.unmount().expect("unmount");
+}
+
+/// A mount opens as many SSH connections as asked, and a file open when they were lost never
+/// reads another file's bytes once they are made again: a new server session numbers its
+/// handles afresh, so a handle of the old one names whatever the new one opened under that
+/// number. The read fails with EIO instead.
+#[test]
+#[cfg_attr(
+    not(all(feature = "ssh-tests", feature = "fuse-tests")),
+    ignore = "needs sshd and FUSE: see docs/testing.md"
+)]
+fn connections_are_made_as_asked_and_a_stale_handle_never_reads_another_file() {
+    use std::io::Read as _;
+    use std::os::unix::fs::FileExt as _;
+
+    let server = server();
+    let mut own = OwnServer::start(&server);
+    let (name, path) = server.workspace("stale-handle");
+    let first = pattern(48 * 1024 * 1024, 3);
+    let second = pattern(32 * 1024 * 1024, 4);
+    fs::write(path.join("a.bin"), &first).expect("a");
+    fs::write(path.join("b.bin"), &second).expect("b");
+    let mut access = server.access("dirPath", &name);
+    access["port"] = own.port.into();
+    access["timeout"] = 5.into();
+    let source = connector()
+        .mount_source(&Access::new(access), &Context::new(PathBuf::from(".")))
+        .expect("a mountable directory");
+    let mountpoint = tempfile::tempdir().expect("mount point");
+    let options = red::mount::Options {
+        direct_io: true,
+        timeout: std::time::Duration::from_secs(5),
+        connections: 3,
+        ..red::mount::Options::default()
+    };
+    let guard = source.mount(mountpoint.path(), options).expect("mount");
+    assert_eq!(own.sftp_servers(), 3, "one SFTP session per connection");
+
+    let mut open = fs::File::open(mountpoint.path().join("a.bin")).expect("open a.bin");
+    let mut head = vec![0u8; 1024 * 1024];
+    open.read_exact(&mut head).expect("the first MiB of a.bin");
+    assert!(head == first[..head.len()]);
+    own.kill();
+    // Far from the read-ahead window of the first read: these bytes are not fetched yet.
+    let lost = open
+        .read_at(&mut head, 40 * 1024 * 1024)
+        .expect_err("no reads while the server is down");
+    assert_eq!(lost.raw_os_error(), Some(libc::EIO), "{lost}");
+
+    own.restart();
+    // b.bin stays open: the new sessions hand out its handles under the numbers a.bin had.
+    let mut other = fs::File::open(mountpoint.path().join("b.bin")).expect("open b.bin");
+    let mut again = Vec::new();
+    other
+        .read_to_end(&mut again)
+        .expect("b.bin after reconnecting");
+    assert!(again == second, "b.bin reads as itself");
+    assert_eq!(own.sftp_servers(), 3, "every connection was made again");
+    let offset = 24 * 1024 * 1024;
+    match open.read_at(&mut head, offset as u64) {
+        Err(error) => assert_eq!(error.raw_os_error(), Some(libc::EIO), "{error}"),
+        Ok(read) => assert!(
+            read > 0 && head[..read] == first[offset..offset + read],
+            "a handle of the lost session read {read} bytes that are not a.bin's"
+        ),
+    }
+    drop((open, other));
     guard.unmount().expect("unmount");
 }
 

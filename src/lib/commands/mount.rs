@@ -58,6 +58,13 @@ pub struct MountArgs {
     /// Bytes per read-ahead chunk (fetched as requests of at most the server's read limit).
     #[arg(long, value_name = "SIZE", default_value = "1M", value_parser = values::size(4096..=64 << 20))]
     pub chunk: u64,
+    /// SSH connections an `ssh://` or access-block mount reads over (1 to 16)
+    ///
+    /// Each is one `ssh` process with its own server session; a file only read is read over
+    /// all of them at once. More than one pays off on a link one connection cannot fill.
+    #[arg(long, value_name = "N", default_value_t = mount::DEFAULT_CONNECTIONS,
+        value_parser = clap::value_parser!(u8).range(1..=16), conflicts_with = "local")]
+    pub connections: u8,
     /// How long any remote call may take before the read or listing fails with EIO (`20`, `1m`).
     #[arg(long, value_name = "DURATION", default_value = "20", value_parser = values::duration)]
     pub timeout: Duration,
@@ -335,6 +342,7 @@ pub fn run(args: &MountArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         timeout: args.timeout,
         cache_ttl: args.cache_ttl,
         allow_other: args.allow_other,
+        connections: usize::from(args.connections),
         ..Options::default()
     };
     if mount::is_mounted(&mountpoint) {

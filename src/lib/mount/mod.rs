@@ -64,7 +64,14 @@ pub struct Options {
     pub allow_other: bool,
     /// What the mount table shows as the source (`red:host:/path`).
     pub source: String,
+    /// SSH connections of an SFTP mount ([`sftp::SftpRemote::add_lanes`]); other remotes have
+    /// one of their own.
+    pub connections: usize,
 }
+
+/// How many SSH connections an SFTP mount holds unless told otherwise (docs/sshfs.md,
+/// "Connections", has the measurement behind it).
+pub const DEFAULT_CONNECTIONS: u8 = 2;
 
 impl Default for Options {
     fn default() -> Self {
@@ -80,6 +87,7 @@ impl Default for Options {
             workers: 32,
             allow_other: false,
             source: "red".to_owned(),
+            connections: usize::from(DEFAULT_CONNECTIONS),
         }
     }
 }

@@ -1,15 +1,23 @@
 //! The SFTP session of the ssh connector as a mount's [`Remote`]: what makes `red mount ssh://…`
 //! and `mount: true` inputs red's own SSHFS.
 //!
-//! Every call goes to the one SFTP session of an `ssh` child (`crate::ssh::Connection`), which
-//! keeps many requests in flight, so the mount's parallel reads are pipelined on one connection.
-//! When the connection is lost, calls fail with [`RemoteError::Disconnected`] and the mount calls
-//! [`Remote::reconnect`], which opens a new connection with the same target (same checks of the
-//! host key, same credentials); handles of the old connection are then stale and fail with EIO.
+//! Calls go to SFTP sessions of `ssh` children (`crate::ssh::Connection`), each keeping many
+//! requests in flight. A mount may hold several connections ("lanes", `--connections`): one SSH
+//! connection is one chain of single-threaded processes (`ssh`, `sshd`, `sftp-server`) and one
+//! SSH channel window, and measured over loopback two connections carried 1.7 times what one did
+//! (docs/sshfs.md). A file opened read-only is opened on every lane and its reads are dealt
+//! out over them in turn; a writable file lives on one lane, so its writes stay in order. Every
+//! other call (stat, listings, changes) goes to the first lane.
+//!
+//! A handle keeps the session it was opened on: after a lost connection is replaced
+//! ([`Remote::reconnect`]), reads of a file opened before fail with
+//! [`RemoteError::Disconnected`] (EIO) on that lane instead of reaching a handle number the new
+//! session gave another file; its other lanes keep serving it.
 //!
 //! Files are shown as owned by the mounting user (the remote's uids mean nothing here), so a
 //! container running as that user can read what the remote login can read.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -24,17 +32,57 @@ const NO_CONNECTION: u32 = 6;
 const CONNECTION_LOST: u32 = 7;
 const OP_UNSUPPORTED: u32 = 8;
 
-/// A remote directory tree reached over SFTP.
+/// A remote directory tree reached over SFTP, on one or more connections.
 pub struct SftpRemote {
     target: Target,
-    connection: RwLock<Arc<Connection>>,
+    /// The connection that carries every call that is not a read or write of a file.
+    first: RwLock<Arc<Connection>>,
+    /// The other lanes.
+    more: Vec<RwLock<Arc<Connection>>>,
+    /// The lane the next writable file is opened on.
+    turn: AtomicUsize,
 }
 
 impl std::fmt::Debug for SftpRemote {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SftpRemote")
             .field("target", &self.target.label())
+            .field("lanes", &self.lanes())
             .finish_non_exhaustive()
+    }
+}
+
+/// A file open on the mount's lanes: on each lane's session the handle it gave.
+pub struct SftpHandle {
+    /// Where writes and reads that wait go.
+    first: (Arc<sftp::Session>, sftp::Handle),
+    /// The other lanes a read-only file is open on.
+    others: Vec<(Arc<sftp::Session>, sftp::Handle)>,
+    /// Which lane the next background read goes to.
+    next: AtomicUsize,
+}
+
+impl std::fmt::Debug for SftpHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SftpHandle")
+            .field("lanes", &(1 + self.others.len()))
+            .finish_non_exhaustive()
+    }
+}
+
+impl SftpHandle {
+    /// The lanes whose session still works (all of them when none does: they answer with
+    /// the session's error).
+    fn live(&self) -> Vec<&(Arc<sftp::Session>, sftp::Handle)> {
+        let live: Vec<_> = std::iter::once(&self.first)
+            .chain(&self.others)
+            .filter(|(session, _)| !session.is_closed())
+            .collect();
+        if live.is_empty() {
+            vec![&self.first]
+        } else {
+            live
+        }
     }
 }
 
@@ -44,16 +92,59 @@ impl SftpRemote {
     pub fn new(target: Target, connection: Arc<Connection>) -> Self {
         Self {
             target,
-            connection: RwLock::new(connection),
+            first: RwLock::new(connection),
+            more: Vec::new(),
+            turn: AtomicUsize::new(0),
         }
     }
 
-    fn session(&self) -> Arc<sftp::Session> {
-        let connection = self
-            .connection
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
+    /// Open more connections to the target, all at once, until the mount has `total`; returns
+    /// how many it has. A connection that cannot be made is left out with a warning in the
+    /// log: the first one is enough to serve the mount.
+    pub fn add_lanes(&mut self, total: usize) -> usize {
+        let wanted = total.saturating_sub(self.lanes());
+        let target = &self.target;
+        let opened: Vec<_> = std::thread::scope(|scope| {
+            let starts: Vec<_> = (0..wanted)
+                .map(|_| scope.spawn(|| Connection::open(target)))
+                .collect();
+            starts.into_iter().map(|start| start.join()).collect()
+        });
+        for result in opened {
+            match result {
+                Ok(Ok(connection)) => self.more.push(RwLock::new(Arc::new(connection))),
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "one more connection for the mount failed; it uses fewer");
+                }
+                Err(_) => tracing::warn!("opening one more connection for the mount panicked"),
+            }
+        }
+        self.lanes()
+    }
+
+    /// How many connections the mount holds.
+    #[must_use]
+    pub fn lanes(&self) -> usize {
+        1 + self.more.len()
+    }
+
+    /// Every lane, the first one first.
+    fn all_lanes(&self) -> impl Iterator<Item = &RwLock<Arc<Connection>>> {
+        std::iter::once(&self.first).chain(&self.more)
+    }
+
+    /// The session of lane `index` (the first lane's past the last).
+    fn lane(&self, index: usize) -> Arc<sftp::Session> {
+        let lane = index
+            .checked_sub(1)
+            .and_then(|i| self.more.get(i))
+            .unwrap_or(&self.first);
+        let connection = lane.read().unwrap_or_else(PoisonError::into_inner);
         Arc::clone(connection.session())
+    }
+
+    fn session(&self) -> Arc<sftp::Session> {
+        self.lane(0)
     }
 
     /// The absolute form of a remote path (a relative one starts at the login's home).
@@ -130,7 +221,7 @@ fn open_flags(flags: OpenFlags) -> sftp::OpenFlags {
 }
 
 impl Remote for SftpRemote {
-    type Handle = sftp::Handle;
+    type Handle = SftpHandle;
 
     fn stat(&self, path: &str) -> Result<Attrs, RemoteError> {
         self.session()
@@ -160,17 +251,49 @@ impl Remote for SftpRemote {
     }
 
     fn open(&self, path: &str, flags: OpenFlags) -> Result<Self::Handle, RemoteError> {
-        self.session()
-            .open(path, open_flags(flags))
-            .map_err(remote_error)
+        // A file only read is opened on every lane (the opens go out together: one round
+        // trip); one that is written, on the next lane in turn.
+        let sessions: Vec<Arc<sftp::Session>> = if flags == OpenFlags::read_only() {
+            (0..self.lanes()).map(|index| self.lane(index)).collect()
+        } else {
+            vec![self.lane(self.turn.fetch_add(1, Ordering::Relaxed) % self.lanes())]
+        };
+        let sent: Vec<_> = sessions
+            .iter()
+            .map(|session| session.open_start(path, open_flags(flags), &sftp::Attrs::default()))
+            .collect();
+        let mut opened = Vec::with_capacity(sessions.len());
+        let mut refused = None;
+        for (session, sent) in sessions.into_iter().zip(sent) {
+            match sent.and_then(sftp::Session::opened) {
+                Ok(handle) => opened.push((session, handle)),
+                Err(error) => {
+                    refused.get_or_insert(error);
+                }
+            }
+        }
+        let mut opened = opened.into_iter();
+        match (opened.next(), refused) {
+            // A lane that failed while another opened the file is lost: its reads go to the
+            // others, and its failure shows on the first call that needs it.
+            (Some(first), _) => Ok(SftpHandle {
+                first,
+                others: opened.collect(),
+                next: AtomicUsize::new(0),
+            }),
+            (None, Some(error)) => Err(remote_error(error)),
+            (None, None) => Err(RemoteError::Disconnected),
+        }
     }
 
     fn read(&self, handle: &Self::Handle, offset: u64, len: u32) -> Result<Vec<u8>, RemoteError> {
         // A server answers at most its own read limit per request (OpenSSH: 256 KiB) and may
         // answer less; the mount needs the whole range, so it is read as pipelined chunks that
         // stop only at the end of the file.
-        self.session()
-            .read_exact_at(handle, offset, len as usize)
+        let live = handle.live();
+        let (session, file) = live[handle.next.fetch_add(1, Ordering::Relaxed) % live.len()];
+        session
+            .read_exact_at(file, offset, len as usize)
             .map_err(remote_error)
     }
 
@@ -181,36 +304,52 @@ impl Remote for SftpRemote {
     ) -> Result<(), Vec<BackgroundRead>> {
         // The requests go out in one write to `ssh`, and the session's reader thread completes
         // each range as its last reply lands: no thread waits for them.
-        let ranges = reads
-            .into_iter()
-            .map(|read| {
-                let done = read.done;
-                sftp::RangeRead {
-                    offset: read.offset,
-                    buffer: read.buffer,
-                    done: Box::new(move |result| done(result.map_err(remote_error))),
-                }
-            })
-            .collect();
-        self.session().read_ranges_start(handle, ranges);
+        // The reads are dealt out over the lanes the file is open on, one each in turn.
+        let live = handle.live();
+        let mut dealt: Vec<Vec<sftp::RangeRead>> = live.iter().map(|_| Vec::new()).collect();
+        for read in reads {
+            let done = read.done;
+            let lane = handle.next.fetch_add(1, Ordering::Relaxed) % live.len();
+            dealt[lane].push(sftp::RangeRead {
+                offset: read.offset,
+                buffer: read.buffer,
+                done: Box::new(move |result| done(result.map_err(remote_error))),
+            });
+        }
+        for ((session, file), ranges) in live.into_iter().zip(dealt) {
+            if !ranges.is_empty() {
+                session.read_ranges_start(file, ranges);
+            }
+        }
         Ok(())
     }
 
     fn write(&self, handle: &Self::Handle, offset: u64, data: &[u8]) -> Result<(), RemoteError> {
-        self.session()
-            .write(handle, offset, data)
-            .map_err(remote_error)
+        let (session, file) = &handle.first;
+        session.write(file, offset, data).map_err(remote_error)
     }
 
     fn fsync(&self, handle: &Self::Handle) -> Result<(), RemoteError> {
-        match self.session().fsync(handle) {
+        let (session, file) = &handle.first;
+        match session.fsync(file) {
             Ok(()) | Err(sftp::Error::Unsupported(_)) => Ok(()),
             Err(error) => Err(remote_error(error)),
         }
     }
 
     fn close(&self, handle: Self::Handle) -> Result<(), RemoteError> {
-        self.session().close(&handle).map_err(remote_error)
+        // Sent on every lane first, then waited for; what counts is the first lane's answer
+        // (a written file's data is stored by then). The other lanes only read.
+        let SftpHandle { first, others, .. } = handle;
+        let sent: Vec<_> = others
+            .iter()
+            .map(|(session, file)| session.close_start(file))
+            .collect();
+        let result = first.0.close(&first.1).map_err(remote_error);
+        for pending in sent.into_iter().flatten() {
+            let _ = pending.wait_ok();
+        }
+        result
     }
 
     fn mkdir(&self, path: &str, perm: u16) -> Result<(), RemoteError> {
@@ -250,12 +389,24 @@ impl Remote for SftpRemote {
     }
 
     fn reconnect(&self) -> Result<(), RemoteError> {
-        let fresh =
-            Connection::open(&self.target).map_err(|e| RemoteError::Failure(e.to_string()))?;
-        *self
-            .connection
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = Arc::new(fresh);
+        // Only lanes whose connection ended are replaced; the first must come back (it
+        // carries every other call), the others may stay lost until a later call.
+        for (index, lane) in self.all_lanes().enumerate() {
+            let alive = lane
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_alive();
+            if alive {
+                continue;
+            }
+            match Connection::open(&self.target) {
+                Ok(fresh) => {
+                    *lane.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(fresh)
+                }
+                Err(error) if index == 0 => return Err(RemoteError::Failure(error.to_string())),
+                Err(error) => tracing::warn!(%error, "a connection of the mount is still lost"),
+            }
+        }
         Ok(())
     }
 }

@@ -386,13 +386,28 @@ impl Session {
     /// # Errors
     /// When the file cannot be opened.
     pub fn open_with(&self, path: &str, flags: OpenFlags, attrs: &Attrs) -> Result<Handle> {
-        let body = self
-            .request(kind::OPEN, "open", path, |p| {
-                codec::put_bytes(p, path.as_bytes());
-                codec::put_u32(p, flags.0);
-                attrs.encode(p);
-            })?
-            .wait_kind(kind::HANDLE)?;
+        Self::opened(self.open_start(path, flags, attrs)?)
+    }
+
+    /// Send an open and return without waiting; [`Self::opened`] waits for the handle. Opening
+    /// one file on several sessions this way costs one round trip, not one per session.
+    ///
+    /// # Errors
+    /// When the session is closed.
+    pub fn open_start(&self, path: &str, flags: OpenFlags, attrs: &Attrs) -> Result<Pending> {
+        self.request(kind::OPEN, "open", path, |p| {
+            codec::put_bytes(p, path.as_bytes());
+            codec::put_u32(p, flags.0);
+            attrs.encode(p);
+        })
+    }
+
+    /// The handle an open sent by [`Self::open_start`] answers.
+    ///
+    /// # Errors
+    /// When the file cannot be opened, or no answer comes in time.
+    pub fn opened(pending: Pending) -> Result<Handle> {
+        let body = pending.wait_kind(kind::HANDLE)?;
         Ok(Handle(Reader::new(&body).bytes()?.to_vec()))
     }
 
@@ -401,10 +416,17 @@ impl Session {
     /// # Errors
     /// When the server refuses (for a written file: the data may not be stored).
     pub fn close(&self, handle: &Handle) -> Result<()> {
+        self.close_start(handle)?.wait_ok()
+    }
+
+    /// Send a close and return without waiting (`wait_ok` on the answer waits).
+    ///
+    /// # Errors
+    /// When the session is closed.
+    pub fn close_start(&self, handle: &Handle) -> Result<Pending> {
         self.request(kind::CLOSE, "close", "handle", |p| {
             codec::put_bytes(p, &handle.0);
-        })?
-        .wait_ok()
+        })
     }
 
     /// Send a read of `len` bytes at `offset` and return without waiting.

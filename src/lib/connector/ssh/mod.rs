@@ -72,10 +72,11 @@ impl MountSource {
     /// # Errors
     /// When FUSE refuses; the message carries every cause.
     pub fn mount(
-        self,
+        mut self,
         mountpoint: &Path,
         options: mount::Options,
     ) -> Result<mount::MountGuard, ConnectorError> {
+        self.remote.add_lanes(options.connections);
         let options = mount::Options {
             source: format!("red:{}:{}", self.label, self.root),
             ..options
