@@ -262,6 +262,18 @@ print(f"{whole / tick:.2f} {fuse / tick:.2f}")
 PY
 }
 
+# Bytes the SFTP servers read so far (rchar of every sftp-server; the other mounts are idle while
+# a job runs): what a mount fetched. Against the bytes the job read, it shows read-ahead that
+# was never used (above 1) or reads served twice from the page cache (below 1).
+server_bytes() {
+    local pid total=0 value
+    for pid in $(pgrep -x sftp-server); do
+        value=$(sed -n 's/^rchar: //p' "/proc/$pid/io" 2> /dev/null) || continue
+        total=$((total + ${value:-0}))
+    done
+    echo "$total"
+}
+
 # The share of CPU time the hypervisor gave to other machines ("steal") since SNAPSHOT, in %:
 # on a shared virtual machine it is what makes rounds differ.
 steal_snapshot() { head -n1 /proc/stat; }
@@ -396,21 +408,25 @@ for round in $(seq "$rounds"); do
                 slowdown=$(run_loader "${dataset_of[$name]}")
                 chain_ticks > "$work/ticks-after"
                 read -r cpu fuse_cpu < <(chain_seconds "$work/ticks-before" "$work/ticks-after")
-                printf '%s\t%s\tloader\t%s\t%s\t%s\t0\n' "$round" "$name" "$slowdown" "$cpu" "$fuse_cpu" >> "$results"
+                printf '%s\t%s\tloader\t%s\t%s\t%s\t0\t\n' "$round" "$name" "$slowdown" "$cpu" "$fuse_cpu" >> "$results"
                 say "round $round loader $name: slowdown $slowdown against the local dataset, chain CPU $cpu s (FUSE process $fuse_cpu), load $(cut -d' ' -f1 /proc/loadavg)"
                 continue
             fi
             drop_caches
             chain_ticks > "$work/ticks-before"
+            served=$(server_bytes)
             stolen=$(steal_snapshot)
             mibs=$(run_fio "$job" "${target_of[$name]}")
             steal=$(steal_percent "$stolen")
+            served=$(($(server_bytes) - served))
             chain_ticks > "$work/ticks-after"
             read -r cpu fuse_cpu < <(chain_seconds "$work/ticks-before" "$work/ticks-after")
             read -r cpu_per_gib fuse_per_gib < <(python3 -c "print(f'{$cpu / $size_gib:.2f} {$fuse_cpu / $size_gib:.2f}')")
-            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$job" "$mibs" "$cpu_per_gib" \
-                "$fuse_per_gib" "$steal" >> "$results"
-            say "round $round $job $name: $mibs MiB/s, chain CPU $cpu_per_gib s/GiB (FUSE process $fuse_per_gib), steal $steal %, load $(cut -d' ' -f1 /proc/loadavg)"
+            fetched=$(python3 -c "print(f'{$served / $bytes:.2f}')")
+            [ "$name" = local ] && fetched=
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$job" "$mibs" "$cpu_per_gib" \
+                "$fuse_per_gib" "$steal" "$fetched" >> "$results"
+            say "round $round $job $name: $mibs MiB/s, chain CPU $cpu_per_gib s/GiB (FUSE process $fuse_per_gib), server read ${fetched:-—} per byte read, steal $steal %, load $(cut -d' ' -f1 /proc/loadavg)"
         done
         if [ "$job" = seq ]; then
             drop_caches
@@ -419,7 +435,7 @@ for round in $(seq "$rounds"); do
             steal=$(steal_percent "$stolen")
             drop_caches
             cpu_per_gib=$(ssh_cat_cpu)
-            printf '%s\tssh-cat\tseq\t%s\t%s\t\t%s\n' "$round" "$mibs" "$cpu_per_gib" "$steal" >> "$results"
+            printf '%s\tssh-cat\tseq\t%s\t%s\t\t%s\t\n' "$round" "$mibs" "$cpu_per_gib" "$steal" >> "$results"
             say "round $round seq ssh cat (aes128-gcm): $mibs MiB/s, chain CPU $cpu_per_gib s/GiB, steal $steal %"
         fi
     done
@@ -437,9 +453,12 @@ path, size_gib, rounds = sys.argv[1], sys.argv[2], sys.argv[3]
 runs = defaultdict(list)
 cpus = defaultdict(list)
 fuses = defaultdict(list)
+fetched = defaultdict(list)
 steals = []
 for line in open(path):
-    _, mount, job, mibs, cpu, fuse, steal = line.rstrip("\n").split("\t")
+    _, mount, job, mibs, cpu, fuse, steal, served = line.rstrip("\n").split("\t")
+    if served:
+        fetched[(mount, job)].append(float(served))
     runs[(mount, job)].append(float(mibs))
     steals.append(float(steal))
     if cpu and mount != "local":
@@ -496,6 +515,25 @@ for m in present:
             text += f" [{statistics.median(fuses[(m, j)]):.2f}]"
         row.append(text)
     print(f"| {names[m]} | " + " | ".join(row) + " |")
+if fetched:
+    print("\nBytes the SFTP server read per byte the job read, median (min–max): above 1, read-ahead")
+    print("that was never used; below 1, reads served again from the page cache\n")
+    print("| mount | " + " | ".join(heads[j] for j in jobs) + " |")
+    print("| --- |" + " --- |" * len(jobs))
+    for m in present:
+        if not any((m, j) in fetched for j in jobs):
+            continue
+        row = []
+        for j in jobs:
+            values = fetched.get((m, j))
+            if not values:
+                row.append("—")
+                continue
+            text = f"{statistics.median(values):.2f}"
+            if len(values) > 1:
+                text += f" ({min(values):.2f}–{max(values):.2f})"
+            row.append(text)
+        print(f"| {names[m]} | " + " | ".join(row) + " |")
 if steals:
     print(f"\nCPU time stolen by the hypervisor while the jobs ran: median {statistics.median(steals):.0f} %,"
           f" max {max(steals):.0f} % (rounds with much steal are slow for every mount)")
