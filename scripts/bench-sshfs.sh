@@ -38,7 +38,9 @@
 # in a second, untimed copy) and, in brackets, of the FUSE process alone: on a machine whose
 # cores are all busy, that is what sets the throughput. Each line also gives the share of CPU
 # time the hypervisor stole while the job ran: on a shared virtual machine, steal is what makes
-# rounds differ, and the CPU figures of a job with much steal are inflated too.
+# rounds differ, and the CPU figures of a job with much steal are inflated too. A third table
+# shows the bytes the SFTP servers read per byte the job read (rchar of every sftp-server):
+# above 1, read-ahead that was never used; below 1, reads served again from the page cache.
 # Needs root for the page-cache drops, the read-ahead of sshfs-tuned and the sshd user (as
 # another user it still runs, with warm caches: the figures then say less).
 #
