@@ -497,45 +497,34 @@ print("| --- |" + " --- |" * len(jobs))
 for m in present:
     print(f"| {names[m]} | " + " | ".join(cell(med.get((m, j))) + spread(m, j) for j in jobs) + " |")
 
-print("\nCPU seconds per GiB read by the whole chain (ssh, sshd, sftp-server or cat, the FUSE")
-print("process), median (min–max); in brackets the FUSE process alone\n")
-print("| mount | " + " | ".join(heads[j] for j in jobs) + " |")
-print("| --- |" + " --- |" * len(jobs))
-for m in present:
-    if not any((m, j) in cpus for j in jobs):
-        continue
-    row = []
-    for j in jobs:
-        values = cpus.get((m, j))
-        if not values:
-            row.append("—")
-            continue
-        text = f"{statistics.median(values):.2f}"
-        if len(values) > 1:
-            text += f" ({min(values):.2f}–{max(values):.2f})"
-        if fuses.get((m, j)):
-            text += f" [{statistics.median(fuses[(m, j)]):.2f}]"
-        row.append(text)
-    print(f"| {names[m]} | " + " | ".join(row) + " |")
-if fetched:
-    print("\nBytes the SFTP server read per byte the job read, median (min–max): above 1, read-ahead")
-    print("that was never used; below 1, reads served again from the page cache\n")
+def figures(title, figures_of, brackets=None):
+    """A table of one figure per mount and job: median (min–max) [median of brackets]."""
+    if not figures_of:
+        return
+    print(title)
     print("| mount | " + " | ".join(heads[j] for j in jobs) + " |")
     print("| --- |" + " --- |" * len(jobs))
     for m in present:
-        if not any((m, j) in fetched for j in jobs):
+        if not any((m, j) in figures_of for j in jobs):
             continue
         row = []
         for j in jobs:
-            values = fetched.get((m, j))
+            values = figures_of.get((m, j))
             if not values:
                 row.append("—")
                 continue
             text = f"{statistics.median(values):.2f}"
             if len(values) > 1:
                 text += f" ({min(values):.2f}–{max(values):.2f})"
+            if brackets and brackets.get((m, j)):
+                text += f" [{statistics.median(brackets[(m, j)]):.2f}]"
             row.append(text)
         print(f"| {names[m]} | " + " | ".join(row) + " |")
+
+figures("\nCPU seconds per GiB read by the whole chain (ssh, sshd, sftp-server or cat, the FUSE\n"
+        "process), median (min–max); in brackets the FUSE process alone\n", cpus, fuses)
+figures("\nBytes the SFTP server read per byte the job read, median (min–max): above 1, read-ahead\n"
+        "that was never used; below 1, reads served again from the page cache\n", fetched)
 if steals:
     print(f"\nCPU time stolen by the hypervisor while the jobs ran: median {statistics.median(steals):.0f} %,"
           f" max {max(steals):.0f} % (rounds with much steal are slow for every mount)")

@@ -869,6 +869,30 @@ impl OwnServer {
         let _ = listener.wait();
     }
 
+    /// Mount the workspace directory `name` from this server with `options`, with direct I/O
+    /// (every read reaches red) and calls that give up after 5 s.
+    fn mount(
+        &self,
+        server: &Server,
+        name: &str,
+        options: red::mount::Options,
+    ) -> (tempfile::TempDir, red::mount::MountGuard) {
+        let mut access = server.access("dirPath", name);
+        access["port"] = self.port.into();
+        access["timeout"] = 5.into();
+        let source = connector()
+            .mount_source(&Access::new(access), &Context::new(PathBuf::from(".")))
+            .expect("a mountable directory");
+        let mountpoint = tempfile::tempdir().expect("mount point");
+        let options = red::mount::Options {
+            direct_io: true,
+            timeout: std::time::Duration::from_secs(5),
+            ..options
+        };
+        let guard = source.mount(mountpoint.path(), options).expect("mount");
+        (mountpoint, guard)
+    }
+
     /// How many `sftp-server` processes serve clients now (one per SFTP session).
     fn sftp_servers(&self) -> usize {
         let Some(listener) = &self.listener else {
@@ -933,20 +957,7 @@ fn a_killed_server_fails_reads_with_eio_then_the_mount_recovers() {
     let (name, path) = server.workspace("killed");
     let payload = pattern(48 * 1024 * 1024, 7);
     fs::write(path.join("big.bin"), &payload).expect("data");
-    let mut access = server.access("dirPath", &name);
-    access["port"] = own.port.into();
-    access["timeout"] = 5.into();
-    let connector = connector();
-    let source = connector
-        .mount_source(&Access::new(access), &Context::new(PathBuf::from(".")))
-        .expect("a mountable directory");
-    let mountpoint = tempfile::tempdir().expect("mount point");
-    let options = red::mount::Options {
-        direct_io: true,
-        timeout: std::time::Duration::from_secs(5),
-        ..red::mount::Options::default()
-    };
-    let guard = source.mount(mountpoint.path(), options).expect("mount");
+    let (mountpoint, guard) = own.mount(&server, &name, red::mount::Options::default());
     let file_path = mountpoint.path().join("big.bin");
 
     let mut file = fs::File::open(&file_path).expect("open through the mount");
@@ -994,20 +1005,11 @@ fn connections_are_made_as_asked_and_a_stale_handle_never_reads_another_file() {
     let second = pattern(32 * 1024 * 1024, 4);
     fs::write(path.join("a.bin"), &first).expect("a");
     fs::write(path.join("b.bin"), &second).expect("b");
-    let mut access = server.access("dirPath", &name);
-    access["port"] = own.port.into();
-    access["timeout"] = 5.into();
-    let source = connector()
-        .mount_source(&Access::new(access), &Context::new(PathBuf::from(".")))
-        .expect("a mountable directory");
-    let mountpoint = tempfile::tempdir().expect("mount point");
     let options = red::mount::Options {
-        direct_io: true,
-        timeout: std::time::Duration::from_secs(5),
         connections: 3,
         ..red::mount::Options::default()
     };
-    let guard = source.mount(mountpoint.path(), options).expect("mount");
+    let (mountpoint, guard) = own.mount(&server, &name, options);
     assert_eq!(own.sftp_servers(), 3, "one SFTP session per connection");
 
     let mut open = fs::File::open(mountpoint.path().join("a.bin")).expect("open a.bin");
