@@ -59,9 +59,15 @@ impl Buffers {
         drop(waiting);
     }
 
-    /// A buffer of the size, used before or new (zeroed once, when it is new).
+    /// A buffer for `len` bytes. A whole chunk's is one used before, or new (zeroed once, when
+    /// it is new). A shorter piece (a small file, the ends of an unaligned read) gets a new
+    /// buffer of its own length: a chunk's buffer would cost zeroing a whole chunk, a MiB of
+    /// writes for a 16 KiB file, when it is new or grows back.
     #[must_use]
-    pub fn take(&self) -> Vec<u8> {
+    pub fn take(&self, len: usize) -> Vec<u8> {
+        if len != self.size {
+            return vec![0; len];
+        }
         let used = self.pool().waiting.pop();
         used.unwrap_or_else(|| vec![0; self.size])
     }
@@ -139,7 +145,7 @@ mod tests {
     fn a_dropped_chunk_gives_its_buffer_back_while_a_file_is_open() {
         let buffers = Buffers::new(8, 2);
         buffers.opened();
-        let mut first = buffers.take();
+        let mut first = buffers.take(8);
         first.copy_from_slice(b"abcdefgh");
         let chunks: Vec<Chunk> = (0..3)
             .map(|i| {
@@ -147,7 +153,7 @@ mod tests {
                     if i == 0 {
                         first.clone()
                     } else {
-                        buffers.take()
+                        buffers.take(8)
                     },
                     3,
                 )
@@ -158,23 +164,32 @@ mod tests {
         drop(chunks);
         assert_eq!(buffers.waiting(), 2, "no more than the bound waits");
         // A used buffer comes back with its old bytes; the chunk shows only what is read anew.
-        let again = buffers.take();
+        let again = buffers.take(8);
         assert_eq!(again.len(), 8);
         let chunk = buffers.chunk(again, 0);
         assert!(chunk.is_empty() && chunk.bytes().is_empty());
         drop(chunk);
         drop(buffers.chunk(vec![0; 5], 5));
         assert_eq!(buffers.waiting(), 2, "a buffer of another size is not kept");
-        let mut short = buffers.take();
+        let mut short = buffers.take(8);
         short.truncate(3);
         buffers.give_back(short);
-        let grown = buffers.take();
+        let grown = buffers.take(8);
         assert_eq!(grown.len(), 8, "a truncated buffer grows back");
         buffers.give_back(grown);
+        let piece = buffers.take(3);
+        assert_eq!(
+            piece.len(),
+            3,
+            "a piece shorter than a chunk gets its own length"
+        );
+        assert_eq!(buffers.waiting(), 2, "and none of the waiting buffers");
+        drop(buffers.chunk(piece, 3));
+        assert_eq!(buffers.waiting(), 2, "nor is it kept");
         buffers.opened();
         buffers.closed();
         assert_eq!(buffers.waiting(), 2, "a file is still open");
-        let late = buffers.take();
+        let late = buffers.take(8);
         buffers.closed();
         assert_eq!(buffers.waiting(), 0, "the last close lets every buffer go");
         buffers.give_back(late);

@@ -30,7 +30,7 @@ use super::buffers::{Buffers, Chunk};
 use super::extents::{Extent, Extents, pieces};
 use super::fs::{RemoteFs, errno, lock};
 use super::readahead::{Config, Plan, Planner};
-use super::remote::{BackgroundRead, OpenFlags, ReadDone, Remote, RemoteError, guarded};
+use super::remote::{Attrs, BackgroundRead, OpenFlags, ReadDone, Remote, RemoteError, guarded};
 
 /// Bytes of a file being fetched or fetched: `len` bytes at `start`.
 #[derive(Debug)]
@@ -184,16 +184,7 @@ impl<R: Remote> RemoteFs<R> {
     pub(super) fn open_file(&self, path: String, flags: OpenFlags, ino: u64) -> Result<u64, Errno> {
         let remote_path = self.remote_path(&path);
         let (handle, attrs) = self
-            .call(move |remote| {
-                let handle = remote.open(&remote_path, flags)?;
-                match remote.stat(&remote_path) {
-                    Ok(attrs) => Ok((handle, attrs)),
-                    Err(error) => {
-                        let _ = remote.close(handle);
-                        Err(error)
-                    }
-                }
-            })
+            .open_remote(remote_path, flags)
             .map_err(|e| errno(&e))?;
         let version = (attrs.mtime, attrs.size);
         lock(&self.seen).insert(ino, version);
@@ -211,6 +202,26 @@ impl<R: Remote> RemoteFs<R> {
         };
         lock(&self.files).insert(id, Arc::new(file));
         Ok(id)
+    }
+
+    /// Open a remote file and read its attributes: on this thread when the remote answers by
+    /// the mount's timeout by itself and the connection needs no remaking, else on a worker.
+    fn open_remote(
+        &self,
+        remote_path: String,
+        flags: OpenFlags,
+    ) -> Result<(R::Handle, Attrs), RemoteError> {
+        if !self.needs_reconnect.load(Ordering::Acquire)
+            && let Some(result) = self
+                .remote
+                .open_stat_by(&remote_path, flags, self.deadline())
+        {
+            if matches!(result, Err(RemoteError::Disconnected)) {
+                self.needs_reconnect.store(true, Ordering::Release);
+            }
+            return result;
+        }
+        self.call(move |remote| remote.open_stat(&remote_path, flags))
     }
 
     /// The read cache of inode `ino` for one more handle: the one open handles share, unless
@@ -347,8 +358,9 @@ impl<R: Remote> RemoteFs<R> {
                     slot.fill(result.map(|(buffer, len)| buffers.chunk(buffer, len)));
                 })
             };
-            let mut buffer = self.buffers.take();
-            buffer.truncate(usize::try_from(piece.end - piece.start).unwrap_or(usize::MAX));
+            let buffer = self
+                .buffers
+                .take(usize::try_from(piece.end - piece.start).unwrap_or(usize::MAX));
             batch.push(BackgroundRead {
                 offset: piece.start,
                 buffer,

@@ -7,7 +7,7 @@
 //! measuring the FUSE layer alone.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 /// What kind of entry a path names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,6 +203,43 @@ pub trait Remote: Send + Sync + 'static {
     /// # Errors
     /// [`RemoteError`].
     fn open(&self, path: &str, flags: OpenFlags) -> Result<Self::Handle, RemoteError>;
+
+    /// Open a file and read its attributes, which the mount needs at every open (the size
+    /// bounds read-ahead, and the page cache is kept only while size and mtime are unchanged).
+    /// The default opens, then stats; a remote that can ask for both at once should: a
+    /// workload of many small files pays this round trip for each one.
+    ///
+    /// # Errors
+    /// [`RemoteError`]; the file is closed again when its attributes cannot be read.
+    fn open_stat(
+        &self,
+        path: &str,
+        flags: OpenFlags,
+    ) -> Result<(Self::Handle, Attrs), RemoteError> {
+        let handle = self.open(path, flags)?;
+        match self.stat(path) {
+            Ok(attrs) => Ok((handle, attrs)),
+            Err(error) => {
+                let _ = self.close(handle);
+                Err(error)
+            }
+        }
+    }
+
+    /// [`Remote::open_stat`] that answers by `deadline` by itself: nothing in it waits without
+    /// a bound of its own that ends by then. The mount then calls it on the FUSE thread that
+    /// asked, instead of on a worker it waits for: two thread hand-offs fewer for every file
+    /// opened, which a tree of small files feels. `None` (the default): the remote cannot
+    /// promise that, and the mount calls [`Remote::open_stat`] on a worker.
+    fn open_stat_by(
+        &self,
+        path: &str,
+        flags: OpenFlags,
+        deadline: Instant,
+    ) -> Option<Result<(Self::Handle, Attrs), RemoteError>> {
+        let _ = (path, flags, deadline);
+        None
+    }
 
     /// Up to `len` bytes at `offset`; fewer only at the end of the file (an empty result means
     /// the offset is at or past the end).

@@ -19,7 +19,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::remote::{Attrs, BackgroundRead, Kind, OpenFlags, Remote, RemoteError};
 use crate::sftp;
@@ -31,6 +31,11 @@ const PERMISSION_DENIED: u32 = 3;
 const NO_CONNECTION: u32 = 6;
 const CONNECTION_LOST: u32 = 7;
 const OP_UNSUPPORTED: u32 = 8;
+
+/// The smallest file read over every lane: below it, the extra opens and closes (one round
+/// trip each) cost more than a second chain gains, and a tree of small files would pay them
+/// for every file.
+const LANES_FROM: u64 = 8 * 1024 * 1024;
 
 /// A remote directory tree reached over SFTP, on one or more connections.
 pub struct SftpRemote {
@@ -71,6 +76,14 @@ impl std::fmt::Debug for SftpHandle {
 }
 
 impl SftpHandle {
+    fn on(session: Arc<sftp::Session>, file: sftp::Handle) -> Self {
+        Self {
+            first: (session, file),
+            others: Vec::new(),
+            next: AtomicUsize::new(0),
+        }
+    }
+
     /// The lanes whose session still works (all of them when none does: they answer with
     /// the session's error).
     fn live(&self) -> Vec<&(Arc<sftp::Session>, sftp::Handle)> {
@@ -147,6 +160,79 @@ impl SftpRemote {
         self.lane(0)
     }
 
+    /// Where a file opened with `flags` lives: a file only read on the first lane (more are
+    /// added for a large one), a file written on the next lane in turn.
+    fn lane_for(&self, flags: OpenFlags) -> Arc<sftp::Session> {
+        if flags == OpenFlags::read_only() {
+            self.lane(0)
+        } else {
+            self.lane(self.turn.fetch_add(1, Ordering::Relaxed) % self.lanes())
+        }
+    }
+
+    /// Open a file and read its attributes, the open and the stat sent together: one round
+    /// trip, not two, for every file opened (the server answers them in order, so the
+    /// attributes are the opened file's). A large file only read is opened on the other lanes
+    /// too. With a `deadline`, no wait lasts past it.
+    fn open_and_stat(
+        &self,
+        path: &str,
+        flags: OpenFlags,
+        deadline: Option<Instant>,
+    ) -> Result<(SftpHandle, Attrs), RemoteError> {
+        let session = self.lane_for(flags);
+        let open = session.open_start(path, open_flags(flags), &sftp::Attrs::default());
+        let stat = session.stat_start(path);
+        let file = open
+            .map(|pending| by(pending, deadline))
+            .and_then(sftp::Session::opened)
+            .map_err(remote_error);
+        let remote = stat
+            .map(|pending| by(pending, deadline))
+            .and_then(sftp::Session::attributes)
+            .map_err(remote_error);
+        let (file, remote) = match (file, remote) {
+            (Ok(file), Ok(remote)) => (file, remote),
+            (Ok(file), Err(error)) => {
+                // Not waited for: the answer says nothing the caller needs.
+                let _ = session.close_start(&file);
+                return Err(error);
+            }
+            (Err(error), _) => return Err(error),
+        };
+        let mut handle = SftpHandle::on(session, file);
+        let shown = attrs(&remote);
+        if flags == OpenFlags::read_only() && shown.size >= LANES_FROM {
+            self.open_on_other_lanes(&mut handle, path, flags, deadline);
+        }
+        Ok((handle, shown))
+    }
+
+    /// Open the file of `handle` on every other lane too, the opens sent together (one round
+    /// trip). A lane that cannot open it (in time) is left out: the file is read over the
+    /// others.
+    fn open_on_other_lanes(
+        &self,
+        handle: &mut SftpHandle,
+        path: &str,
+        flags: OpenFlags,
+        deadline: Option<Instant>,
+    ) {
+        let sessions: Vec<_> = (1..self.lanes()).map(|index| self.lane(index)).collect();
+        let sent: Vec<_> = sessions
+            .iter()
+            .map(|session| session.open_start(path, open_flags(flags), &sftp::Attrs::default()))
+            .collect();
+        for (session, sent) in sessions.into_iter().zip(sent) {
+            if let Ok(file) = sent
+                .map(|pending| by(pending, deadline))
+                .and_then(sftp::Session::opened)
+            {
+                handle.others.push((session, file));
+            }
+        }
+    }
+
     /// The absolute form of a remote path (a relative one starts at the login's home).
     ///
     /// # Errors
@@ -157,6 +243,14 @@ impl SftpRemote {
         }
         let path = if path.is_empty() { "." } else { path };
         self.session().realpath(path).map_err(remote_error)
+    }
+}
+
+/// A request's answer waited for no later than `deadline`, if there is one.
+fn by(pending: sftp::Pending, deadline: Option<Instant>) -> sftp::Pending {
+    match deadline {
+        Some(deadline) => pending.until(deadline),
+        None => pending,
     }
 }
 
@@ -251,39 +345,30 @@ impl Remote for SftpRemote {
     }
 
     fn open(&self, path: &str, flags: OpenFlags) -> Result<Self::Handle, RemoteError> {
-        // A file only read is opened on every lane (the opens go out together: one round
-        // trip); one that is written, on the next lane in turn.
-        let sessions: Vec<Arc<sftp::Session>> = if flags == OpenFlags::read_only() {
-            (0..self.lanes()).map(|index| self.lane(index)).collect()
-        } else {
-            vec![self.lane(self.turn.fetch_add(1, Ordering::Relaxed) % self.lanes())]
-        };
-        let sent: Vec<_> = sessions
-            .iter()
-            .map(|session| session.open_start(path, open_flags(flags), &sftp::Attrs::default()))
-            .collect();
-        let mut opened = Vec::with_capacity(sessions.len());
-        let mut refused = None;
-        for (session, sent) in sessions.into_iter().zip(sent) {
-            match sent.and_then(sftp::Session::opened) {
-                Ok(handle) => opened.push((session, handle)),
-                Err(error) => {
-                    refused.get_or_insert(error);
-                }
-            }
-        }
-        let mut opened = opened.into_iter();
-        match (opened.next(), refused) {
-            // A lane that failed while another opened the file is lost: its reads go to the
-            // others, and its failure shows on the first call that needs it.
-            (Some(first), _) => Ok(SftpHandle {
-                first,
-                others: opened.collect(),
-                next: AtomicUsize::new(0),
-            }),
-            (None, Some(error)) => Err(remote_error(error)),
-            (None, None) => Err(RemoteError::Disconnected),
-        }
+        let session = self.lane_for(flags);
+        let file = session
+            .open(path, open_flags(flags))
+            .map_err(remote_error)?;
+        Ok(SftpHandle::on(session, file))
+    }
+
+    fn open_stat(
+        &self,
+        path: &str,
+        flags: OpenFlags,
+    ) -> Result<(Self::Handle, Attrs), RemoteError> {
+        self.open_and_stat(path, flags, None)
+    }
+
+    fn open_stat_by(
+        &self,
+        path: &str,
+        flags: OpenFlags,
+        deadline: Instant,
+    ) -> Option<Result<(Self::Handle, Attrs), RemoteError>> {
+        // Requests are queued for the session's writer thread (sending never blocks) and
+        // every wait below ends by the deadline: safe on the FUSE thread.
+        Some(self.open_and_stat(path, flags, Some(deadline)))
     }
 
     fn read(&self, handle: &Self::Handle, offset: u64, len: u32) -> Result<Vec<u8>, RemoteError> {

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::codec::{self, Reader, kind, status};
 use super::{EndReason, Error, Result};
@@ -140,6 +140,15 @@ impl Drop for Pending {
 }
 
 impl Pending {
+    /// Wait no later than `deadline` for the answer (nor longer than the session's timeout).
+    #[must_use]
+    pub fn until(mut self, deadline: Instant) -> Self {
+        self.timeout = self
+            .timeout
+            .min(deadline.saturating_duration_since(Instant::now()));
+        self
+    }
+
     fn wait(&self) -> Result<Reply> {
         match self.receiver.recv_timeout(self.timeout) {
             Ok(reply) => reply,

@@ -312,7 +312,12 @@ impl Session {
         })
     }
 
-    fn attrs_reply(pending: Pending) -> Result<Attrs> {
+    /// The attributes a stat sent by [`Self::stat_start`] (or any request answered with
+    /// attributes) answers.
+    ///
+    /// # Errors
+    /// When the server refuses, or no answer comes in time.
+    pub fn attributes(pending: Pending) -> Result<Attrs> {
         let body = pending.wait_kind(kind::ATTRS)?;
         Attrs::decode(&mut Reader::new(&body))
     }
@@ -352,7 +357,15 @@ impl Session {
     /// # Errors
     /// When the path does not exist or cannot be read.
     pub fn stat(&self, path: &str) -> Result<Attrs> {
-        Self::attrs_reply(self.path_request(kind::STAT, "stat", path)?)
+        Self::attributes(self.stat_start(path)?)
+    }
+
+    /// Send a stat and return without waiting; [`Self::attributes`] waits for the answer.
+    ///
+    /// # Errors
+    /// When the session is closed.
+    pub fn stat_start(&self, path: &str) -> Result<Pending> {
+        self.path_request(kind::STAT, "stat", path)
     }
 
     /// Attributes of `path` itself (a link is not followed).
@@ -360,7 +373,7 @@ impl Session {
     /// # Errors
     /// When the path does not exist or cannot be read.
     pub fn lstat(&self, path: &str) -> Result<Attrs> {
-        Self::attrs_reply(self.path_request(kind::LSTAT, "lstat", path)?)
+        Self::attributes(self.path_request(kind::LSTAT, "lstat", path)?)
     }
 
     /// Attributes of an open file.
@@ -368,7 +381,7 @@ impl Session {
     /// # Errors
     /// When the server refuses.
     pub fn fstat(&self, handle: &Handle) -> Result<Attrs> {
-        Self::attrs_reply(self.request(kind::FSTAT, "fstat", "handle", |p| {
+        Self::attributes(self.request(kind::FSTAT, "fstat", "handle", |p| {
             codec::put_bytes(p, &handle.0);
         })?)
     }

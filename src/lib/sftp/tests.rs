@@ -7,7 +7,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::codec::{self, Reader, kind, status};
 use super::transfer::{self, Control};
@@ -512,4 +512,34 @@ fn a_range_read_of_a_closed_session_answers_with_the_error() {
         let result = range();
         assert!(matches!(result, Err(Error::Closed { .. })), "{result:?}");
     }
+}
+
+#[test]
+fn an_answer_waited_for_until_a_deadline_times_out_then_not_at_the_session_timeout() {
+    let mut fake = Fake::default();
+    fake.files.insert("/big".into(), pattern(1000));
+    let (session, fake) = session_with(fake);
+    // While the test holds the fake, the server answers nothing.
+    let held = fake.lock().unwrap();
+    let asked = Instant::now();
+    let error = Session::attributes(
+        session
+            .stat_start("/big")
+            .unwrap()
+            .until(asked + Duration::from_millis(50)),
+    )
+    .expect_err("no answer comes");
+    assert!(matches!(error, Error::Timeout { .. }), "{error}");
+    // The session's own timeout is 10 s: the wait ended at the deadline, long before it.
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        asked.elapsed()
+    );
+    drop(held);
+    assert_eq!(
+        session.stat("/big").unwrap().size,
+        Some(1000),
+        "the session still works"
+    );
 }
