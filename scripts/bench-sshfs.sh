@@ -29,7 +29,9 @@
 # crops do). The job `loader` runs `red bench loader` (an HDF5 dataset of LOADER_GIB GiB,
 # default 1, written by `red bench dataset` next to the file) through each mount with
 # `--compare` against the local dataset, and prints the slowdown of each mount; the binary
-# needs `--features hdf5`.
+# needs `--features hdf5`. The job `tree` reads a tree of small files (TREE_FILES, default 2000,
+# of 16 KiB in 20 directories, written next to the file) with `find | xargs cat` and prints
+# files per second: what a mount costs per file (open, read, close) rather than per byte.
 # and times `ssh -c aes128-gcm@openssh.com … cat FILE > /dev/null` (the link's ceiling with the
 # cipher red uses). The table shows the median MiB/s of the rounds and the ratios of red to
 # each reference (above 1: red is faster), then which of the targets of issue 7 are met.
@@ -111,7 +113,7 @@ esac
 size_gib=${1:-2}
 rounds=${2:-3}
 work=${WORK:-/tmp/red-bench-sshfs}
-all_jobs="seq rand1 rand4 urand1 ubyte1 mixed over4 over9 loader"
+all_jobs="seq rand1 rand4 urand1 ubyte1 mixed over4 over9 loader tree"
 jobs_wanted=${JOBS:-seq rand1 rand4}
 [ "$jobs_wanted" = all ] && jobs_wanted=$all_jobs
 mounts_wanted=${MOUNTS:-local sshfs-default sshfs-tuned red red-directio}
@@ -381,10 +383,37 @@ run_loader() { # MOUNTED_DATASET
         python3 -c 'import json, sys; print("%.3f" % json.load(sys.stdin)["slowdown"])'
 }
 
+# A tree of small files for the job `tree`, and its reading: prints files per second.
+tree=$data/tree
+tree_files=${TREE_FILES:-2000}
+make_tree() {
+    [ "$(find "$tree" -type f 2> /dev/null | wc -l)" -eq "$tree_files" ] && return
+    say "writing a tree of $tree_files files of 16 KiB"
+    rm -rf "$tree"
+    python3 - "$tree" "$tree_files" <<'PY'
+import os, sys
+root, count = sys.argv[1], int(sys.argv[2])
+for index in range(count):
+    folder = os.path.join(root, f"d{index % 20:02}")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, f"f{index}.bin"), "wb") as out:
+        out.write(os.urandom(16384))
+PY
+    [ "$root" = 1 ] && chown -R "$user:" "$tree"
+}
+run_tree() { # TREE
+    local start end
+    start=$(date +%s.%N)
+    find "$1" -type f -print0 | xargs -0 cat > /dev/null
+    end=$(date +%s.%N)
+    python3 -c "print(f'{$tree_files / ($end - $start):.1f}')"
+}
+
 # All mounts stay up for the whole run, and each job is run on every mount in turn, so the
 # figures a ratio compares are taken seconds apart (the load of a shared machine drifts).
 declare -A target_of dataset_of
 case " $jobs_wanted " in *" loader "*) make_dataset ;; esac
+case " $jobs_wanted " in *" tree "*) make_tree ;; esac
 for name in $mounts_wanted; do
     if [ "$name" = local ]; then
         target_of[$name]=$file
@@ -412,6 +441,18 @@ for round in $(seq "$rounds"); do
                 read -r cpu fuse_cpu < <(chain_seconds "$work/ticks-before" "$work/ticks-after")
                 printf '%s\t%s\tloader\t%s\t%s\t%s\t0\t\n' "$round" "$name" "$slowdown" "$cpu" "$fuse_cpu" >> "$results"
                 say "round $round loader $name: slowdown $slowdown against the local dataset, chain CPU $cpu s (FUSE process $fuse_cpu), load $(cut -d' ' -f1 /proc/loadavg)"
+                continue
+            fi
+            if [ "$job" = tree ]; then
+                drop_caches
+                chain_ticks > "$work/ticks-before"
+                local_tree=$tree
+                [ "$name" = local ] || local_tree=$work/mnt-$name/tree
+                files=$(run_tree "$local_tree")
+                chain_ticks > "$work/ticks-after"
+                read -r cpu fuse_cpu < <(chain_seconds "$work/ticks-before" "$work/ticks-after")
+                printf '%s\t%s\ttree\t%s\t%s\t%s\t0\t\n' "$round" "$name" "$files" "$cpu" "$fuse_cpu" >> "$results"
+                say "round $round tree $name: $files files/s, chain CPU $cpu s (FUSE process $fuse_cpu), load $(cut -d' ' -f1 /proc/loadavg)"
                 continue
             fi
             drop_caches
@@ -474,6 +515,7 @@ heads = {"seq": "seq 1 MiB", "rand1": "rand 16 MiB, 1 reader", "rand4": "rand 16
          "over9": "16 MiB at any page, 9 readers, overlapping"}
 jobs = [j for j in heads if any(key[1] == j for key in runs)]
 loaders = {key[0]: values for key, values in runs.items() if key[1] == "loader"}
+trees = {key[0]: values for key, values in runs.items() if key[1] == "tree"}
 names = {
     "local": "local file (ceiling of the disk)",
     "ssh-cat": "`ssh -c aes128-gcm cat` (ceiling of the link)",
@@ -491,15 +533,16 @@ def spread(mount, job):
     values = runs.get((mount, job))
     return "" if not values or len(values) < 2 else f" ({min(values):.0f}–{max(values):.0f})"
 
-print(f"\nMiB/s, median of {rounds} rounds (min–max), {size_gib} GiB file\n")
-print("| mount | " + " | ".join(heads[j] for j in jobs) + " |")
-print("| --- |" + " --- |" * len(jobs))
-for m in present:
-    print(f"| {names[m]} | " + " | ".join(cell(med.get((m, j))) + spread(m, j) for j in jobs) + " |")
+if jobs:
+    print(f"\nMiB/s, median of {rounds} rounds (min–max), {size_gib} GiB file\n")
+    print("| mount | " + " | ".join(heads[j] for j in jobs) + " |")
+    print("| --- |" + " --- |" * len(jobs))
+    for m in present:
+        print(f"| {names[m]} | " + " | ".join(cell(med.get((m, j))) + spread(m, j) for j in jobs) + " |")
 
 def figures(title, figures_of, brackets=None):
     """A table of one figure per mount and job: median (min–max) [median of brackets]."""
-    if not figures_of:
+    if not figures_of or not jobs:
         return
     print(title)
     print("| mount | " + " | ".join(heads[j] for j in jobs) + " |")
@@ -531,11 +574,12 @@ if steals:
 
 refs = [("sshfs-default", "sshfs default"), ("sshfs-tuned", "sshfs tuned"), ("local", "local"),
         ("ssh-cat", "ssh cat")]
-print("\nRatios (red / reference)\n")
-print("| red | reference | " + " | ".join(heads[j] for j in jobs) + " |")
-print("| --- | --- |" + " --- |" * len(jobs))
+if jobs:
+    print("\nRatios (red / reference)\n")
+    print("| red | reference | " + " | ".join(heads[j] for j in jobs) + " |")
+    print("| --- | --- |" + " --- |" * len(jobs))
 for red in ("red", "red-directio"):
-    if red not in present:
+    if red not in present or not jobs:
         continue
     for ref, label in refs:
         row = []
@@ -560,6 +604,22 @@ if loaders:
             cpu = cpus.get((m, "loader"))
             cpu_text = f"{statistics.median(cpu):.1f}" if cpu else "—"
             print(f"| {names[m]} | {statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f}) | {cpu_text} |")
+
+if trees:
+    print("\nA tree of small files read with `find | xargs cat`: files per second, median (min–max);")
+    print("chain CPU seconds of the whole read in brackets\n")
+    print("| mount | files/s | chain CPU s |")
+    print("| --- | --- | --- |")
+    for m in present + [m for m in trees if m not in present]:
+        if m in trees:
+            values = trees[m]
+            cpu = cpus.get((m, "tree"))
+            cpu_text = f"{statistics.median(cpu):.2f}" if cpu else "—"
+            print(f"| {names[m]} | {statistics.median(values):.0f} ({min(values):.0f}–{max(values):.0f}) | {cpu_text} |")
+    for red in ("red", "red-directio"):
+        if red in trees and "sshfs-default" in trees:
+            ratio = statistics.median(trees[red]) / statistics.median(trees["sshfs-default"])
+            print(f"  {names[red]} / sshfs default: {ratio:.2f}")
 
 print("\nTargets of issue 22 (against the default sshfs)")
 for red in ("red", "red-directio"):
