@@ -618,8 +618,8 @@ if trees:
             print(f"| {names[m]} | {statistics.median(values):.0f} ({min(values):.0f}–{max(values):.0f}) | {cpu_text} |")
     for red in ("red", "red-directio"):
         if red in trees and "sshfs-default" in trees:
-            ratio = statistics.median(trees[red]) / statistics.median(trees["sshfs-default"])
-            print(f"  {names[red]} / sshfs default: {ratio:.2f}")
+            files = statistics.median(trees[red]) / statistics.median(trees["sshfs-default"])
+            print(f"  {names[red]} / sshfs default: {files:.2f}")
 
 print("\nTargets of issue 22 (against the default sshfs)")
 for red in ("red", "red-directio"):

@@ -60,8 +60,9 @@ pub struct MountArgs {
     pub chunk: u64,
     /// SSH connections an `ssh://` or access-block mount reads over (1 to 16)
     ///
-    /// Each is one `ssh` process with its own server session; a file only read is read over
-    /// all of them at once. More than one pays off on a link one connection cannot fill.
+    /// Each is one `ssh` process with its own server session; a file of 8 MiB or more that is
+    /// only read is read over all of them at once. More than one pays off on a link one
+    /// connection cannot fill.
     #[arg(long, value_name = "N", default_value_t = mount::DEFAULT_CONNECTIONS,
         value_parser = clap::value_parser!(u8).range(1..=16), conflicts_with = "local")]
     pub connections: u8,

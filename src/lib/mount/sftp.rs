@@ -5,9 +5,10 @@
 //! requests in flight. A mount may hold several connections ("lanes", `--connections`): one SSH
 //! connection is one chain of single-threaded processes (`ssh`, `sshd`, `sftp-server`) and one
 //! SSH channel window, and measured over loopback two connections carried 1.7 times what one did
-//! (docs/sshfs.md). A file opened read-only is opened on every lane and its reads are dealt
-//! out over them in turn; a writable file lives on one lane, so its writes stay in order. Every
-//! other call (stat, listings, changes) goes to the first lane.
+//! (docs/sshfs.md). A file of 8 MiB or more opened read-only is opened on every lane
+//! and its reads are dealt out over them in turn; a smaller one stays on the first lane, and a
+//! writable file lives on one lane, so its writes stay in order. Every other call (stat,
+//! listings, changes) goes to the first lane.
 //!
 //! A handle keeps the session it was opened on: after a lost connection is replaced
 //! ([`Remote::reconnect`]), reads of a file opened before fail with
