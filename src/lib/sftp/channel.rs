@@ -13,10 +13,11 @@
 //! the reader thread could deliver it) and must not block on the stream.
 
 use std::collections::HashMap;
-use std::io::{BufWriter, Read, Write};
+use std::io::Read;
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -74,8 +75,56 @@ pub(super) struct Entry {
     pub(super) sink: Option<Sink>,
 }
 
+/// The stream to the server. A thread that sends a request writes it itself when nothing is
+/// waiting to be written: the stream is non-blocking, so the write never waits, and whatever
+/// the stream does not take at once is left for the writer thread, which waits until it can
+/// write it. A request thus costs no hand-off to another thread (measured: on a tree of small
+/// files the writer thread's wake-ups were a sixth of the mount's CPU), and still nothing that
+/// sends can be held up by a server that stops reading.
+pub(super) struct Outlet {
+    state: Mutex<Outgoing>,
+    wake: Condvar,
+}
+
+struct Outgoing {
+    /// The stream, for senders; `None` once the session is closed (the writer thread keeps its
+    /// own handle until it has written what is left).
+    stream: Option<Arc<OwnedFd>>,
+    /// Bytes that go out before any other, in order.
+    backlog: Vec<u8>,
+    /// Whether the writer thread is writing bytes it took from the backlog (senders then add
+    /// to the backlog, so nothing is written out of order).
+    writing: bool,
+}
+
+impl Outlet {
+    /// An outlet to `stream`, made non-blocking, and the writer thread's handle to it.
+    pub(super) fn new(stream: OwnedFd) -> Result<(Self, Arc<OwnedFd>)> {
+        let flags = rustix::fs::fcntl_getfl(&stream)
+            .map_err(|e| Error::Local(format!("cannot read the stream's flags: {e}")))?;
+        rustix::fs::fcntl_setfl(&stream, flags | rustix::fs::OFlags::NONBLOCK)
+            .map_err(|e| Error::Local(format!("cannot make the stream non-blocking: {e}")))?;
+        let stream = Arc::new(stream);
+        let outlet = Self {
+            state: Mutex::new(Outgoing {
+                stream: Some(Arc::clone(&stream)),
+                backlog: Vec::new(),
+                writing: false,
+            }),
+            wake: Condvar::new(),
+        };
+        Ok((outlet, stream))
+    }
+
+    /// Refuse further packets; the writer thread writes what is left and ends.
+    pub(super) fn close(&self) {
+        lock(&self.state).stream = None;
+        self.wake.notify_all();
+    }
+}
+
 pub(super) struct Shared {
-    pub(super) outgoing: Mutex<Option<Sender<Vec<u8>>>>,
+    pub(super) outlet: Outlet,
     pub(super) pending: Mutex<HashMap<u32, Entry>>,
     pub(super) closed: Mutex<Option<Option<String>>>,
     pub(super) next_id: AtomicU32,
@@ -94,7 +143,7 @@ impl Shared {
                 *closed = Some(reason.clone());
             }
         }
-        lock(&self.outgoing).take();
+        self.outlet.close();
         // Taken out of the table first: a callback may send a request of its own.
         let answers: Vec<Answer> = lock(&self.pending)
             .drain()
@@ -311,38 +360,86 @@ fn unexpected(kind: u8) -> Error {
 }
 
 pub(super) fn send(shared: &Shared, packet: Vec<u8>) -> Result<()> {
-    let sent = lock(&shared.outgoing)
-        .as_ref()
-        .is_some_and(|queue| queue.send(packet).is_ok());
-    if sent {
-        Ok(())
-    } else {
-        Err(shared
+    let mut state = lock(&shared.outlet.state);
+    let Some(stream) = state.stream.clone() else {
+        drop(state);
+        return Err(shared
             .closed_error()
-            .unwrap_or(Error::Closed { reason: None }))
+            .unwrap_or(Error::Closed { reason: None }));
+    };
+    let mut rest = packet.as_slice();
+    if !state.writing && state.backlog.is_empty() {
+        while !rest.is_empty() {
+            match rustix::io::write(&*stream, rest) {
+                Ok(written) => rest = rest.get(written..).unwrap_or_default(),
+                Err(rustix::io::Errno::INTR) => {}
+                // Full, or failed: the writer thread waits for room, or reports the failure
+                // with the stream's reason.
+                Err(_) => break,
+            }
+        }
+        if rest.is_empty() {
+            return Ok(());
+        }
     }
+    state.backlog.extend_from_slice(rest);
+    drop(state);
+    shared.outlet.wake.notify_one();
+    Ok(())
 }
 
-pub(super) fn spawn_writer<W: Write + Send + 'static>(
-    output: W,
-    queue: Receiver<Vec<u8>>,
+/// Write all of `bytes` to the non-blocking `stream`, waiting for room when it is full.
+fn write_waiting(stream: &OwnedFd, mut bytes: &[u8]) -> std::io::Result<()> {
+    use rustix::event::{PollFd, PollFlags, poll};
+    while !bytes.is_empty() {
+        match rustix::io::write(stream, bytes) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(written) => bytes = bytes.get(written..).unwrap_or_default(),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(rustix::io::Errno::AGAIN) => {
+                let mut ready = [PollFd::new(stream, PollFlags::OUT)];
+                match poll(&mut ready, None) {
+                    Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                    Err(error) => return Err(error.into()),
+                }
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Start the thread that writes what senders left in the outlet's backlog, to `stream`.
+pub(super) fn spawn_writer(
+    stream: Arc<OwnedFd>,
     shared: Arc<Shared>,
     end: Arc<dyn EndReason>,
 ) -> Result<()> {
     let body = move || {
-        let mut output = BufWriter::with_capacity(512 * 1024, output);
-        while let Ok(packet) = queue.recv() {
-            let mut result = output.write_all(&packet);
-            // Gather what is already queued into the same flush.
-            while result.is_ok() {
-                match queue.try_recv() {
-                    Ok(packet) => result = output.write_all(&packet),
-                    Err(_) => break,
+        loop {
+            let bytes = {
+                let mut state = lock(&shared.outlet.state);
+                loop {
+                    if !state.backlog.is_empty() {
+                        break;
+                    }
+                    state.writing = false;
+                    if state.stream.is_none() {
+                        return; // closed and written out: dropping `stream` ends it
+                    }
+                    state = shared
+                        .outlet
+                        .wake
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner);
                 }
-            }
-            if let Err(error) = result.and_then(|()| output.flush()) {
+                state.writing = true;
+                std::mem::take(&mut state.backlog)
+            };
+            if let Err(error) = write_waiting(&stream, &bytes) {
                 let reason = end.reason().unwrap_or_else(|| error.to_string());
                 shared.close(Some(reason));
+                lock(&shared.outlet.state).backlog.clear();
                 return;
             }
         }

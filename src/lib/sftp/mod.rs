@@ -23,14 +23,15 @@ pub use range::{RangeDone, RangeRead};
 mod tests;
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::Read;
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use channel::Pending;
-use channel::{Shared, lock, send, spawn_reader, spawn_writer};
+use channel::{Outlet, Shared, lock, send, spawn_reader, spawn_writer};
 pub use codec::{Attrs, OpenFlags};
 use codec::{Reader, kind, status};
 
@@ -182,7 +183,9 @@ pub struct Timeouts {
 impl Session {
     /// Start a session over `input` (the server's output) and `output` (its input): send
     /// `INIT`, wait for `VERSION`, and ask the server's limits when it offers them. `end`
-    /// explains a stream that ends (for example ssh's error output).
+    /// explains a stream that ends (for example ssh's error output). `output` is made
+    /// non-blocking, so it must not share its open file description with `input` (two pipes,
+    /// as `ssh`'s standard input and output are; not one socket and its duplicate).
     ///
     /// # Errors
     /// When the stream ends or the server answers something other than SFTP version 3.
@@ -194,17 +197,17 @@ impl Session {
     ) -> Result<Self>
     where
         R: Read + Send + 'static,
-        W: Write + Send + 'static,
+        W: Into<OwnedFd>,
     {
-        let (sender, queue) = mpsc::channel::<Vec<u8>>();
+        let (outlet, stream) = Outlet::new(output.into())?;
         let shared = Arc::new(Shared {
-            outgoing: Mutex::new(Some(sender)),
+            outlet,
             pending: Mutex::new(HashMap::new()),
             closed: Mutex::new(None),
             next_id: AtomicU32::new(1),
         });
         let (version_sender, version) = mpsc::sync_channel(1);
-        spawn_writer(output, queue, Arc::clone(&shared), Arc::clone(&end))?;
+        spawn_writer(stream, Arc::clone(&shared), Arc::clone(&end))?;
         spawn_reader(input, Arc::clone(&shared), version_sender, end)?;
         let mut init = codec::start(kind::INIT, None);
         codec::put_u32(&mut init, 3);
@@ -675,8 +678,9 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        // Closing the queue ends the writer, which closes the stream: the server then exits.
-        lock(&self.shared.outgoing).take();
+        // The writer writes what is left and ends, which closes the stream: the server then
+        // exits.
+        self.shared.outlet.close();
     }
 }
 

@@ -232,8 +232,15 @@ impl Fake {
     }
 }
 
-fn serve(fake: Arc<Mutex<Fake>>, mut stream: UnixStream) {
-    let mut writer = stream.try_clone().unwrap();
+/// Two streams, as `ssh`'s standard input and output are: the session makes its output
+/// non-blocking, which must not reach the stream it reads.
+fn streams() -> ((UnixStream, UnixStream), (UnixStream, UnixStream)) {
+    let (client_in, server_out) = UnixStream::pair().unwrap();
+    let (client_out, server_in) = UnixStream::pair().unwrap();
+    ((client_in, client_out), (server_in, server_out))
+}
+
+fn serve(fake: Arc<Mutex<Fake>>, (mut stream, mut writer): (UnixStream, UnixStream)) {
     loop {
         let mut length = [0u8; 4];
         if stream.read_exact(&mut length).is_err() {
@@ -256,7 +263,7 @@ fn serve(fake: Arc<Mutex<Fake>>, mut stream: UnixStream) {
 }
 
 fn session_with(fake: Fake) -> (Session, Arc<Mutex<Fake>>) {
-    let (client, server) = UnixStream::pair().unwrap();
+    let (client, server) = streams();
     let fake = Arc::new(Mutex::new(fake));
     let state = Arc::clone(&fake);
     thread::spawn(move || serve(state, server));
@@ -265,7 +272,7 @@ fn session_with(fake: Fake) -> (Session, Arc<Mutex<Fake>>) {
         operation: Duration::from_secs(10),
     };
     let end: Arc<dyn EndReason> = Arc::new(|| Some("the fake server stopped".to_owned()));
-    let session = Session::start(client.try_clone().unwrap(), client, timeouts, end).unwrap();
+    let session = Session::start(client.0, client.1, timeouts, end).unwrap();
     (session, fake)
 }
 
@@ -421,14 +428,14 @@ fn a_stopped_transfer_fails_as_cancelled() {
 
 #[test]
 fn a_server_that_goes_away_fails_every_waiting_request() {
-    let (client, server) = UnixStream::pair().unwrap();
+    let (client, server) = streams();
     let timeouts = Timeouts {
         start: Duration::from_secs(10),
         operation: Duration::from_secs(10),
     };
     drop(server);
     let end: Arc<dyn EndReason> = Arc::new(|| Some("ssh: connection refused".to_owned()));
-    let error = Session::start(client.try_clone().unwrap(), client, timeouts, end).unwrap_err();
+    let error = Session::start(client.0, client.1, timeouts, end).unwrap_err();
     assert_eq!(
         error,
         Error::Closed {
@@ -541,5 +548,37 @@ fn an_answer_waited_for_until_a_deadline_times_out_then_not_at_the_session_timeo
         session.stat("/big").unwrap().size,
         Some(1000),
         "the session still works"
+    );
+}
+
+#[test]
+fn requests_the_stream_cannot_take_wait_in_order_for_the_writer_thread() {
+    let (session, fake) = session_with(Fake {
+        batch: 1,
+        ..Fake::default()
+    });
+    let flags = OpenFlags(OpenFlags::WRITE.0 | OpenFlags::CREATE.0);
+    let handle = session.open("/up", flags).unwrap();
+    let data = pattern(4 * 1024 * 1024);
+    // While the test holds the fake, the server reads nothing more: the stream fills, senders
+    // leave the rest to the writer thread, and none of them waits for it.
+    let held = fake.lock().unwrap();
+    let sent: Vec<_> = data
+        .chunks(32 * 1024)
+        .enumerate()
+        .map(|(index, piece)| {
+            session
+                .write_start(&handle, (index * 32 * 1024) as u64, piece)
+                .unwrap()
+        })
+        .collect();
+    drop(held);
+    for pending in sent {
+        pending.wait_ok().unwrap();
+    }
+    session.close(&handle).unwrap();
+    assert!(
+        fake.lock().unwrap().files["/up"] == data,
+        "every write landed whole"
     );
 }
