@@ -593,29 +593,27 @@ def ratio(red, ref, job):
     a, b = med.get((red, job)), med.get((ref, job))
     return None if a is None or b is None or b == 0 else a / b
 
-if loaders:
-    print("\n`red bench loader` through each mount against the local dataset: slowdown (1 = as fast")
-    print("as the local file), median (min–max); chain CPU seconds of the whole run in brackets\n")
-    print("| mount | slowdown | chain CPU s |")
+def whole_runs(title, unit, values_of, job, digits):
+    """A table of a job measured as a whole per mount: its figure and the chain's CPU seconds."""
+    print(title)
+    print(f"| mount | {unit} | chain CPU s |")
     print("| --- | --- | --- |")
-    for m in present + [m for m in loaders if m not in present]:
-        if m in loaders:
-            values = loaders[m]
-            cpu = cpus.get((m, "loader"))
-            cpu_text = f"{statistics.median(cpu):.1f}" if cpu else "—"
-            print(f"| {names[m]} | {statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f}) | {cpu_text} |")
+    for m in present + [m for m in values_of if m not in present]:
+        if m in values_of:
+            values = values_of[m]
+            cpu = cpus.get((m, job))
+            cpu_text = f"{statistics.median(cpu):.2f}" if cpu else "—"
+            shown = [f"{v:.{digits}f}" for v in (statistics.median(values), min(values), max(values))]
+            print(f"| {names[m]} | {shown[0]} ({shown[1]}–{shown[2]}) | {cpu_text} |")
+
+if loaders:
+    whole_runs("\n`red bench loader` through each mount against the local dataset: slowdown (1 = as fast\n"
+               "as the local file), median (min–max); chain CPU seconds of the whole run\n",
+               "slowdown", loaders, "loader", 2)
 
 if trees:
-    print("\nA tree of small files read with `find | xargs cat`: files per second, median (min–max);")
-    print("chain CPU seconds of the whole read in brackets\n")
-    print("| mount | files/s | chain CPU s |")
-    print("| --- | --- | --- |")
-    for m in present + [m for m in trees if m not in present]:
-        if m in trees:
-            values = trees[m]
-            cpu = cpus.get((m, "tree"))
-            cpu_text = f"{statistics.median(cpu):.2f}" if cpu else "—"
-            print(f"| {names[m]} | {statistics.median(values):.0f} ({min(values):.0f}–{max(values):.0f}) | {cpu_text} |")
+    whole_runs("\nA tree of small files read with `find | xargs cat`: files per second, median (min–max);\n"
+               "chain CPU seconds of the whole read\n", "files/s", trees, "tree", 0)
     for red in ("red", "red-directio"):
         if red in trees and "sshfs-default" in trees:
             files = statistics.median(trees[red]) / statistics.median(trees["sshfs-default"])

@@ -367,8 +367,9 @@ impl Remote for SftpRemote {
         flags: OpenFlags,
         deadline: Instant,
     ) -> Option<Result<(Self::Handle, Attrs), RemoteError>> {
-        // Requests are queued for the session's writer thread (sending never blocks) and
-        // every wait below ends by the deadline: safe on the FUSE thread.
+        // Sending never blocks (a request goes to a non-blocking pipe, or is left to the
+        // session's writer thread) and every wait below ends by the deadline: safe on the FUSE
+        // thread.
         Some(self.open_and_stat(path, flags, Some(deadline)))
     }
 
