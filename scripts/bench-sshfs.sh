@@ -409,6 +409,19 @@ run_tree() { # TREE
     python3 -c "print(f'{$tree_files / ($end - $start):.1f}')"
 }
 
+# Run a job measured as a whole (the loader, the tree) on mount NAME: records the figure
+# COMMAND prints with the CPU seconds the chain used.
+whole_job() { # ROUND NAME JOB UNIT COMMAND...
+    local round=$1 name=$2 job=$3 unit=$4 figure cpu fuse_cpu
+    shift 4
+    chain_ticks > "$work/ticks-before"
+    figure=$("$@")
+    chain_ticks > "$work/ticks-after"
+    read -r cpu fuse_cpu < <(chain_seconds "$work/ticks-before" "$work/ticks-after")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t0\t\n' "$round" "$name" "$job" "$figure" "$cpu" "$fuse_cpu" >> "$results"
+    say "round $round $job $name: $figure $unit, chain CPU $cpu s (FUSE process $fuse_cpu), load $(cut -d' ' -f1 /proc/loadavg)"
+}
+
 # All mounts stay up for the whole run, and each job is run on every mount in turn, so the
 # figures a ratio compares are taken seconds apart (the load of a shared machine drifts).
 declare -A target_of dataset_of
@@ -434,25 +447,16 @@ for round in $(seq "$rounds"); do
     for job in $jobs_wanted; do
         for name in $mounts_wanted; do
             if [ "$job" = loader ]; then
-                [ "$name" = local ] && continue
-                chain_ticks > "$work/ticks-before"
-                slowdown=$(run_loader "${dataset_of[$name]}")
-                chain_ticks > "$work/ticks-after"
-                read -r cpu fuse_cpu < <(chain_seconds "$work/ticks-before" "$work/ticks-after")
-                printf '%s\t%s\tloader\t%s\t%s\t%s\t0\t\n' "$round" "$name" "$slowdown" "$cpu" "$fuse_cpu" >> "$results"
-                say "round $round loader $name: slowdown $slowdown against the local dataset, chain CPU $cpu s (FUSE process $fuse_cpu), load $(cut -d' ' -f1 /proc/loadavg)"
+                [ "$name" = local ] ||
+                    whole_job "$round" "$name" loader "(slowdown against the local dataset)" \
+                        run_loader "${dataset_of[$name]}"
                 continue
             fi
             if [ "$job" = tree ]; then
                 drop_caches
-                chain_ticks > "$work/ticks-before"
-                local_tree=$tree
-                [ "$name" = local ] || local_tree=$work/mnt-$name/tree
-                files=$(run_tree "$local_tree")
-                chain_ticks > "$work/ticks-after"
-                read -r cpu fuse_cpu < <(chain_seconds "$work/ticks-before" "$work/ticks-after")
-                printf '%s\t%s\ttree\t%s\t%s\t%s\t0\t\n' "$round" "$name" "$files" "$cpu" "$fuse_cpu" >> "$results"
-                say "round $round tree $name: $files files/s, chain CPU $cpu s (FUSE process $fuse_cpu), load $(cut -d' ' -f1 /proc/loadavg)"
+                whole_tree=$tree
+                [ "$name" = local ] || whole_tree=$work/mnt-$name/tree
+                whole_job "$round" "$name" tree files/s run_tree "$whole_tree"
                 continue
             fi
             drop_caches
