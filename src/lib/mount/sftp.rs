@@ -85,8 +85,8 @@ impl SftpHandle {
         }
     }
 
-    /// The lanes whose session still works (all of them when none does: they answer with
-    /// the session's error).
+    /// The lanes whose session still works (the first when none does: it answers with its
+    /// session's error).
     fn live(&self) -> Vec<&(Arc<sftp::Session>, sftp::Handle)> {
         let live: Vec<_> = std::iter::once(&self.first)
             .chain(&self.others)
