@@ -21,10 +21,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    Red, Run, Running, assert_dir_empty, assert_no_container_or_mount, containers_of,
+    BUSYBOX, Red, Run, Running, assert_dir_empty, assert_no_container_or_mount, containers_of,
+    docker_blocks,
 };
-
-const BUSYBOX: &str = "red-test/busybox:latest";
 
 /// How long after the signal `red` may take to end: it promises one second; the rest is slack
 /// for a loaded machine.
@@ -139,16 +138,8 @@ cli:
 {inputs_cli}
   outputs: {{}}
 {inputs}
-container:
-  engine: docker
-  settings:
-    image:
-      url: {BUSYBOX}
-    ram: 256
-execution:
-  engine: ccfaice
-  settings: {{}}
-"#
+{docker}"#,
+        docker = docker_blocks(BUSYBOX)
     )
 }
 
@@ -374,15 +365,8 @@ inputs:
         hostKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA
         auth: {{username: u, password: canary-pw-5e1b}}
         filePath: in.txt
-container:
-  engine: docker
-  settings:
-    image:
-      url: {BUSYBOX}
-execution:
-  engine: ccfaice
-  settings: {{}}
-"#
+{docker}"#,
+        docker = docker_blocks(BUSYBOX)
     )
 }
 

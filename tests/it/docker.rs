@@ -19,7 +19,7 @@ use red::execute::docker::{
     remove_labelled, run_container,
 };
 
-const BUSYBOX: &str = "red-test/busybox:latest";
+use crate::support::BUSYBOX;
 const BUSYBOX_USER: &str = "red-test/busybox-user:latest";
 const BUSYBOX_ENTRYPOINT: &str = "red-test/busybox-entrypoint:latest";
 

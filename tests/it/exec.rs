@@ -12,9 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::support::{Scratch, assert_no_container_or_mount, containers_of};
-
-const BUSYBOX: &str = "red-test/busybox:latest";
+use crate::support::{BUSYBOX, Scratch, assert_no_container_or_mount, containers_of};
 
 /// What `red exec` did.
 #[derive(Debug)]

@@ -9,9 +9,8 @@ use std::fs;
 use std::path::Path;
 
 use crate::support::peers::{HttpServer, SERVER_PASSWORD};
-use crate::support::{Run, Scratch};
+use crate::support::{BUSYBOX, Run, Scratch};
 
-const BUSYBOX: &str = "red-test/busybox:latest";
 const CANARY: &str = "canary-registry-secret-in-lock";
 
 /// A RED file running `script` with `sh -c` in busybox, `inputs` (cli and job parts) and

@@ -12,11 +12,9 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
-use crate::support::Scratch;
 use crate::support::figures::sha256;
 use crate::support::peers::HttpServer;
-
-const BUSYBOX: &str = "red-test/busybox:latest";
+use crate::support::{BUSYBOX, Scratch, docker_blocks};
 
 /// `red exec ARGS` in `scratch` with its own `TMPDIR`: exit code, stdout, stderr.
 fn exec(scratch: &Scratch, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
@@ -62,17 +60,9 @@ cli:
     nap: {{type: string, inputBinding: {{position: 1}}}}
   outputs:
     out: {{type: File, outputBinding: {{glob: out.txt}}}}
-container:
-  engine: docker
-  settings:
-    image:
-      url: '{image}'
-    ram: 256
-execution:
-  engine: ccfaice
-  settings: {{}}
-batches:
-"#
+{docker}batches:
+"#,
+        docker = docker_blocks(image)
     );
     for i in 0..count {
         text.push_str(&format!("  - inputs: {{id: '{i}', nap: '{}'}}\n", nap(i)));
@@ -266,16 +256,8 @@ inputs:
       command: red-connector-http
       access: {{url: '{url}'}}
     checksum: '{checksum}'
-container:
-  engine: docker
-  settings:
-    image:
-      url: {BUSYBOX}
-    ram: 256
-execution:
-  engine: ccfaice
-  settings: {{}}
-"#
+{docker}"#,
+        docker = docker_blocks(BUSYBOX)
     )
 }
 

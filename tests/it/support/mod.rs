@@ -10,6 +10,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// The image the Docker tests run (busybox-static `FROM scratch`, built by scripts/docker-up).
+pub(crate) const BUSYBOX: &str = "red-test/busybox:latest";
+
+/// The end of a RED file whose batches run in `image` with Docker (256 MiB) under ccfaice:
+/// its `container` and `execution` blocks.
+pub(crate) fn docker_blocks(image: &str) -> String {
+    format!(
+        "container:\n  engine: docker\n  settings:\n    image:\n      url: '{image}'\n    ram: 256\n\
+         execution:\n  engine: ccfaice\n  settings: {{}}\n"
+    )
+}
+
 /// The repository root (where `examples/` and `tests/fixtures/` are).
 pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
